@@ -1,0 +1,4 @@
+"""``python -m feedhandler`` is the ``feedhandler`` command."""
+from .cli.main import main
+
+raise SystemExit(main())

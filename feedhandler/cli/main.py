@@ -1,0 +1,94 @@
+"""Entry point of the ``feedhandler`` command.
+
+Each subcommand lives in its own module exposing ``add_arguments(parser)`` and
+``run(args) -> int``; modules are imported only when their subcommand runs, so
+``feedhandler --help`` stays fast. A subcommand whose module is not there yet
+is simply not offered.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import importlib.util
+import sys
+from typing import Sequence
+
+from .._version import __version__
+
+#: subcommand -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("feedhandler.cli.demo", "run the local exchange simulator and live books for MEXC, Gate.io, Binance"),
+    "run": ("feedhandler.cli.run", "connect to a real exchange (or --url) and print events"),
+    "sim": ("feedhandler.sim.cli", "serve the local exchange simulator on 127.0.0.1"),
+    "record": ("feedhandler.cli.record", "record raw frames with receive timestamps"),
+    "replay": ("feedhandler.cli.replay", "replay a recording through parser, sync and books"),
+    "profile": ("feedhandler.cli.profile", "per-stage latency percentiles of the hot path"),
+}
+
+
+def _available() -> dict[str, tuple[str, str]]:
+    found = {}
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        if importlib.util.find_spec(module) is not None:
+            found[name] = (module, help_text)
+    return found
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with one sub-parser per available subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="feedhandler",
+        description="Cython-optimized market-data feed handler (MEXC, Gate.io, Binance).",
+    )
+    parser.add_argument("--version", action="version", version=f"feedhandler {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug information")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in _available().items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        # Arguments are added lazily below, only for the chosen subcommand.
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # First pass finds the subcommand; its module then adds its own arguments.
+    known, _ = parser.parse_known_args(argv)
+    if known.command is None:
+        parser.print_help()
+        return 0
+    module = importlib.import_module(known._module)
+    sub_parser = argparse.ArgumentParser(prog=f"feedhandler {known.command}", description=SUBCOMMANDS[known.command][1])
+    module.add_arguments(sub_parser)
+    rest = argv[argv.index(known.command) + 1:]
+    args = sub_parser.parse_args(rest)
+    args.verbose = known.verbose
+    _setup_logging(known.verbose)
+    try:
+        result = module.run(args)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one clear line, never a traceback, unless --verbose
+        if known.verbose:
+            raise
+        print(f"feedhandler {known.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _setup_logging(verbose: bool) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""The three strategy interfaces a ``WebSocketManager`` is composed of.
+
+An exchange is one implementation of each (plus its REST helper), registered
+with :class:`~feedhandler.core.factory.WebSocketStrategyFactory`. The manager
+never knows which exchange it talks to.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+
+from .errors import HandlerError
+from .types import ChannelType, ConnectionContext, MessageType
+
+SendFunc = Callable[[str | bytes], Awaitable[None]]
+Frame = str | bytes | bytearray | memoryview
+
+
+class ConnectionStrategy(ABC):
+    """How to reach an exchange: URL, authentication and keep-alive.
+
+    ``create_connection_context`` is called before *every* connection attempt,
+    so credentials that expire (listen keys, signed URLs) are renewed on each
+    reconnect.
+    """
+
+    @abstractmethod
+    async def create_connection_context(
+        self, is_private: bool = False, api_key: str | None = None, secret_key: str | None = None
+    ) -> ConnectionContext:
+        """Return the URL, headers and timers for the next connection attempt."""
+
+    async def authenticate(self, send_func: SendFunc, context: ConnectionContext) -> bool:
+        """Authenticate an open connection; return False if the exchange refused.
+
+        The default does nothing (public feeds, or credentials in the URL).
+        """
+        return True
+
+    async def handle_keep_alive(self, send_func: SendFunc, context: ConnectionContext) -> None:
+        """Called every ``context.keep_alive_interval`` seconds (e.g. extend a listen key)."""
+
+    def create_ping_message(self) -> str | bytes | None:
+        """The application-level ping sent every ``context.ping_interval`` seconds, or None."""
+        return None
+
+    def create_pong_message(self, ping_frame: Frame) -> str | bytes | None:
+        """The reply to an application-level ping from the server, or None."""
+        return None
+
+    async def close(self) -> None:
+        """Release what the strategy holds (delete a listen key, close a REST session)."""
+
+
+@dataclass(slots=True)
+class SubscriptionAck:
+    """What a control frame said about subscriptions.
+
+    ``confirmed``/``failed`` hold subscription keys as returned by
+    :meth:`SubscriptionStrategy.subscription_keys`.
+    """
+
+    confirmed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+
+class SubscriptionStrategy(ABC):
+    """How to ask an exchange for channels: message format and limits.
+
+    Attributes
+    ----------
+    max_subscriptions_per_connection:
+        Streams (symbol x channel) one connection may carry; the manager opens
+        more connections beyond it.
+    max_messages_per_second:
+        Outgoing message rate limit of one connection (pings included); the
+        manager paces its writes to stay under it.
+    """
+
+    max_subscriptions_per_connection: int = 100
+    max_messages_per_second: float = 50.0
+
+    @abstractmethod
+    def create_subscription_messages(
+        self, symbols: Sequence[str], channels: Sequence[ChannelType], is_subscribe: bool
+    ) -> list[str | bytes]:
+        """The messages that (un)subscribe ``channels`` for ``symbols``."""
+
+    @abstractmethod
+    def subscription_keys(self, symbols: Sequence[str], channels: Sequence[ChannelType]) -> list[str]:
+        """One key per stream (the exchange's channel name), used to count and track acks."""
+
+    def parse_ack(self, frame: Frame) -> SubscriptionAck | None:
+        """Interpret a control frame (ack or error) the parser classified; None if not about subscriptions."""
+        return None
+
+    def channel_name(self, symbol: str, channel: ChannelType) -> str:
+        """The exchange's stream name for one symbol and channel (default: first key)."""
+        return self.subscription_keys([symbol], [channel])[0]
+
+
+EventHandler = Callable[[Any], Any]
+ErrorHandler = Callable[[BaseException], Any]
+
+
+class MessageParser(ABC):
+    """Turns received frames into events delivered to a handler.
+
+    The manager calls the synchronous :meth:`feed` once per frame; compiled
+    parsers deliver each event straight from C to the bound handler (one
+    Python-level call per event). Events may come from pools: they are valid
+    until the handler returns; call ``event.copy()`` to keep one.
+    :meth:`parse_message` is the migration guide's async-generator form, kept
+    for compatibility (it yields copies and is slower).
+    """
+
+    handler: EventHandler | None = None
+    error_handler: ErrorHandler | None = None
+
+    def bind(self, handler: EventHandler | None, error_handler: ErrorHandler | None = None) -> None:
+        """Set where events (and errors raised by the handler) go."""
+        self.handler = handler
+        self.error_handler = error_handler
+
+    @abstractmethod
+    def get_message_type(self, raw_message: Frame) -> MessageType:
+        """Classify a frame by quick inspection, without fully parsing it."""
+
+    @abstractmethod
+    def feed(self, raw_message: Frame, recv_ns: int) -> int:
+        """Parse one frame, deliver its events to the handler and return its ``MessageType``.
+
+        Raises
+        ------
+        ParseError
+            The frame is malformed; nothing of it was applied.
+        """
+
+    def emit(self, event: Any) -> None:
+        """Deliver one event; an exception in the handler is reported, never propagated."""
+        handler = self.handler
+        if handler is None:
+            return
+        try:
+            handler(event)
+        except Exception as exc:  # the feed must go on whatever the handler does
+            if self.error_handler is not None:
+                err = HandlerError(f"message handler raised {type(exc).__name__}: {exc}")
+                err.__cause__ = exc
+                self.error_handler(err)
+
+    def on_connection_lost(self, symbols: Iterable[str]) -> None:
+        """The connection carrying ``symbols`` dropped: books for them are no longer trustworthy."""
+
+    def on_unsubscribed(self, symbols: Iterable[str]) -> None:
+        """``symbols`` were unsubscribed: release their state."""
+
+    async def parse_message(self, raw_message: Frame, channel: str | None = None) -> AsyncIterator[Any]:
+        """Compatibility form from the migration guide: yield the frame's events (as copies)."""
+        collected: list[Any] = []
+        saved = self.handler, self.error_handler
+
+        def collect(event: Any) -> None:
+            collected.append(event.copy() if hasattr(event, "copy") else event)
+
+        self.bind(collect, saved[1])
+        try:
+            self.feed(raw_message, 0)
+        finally:
+            self.bind(*saved)
+        for event in collected:
+            yield event

@@ -1,0 +1,5 @@
+"""Network transports behind one small interface (``websockets`` is the reference)."""
+from .base import Transport, TransportConnection, create_transport, register_transport
+from .websockets_transport import WebsocketsTransport
+
+__all__ = ["Transport", "TransportConnection", "WebsocketsTransport", "create_transport", "register_transport"]
