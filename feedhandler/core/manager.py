@@ -212,11 +212,8 @@ class WebSocketManager:
     def metrics(self) -> ManagerMetrics:
         """A snapshot of the counters: frames, bytes, events, errors, reconnects, per connection."""
         conns = [c.metrics() for c in self._connections]
-        stats = getattr(self.message_parser, "stats", None)
-        events = handler_errors = 0
-        if callable(stats):
-            s = stats()
-            events, handler_errors = s.get("events", 0), s.get("handler_errors", 0)
+        s = self.message_parser.stats()
+        events, handler_errors = s.get("events", 0), s.get("handler_errors", 0)
         return ManagerMetrics(
             frames=sum(c.frames for c in conns),
             bytes=sum(c.bytes for c in conns),
@@ -293,10 +290,11 @@ class WebSocketManager:
         self._closing = True
         conns, self._connections = self._connections, []
         await asyncio.gather(*(self._stop_connection(c) for c in conns), return_exceptions=True)
-        try:
-            await self.connection_strategy.close()
-        except Exception as exc:
-            self._report(exc)
+        for closer in (self.message_parser.close, self.connection_strategy.close):
+            try:
+                await closer()
+            except Exception as exc:
+                self._report(exc)
         self._closed = True
 
     async def __aenter__(self) -> "WebSocketManager":

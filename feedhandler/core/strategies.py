@@ -157,6 +157,13 @@ class MessageParser(ABC):
     def on_unsubscribed(self, symbols: Iterable[str]) -> None:
         """``symbols`` were unsubscribed: release their state."""
 
+    def stats(self) -> dict[str, Any]:
+        """Counters (at least ``events`` and ``handler_errors`` when the parser tracks them)."""
+        return {}
+
+    async def close(self) -> None:
+        """Stop background work (snapshot fetches); the manager calls it from ``close()``."""
+
     async def parse_message(self, raw_message: Frame, channel: str | None = None) -> AsyncIterator[Any]:
         """Compatibility form from the migration guide: yield the frame's events (as copies)."""
         collected: list[Any] = []
