@@ -29,10 +29,13 @@ class WebsocketsConnection(TransportConnection):
 
     async def run(self, on_frame: FrameCallback) -> None:
         ws = self._ws
+        recv = ws.recv
         monotonic_ns = time.monotonic_ns
         try:
-            # Iterating hands over each complete message; the timestamp is taken at that moment.
-            async for message in ws:
+            # decode=False: text frames arrive as bytes too, so JSON parsers read the UTF-8 bytes
+            # directly (no str is built per frame); the timestamp is taken when the frame is handed over.
+            while True:
+                message = await recv(decode=False)
                 on_frame(message, monotonic_ns())
         except ConnectionClosedOK as exc:
             self._reason = f"closed by peer ({exc.rcvd.code if exc.rcvd else 'no close frame'})"
