@@ -1,0 +1,115 @@
+# cython: language_level=3
+"""Strict, allocation-free JSON scanning kernel over (pointer, end): the C-level API.
+
+Exchange parsers (Binance, Gate.io) ``cimport`` this to pull fields straight
+out of frame bytes without building Python objects::
+
+    cdef JsonIter it
+    cdef JsonSpan key, val
+    cdef int rc = json_object_begin(&it, p, end)
+    while rc == 0:
+        rc = json_object_next(&it, &key, &val)
+        if rc != 1:
+            break                      # 0: end of object, < 0: error code
+        if json_span_eq(&key, b"u", 1):
+            rc = json_span_to_int64(&val, &last_id)
+        ...
+    if rc == 0:
+        rc = json_expect_end(it.p, it.end)   # whole frame consumed?
+
+Contract
+--------
+* Strict RFC 8259 JSON: the accepted documents are exactly those
+  ``json.loads(data.decode("utf-8"))`` accepts, minus ``NaN``/``Infinity``
+  (refused) and minus documents nested deeper than ``JSON_MAX_DEPTH``.
+  Whitespace is `` \\t\\n\\r``; strings must be valid UTF-8 with no raw
+  control characters and only the JSON escapes.
+* Every value returned by ``json_object_next``/``json_array_next`` has been
+  fully validated (nested containers included) before it is returned.
+* Nothing is read outside ``[p, end)`` (or ``[span.ptr, span.ptr+span.len)``);
+  hostile input gives a negative ``JSON_ERR_*`` code, never a crash. Nesting
+  is walked with a 64-bit stack, never recursion: a value may nest at most
+  ``JSON_MAX_DEPTH`` arrays/objects (the container being iterated by a
+  ``JsonIter`` is not counted).
+* On error, ``it.p`` points at the offending byte (so ``it.p - base`` is a
+  byte offset for messages) and ``it.state`` holds the error code; further
+  ``_next`` calls return the same code. After the end (``_next`` returned 0)
+  ``it.p`` is one past the closing bracket and ``_next`` keeps returning 0.
+* Spans point into the caller's buffer: they are valid as long as it is.
+* Number conversion goes through ``numbers.parse_double``/``parse_int64``, so
+  doubles are bit-for-bit ``float()`` of the text; ``1e400`` is ``inf`` as
+  with ``float()``. Functions that convert numbers need the GIL (the rare
+  exact fallback calls CPython); the pure scanners are also ``nogil``.
+"""
+from libc.stdint cimport int64_t
+
+cpdef enum JsonKind:
+    JSON_ERROR = 0
+    JSON_STRING = 1
+    JSON_NUMBER = 2
+    JSON_OBJECT = 3
+    JSON_ARRAY = 4
+    JSON_TRUE = 5
+    JSON_FALSE = 6
+    JSON_NULL = 7
+
+cpdef enum:
+    # Return codes (0 is success; _next returns 1 for "one more item").
+    JSON_OK = 0
+    JSON_ERR_EOF = -1        # input ended inside a value
+    JSON_ERR_SYNTAX = -2     # unexpected byte (missing ',' ':' or bracket, bad token start)
+    JSON_ERR_STRING = -3     # raw control character, bad escape or invalid UTF-8 in a string
+    JSON_ERR_NUMBER = -4     # malformed number token ("01", "1.", "-", "1e+")
+    JSON_ERR_LITERAL = -5    # not exactly true/false/null
+    JSON_ERR_DEPTH = -6      # nesting deeper than JSON_MAX_DEPTH
+    JSON_ERR_TRAILING = -7   # bytes other than whitespace after the value
+    JSON_ERR_TYPE = -8       # value of the wrong kind (an object expected, a price that is null, ...)
+    JSON_ERR_VALUE = -9      # string that does not hold a number (or has escapes), non-integer for int64
+    JSON_ERR_RANGE = -10     # integer outside int64
+    JSON_TOO_MANY = -11      # more levels than the caller's capacity
+    JSON_ERR_LEVEL = -12     # a level array with fewer than 2 items
+    JSON_ERR_STATE = -13     # iterator not initialised by the matching _begin
+
+    JSON_MAX_DEPTH = 64
+
+ctypedef struct JsonSpan:
+    const char* ptr      # strings: content between the quotes (escapes left raw); others: the raw value text
+    Py_ssize_t len
+    int kind             # a JsonKind
+    bint has_escapes     # strings only: a backslash occurs in the content
+
+ctypedef struct JsonIter:
+    const char* p        # next byte to look at (error position after an error)
+    const char* end      # one past the last readable byte
+    int state            # internal; < 0 is the sticky error code
+
+# Iteration. _begin: 0 ok, < 0 error. _next: 1 item, 0 end, < 0 error.
+cdef int json_object_begin(JsonIter* it, const char* p, const char* end) noexcept nogil
+cdef int json_object_next(JsonIter* it, JsonSpan* key, JsonSpan* value) noexcept nogil
+cdef int json_array_begin(JsonIter* it, const char* p, const char* end) noexcept nogil
+cdef int json_array_next(JsonIter* it, JsonSpan* value) noexcept nogil
+
+# [["p","q"], ...] or [[p,q], ...] (mixed allowed) into prices[i], qtys[i].
+# Inner arrays with > 2 items: extra items validated and ignored; < 2 items:
+# JSON_ERR_LEVEL; more than ``capacity`` levels: JSON_TOO_MANY. 0 on success
+# with *count levels written; on any error *count and the arrays are
+# undefined and must not be used.
+cdef int json_parse_levels(const JsonSpan* array_value, double* prices, double* qtys,
+                           Py_ssize_t capacity, Py_ssize_t* count) noexcept
+
+# Number token or "number-in-string" (string content in numbers.parse_double's
+# grammar, no escapes). 0 ok, else JSON_ERR_TYPE / JSON_ERR_VALUE.
+cdef int json_span_to_double(const JsonSpan* v, double* out) noexcept
+# Integer number token (no fraction/exponent) or "int-in-string".
+# 0 ok, else JSON_ERR_TYPE / JSON_ERR_VALUE / JSON_ERR_RANGE.
+cdef int json_span_to_int64(const JsonSpan* v, int64_t* out) noexcept nogil
+
+# Strings: the decoded content (escapes resolved, \\u to UTF-8) equals lit[0:n].
+# Other kinds: the raw value text equals lit[0:n].
+cdef bint json_span_eq(const JsonSpan* v, const char* lit, Py_ssize_t n) noexcept nogil
+
+# Whole-document check: 0 if [p, end) is exactly one valid JSON value with
+# optional surrounding whitespace, else the error code.
+cdef int json_validate(const char* p, const char* end) noexcept nogil
+# 0 if only whitespace remains in [p, end), else JSON_ERR_TRAILING.
+cdef int json_expect_end(const char* p, const char* end) noexcept nogil

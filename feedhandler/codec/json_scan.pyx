@@ -1,0 +1,1004 @@
+# cython: language_level=3
+"""Strict, allocation-free JSON scanning kernel (C API and contract in ``json_scan.pxd``).
+
+The scanner walks bytes once, left to right, with a table-driven string loop
+and an explicit 64-bit nesting stack (bit ``d`` set = level ``d`` is an
+object), so hostile nesting costs an error code, never a deep C stack.
+
+Python helpers (``validate``, ``object_items``, ``array_items``,
+``scan_levels``, ``value_to_float``, ``value_to_int``) wrap the kernel for
+tests and users; they raise ``JsonScanError`` (a ``ValueError``) carrying the
+code and the byte offset.
+"""
+cimport cython
+cimport numpy as cnp
+from libc.stdint cimport int64_t, uint64_t
+from libc.string cimport memcmp, memcpy
+
+from feedhandler.codec.numbers cimport NUM_OK, NUM_OVERFLOW, parse_double, parse_int64
+
+import numpy as np
+
+cnp.import_array()
+
+cdef enum:
+    # JsonIter.state values (>= 0); negative states are sticky error codes.
+    _ST_OBJ_FIRST = 1    # just after '{'
+    _ST_OBJ_NEXT = 2     # after a member: ',' or '}' expected
+    _ST_ARR_FIRST = 3
+    _ST_ARR_NEXT = 4
+    _ST_DONE = 5
+    _SCRATCH_LEVELS = 512  # scan_levels parses into this scratch, then copies exact-size arrays
+
+# 1 for bytes a string may contain as they are: 0x20..0x7f except '"' and '\\'.
+# Everything else (quote, backslash, control characters, non-ASCII) takes the
+# slow branch of the string loop.
+cdef unsigned char _STR_PLAIN[256]
+# Hex digit values, 255 for non-hex bytes.
+cdef unsigned char _HEX[256]
+
+
+cdef void _init_tables() noexcept:
+    cdef int c
+    for c in range(256):
+        _STR_PLAIN[c] = 1 if (0x20 <= c < 0x80 and c != 0x22 and c != 0x5C) else 0
+        if 0x30 <= c <= 0x39:
+            _HEX[c] = c - 0x30
+        elif 0x61 <= c <= 0x66:
+            _HEX[c] = c - 0x61 + 10
+        elif 0x41 <= c <= 0x46:
+            _HEX[c] = c - 0x41 + 10
+        else:
+            _HEX[c] = 255
+
+
+_init_tables()
+
+
+# ---------------------------------------------------------------------------
+# Token scanners. Each takes ``const char** pp`` pointing at the first byte of
+# the token, returns 0 with *pp one past the token, or an error code with *pp
+# at the offending byte. None reads at or beyond ``end``.
+
+cdef inline const char* _skip_ws(const char* p, const char* end) noexcept nogil:
+    while p < end and (p[0] == b' ' or p[0] == b'\n' or p[0] == b'\r' or p[0] == b'\t'):
+        p += 1
+    return p
+
+
+cdef inline bint _is_digit(char c) noexcept nogil:
+    return <unsigned char>(c - 48) < 10
+
+
+cdef inline int _hex4(const char* p) noexcept nogil:
+    """Value of 4 hex digits at p[0:4] (caller checked the bytes exist), -1 if not hex."""
+    cdef unsigned char a = _HEX[<unsigned char>p[0]]
+    cdef unsigned char b = _HEX[<unsigned char>p[1]]
+    cdef unsigned char c = _HEX[<unsigned char>p[2]]
+    cdef unsigned char d = _HEX[<unsigned char>p[3]]
+    if (a | b | c | d) & 0xF0:       # only the 255 marker has high bits set
+        return -1
+    return (a << 12) | (b << 8) | (c << 4) | d
+
+
+cdef inline bint _is_cont(unsigned char c) noexcept nogil:
+    return (c & 0xC0) == 0x80
+
+
+cdef inline int _utf8_len(const char* p, const char* end) noexcept nogil:
+    """Length (2..4) of the valid UTF-8 sequence at p, 0 if invalid or cut short.
+
+    The same rules as Python's strict UTF-8 decoder (RFC 3629): no overlong
+    forms, no encoded surrogates, nothing above U+10FFFF.
+    """
+    cdef unsigned char c0 = <unsigned char>p[0]
+    cdef unsigned char c1, lo, hi
+    cdef Py_ssize_t avail = end - p
+    if 0xC2 <= c0 <= 0xDF:
+        if avail >= 2 and _is_cont(<unsigned char>p[1]):
+            return 2
+        return 0
+    if 0xE0 <= c0 <= 0xEF:
+        if avail < 3:
+            return 0
+        c1 = <unsigned char>p[1]
+        lo = 0xA0 if c0 == 0xE0 else 0x80   # E0 80..9F would be overlong
+        hi = 0x9F if c0 == 0xED else 0xBF   # ED A0..BF would be a surrogate
+        if lo <= c1 <= hi and _is_cont(<unsigned char>p[2]):
+            return 3
+        return 0
+    if 0xF0 <= c0 <= 0xF4:
+        if avail < 4:
+            return 0
+        c1 = <unsigned char>p[1]
+        lo = 0x90 if c0 == 0xF0 else 0x80   # F0 80..8F would be overlong
+        hi = 0x8F if c0 == 0xF4 else 0xBF   # F4 90.. would exceed U+10FFFF
+        if lo <= c1 <= hi and _is_cont(<unsigned char>p[2]) and _is_cont(<unsigned char>p[3]):
+            return 4
+        return 0
+    return 0
+
+
+cdef int _scan_string(const char** pp, const char* end, JsonSpan* out) noexcept nogil:
+    # *pp is at the opening quote (checked by the caller).
+    cdef const char* p = pp[0] + 1
+    cdef const char* start = p
+    cdef bint esc = False
+    cdef unsigned char c
+    cdef int k
+    while True:
+        while p < end and _STR_PLAIN[<unsigned char>p[0]]:
+            p += 1
+        if p >= end:
+            pp[0] = p
+            return JSON_ERR_EOF
+        c = <unsigned char>p[0]
+        if c == 0x22:  # '"'
+            break
+        if c == 0x5C:  # '\\'
+            esc = True
+            if end - p < 2:
+                pp[0] = end
+                return JSON_ERR_EOF
+            c = <unsigned char>p[1]
+            if (c == 0x22 or c == 0x5C or c == 0x2F or c == 0x62 or c == 0x66
+                    or c == 0x6E or c == 0x72 or c == 0x74):  # " \ / b f n r t
+                p += 2
+            elif c == 0x75:  # 'u'
+                if end - p < 6:
+                    pp[0] = end
+                    return JSON_ERR_EOF
+                if _hex4(p + 2) < 0:
+                    pp[0] = p
+                    return JSON_ERR_STRING
+                p += 6
+            else:
+                pp[0] = p
+                return JSON_ERR_STRING
+        elif c < 0x20:
+            pp[0] = p
+            return JSON_ERR_STRING
+        else:
+            k = _utf8_len(p, end)
+            if k == 0:
+                pp[0] = p
+                return JSON_ERR_STRING
+            p += k
+    out.ptr = start
+    out.len = p - start
+    out.kind = JSON_STRING
+    out.has_escapes = esc
+    pp[0] = p + 1
+    return JSON_OK
+
+
+cdef int _scan_number(const char** pp, const char* end) noexcept nogil:
+    # JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+    cdef const char* p = pp[0]
+    if p < end and p[0] == b'-':
+        p += 1
+    if p >= end:
+        pp[0] = p
+        return JSON_ERR_EOF
+    if p[0] == b'0':
+        p += 1
+        if p < end and _is_digit(p[0]):
+            pp[0] = p                  # leading zero: "01"
+            return JSON_ERR_NUMBER
+    elif _is_digit(p[0]):
+        p += 1
+        while p < end and _is_digit(p[0]):
+            p += 1
+    else:
+        pp[0] = p
+        return JSON_ERR_NUMBER
+    if p < end and p[0] == b'.':
+        p += 1
+        if p >= end or not _is_digit(p[0]):
+            pp[0] = p
+            return JSON_ERR_EOF if p >= end else JSON_ERR_NUMBER
+        while p < end and _is_digit(p[0]):
+            p += 1
+    if p < end and (p[0] == b'e' or p[0] == b'E'):
+        p += 1
+        if p < end and (p[0] == b'+' or p[0] == b'-'):
+            p += 1
+        if p >= end or not _is_digit(p[0]):
+            pp[0] = p
+            return JSON_ERR_EOF if p >= end else JSON_ERR_NUMBER
+        while p < end and _is_digit(p[0]):
+            p += 1
+    pp[0] = p
+    return JSON_OK
+
+
+cdef inline int _scan_literal(const char** pp, const char* end, const char* lit, Py_ssize_t n) noexcept nogil:
+    cdef const char* p = pp[0]
+    if end - p < n:
+        if memcmp(p, lit, <size_t>(end - p)) == 0:
+            pp[0] = end
+            return JSON_ERR_EOF        # a cut-off literal: "tr"
+        return JSON_ERR_LITERAL
+    if memcmp(p, lit, <size_t>n) != 0:
+        return JSON_ERR_LITERAL
+    pp[0] = p + n
+    return JSON_OK
+
+
+cdef inline int _scan_key_colon(const char** pp, const char* end, JsonSpan* key) noexcept nogil:
+    """Object member head: string key, ':' ; *pp left at the value (whitespace skipped)."""
+    cdef const char* p = pp[0]
+    cdef int rc
+    if p >= end:
+        pp[0] = p
+        return JSON_ERR_EOF
+    if p[0] != b'"':
+        pp[0] = p
+        return JSON_ERR_SYNTAX
+    rc = _scan_string(&p, end, key)
+    if rc != JSON_OK:
+        pp[0] = p
+        return rc
+    p = _skip_ws(p, end)
+    if p >= end:
+        pp[0] = p
+        return JSON_ERR_EOF
+    if p[0] != b':':
+        pp[0] = p
+        return JSON_ERR_SYNTAX
+    pp[0] = _skip_ws(p + 1, end)
+    return JSON_OK
+
+
+cdef inline int _scan_scalar(const char** pp, const char* end, JsonSpan* out) noexcept nogil:
+    """A string, number or literal at *pp (p < end checked by the caller)."""
+    cdef const char* start = pp[0]
+    cdef char c = start[0]
+    cdef int rc
+    out.has_escapes = False
+    if c == b'"':
+        return _scan_string(pp, end, out)
+    if c == b'-' or _is_digit(c):
+        rc = _scan_number(pp, end)
+        out.kind = JSON_NUMBER
+    elif c == b't':
+        rc = _scan_literal(pp, end, b"true", 4)
+        out.kind = JSON_TRUE
+    elif c == b'f':
+        rc = _scan_literal(pp, end, b"false", 5)
+        out.kind = JSON_FALSE
+    elif c == b'n':
+        rc = _scan_literal(pp, end, b"null", 4)
+        out.kind = JSON_NULL
+    else:
+        return JSON_ERR_SYNTAX
+    out.ptr = start
+    out.len = pp[0] - start
+    return rc
+
+
+cdef int _skip_container(const char** pp, const char* end) noexcept nogil:
+    """Validate the array/object at *pp ('[' or '{') without recursion."""
+    cdef const char* p = pp[0]
+    cdef uint64_t stack = 0      # bit d set: nesting level d is an object
+    cdef int depth = 0
+    cdef int rc
+    cdef bint in_obj
+    cdef char c
+    cdef JsonSpan tmp
+    while True:
+        # p is at the start of a value (whitespace skipped).
+        if p >= end:
+            pp[0] = p
+            return JSON_ERR_EOF
+        c = p[0]
+        if c == b'{' or c == b'[':
+            if depth >= JSON_MAX_DEPTH:
+                pp[0] = p
+                return JSON_ERR_DEPTH
+            in_obj = c == b'{'
+            if in_obj:
+                stack |= (<uint64_t>1) << depth
+            else:
+                stack &= ~((<uint64_t>1) << depth)
+            depth += 1
+            p = _skip_ws(p + 1, end)
+            if p >= end:
+                pp[0] = p
+                return JSON_ERR_EOF
+            if p[0] == (0x7D if in_obj else 0x5D):  # '}' / ']'
+                p += 1
+                depth -= 1
+                # fall through to the after-value loop: the empty container is a value
+            elif in_obj:
+                rc = _scan_key_colon(&p, end, &tmp)
+                if rc != JSON_OK:
+                    pp[0] = p
+                    return rc
+                continue
+            else:
+                continue
+        else:
+            rc = _scan_scalar(&p, end, &tmp)
+            if rc != JSON_OK:
+                pp[0] = p
+                return rc
+        # After a complete value: close containers or move to the next item.
+        while True:
+            if depth == 0:
+                pp[0] = p
+                return JSON_OK
+            p = _skip_ws(p, end)
+            if p >= end:
+                pp[0] = p
+                return JSON_ERR_EOF
+            in_obj = (stack >> (depth - 1)) & 1
+            c = p[0]
+            if c == b',':
+                p = _skip_ws(p + 1, end)
+                if in_obj:
+                    rc = _scan_key_colon(&p, end, &tmp)
+                    if rc != JSON_OK:
+                        pp[0] = p
+                        return rc
+                break
+            if c == (0x7D if in_obj else 0x5D):  # '}' / ']'
+                p += 1
+                depth -= 1
+                continue
+            pp[0] = p
+            return JSON_ERR_SYNTAX
+
+
+cdef int _scan_value(const char** pp, const char* end, JsonSpan* out) noexcept nogil:
+    """Any JSON value after optional whitespace, fully validated."""
+    cdef const char* p = _skip_ws(pp[0], end)
+    cdef const char* start = p
+    cdef int rc
+    if p >= end:
+        pp[0] = p
+        return JSON_ERR_EOF
+    if p[0] == b'{' or p[0] == b'[':
+        out.kind = JSON_OBJECT if p[0] == b'{' else JSON_ARRAY
+        out.has_escapes = False
+        rc = _skip_container(&p, end)
+        out.ptr = start
+        out.len = p - start
+    else:
+        rc = _scan_scalar(&p, end, out)
+    pp[0] = p
+    return rc
+
+
+# ---------------------------------------------------------------------------
+# Public kernel (declared in json_scan.pxd)
+
+cdef int json_validate(const char* p, const char* end) noexcept nogil:
+    cdef const char* err
+    return _validate_at(p, end, &err)
+
+
+cdef int _validate_at(const char* p, const char* end, const char** errp) noexcept nogil:
+    cdef JsonSpan tmp
+    cdef int rc = _scan_value(&p, end, &tmp)
+    if rc == JSON_OK:
+        p = _skip_ws(p, end)
+        if p != end:
+            rc = JSON_ERR_TRAILING
+    errp[0] = p
+    return rc
+
+
+cdef int json_expect_end(const char* p, const char* end) noexcept nogil:
+    return JSON_OK if _skip_ws(p, end) == end else JSON_ERR_TRAILING
+
+
+cdef inline int _iter_begin(JsonIter* it, const char* p, const char* end, char open_char,
+                            int first_state) noexcept nogil:
+    p = _skip_ws(p, end)
+    it.end = end
+    if p >= end:
+        it.p = p
+        it.state = JSON_ERR_EOF
+        return JSON_ERR_EOF
+    if p[0] != open_char:
+        it.p = p
+        it.state = JSON_ERR_TYPE
+        return JSON_ERR_TYPE
+    it.p = p + 1
+    it.state = first_state
+    return JSON_OK
+
+
+cdef inline int _iter_fail(JsonIter* it, const char* p, int rc) noexcept nogil:
+    it.p = p
+    it.state = rc
+    return rc
+
+
+cdef int json_object_begin(JsonIter* it, const char* p, const char* end) noexcept nogil:
+    return _iter_begin(it, p, end, b'{', _ST_OBJ_FIRST)
+
+
+cdef int json_array_begin(JsonIter* it, const char* p, const char* end) noexcept nogil:
+    return _iter_begin(it, p, end, b'[', _ST_ARR_FIRST)
+
+
+cdef int json_object_next(JsonIter* it, JsonSpan* key, JsonSpan* value) noexcept nogil:
+    cdef const char* p
+    cdef const char* end = it.end
+    cdef int rc
+    if it.state < 0:
+        return it.state
+    if it.state == _ST_DONE:
+        return 0
+    if it.state != _ST_OBJ_FIRST and it.state != _ST_OBJ_NEXT:
+        return JSON_ERR_STATE
+    p = _skip_ws(it.p, end)
+    if p >= end:
+        return _iter_fail(it, p, JSON_ERR_EOF)
+    if p[0] == b'}':
+        it.p = p + 1
+        it.state = _ST_DONE
+        return 0
+    if it.state == _ST_OBJ_NEXT:
+        if p[0] != b',':
+            return _iter_fail(it, p, JSON_ERR_SYNTAX)
+        p = _skip_ws(p + 1, end)
+    rc = _scan_key_colon(&p, end, key)
+    if rc != JSON_OK:
+        return _iter_fail(it, p, rc)
+    rc = _scan_value(&p, end, value)
+    if rc != JSON_OK:
+        return _iter_fail(it, p, rc)
+    it.p = p
+    it.state = _ST_OBJ_NEXT
+    return 1
+
+
+cdef int json_array_next(JsonIter* it, JsonSpan* value) noexcept nogil:
+    cdef const char* p
+    cdef const char* end = it.end
+    cdef int rc
+    if it.state < 0:
+        return it.state
+    if it.state == _ST_DONE:
+        return 0
+    if it.state != _ST_ARR_FIRST and it.state != _ST_ARR_NEXT:
+        return JSON_ERR_STATE
+    p = _skip_ws(it.p, end)
+    if p >= end:
+        return _iter_fail(it, p, JSON_ERR_EOF)
+    if p[0] == b']':
+        it.p = p + 1
+        it.state = _ST_DONE
+        return 0
+    if it.state == _ST_ARR_NEXT:
+        if p[0] != b',':
+            return _iter_fail(it, p, JSON_ERR_SYNTAX)
+        p = _skip_ws(p + 1, end)
+    rc = _scan_value(&p, end, value)
+    if rc != JSON_OK:
+        return _iter_fail(it, p, rc)
+    it.p = p
+    it.state = _ST_ARR_NEXT
+    return 1
+
+
+cdef int json_span_to_double(const JsonSpan* v, double* out) noexcept:
+    if v.kind == JSON_NUMBER:
+        # A validated JSON number is always in parse_double's grammar.
+        return JSON_OK if parse_double(v.ptr, v.len, out) == NUM_OK else JSON_ERR_NUMBER
+    if v.kind == JSON_STRING:
+        if v.has_escapes:
+            return JSON_ERR_VALUE
+        return JSON_OK if parse_double(v.ptr, v.len, out) == NUM_OK else JSON_ERR_VALUE
+    return JSON_ERR_TYPE
+
+
+cdef int json_span_to_int64(const JsonSpan* v, int64_t* out) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef int rc
+    if v.kind == JSON_NUMBER:
+        for i in range(v.len):
+            if v.ptr[i] == b'.' or v.ptr[i] == b'e' or v.ptr[i] == b'E':
+                return JSON_ERR_VALUE  # 1.0 / 1e3 are not integer tokens
+    elif v.kind != JSON_STRING:
+        return JSON_ERR_TYPE
+    elif v.has_escapes:
+        return JSON_ERR_VALUE
+    rc = parse_int64(v.ptr, v.len, out)
+    if rc == NUM_OK:
+        return JSON_OK
+    return JSON_ERR_RANGE if rc == NUM_OVERFLOW else JSON_ERR_VALUE
+
+
+cdef bint json_span_eq(const JsonSpan* v, const char* lit, Py_ssize_t n) noexcept nogil:
+    cdef const char* p
+    cdef const char* end
+    cdef Py_ssize_t j = 0
+    cdef int cp, lo, k, i
+    cdef char c
+    cdef char buf[4]
+    if v.kind != JSON_STRING or not v.has_escapes:
+        return v.len == n and memcmp(v.ptr, lit, <size_t>n) == 0
+    # Decode escapes on the fly and compare with the UTF-8 literal. Bounds:
+    # every read is checked against end, every lit index against n.
+    p = v.ptr
+    end = p + v.len
+    while p < end:
+        c = p[0]
+        if c != b'\\':
+            if j >= n or lit[j] != c:
+                return False
+            j += 1
+            p += 1
+            continue
+        if end - p < 2:
+            return False
+        c = p[1]
+        k = 1
+        if c == b'"' or c == b'\\' or c == b'/':
+            buf[0] = c
+        elif c == b'b':
+            buf[0] = 8
+        elif c == b'f':
+            buf[0] = 12
+        elif c == b'n':
+            buf[0] = 10
+        elif c == b'r':
+            buf[0] = 13
+        elif c == b't':
+            buf[0] = 9
+        elif c == b'u':
+            if end - p < 6:
+                return False
+            cp = _hex4(p + 2)
+            if cp < 0:
+                return False
+            p += 4  # 2 more below
+            if 0xD800 <= cp <= 0xDBFF and end - p >= 8 and p[2] == b'\\' and p[3] == b'u':
+                # A high surrogate escape followed by a low one is one code
+                # point, as json.loads decodes it.
+                lo = _hex4(p + 4)
+                if 0xDC00 <= lo <= 0xDFFF:
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
+                    p += 6
+            if cp < 0x80:
+                buf[0] = <char>cp
+            elif cp < 0x800:
+                buf[0] = <char>(0xC0 | (cp >> 6))
+                buf[1] = <char>(0x80 | (cp & 0x3F))
+                k = 2
+            elif cp < 0x10000:
+                buf[0] = <char>(0xE0 | (cp >> 12))
+                buf[1] = <char>(0x80 | ((cp >> 6) & 0x3F))
+                buf[2] = <char>(0x80 | (cp & 0x3F))
+                k = 3
+            else:
+                buf[0] = <char>(0xF0 | (cp >> 18))
+                buf[1] = <char>(0x80 | ((cp >> 12) & 0x3F))
+                buf[2] = <char>(0x80 | ((cp >> 6) & 0x3F))
+                buf[3] = <char>(0x80 | (cp & 0x3F))
+                k = 4
+        else:
+            return False
+        p += 2
+        if n - j < k:
+            return False
+        for i in range(k):
+            if lit[j + i] != buf[i]:
+                return False
+        j += k
+    return j == n
+
+
+cdef int json_parse_levels(const JsonSpan* array_value, double* prices, double* qtys,
+                           Py_ssize_t capacity, Py_ssize_t* count) noexcept:
+    cdef const char* p
+    cdef const char* end
+    cdef Py_ssize_t n = 0
+    cdef JsonSpan price, qty, extra
+    cdef int rc
+    count[0] = 0
+    if array_value.kind != JSON_ARRAY:
+        return JSON_ERR_TYPE
+    p = _skip_ws(array_value.ptr, array_value.ptr + array_value.len)
+    end = array_value.ptr + array_value.len
+    if p >= end:
+        return JSON_ERR_EOF
+    if p[0] != b'[':
+        return JSON_ERR_TYPE
+    p = _skip_ws(p + 1, end)
+    if p >= end:
+        return JSON_ERR_EOF
+    if p[0] == b']':
+        p += 1
+    else:
+        while True:
+            # One level: '[' price ',' qty (',' extra)* ']'
+            if p[0] != b'[':
+                return JSON_ERR_TYPE
+            p = _skip_ws(p + 1, end)
+            if p >= end:
+                return JSON_ERR_EOF
+            if p[0] == b']':
+                return JSON_ERR_LEVEL
+            rc = _scan_value(&p, end, &price)
+            if rc != JSON_OK:
+                return rc
+            p = _skip_ws(p, end)
+            if p >= end:
+                return JSON_ERR_EOF
+            if p[0] == b']':
+                return JSON_ERR_LEVEL
+            if p[0] != b',':
+                return JSON_ERR_SYNTAX
+            rc = _scan_value_after(&p, end, &qty)
+            if rc != JSON_OK:
+                return rc
+            p = _skip_ws(p, end)
+            while p < end and p[0] == b',':
+                rc = _scan_value_after(&p, end, &extra)
+                if rc != JSON_OK:
+                    return rc
+                p = _skip_ws(p, end)
+            if p >= end:
+                return JSON_ERR_EOF
+            if p[0] != b']':
+                return JSON_ERR_SYNTAX
+            p += 1
+            if n >= capacity:
+                return JSON_TOO_MANY
+            if (price.kind != JSON_STRING and price.kind != JSON_NUMBER) or \
+                    (qty.kind != JSON_STRING and qty.kind != JSON_NUMBER):
+                return JSON_ERR_TYPE
+            rc = json_span_to_double(&price, &prices[n])
+            if rc != JSON_OK:
+                return rc
+            rc = json_span_to_double(&qty, &qtys[n])
+            if rc != JSON_OK:
+                return rc
+            n += 1
+            p = _skip_ws(p, end)
+            if p >= end:
+                return JSON_ERR_EOF
+            if p[0] == b']':
+                p += 1
+                break
+            if p[0] != b',':
+                return JSON_ERR_SYNTAX
+            p = _skip_ws(p + 1, end)
+            if p >= end:
+                return JSON_ERR_EOF
+    if _skip_ws(p, end) != end:
+        return JSON_ERR_TRAILING
+    count[0] = n
+    return JSON_OK
+
+
+cdef inline int _scan_value_after(const char** pp, const char* end, JsonSpan* out) noexcept nogil:
+    """Skip the ',' at *pp and scan the value after it."""
+    pp[0] += 1
+    return _scan_value(pp, end, out)
+
+
+# ---------------------------------------------------------------------------
+# Python helpers
+
+_MESSAGES = {
+    JSON_OK: "ok",
+    JSON_ERR_EOF: "unexpected end of input",
+    JSON_ERR_SYNTAX: "unexpected character",
+    JSON_ERR_STRING: "invalid string (control character, bad escape or invalid UTF-8)",
+    JSON_ERR_NUMBER: "malformed number",
+    JSON_ERR_LITERAL: "invalid literal (expected true, false or null)",
+    JSON_ERR_DEPTH: f"nesting deeper than {JSON_MAX_DEPTH}",
+    JSON_ERR_TRAILING: "trailing data after the JSON value",
+    JSON_ERR_TYPE: "value of the wrong type",
+    JSON_ERR_VALUE: "string or number does not hold the expected number",
+    JSON_ERR_RANGE: "integer out of int64 range",
+    JSON_TOO_MANY: "more levels than the capacity",
+    JSON_ERR_LEVEL: "price level with fewer than 2 items",
+    JSON_ERR_STATE: "iterator used without the matching begin",
+}
+
+
+def json_error_message(int code):
+    """Describe a ``JSON_ERR_*`` / ``JSON_TOO_MANY`` return code.
+
+    Parameters
+    ----------
+    code : int
+        A code returned by a kernel function.
+
+    Returns
+    -------
+    str
+        A short human-readable reason.
+    """
+    return _MESSAGES.get(code, f"unknown error code {code}")
+
+
+class JsonScanError(ValueError):
+    """Invalid JSON or an unexpected value, raised by the Python helpers.
+
+    Attributes
+    ----------
+    code : int
+        The kernel's ``JSON_ERR_*`` / ``JSON_TOO_MANY`` code.
+    pos : int
+        Byte offset of the error in the input, or -1 when not known.
+    """
+
+    def __init__(self, code, pos, context=""):
+        self.code = code
+        self.pos = pos
+        where = f" at byte {pos}" if pos >= 0 else ""
+        ctx = f" ({context})" if context else ""
+        super().__init__(f"{json_error_message(code)}{where}{ctx}")
+
+
+cdef object _kind(int kind):
+    return JsonKind(kind)
+
+
+cdef bytes _span_bytes(const JsonSpan* s):
+    return s.ptr[:s.len]
+
+
+def validate(bytes data not None):
+    """Check that ``data`` is exactly one valid JSON document.
+
+    Parameters
+    ----------
+    data : bytes
+        UTF-8 JSON text; surrounding whitespace is allowed.
+
+    Raises
+    ------
+    JsonScanError
+        With the error code and byte offset when the document is invalid.
+    """
+    cdef const char* base = data
+    cdef const char* err = base
+    cdef int rc = _validate_at(base, base + len(data), &err)
+    if rc != JSON_OK:
+        raise JsonScanError(rc, err - base)
+
+
+def object_items(bytes data not None):
+    """List the members of a JSON object document, each value validated.
+
+    Parameters
+    ----------
+    data : bytes
+        A JSON document whose top-level value is an object.
+
+    Returns
+    -------
+    list of (bytes, JsonKind, bytes)
+        ``(key, kind, raw)`` in document order (duplicates kept). ``key`` and,
+        for strings, ``raw`` are the bytes between the quotes with escapes
+        left as they are; for other kinds ``raw`` is the value's text.
+
+    Raises
+    ------
+    JsonScanError
+        If the document is not a valid JSON object (trailing data included).
+    """
+    cdef const char* base = data
+    cdef const char* end = base + len(data)
+    cdef JsonIter it
+    cdef JsonSpan key, value
+    cdef int rc = json_object_begin(&it, base, end)
+    out = []
+    while rc == JSON_OK:
+        rc = json_object_next(&it, &key, &value)
+        if rc != 1:
+            break
+        out.append((_span_bytes(&key), _kind(value.kind), _span_bytes(&value)))
+        rc = JSON_OK
+    if rc == JSON_OK:
+        rc = json_expect_end(it.p, end)
+        if rc != JSON_OK:
+            raise JsonScanError(rc, _skip_ws(it.p, end) - base)
+        return out
+    raise JsonScanError(rc, it.p - base)
+
+
+def array_items(bytes data not None):
+    """List the items of a JSON array document, each validated.
+
+    Parameters
+    ----------
+    data : bytes
+        A JSON document whose top-level value is an array.
+
+    Returns
+    -------
+    list of (JsonKind, bytes)
+        ``(kind, raw)`` per item, ``raw`` as in ``object_items``.
+
+    Raises
+    ------
+    JsonScanError
+        If the document is not a valid JSON array (trailing data included).
+    """
+    cdef const char* base = data
+    cdef const char* end = base + len(data)
+    cdef JsonIter it
+    cdef JsonSpan value
+    cdef int rc = json_array_begin(&it, base, end)
+    out = []
+    while rc == JSON_OK:
+        rc = json_array_next(&it, &value)
+        if rc != 1:
+            break
+        out.append((_kind(value.kind), _span_bytes(&value)))
+        rc = JSON_OK
+    if rc == JSON_OK:
+        rc = json_expect_end(it.p, end)
+        if rc != JSON_OK:
+            raise JsonScanError(rc, _skip_ws(it.p, end) - base)
+        return out
+    raise JsonScanError(rc, it.p - base)
+
+
+cdef double _scratch_prices[_SCRATCH_LEVELS]
+cdef double _scratch_qtys[_SCRATCH_LEVELS]
+
+
+cdef cnp.ndarray _float_array(const double* src, Py_ssize_t n):
+    cdef cnp.npy_intp dims[1]
+    dims[0] = n
+    cdef cnp.ndarray arr = cnp.PyArray_EMPTY(1, dims, cnp.NPY_FLOAT64, 0)
+    if n > 0:
+        memcpy(cnp.PyArray_DATA(arr), src, <size_t>n * sizeof(double))
+    return arr
+
+
+def scan_levels(bytes data not None, bytes key not None, Py_ssize_t capacity=-1):
+    """Parse the price levels under the top-level member ``key`` of a JSON object.
+
+    Parameters
+    ----------
+    data : bytes
+        A JSON object document, e.g. a Binance depth frame's ``data``.
+    key : bytes
+        The member name as UTF-8 (compared with escapes decoded). If the key
+        occurs more than once the last one wins, as with ``json.loads``.
+    capacity : int, default -1
+        Maximum number of levels accepted; -1 for no limit.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        float64 prices and quantities, one entry per level, each equal to
+        ``float()`` of the level's text.
+
+    Raises
+    ------
+    JsonScanError
+        Invalid document, or a level that is not ``[price, qty, ...]`` with
+        numeric or numeric-string entries, or more levels than ``capacity``
+        (code ``JSON_TOO_MANY``).
+    KeyError
+        If the object has no member ``key``.
+    """
+    cdef const char* base = data
+    cdef const char* end = base + len(data)
+    cdef const char* kp = key
+    cdef Py_ssize_t kn = len(key)
+    cdef JsonIter it
+    cdef JsonSpan k, v, found
+    cdef bint have = False
+    cdef Py_ssize_t count = 0
+    cdef Py_ssize_t cap
+    cdef cnp.ndarray prices, qtys
+    cdef int rc = json_object_begin(&it, base, end)
+    while rc == JSON_OK:
+        rc = json_object_next(&it, &k, &v)
+        if rc != 1:
+            break
+        if json_span_eq(&k, kp, kn):
+            found = v
+            have = True
+        rc = JSON_OK
+    if rc != JSON_OK:
+        raise JsonScanError(rc, it.p - base)
+    rc = json_expect_end(it.p, end)
+    if rc != JSON_OK:
+        raise JsonScanError(rc, _skip_ws(it.p, end) - base)
+    if not have:
+        raise KeyError(key)
+    # A level takes at least 6 bytes ("[0,0]," ), so this bounds the count.
+    cap = found.len // 6 + 1
+    if 0 <= capacity < cap:
+        cap = capacity
+    context = f"levels of {key!r}"
+    if cap <= _SCRATCH_LEVELS:
+        rc = json_parse_levels(&found, _scratch_prices, _scratch_qtys, cap, &count)
+        if rc != JSON_OK:
+            raise JsonScanError(rc, -1, context)
+        return _float_array(_scratch_prices, count), _float_array(_scratch_qtys, count)
+    prices = np.empty(cap, dtype=np.float64)
+    qtys = np.empty(cap, dtype=np.float64)
+    rc = json_parse_levels(&found, <double*>cnp.PyArray_DATA(prices), <double*>cnp.PyArray_DATA(qtys),
+                           cap, &count)
+    if rc != JSON_OK:
+        raise JsonScanError(rc, -1, context)
+    return prices[:count], qtys[:count]
+
+
+cdef int _single_value(bytes data, JsonSpan* v, Py_ssize_t* errpos):
+    cdef const char* base = data
+    cdef const char* end = base + len(data)
+    cdef const char* p = base
+    cdef int rc = _scan_value(&p, end, v)
+    if rc == JSON_OK:
+        p = _skip_ws(p, end)
+        if p != end:
+            rc = JSON_ERR_TRAILING
+    errpos[0] = p - base
+    return rc
+
+
+def value_to_float(bytes data not None):
+    """Convert one JSON number or number-in-string document to float.
+
+    Parameters
+    ----------
+    data : bytes
+        E.g. ``b'1.5'`` or ``b'"0.35130000"'``.
+
+    Returns
+    -------
+    float
+        Equal, bit for bit, to ``float()`` of the number's text.
+
+    Raises
+    ------
+    JsonScanError
+        Invalid JSON, wrong kind, or a string that is not a number.
+    """
+    cdef JsonSpan v
+    cdef Py_ssize_t pos
+    cdef double out
+    cdef int rc = _single_value(data, &v, &pos)
+    if rc != JSON_OK:
+        raise JsonScanError(rc, pos)
+    rc = json_span_to_double(&v, &out)
+    if rc != JSON_OK:
+        raise JsonScanError(rc, 0)
+    return out
+
+
+def value_to_int(bytes data not None):
+    """Convert one JSON integer or int-in-string document to an int64.
+
+    Parameters
+    ----------
+    data : bytes
+        E.g. ``b'1633998512068'`` or ``b'"499869750"'``.
+
+    Returns
+    -------
+    int
+        The integer, within the int64 range.
+
+    Raises
+    ------
+    JsonScanError
+        Invalid JSON, wrong kind, non-integer text, or out of int64 range.
+    """
+    cdef JsonSpan v
+    cdef Py_ssize_t pos
+    cdef int64_t out
+    cdef int rc = _single_value(data, &v, &pos)
+    if rc != JSON_OK:
+        raise JsonScanError(rc, pos)
+    rc = json_span_to_int64(&v, &out)
+    if rc != JSON_OK:
+        raise JsonScanError(rc, 0)
+    return out
