@@ -566,9 +566,15 @@ class SimExchange(ExchangeContext):
             batch = [item]
             try:
                 p = faults.reorder_probability
-                if p and item.kind is FrameKind.DATA and not queue.empty() and conn.rng.random() < p:
-                    batch.insert(0, queue.get_nowait())
-                    conn.stats.reordered += 1
+                if p and item.kind is FrameKind.DATA and conn.rng.random() < p:
+                    # hold this frame back until the next one is sent (waiting briefly for it to exist)
+                    try:
+                        following = queue.get_nowait() if not queue.empty() else await asyncio.wait_for(queue.get(), 0.5)
+                    except TimeoutError:
+                        following = None
+                    if following is not None:
+                        batch.insert(0, following)
+                        conn.stats.reordered += 1
                 for out in batch:
                     if not await self._send_item(conn, out):
                         return

@@ -1,0 +1,106 @@
+"""C-level header of the book synchronisation engine (``cimport feedhandler.sync.book_sync``).
+
+One :class:`BookSync` per symbol keeps its :class:`OrderBook` exactly in step
+with the exchange: deltas are buffered in a bounded, preallocated buffer
+while the REST snapshot is fetched (WAITING), then checked for continuity
+and applied (LIVE). A gap, a crossed book, a buffer overflow or a lost
+connection makes the book invalid: the handler is told (``BookStatus``), the
+book is not handed out again until it has been rebuilt from a new snapshot.
+
+The continuity rule is a small :class:`SequenceRule` per exchange.
+"""
+from libc.stdint cimport int64_t
+
+from feedhandler.book.orderbook cimport OrderBook
+from feedhandler.core.dispatch cimport EventDispatcher
+from feedhandler.events.events cimport EventPool
+
+cpdef enum SyncState:
+    WAITING = 0   # no valid book: buffering deltas until a snapshot arrives
+    LIVE = 1      # book valid: each delta is checked and applied
+
+cpdef enum LinkMode:
+    LINK_CONTIGUOUS = 0   # next.first_id == previous.last_id + 1 (MEXC, Gate.io, Binance spot)
+    LINK_PREVIOUS = 1     # next.prev_id == previous.last_id (Binance USD-M futures ``pu``)
+
+cpdef enum DeltaVerdict:
+    DELTA_APPLY = 0
+    DELTA_SKIP = 1     # older than the book: already contained in it
+    DELTA_GAP = 2      # updates were lost: resynchronise
+
+
+cdef class SequenceRule:
+    cdef readonly str name
+    cdef readonly int link
+    cdef readonly int64_t bracket_offset
+    cdef int first_after_snapshot(self, int64_t snapshot_id, int64_t first, int64_t last, int64_t prev) noexcept
+    cdef int next_delta(self, int64_t local_id, int64_t first, int64_t last, int64_t prev) noexcept
+
+
+cdef class BookSync:
+    cdef readonly str exchange
+    cdef readonly str symbol
+    cdef readonly OrderBook book
+    cdef readonly SequenceRule rule
+    cdef readonly int state
+    cdef readonly bint snapshot_requested
+    cdef readonly str invalid_reason
+    # counters
+    cdef readonly int64_t applied, skipped, gaps, resyncs, crossed, buffer_overflows, stale_snapshots
+    cdef readonly int64_t snapshots_loaded
+    cdef bint _first_pending          # LIVE, but no delta applied since the snapshot
+    cdef EventDispatcher _dispatcher
+    cdef EventPool _updates, _statuses
+    cdef object _request_snapshot     # callable(BookSync) or None
+    # the bounded delta buffer
+    cdef object _buf_px_arr, _buf_qty_arr, _buf_meta_arr
+    cdef double* _buf_px
+    cdef double* _buf_qty
+    cdef int64_t* _buf_meta           # rows of META_COLS int64
+    cdef readonly Py_ssize_t buffer_levels, buffer_deltas
+    cdef readonly Py_ssize_t buffered_count
+    cdef Py_ssize_t _buf_used
+
+    cdef int on_delta(self, int64_t first, int64_t last, int64_t prev,
+                      const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                      const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
+                      int64_t exchange_ts_ns, int64_t recv_ns) except -1
+    cdef int on_full_snapshot(self, int64_t update_id,
+                              const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                              const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
+                              int64_t exchange_ts_ns, int64_t recv_ns) except -1
+    cdef int c_load_snapshot(self, int64_t update_id,
+                             const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                             const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
+                             int64_t recv_ns) except -1
+    cdef int c_invalidate(self, str reason, bint request) except -1
+
+    cdef int _apply(self, int64_t last,
+                    const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                    const double* ask_px, const double* ask_qty, Py_ssize_t n_asks) except -1
+    cdef int _buffer(self, int64_t first, int64_t last, int64_t prev,
+                     const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                     const double* ask_px, const double* ask_qty, Py_ssize_t n_asks) except -1
+    cdef int _replay_buffer(self) except -1
+    cdef void _drop_buffer_before(self, Py_ssize_t k) noexcept
+    cdef int _emit_update(self, int64_t first, int64_t last, bint is_snapshot,
+                          int64_t exchange_ts_ns, int64_t recv_ns) except -1
+    cdef int _emit_status(self, bint valid, str reason, int64_t recv_ns) except -1
+    cdef int _request(self) except -1
+
+
+cdef class BookSyncGroup:
+    cdef readonly str exchange
+    cdef readonly SequenceRule rule
+    cdef readonly Py_ssize_t depth
+    cdef dict _syncs                  # symbol -> BookSync
+    cdef EventDispatcher _dispatcher
+    cdef EventPool _updates, _statuses
+    cdef public object request_snapshot
+    cdef Py_ssize_t _buffer_levels, _buffer_deltas
+    # one-entry cache: the last symbol looked up from frame bytes
+    cdef bytes _last_key
+    cdef BookSync _last_sync
+
+    cdef BookSync c_get(self, const char* symbol, Py_ssize_t n)
+    cpdef BookSync get(self, str symbol)

@@ -1,0 +1,540 @@
+"""Book synchronisation: snapshot + buffered deltas, continuity checks, resync on gaps.
+
+State machine of one symbol::
+
+    WAITING --snapshot loaded, buffer replayed--> LIVE
+    LIVE --gap / crossed book / reconnect--> WAITING (book invalid, snapshot requested)
+    WAITING --buffer overflow--> WAITING (buffer cleared; the next snapshot is checked against what follows)
+
+The snapshot itself is fetched by Python code (:mod:`feedhandler.sync.service`)
+that ``request_snapshot`` hands the symbol to; everything per delta is C.
+"""
+cimport cython
+from libc.math cimport isfinite
+from libc.stdint cimport int64_t
+from libc.string cimport memcpy, memmove
+
+import numpy as np
+
+from feedhandler.book.orderbook cimport OrderBook
+from feedhandler.core.dispatch cimport EventDispatcher
+from feedhandler.events.events cimport BookStatus, BookUpdate, EventPool
+
+from feedhandler.events.events import BookStatus as _BookStatus, BookUpdate as _BookUpdate
+
+DEF META_COLS = 6   # first, last, prev, n_bids, n_asks, offset (into the level arrays)
+
+
+cdef class SequenceRule:
+    """How an exchange numbers its book updates.
+
+    Parameters
+    ----------
+    name:
+        For messages (``"binance-spot"``...).
+    link:
+        ``LINK_CONTIGUOUS``: a delta continues the book when its first id is
+        the previous last id + 1. ``LINK_PREVIOUS``: when its ``prev`` id
+        (Binance futures ``pu``) equals the previous last id.
+    bracket_offset:
+        The first delta after a snapshot with id ``S`` must contain ``S +
+        bracket_offset``: 1 for the spot rules (``U <= S+1 <= u``), 0 for
+        Binance futures (``U <= S <= u``).
+    """
+
+    def __init__(self, str name, int link=LINK_CONTIGUOUS, int64_t bracket_offset=1):
+        if link not in (LINK_CONTIGUOUS, LINK_PREVIOUS):
+            raise ValueError(f"link must be LINK_CONTIGUOUS or LINK_PREVIOUS, not {link}")
+        self.name = name
+        self.link = link
+        self.bracket_offset = bracket_offset
+
+    cdef int first_after_snapshot(self, int64_t snapshot_id, int64_t first, int64_t last, int64_t prev) noexcept:
+        cdef int64_t target = snapshot_id + self.bracket_offset
+        if last < target:
+            return DELTA_SKIP
+        if first <= target:
+            return DELTA_APPLY
+        return DELTA_GAP
+
+    cdef int next_delta(self, int64_t local_id, int64_t first, int64_t last, int64_t prev) noexcept:
+        if self.link == LINK_PREVIOUS:
+            if prev == local_id:
+                return DELTA_APPLY
+        elif first == local_id + 1:
+            return DELTA_APPLY
+        if last <= local_id:
+            return DELTA_SKIP
+        return DELTA_GAP
+
+    def check_first(self, int64_t snapshot_id, int64_t first, int64_t last, int64_t prev=0):
+        """Python view of the first-delta rule: a ``DeltaVerdict``."""
+        return DeltaVerdict(self.first_after_snapshot(snapshot_id, first, last, prev))
+
+    def check_next(self, int64_t local_id, int64_t first, int64_t last, int64_t prev=0):
+        """Python view of the continuity rule: a ``DeltaVerdict``."""
+        return DeltaVerdict(self.next_delta(local_id, first, last, prev))
+
+    def __repr__(self):
+        mode = "contiguous" if self.link == LINK_CONTIGUOUS else "previous-link"
+        return f"SequenceRule({self.name!r}, {mode}, bracket_offset={self.bracket_offset})"
+
+
+cdef inline bint _levels_valid(const double* px, const double* qty, Py_ssize_t n) noexcept:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if not (isfinite(px[i]) and px[i] > 0.0 and isfinite(qty[i]) and qty[i] >= 0.0):
+            return False
+    return True
+
+
+cdef class BookSync:
+    """Keeps one symbol's order book in sync with the exchange.
+
+    Parameters
+    ----------
+    exchange, symbol:
+        Names carried by the events.
+    book:
+        The book to maintain (usually from an ``OrderBookPool``).
+    rule:
+        The exchange's :class:`SequenceRule`.
+    dispatcher:
+        Where ``BookUpdate``/``BookStatus`` events go (None: nowhere).
+    request_snapshot:
+        ``callable(BookSync)`` asked (once per need) to fetch a snapshot and
+        call :meth:`load_snapshot`.
+    buffer_levels, buffer_deltas:
+        Bounds of the preallocated delta buffer used while waiting for a
+        snapshot; overflowing it clears it and counts a ``buffer_overflow``.
+    """
+
+    def __init__(self, str exchange, str symbol, OrderBook book, SequenceRule rule,
+                 EventDispatcher dispatcher=None, request_snapshot=None,
+                 Py_ssize_t buffer_levels=65536, Py_ssize_t buffer_deltas=4096,
+                 EventPool updates=None, EventPool statuses=None):
+        if buffer_levels < 1 or buffer_deltas < 1:
+            raise ValueError("buffer_levels and buffer_deltas must be positive")
+        self.exchange = exchange
+        self.symbol = symbol
+        self.book = book
+        self.rule = rule
+        self.state = WAITING
+        self.invalid_reason = "not synced yet"
+        self._dispatcher = dispatcher
+        self._request_snapshot = request_snapshot
+        self._updates = updates if updates is not None else EventPool(_BookUpdate, 64)
+        self._statuses = statuses if statuses is not None else EventPool(_BookStatus, 16)
+        self.buffer_levels = buffer_levels
+        self.buffer_deltas = buffer_deltas
+        self._buf_px_arr = np.zeros(buffer_levels, dtype=np.float64)
+        self._buf_qty_arr = np.zeros(buffer_levels, dtype=np.float64)
+        self._buf_meta_arr = np.zeros(buffer_deltas * META_COLS, dtype=np.int64)
+        cdef double[::1] px = self._buf_px_arr
+        cdef double[::1] qty = self._buf_qty_arr
+        cdef int64_t[::1] meta = self._buf_meta_arr
+        self._buf_px = &px[0]
+        self._buf_qty = &qty[0]
+        self._buf_meta = &meta[0]
+        self.buffered_count = 0
+        self._buf_used = 0
+
+    # ---- hot path ---------------------------------------------------------------------
+    cdef int on_delta(self, int64_t first, int64_t last, int64_t prev,
+                      const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                      const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
+                      int64_t exchange_ts_ns, int64_t recv_ns) except -1:
+        """One incremental update (absolute quantities). Validated before anything changes."""
+        cdef int verdict
+        if last < first or not _levels_valid(bid_px, bid_qty, n_bids) or not _levels_valid(ask_px, ask_qty, n_asks):
+            raise ValueError(f"{self.exchange} {self.symbol}: invalid delta (ids {first}..{last}, "
+                             "non-finite/non-positive price or negative quantity); not applied")
+        if self.state == WAITING:
+            self._buffer(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks)
+            if not self.snapshot_requested:
+                self._request()
+            return 0
+        if self._first_pending:
+            verdict = self.rule.first_after_snapshot(self.book.last_update_id, first, last, prev)
+        else:
+            verdict = self.rule.next_delta(self.book.last_update_id, first, last, prev)
+        if verdict == DELTA_SKIP:
+            self.skipped += 1
+            return 0
+        if verdict == DELTA_GAP:
+            self.gaps += 1
+            self.c_invalidate(f"gap: expected update {self.book.last_update_id + 1}, got {first}..{last}", False)
+            self._buffer(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks)
+            self._request()
+            return 0
+        self._first_pending = False
+        if self._apply(last, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks) < 0:
+            return 0
+        return self._emit_update(first, last, False, exchange_ts_ns, recv_ns)
+
+    cdef int on_full_snapshot(self, int64_t update_id,
+                              const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                              const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
+                              int64_t exchange_ts_ns, int64_t recv_ns) except -1:
+        """A complete book pushed on the stream (Gate.io ``full: true``): replaces the book, book is LIVE."""
+        if not _levels_valid(bid_px, bid_qty, n_bids) or not _levels_valid(ask_px, ask_qty, n_asks):
+            raise ValueError(f"{self.exchange} {self.symbol}: invalid snapshot levels; not applied")
+        self.c_load_snapshot(update_id, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks, recv_ns)
+        return 0
+
+    cdef int _apply(self, int64_t last,
+                    const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                    const double* ask_px, const double* ask_qty, Py_ssize_t n_asks) except -1:
+        """Apply both sides; returns -2 (not an error) when the result is crossed and the book was invalidated."""
+        self.book.c_apply_levels(0, bid_px, bid_qty, n_bids)
+        self.book.c_apply_levels(1, ask_px, ask_qty, n_asks)
+        self.book.last_update_id = last
+        self.applied += 1
+        if self.book.c_is_crossed():
+            self.crossed += 1
+            self.c_invalidate(f"crossed book at update {last}", True)
+            return -2
+        return 0
+
+    # ---- buffer -----------------------------------------------------------------------
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    cdef int _buffer(self, int64_t first, int64_t last, int64_t prev,
+                     const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                     const double* ask_px, const double* ask_qty, Py_ssize_t n_asks) except -1:
+        # Bounds: a row is written only when buffered_count < buffer_deltas, and levels only when
+        # _buf_used + n_bids + n_asks <= buffer_levels; otherwise the buffer is cleared first.
+        cdef Py_ssize_t n = n_bids + n_asks
+        cdef int64_t* row
+        if self.buffered_count >= self.buffer_deltas or self._buf_used + n > self.buffer_levels:
+            self.buffer_overflows += 1
+            self.buffered_count = 0
+            self._buf_used = 0
+            if n > self.buffer_levels:
+                return 0  # a single delta larger than the whole buffer: the next snapshot must cover it
+        row = self._buf_meta + self.buffered_count * META_COLS
+        row[0] = first
+        row[1] = last
+        row[2] = prev
+        row[3] = n_bids
+        row[4] = n_asks
+        row[5] = self._buf_used
+        if n_bids:
+            memcpy(self._buf_px + self._buf_used, bid_px, n_bids * sizeof(double))
+            memcpy(self._buf_qty + self._buf_used, bid_qty, n_bids * sizeof(double))
+        if n_asks:
+            memcpy(self._buf_px + self._buf_used + n_bids, ask_px, n_asks * sizeof(double))
+            memcpy(self._buf_qty + self._buf_used + n_bids, ask_qty, n_asks * sizeof(double))
+        self._buf_used += n
+        self.buffered_count += 1
+        return 0
+
+    cdef void _drop_buffer_before(self, Py_ssize_t k) noexcept:
+        """Forget buffered deltas [0, k), keeping the rest in order."""
+        cdef Py_ssize_t i, shift
+        if k <= 0:
+            return
+        if k >= self.buffered_count:
+            self.buffered_count = 0
+            self._buf_used = 0
+            return
+        shift = self._buf_meta[k * META_COLS + 5]
+        memmove(self._buf_meta, self._buf_meta + k * META_COLS, (self.buffered_count - k) * META_COLS * sizeof(int64_t))
+        self.buffered_count -= k
+        memmove(self._buf_px, self._buf_px + shift, (self._buf_used - shift) * sizeof(double))
+        memmove(self._buf_qty, self._buf_qty + shift, (self._buf_used - shift) * sizeof(double))
+        self._buf_used -= shift
+        for i in range(self.buffered_count):
+            self._buf_meta[i * META_COLS + 5] -= shift
+
+    # ---- snapshot ---------------------------------------------------------------------
+    cdef int c_load_snapshot(self, int64_t update_id,
+                             const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                             const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
+                             int64_t recv_ns) except -1:
+        cdef bint was_live = self.state == LIVE
+        self.snapshot_requested = False
+        self.book.c_load_snapshot(bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks, update_id)
+        self.snapshots_loaded += 1
+        self.state = LIVE
+        self._first_pending = True
+        if self._replay_buffer() != 0:
+            return 0  # not live: a newer snapshot was requested
+        if self.book.c_is_crossed():
+            self.crossed += 1
+            self.c_invalidate(f"crossed book after snapshot {update_id}", True)
+            return 0
+        self.invalid_reason = None
+        if not was_live:
+            self._emit_status(True, "synced", recv_ns)
+        self._emit_update(update_id, self.book.last_update_id, True, 0, recv_ns)
+        return 0
+
+    cdef int _replay_buffer(self) except -1:
+        """Apply buffered deltas on the freshly loaded snapshot. Returns 1 when not live after it."""
+        cdef Py_ssize_t i, k, nb
+        cdef int64_t* row
+        cdef int verdict
+        cdef int64_t snapshot_id = self.book.last_update_id
+        i = 0
+        while i < self.buffered_count:
+            row = self._buf_meta + i * META_COLS
+            if self._first_pending:
+                verdict = self.rule.first_after_snapshot(self.book.last_update_id, row[0], row[1], row[2])
+            else:
+                verdict = self.rule.next_delta(self.book.last_update_id, row[0], row[1], row[2])
+            if verdict == DELTA_SKIP:
+                i += 1
+                continue
+            if verdict == DELTA_GAP:
+                if self._first_pending:
+                    # the snapshot is older than the buffered stream: fetch a newer one
+                    self.stale_snapshots += 1
+                    self._drop_buffer_before(i)
+                    self.state = WAITING
+                    self.invalid_reason = f"snapshot {snapshot_id} older than buffered update {row[0]}"
+                    self._request()
+                    return 1
+                # updates were lost while buffering: keep what follows the gap, resync from there
+                self.gaps += 1
+                self._drop_buffer_before(i)
+                self.state = WAITING
+                self.invalid_reason = f"gap in buffered updates at {row[0]}"
+                self._request()
+                return 1
+            nb = row[3]
+            self._first_pending = False
+            if self._apply(row[1], self._buf_px + row[5], self._buf_qty + row[5], nb,
+                           self._buf_px + row[5] + nb, self._buf_qty + row[5] + nb, row[4]) < 0:
+                return 1
+            i += 1
+        self.buffered_count = 0
+        self._buf_used = 0
+        return 0
+
+    cdef int c_invalidate(self, str reason, bint request) except -1:
+        cdef bint was_live = self.state == LIVE
+        self.state = WAITING
+        self.invalid_reason = reason
+        self.buffered_count = 0
+        self._buf_used = 0
+        self._first_pending = False
+        if was_live:
+            self.resyncs += 1
+            self._emit_status(False, reason, 0)
+        if request:
+            self._request()
+        return 0
+
+    cdef int _request(self) except -1:
+        if self.snapshot_requested:
+            return 0
+        self.snapshot_requested = True
+        if self._request_snapshot is not None:
+            self._request_snapshot(self)
+        return 0
+
+    # ---- events -----------------------------------------------------------------------
+    cdef int _emit_update(self, int64_t first, int64_t last, bint is_snapshot,
+                          int64_t exchange_ts_ns, int64_t recv_ns) except -1:
+        cdef BookUpdate ev
+        if self._dispatcher is None:
+            return 0
+        ev = <BookUpdate>self._updates.acquire()
+        ev.exchange = self.exchange
+        ev.symbol = self.symbol
+        ev.book = self.book
+        ev.first_update_id = first
+        ev.last_update_id = last
+        ev.is_snapshot = is_snapshot
+        ev.exchange_ts_ns = exchange_ts_ns
+        ev.recv_ns = recv_ns
+        return self._dispatcher.emit(ev)
+
+    cdef int _emit_status(self, bint valid, str reason, int64_t recv_ns) except -1:
+        cdef BookStatus ev
+        if self._dispatcher is None:
+            return 0
+        ev = <BookStatus>self._statuses.acquire()
+        ev.exchange = self.exchange
+        ev.symbol = self.symbol
+        ev.valid = valid
+        ev.reason = reason
+        ev.update_id = self.book.last_update_id
+        ev.exchange_ts_ns = 0
+        ev.recv_ns = recv_ns
+        return self._dispatcher.emit(ev)
+
+    # ---- Python API -------------------------------------------------------------------
+    def load_snapshot(self, int64_t update_id, bids, asks, int64_t recv_ns=0):
+        """Load a REST snapshot (``(n, 2)`` price/qty arrays or pair sequences) and replay the buffer.
+
+        Returns True when the book is LIVE afterwards, False when the
+        snapshot could not be used (too old, or a gap follows it) and another
+        was requested.
+        """
+        if self.state == LIVE:
+            # a late answer to an earlier request: the book is already in step, an older state must not replace it
+            self.snapshot_requested = False
+            return True
+        cdef double[:, ::1] b = _as_levels(bids)
+        cdef double[:, ::1] a = _as_levels(asks)
+        cdef double[::1] bp = np.ascontiguousarray(b[:, 0]) if b.shape[0] else np.zeros(1)
+        cdef double[::1] bq = np.ascontiguousarray(b[:, 1]) if b.shape[0] else np.zeros(1)
+        cdef double[::1] ap = np.ascontiguousarray(a[:, 0]) if a.shape[0] else np.zeros(1)
+        cdef double[::1] aq = np.ascontiguousarray(a[:, 1]) if a.shape[0] else np.zeros(1)
+        if not _levels_valid(&bp[0], &bq[0], b.shape[0]) or not _levels_valid(&ap[0], &aq[0], a.shape[0]):
+            self.snapshot_requested = False
+            raise ValueError(f"{self.exchange} {self.symbol}: snapshot has invalid levels; not loaded")
+        self.c_load_snapshot(update_id, &bp[0], &bq[0], b.shape[0], &ap[0], &aq[0], a.shape[0], recv_ns)
+        return self.state == LIVE
+
+    def apply_delta(self, int64_t first, int64_t last, bids, asks, int64_t prev=0,
+                    int64_t exchange_ts_ns=0, int64_t recv_ns=0):
+        """Python entry to the delta path (tests, pure-Python parsers): ``bids``/``asks`` as ``(n, 2)``."""
+        cdef double[:, ::1] b = _as_levels(bids)
+        cdef double[:, ::1] a = _as_levels(asks)
+        cdef double[::1] bp = np.ascontiguousarray(b[:, 0]) if b.shape[0] else np.zeros(1)
+        cdef double[::1] bq = np.ascontiguousarray(b[:, 1]) if b.shape[0] else np.zeros(1)
+        cdef double[::1] ap = np.ascontiguousarray(a[:, 0]) if a.shape[0] else np.zeros(1)
+        cdef double[::1] aq = np.ascontiguousarray(a[:, 1]) if a.shape[0] else np.zeros(1)
+        self.on_delta(first, last, prev, &bp[0], &bq[0], b.shape[0], &ap[0], &aq[0], a.shape[0],
+                      exchange_ts_ns, recv_ns)
+
+    def apply_full_snapshot(self, int64_t update_id, bids, asks, int64_t exchange_ts_ns=0, int64_t recv_ns=0):
+        """Python entry to :meth:`on_full_snapshot` (a snapshot pushed on the stream)."""
+        cdef double[:, ::1] b = _as_levels(bids)
+        cdef double[:, ::1] a = _as_levels(asks)
+        cdef double[::1] bp = np.ascontiguousarray(b[:, 0]) if b.shape[0] else np.zeros(1)
+        cdef double[::1] bq = np.ascontiguousarray(b[:, 1]) if b.shape[0] else np.zeros(1)
+        cdef double[::1] ap = np.ascontiguousarray(a[:, 0]) if a.shape[0] else np.zeros(1)
+        cdef double[::1] aq = np.ascontiguousarray(a[:, 1]) if a.shape[0] else np.zeros(1)
+        self.on_full_snapshot(update_id, &bp[0], &bq[0], b.shape[0], &ap[0], &aq[0], a.shape[0],
+                              exchange_ts_ns, recv_ns)
+
+    def invalidate(self, str reason, bint request=False):
+        """Mark the book invalid (e.g. the connection dropped); optionally request a snapshot now."""
+        self.c_invalidate(reason, request)
+
+    def snapshot_failed(self):
+        """The snapshot fetch failed: allow the next delta to request again."""
+        self.snapshot_requested = False
+
+    @property
+    def is_valid(self):
+        """True while the book is LIVE (in step with the exchange)."""
+        return self.state == LIVE
+
+    def stats(self):
+        """Counters as a dict."""
+        return {
+            "state": SyncState(self.state).name, "applied": self.applied, "skipped": self.skipped,
+            "gaps": self.gaps, "resyncs": self.resyncs, "crossed": self.crossed,
+            "buffer_overflows": self.buffer_overflows, "stale_snapshots": self.stale_snapshots,
+            "snapshots_loaded": self.snapshots_loaded, "buffered": self.buffered_count,
+            "last_update_id": self.book.last_update_id,
+        }
+
+    def __repr__(self):
+        return (f"BookSync({self.exchange!r}, {self.symbol!r}, state={SyncState(self.state).name}, "
+                f"last_update_id={self.book.last_update_id}, buffered={self.buffered_count})")
+
+
+cdef double[:, ::1] _as_levels(levels):
+    arr = np.ascontiguousarray(np.asarray(levels, dtype=np.float64).reshape(-1, 2))
+    return arr
+
+
+cdef class BookSyncGroup:
+    """The :class:`BookSync` of every symbol of one parser, created on first use.
+
+    Parameters
+    ----------
+    exchange:
+        Exchange name carried by events.
+    rule:
+        The exchange's :class:`SequenceRule`.
+    dispatcher:
+        Event sink shared with the parser.
+    depth:
+        Book capacity (levels per side).
+    request_snapshot:
+        ``callable(BookSync)``; set later by the snapshot service.
+    """
+
+    def __init__(self, str exchange, SequenceRule rule, EventDispatcher dispatcher=None,
+                 Py_ssize_t depth=1000, request_snapshot=None,
+                 Py_ssize_t buffer_levels=65536, Py_ssize_t buffer_deltas=4096):
+        self.exchange = exchange
+        self.rule = rule
+        self.depth = depth
+        self._syncs = {}
+        self._dispatcher = dispatcher
+        self._updates = EventPool(_BookUpdate, 256)
+        self._statuses = EventPool(_BookStatus, 64)
+        self.request_snapshot = request_snapshot
+        self._buffer_levels = buffer_levels
+        self._buffer_deltas = buffer_deltas
+        self._last_key = None
+        self._last_sync = None
+
+    cdef BookSync c_get(self, const char* symbol, Py_ssize_t n):
+        """The BookSync for a symbol given as frame bytes (no allocation when it repeats)."""
+        cdef bytes key
+        if self._last_key is not None and len(self._last_key) == n:
+            if n == 0 or memcmp_eq(<const char*>self._last_key, symbol, n):
+                return self._last_sync
+        key = symbol[:n]
+        sync = self.get(key.decode("utf-8", "replace"))
+        self._last_key = key
+        self._last_sync = sync
+        return sync
+
+    cpdef BookSync get(self, str symbol):
+        """The BookSync for ``symbol``, created (with its book) on first use."""
+        sync = self._syncs.get(symbol)
+        if sync is None:
+            sync = BookSync(self.exchange, symbol, OrderBook(symbol, self.depth), self.rule, self._dispatcher,
+                            self._request, self._buffer_levels, self._buffer_deltas, self._updates, self._statuses)
+            self._syncs[symbol] = sync
+        return <BookSync>sync
+
+    def _request(self, BookSync sync):
+        if self.request_snapshot is not None:
+            self.request_snapshot(sync)
+
+    def forget(self, symbols):
+        """Drop the state of ``symbols`` (unsubscribed)."""
+        for s in symbols:
+            self._syncs.pop(s, None)
+        self._last_key = None
+        self._last_sync = None
+
+    def invalidate_all(self, symbols, str reason):
+        """Mark the books of ``symbols`` invalid (their connection dropped)."""
+        for s in symbols:
+            sync = self._syncs.get(s)
+            if sync is not None:
+                (<BookSync>sync).c_invalidate(reason, False)
+
+    def __contains__(self, symbol):
+        return symbol in self._syncs
+
+    def __getitem__(self, symbol):
+        return self._syncs[symbol]
+
+    def __len__(self):
+        return len(self._syncs)
+
+    def symbols(self):
+        return list(self._syncs)
+
+    def books(self):
+        """symbol -> OrderBook of every tracked symbol."""
+        return {s: (<BookSync>v).book for s, v in self._syncs.items()}
+
+
+from libc.string cimport memcmp
+
+cdef inline bint memcmp_eq(const char* a, const char* b, Py_ssize_t n) noexcept:
+    return memcmp(a, b, n) == 0
