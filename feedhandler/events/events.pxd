@@ -91,6 +91,8 @@ cdef class BookUpdate(Event):
     cdef readonly int64_t first_update_id
     cdef readonly int64_t last_update_id
     cdef readonly bint is_snapshot
+    cdef readonly int64_t parsed_ns
+    cdef readonly int64_t applied_ns
     cpdef BookUpdate copy(self)
 
 

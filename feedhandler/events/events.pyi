@@ -188,6 +188,10 @@ class BookUpdate(Event):
     def last_update_id(self) -> int: ...
     @property
     def is_snapshot(self) -> bool: ...
+    @property
+    def parsed_ns(self) -> int: ...
+    @property
+    def applied_ns(self) -> int: ...
     def __init__(
         self,
         *,
@@ -199,6 +203,8 @@ class BookUpdate(Event):
         first_update_id: int = 0,
         last_update_id: int = 0,
         is_snapshot: bool = False,
+        parsed_ns: int = 0,
+        applied_ns: int = 0,
     ) -> None: ...
     def copy(self) -> BookUpdate: ...
 

@@ -452,6 +452,9 @@ cdef class BookUpdate(Event):
         Last exchange update id applied (the book's sequence now).
     is_snapshot : bool
         True when the book was (re)loaded from a snapshot.
+    parsed_ns, applied_ns : int
+        Monotonic ns when the delta was decoded and when it was applied to the
+        book; set only when the feed is profiled (``BookSyncGroup.profiling``), 0 otherwise.
     """
 
     def __init__(
@@ -465,7 +468,11 @@ cdef class BookUpdate(Event):
         int64_t first_update_id=0,
         int64_t last_update_id=0,
         bint is_snapshot=False,
+        int64_t parsed_ns=0,
+        int64_t applied_ns=0,
     ):
+        self.parsed_ns = parsed_ns
+        self.applied_ns = applied_ns
         self.exchange = exchange
         self.symbol = symbol
         self.exchange_ts_ns = exchange_ts_ns
@@ -486,6 +493,8 @@ cdef class BookUpdate(Event):
         c.first_update_id = self.first_update_id
         c.last_update_id = self.last_update_id
         c.is_snapshot = self.is_snapshot
+        c.parsed_ns = self.parsed_ns
+        c.applied_ns = self.applied_ns
         return c
 
     def to_dict(self) -> dict:
@@ -499,6 +508,8 @@ cdef class BookUpdate(Event):
             "first_update_id": self.first_update_id,
             "last_update_id": self.last_update_id,
             "is_snapshot": self.is_snapshot,
+            "parsed_ns": self.parsed_ns,
+            "applied_ns": self.applied_ns,
         }
 
 

@@ -49,6 +49,8 @@ cdef class BookSync:
     cdef readonly int64_t applied, skipped, gaps, resyncs, crossed, buffer_overflows, stale_snapshots
     cdef readonly int64_t snapshots_loaded
     cdef bint _first_pending          # LIVE, but no delta applied since the snapshot
+    cdef public bint profiling        # stamp parsed_ns/applied_ns on BookUpdate events
+    cdef int64_t _parsed_ns
     cdef EventDispatcher _dispatcher
     cdef EventPool _updates, _statuses
     cdef object _request_snapshot     # callable(BookSync) or None
@@ -97,6 +99,7 @@ cdef class BookSyncGroup:
     cdef EventDispatcher _dispatcher
     cdef EventPool _updates, _statuses
     cdef public object request_snapshot
+    cdef readonly bint profiling
     cdef Py_ssize_t _buffer_levels, _buffer_deltas
     # one-entry cache: the last symbol looked up from frame bytes
     cdef bytes _last_key

@@ -13,6 +13,7 @@ cimport cython
 from libc.math cimport isfinite
 from libc.stdint cimport int64_t
 from libc.string cimport memcpy, memmove
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 import numpy as np
 
@@ -78,6 +79,13 @@ cdef class SequenceRule:
     def __repr__(self):
         mode = "contiguous" if self.link == LINK_CONTIGUOUS else "previous-link"
         return f"SequenceRule({self.name!r}, {mode}, bracket_offset={self.bracket_offset})"
+
+
+cdef inline int64_t _monotonic_ns() noexcept nogil:
+    # the clock of time.monotonic_ns(), so stamps compare with the transport's recv_ns
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
 
 
 cdef inline bint _levels_valid(const double* px, const double* qty, Py_ssize_t n) noexcept:
@@ -146,6 +154,8 @@ cdef class BookSync:
                       int64_t exchange_ts_ns, int64_t recv_ns) except -1:
         """One incremental update (absolute quantities). Validated before anything changes."""
         cdef int verdict
+        if self.profiling:
+            self._parsed_ns = _monotonic_ns()
         if last < first or not _levels_valid(bid_px, bid_qty, n_bids) or not _levels_valid(ask_px, ask_qty, n_asks):
             raise ValueError(f"{self.exchange} {self.symbol}: invalid delta (ids {first}..{last}, "
                              "non-finite/non-positive price or negative quantity); not applied")
@@ -349,6 +359,12 @@ cdef class BookSync:
         ev.is_snapshot = is_snapshot
         ev.exchange_ts_ns = exchange_ts_ns
         ev.recv_ns = recv_ns
+        if self.profiling:
+            ev.parsed_ns = self._parsed_ns
+            ev.applied_ns = _monotonic_ns()
+        else:
+            ev.parsed_ns = 0
+            ev.applied_ns = 0
         return self._dispatcher.emit(ev)
 
     cdef int _emit_status(self, bint valid, str reason, int64_t recv_ns) except -1:
@@ -477,6 +493,13 @@ cdef class BookSyncGroup:
         self._buffer_deltas = buffer_deltas
         self._last_key = None
         self._last_sync = None
+        self.profiling = False
+
+    def set_profiling(self, bint enabled):
+        """Stamp ``parsed_ns``/``applied_ns`` on BookUpdate events (two clock reads per delta)."""
+        self.profiling = enabled
+        for sync in self._syncs.values():
+            (<BookSync>sync).profiling = enabled
 
     cdef BookSync c_get(self, const char* symbol, Py_ssize_t n):
         """The BookSync for a symbol given as frame bytes (no allocation when it repeats)."""
@@ -496,6 +519,7 @@ cdef class BookSyncGroup:
         if sync is None:
             sync = BookSync(self.exchange, symbol, OrderBook(symbol, self.depth), self.rule, self._dispatcher,
                             self._request, self._buffer_levels, self._buffer_deltas, self._updates, self._statuses)
+            (<BookSync>sync).profiling = self.profiling
             self._syncs[symbol] = sync
         return <BookSync>sync
 
