@@ -86,5 +86,5 @@ class WebSocketStrategyFactory:
                 importlib.import_module(f"feedhandler.exchanges.{name}")
             except ModuleNotFoundError as exc:
                 # Only tolerate the exchange package itself being absent, never a broken import inside it.
-                if exc.name != f"feedhandler.exchanges.{name}":
+                if exc.name not in ("feedhandler.exchanges", f"feedhandler.exchanges.{name}"):
                     raise

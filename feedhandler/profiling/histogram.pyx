@@ -8,6 +8,7 @@ int64 array: recording a sample is a few integer operations and never
 allocates, so it can sit on the hot path of a profiling build.
 """
 cimport cython
+from libc.math cimport ceil
 from libc.stdint cimport int64_t, uint64_t
 
 import numpy as np
@@ -118,7 +119,8 @@ cdef class LatencyHistogram:
             raise ValueError("q must be in [0, 100]")
         if self.count == 0:
             return 0
-        cdef int64_t target = <int64_t>(q / 100.0 * self.count + 0.5)
+        # the rank of the smallest sample with at least q% of samples at or below it (inverted CDF)
+        cdef int64_t target = <int64_t>ceil(q / 100.0 * self.count - 1e-9)
         if target < 1:
             target = 1
         cdef int64_t seen = 0
