@@ -1,0 +1,254 @@
+"""Binance decoder + books against Python baselines, in the same run.
+
+1. Replay of the spot BTCUSDT recording (hftbacktest 2024-08-08 + 08-09: every depth, trade and bookTicker
+   frame, preloaded as bytes; the REST snapshot loaded where the recording has it): BinanceDecoder +
+   BookSyncGroup vs orjson + float() + sortedcontainers.SortedDict books (same sync rule, same events).
+2. One 10-level depthUpdate (5 bids + 5 asks) decode + apply: 2,000 distinct frames with contiguous ids per
+   round vs msgspec + float() + SortedDict.
+
+Run: ``python -m pytest benchmarks/bench_binance.py --benchmark-only -q``. Time per frame = round / frames.
+"""
+from __future__ import annotations
+
+import gc
+import gzip
+import random
+from pathlib import Path
+
+import msgspec
+import orjson
+import pytest
+from sortedcontainers import SortedDict
+
+from feedhandler.core.dispatch import EventDispatcher
+from feedhandler.exchanges.binance.decoder import BinanceDecoder
+from feedhandler.exchanges.binance.rules import SPOT_RULE
+from feedhandler.sync.book_sync import BookSyncGroup
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "binance" / "hftbacktest_2024-08-08"
+
+
+def _load_recording():
+    if not DATA.is_dir():
+        pytest.skip(f"recordings not found at {DATA}")
+    items = []  # (is_snapshot, bytes)
+    for name in ("spot_btcusdt_20240808.gz", "spot_btcusdt_20240809.gz"):
+        with gzip.open(DATA / name, "rb") as fh:
+            for line in fh:
+                raw = line.split(b" ", 1)[1].rstrip(b"\n")
+                items.append((raw.startswith(b'{"lastUpdateId"'), raw))
+    return items
+
+
+# ---- the Python baseline ---------------------------------------------------------------------
+class PyBook:
+    def __init__(self):
+        self.bids = SortedDict()
+        self.asks = SortedDict()
+        self.last = 0
+        self.live = False
+        self.first_pending = False
+        self.buffer = []
+
+    def load(self, last, bids, asks):
+        self.bids = SortedDict({float(p): float(q) for p, q in bids})
+        self.asks = SortedDict({float(p): float(q) for p, q in asks})
+        self.last = last
+        self.live = True
+        self.first_pending = True
+        buf, self.buffer = self.buffer, []
+        for d in buf:
+            self.delta(d)
+
+    def delta(self, d):
+        if not self.live:
+            self.buffer.append(d)
+            return False
+        U, u = d["U"], d["u"]
+        if self.first_pending:
+            if u < self.last + 1:
+                return False
+            self.first_pending = False
+        elif U != self.last + 1:
+            if u <= self.last:
+                return False
+            raise RuntimeError("gap")
+        for side, lv in ((self.bids, d["b"]), (self.asks, d["a"])):
+            for p, q in lv:
+                price, qty = float(p), float(q)
+                if qty == 0.0:
+                    side.pop(price, None)
+                else:
+                    side[price] = qty
+        self.last = u
+        return True
+
+
+def python_replay(items, loads=orjson.loads):
+    books: dict[str, PyBook] = {}
+    sink = []
+    for is_snap, raw in items:
+        msg = loads(raw)
+        if is_snap:
+            books.setdefault("BTCUSDT", PyBook()).load(msg["lastUpdateId"], msg["bids"], msg["asks"])
+            continue
+        d = msg["data"]
+        e = d.get("e")
+        if e == "depthUpdate":
+            if books.setdefault(d["s"], PyBook()).delta(d):
+                b = books[d["s"]]
+                sink.append((b.bids.peekitem(-1), b.asks.peekitem(0)))
+        elif e == "trade":
+            sink.append((d["s"], float(d["p"]), float(d["q"]), d["t"], d["m"]))
+        else:
+            sink.append((d["s"], float(d["b"]), float(d["B"]), float(d["a"]), float(d["A"]), d["u"]))
+        if len(sink) > 256:
+            sink.clear()
+    return books
+
+
+def compiled_replay(items):
+    disp = EventDispatcher()
+    books = BookSyncGroup("binance", SPOT_RULE, disp, 6000)
+    dec = BinanceDecoder(books, disp)
+    disp.handler = _noop
+    feed = dec.feed
+    for is_snap, raw in items:
+        if is_snap:
+            snap = orjson.loads(raw)
+            books.get("BTCUSDT").load_snapshot(snap["lastUpdateId"], [(float(p), float(q)) for p, q in snap["bids"]],
+                                               [(float(p), float(q)) for p, q in snap["asks"]])
+        else:
+            feed(raw, 0)
+    return books
+
+
+def _noop(ev):
+    return None
+
+
+@pytest.fixture(scope="module")
+def recording():
+    return _load_recording()
+
+
+def _pedantic(benchmark, fn, *args, rounds=5):
+    gc.disable()
+    try:
+        return benchmark.pedantic(fn, args=args, rounds=rounds, iterations=1, warmup_rounds=1)
+    finally:
+        gc.enable()
+
+
+@pytest.mark.benchmark(group="binance-replay-btcusdt")
+def test_replay_feedhandler(benchmark, recording):
+    benchmark.extra_info["frames"] = len(recording)
+    books = _pedantic(benchmark, compiled_replay, recording)
+    assert books["BTCUSDT"].is_valid
+
+
+@pytest.mark.benchmark(group="binance-replay-btcusdt")
+def test_replay_orjson_float_sorteddict(benchmark, recording):
+    benchmark.extra_info["frames"] = len(recording)
+    books = _pedantic(benchmark, python_replay, recording, rounds=3)
+    assert books["BTCUSDT"].live
+
+
+# ---- one 10-level depthUpdate ----------------------------------------------------------------
+N_FRAMES = 2000
+
+
+def _depth_frames():
+    rng = random.Random(1)
+    frames = []
+    uid = 1001
+    for _ in range(N_FRAMES):
+        bids = [[f"{60000 - rng.randrange(1, 500) * 0.01:.8f}", f"{rng.randrange(0, 300) * 0.001:.8f}"] for _ in range(5)]
+        asks = [[f"{60001 + rng.randrange(1, 500) * 0.01:.8f}", f"{rng.randrange(0, 300) * 0.001:.8f}"] for _ in range(5)]
+        data = {"e": "depthUpdate", "E": 1723161255208, "s": "BTCUSDT", "U": uid, "u": uid + 3, "b": bids, "a": asks}
+        uid += 4
+        frames.append(orjson.dumps({"stream": "btcusdt@depth@100ms", "data": data}))
+    snap_b = [(60000 - i * 0.01, 1.0) for i in range(1, 600)]
+    snap_a = [(60001 + i * 0.01, 1.0) for i in range(1, 600)]
+    return frames, snap_b, snap_a
+
+
+@pytest.fixture(scope="module")
+def depth_frames():
+    return _depth_frames()
+
+
+@pytest.mark.benchmark(group="binance-depth10")
+def test_depth10_feedhandler(benchmark, depth_frames):
+    frames, sb, sa = depth_frames
+    disp = EventDispatcher()
+    books = BookSyncGroup("binance", SPOT_RULE, disp, 1000)
+    dec = BinanceDecoder(books, disp)
+    disp.handler = _noop
+    sync = books.get("BTCUSDT")
+
+    def setup():
+        sync.invalidate("bench round")
+        sync.load_snapshot(1000, sb, sa)
+
+    def run():
+        feed = dec.feed
+        for f in frames:
+            feed(f, 0)
+
+    benchmark.extra_info["frames_per_round"] = N_FRAMES
+    gc.disable()
+    try:
+        benchmark.pedantic(run, setup=setup, rounds=50, iterations=1, warmup_rounds=2)
+    finally:
+        gc.enable()
+    assert sync.is_valid and sync.book.last_update_id == 1000 + 4 * N_FRAMES
+
+
+class _Data(msgspec.Struct):
+    e: str
+    E: int
+    s: str
+    U: int
+    u: int
+    b: list[tuple[str, str]]
+    a: list[tuple[str, str]]
+
+
+class _Env(msgspec.Struct):
+    stream: str
+    data: _Data
+
+
+@pytest.mark.benchmark(group="binance-depth10")
+def test_depth10_msgspec_float_sorteddict(benchmark, depth_frames):
+    frames, sb, sa = depth_frames
+    dec = msgspec.json.Decoder(_Env)
+    state = {}
+
+    def setup():
+        state["bids"] = SortedDict(dict(sb))
+        state["asks"] = SortedDict(dict(sa))
+        state["last"] = 1000
+
+    def run():
+        bids, asks = state["bids"], state["asks"]
+        for f in frames:
+            d = dec.decode(f).data
+            if d.U != state["last"] + 1:
+                raise RuntimeError("gap")
+            for side, lv in ((bids, d.b), (asks, d.a)):
+                for p, q in lv:
+                    price, qty = float(p), float(q)
+                    if qty == 0.0:
+                        side.pop(price, None)
+                    else:
+                        side[price] = qty
+            state["last"] = d.u
+
+    benchmark.extra_info["frames_per_round"] = N_FRAMES
+    gc.disable()
+    try:
+        benchmark.pedantic(run, setup=setup, rounds=20, iterations=1, warmup_rounds=1)
+    finally:
+        gc.enable()

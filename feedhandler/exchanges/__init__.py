@@ -1,0 +1,1 @@
+"""Exchange plug-ins: one sub-package per exchange, each registering its strategies."""

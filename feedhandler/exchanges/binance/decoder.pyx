@@ -1,0 +1,719 @@
+"""Binance JSON stream decoder: frame bytes -> book deltas and pooled events, all in C.
+
+Frames handled (protocols.md section 3.5):
+
+* combined envelope ``{"stream":"btcusdt@depth@100ms","data":{...}}`` and raw payloads;
+* ``depthUpdate`` (``U``/``u``, and ``pu`` for USD-M/COIN-M futures) -> ``BookSync.on_delta``;
+* partial depth ``{"lastUpdateId":..,"bids":..,"asks":..}`` (``depth5/10/20``; the symbol comes from
+  the stream name, or ``raw_stream`` on a raw connection) -> a full snapshot of a *separate* book
+  keyed ``"BTCUSDT@depth20"`` in ``partial_books`` (a ``BookUpdate`` with ``is_snapshot=True``);
+* ``trade`` / ``aggTrade`` -> ``Trade`` (taker side from ``m``: buyer is maker => taker SELL);
+* ``bookTicker`` (spot: no ``e``; futures: ``e`` = ``bookTicker``) -> ``BookTicker`` (update id ``u``);
+* ``kline`` -> ``Kline``; ``serverShutdown`` -> ``MessageType.RECONNECT``;
+* ``{"result":..,"id":..}`` -> SUBSCRIPTION_ACK; ``{"error":{..},"id":..}`` / ``{"code":..,"msg":..}``
+  -> ERROR.
+
+Every frame is fully validated (strict JSON) and decoded into scratch before anything is applied.
+"""
+cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.stdint cimport int64_t
+from libc.string cimport memcmp, memcpy
+
+import numpy as np
+
+from feedhandler.codec.json_scan cimport (
+    JSON_ARRAY, JSON_FALSE, JSON_NULL, JSON_NUMBER, JSON_OBJECT, JSON_OK, JSON_STRING, JSON_TOO_MANY,
+    JSON_TRUE, JsonIter, JsonSpan, json_array_begin, json_array_next, json_expect_end, json_object_begin,
+    json_object_next, json_parse_levels, json_span_eq, json_span_to_double, json_span_to_int64,
+)
+from feedhandler.core.dispatch cimport EventDispatcher
+from feedhandler.events.events cimport (
+    SIDE_BUY, SIDE_SELL, BookTicker, EventPool, Kline, Trade,
+)
+from feedhandler.sync.book_sync cimport BookSync, BookSyncGroup
+
+from feedhandler.core.errors import ParseError
+from feedhandler.core.types import MessageType
+from feedhandler.events.events import BookTicker as _BookTicker, Kline as _Kline, Trade as _Trade
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
+
+# Largest timestamp accepted, in ns (year 2255): keeps ms/us -> ns multiplication inside int64.
+cdef int64_t _MAX_TS_NS = 9000000000000000000LL
+
+cdef int MT_UNKNOWN = MessageType.UNKNOWN
+cdef int MT_DATA = MessageType.DATA
+cdef int MT_ACK = MessageType.SUBSCRIPTION_ACK
+cdef int MT_ERROR = MessageType.ERROR
+cdef int MT_RECONNECT = MessageType.RECONNECT
+
+# Key ids: index into the span slots; bit in the presence mask.
+cdef enum:
+    KEY_e = 0
+    KEY_E = 1
+    KEY_s = 2
+    KEY_U = 3
+    KEY_u = 4
+    KEY_pu = 5
+    KEY_b = 6
+    KEY_a = 7
+    KEY_B = 8
+    KEY_A = 9
+    KEY_t = 10
+    KEY_p = 11
+    KEY_q = 12
+    KEY_T = 13
+    KEY_m = 14
+    KEY_lastUpdateId = 15
+    KEY_bids = 16
+    KEY_asks = 17
+    KEY_k = 18
+    KEY_result = 19
+    KEY_id = 20
+    KEY_error = 21
+    KEY_code = 22
+    KEY_msg = 23
+    KEY_stream = 24
+    KEY_data = 25
+    KEY_NONE = -1
+
+# Names for the slow path (keys written with escapes) and for messages.
+cdef tuple _KEY_NAMES = (b"e", b"E", b"s", b"U", b"u", b"pu", b"b", b"a", b"B", b"A", b"t", b"p", b"q", b"T",
+                         b"m", b"lastUpdateId", b"bids", b"asks", b"k", b"result", b"id", b"error", b"code",
+                         b"msg", b"stream", b"data")
+
+cdef inline bint _lit(const JsonSpan* k, const char* lit, Py_ssize_t n) noexcept:
+    return k.len == n and memcmp(k.ptr, lit, n) == 0
+
+
+cdef int _key_id(const JsonSpan* k) noexcept:
+    """Key id of an object key; KEY_NONE for keys the decoder does not use."""
+    cdef char c
+    cdef Py_ssize_t i
+    cdef bytes name
+    if k.has_escapes:
+        # rare: "\\u0073" is "s" as far as JSON is concerned
+        for i in range(N_SLOTS):
+            name = <bytes>_KEY_NAMES[i]
+            if json_span_eq(k, PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name)):
+                return <int>i
+        return KEY_NONE
+    if k.len == 1:
+        c = k.ptr[0]
+        if c == b'e': return KEY_e
+        if c == b'E': return KEY_E
+        if c == b's': return KEY_s
+        if c == b'U': return KEY_U
+        if c == b'u': return KEY_u
+        if c == b'b': return KEY_b
+        if c == b'a': return KEY_a
+        if c == b'B': return KEY_B
+        if c == b'A': return KEY_A
+        if c == b't': return KEY_t
+        if c == b'p': return KEY_p
+        if c == b'q': return KEY_q
+        if c == b'T': return KEY_T
+        if c == b'm': return KEY_m
+        if c == b'k': return KEY_k
+        return KEY_NONE
+    if _lit(k, b"pu", 2): return KEY_pu
+    if _lit(k, b"id", 2): return KEY_id
+    if _lit(k, b"bids", 4): return KEY_bids
+    if _lit(k, b"asks", 4): return KEY_asks
+    if _lit(k, b"lastUpdateId", 12): return KEY_lastUpdateId
+    if _lit(k, b"result", 6): return KEY_result
+    if _lit(k, b"error", 5): return KEY_error
+    if _lit(k, b"code", 4): return KEY_code
+    if _lit(k, b"msg", 3): return KEY_msg
+    if _lit(k, b"stream", 6): return KEY_stream
+    if _lit(k, b"data", 4): return KEY_data
+    return KEY_NONE
+
+
+cdef inline bint _plain_ascii(const char* p, Py_ssize_t n) noexcept:
+    """True if p[0:n] is printable ASCII without quote or backslash (a name usable as raw bytes)."""
+    cdef Py_ssize_t i
+    cdef unsigned char c
+    for i in range(n):
+        c = <unsigned char>p[i]
+        if c < 0x20 or c > 0x7e or c == b'"' or c == b'\\':
+            return False
+    return True
+
+
+cdef inline bint _plain_string(const JsonSpan* v) noexcept:
+    """A non-empty string of at most 100 plain ASCII bytes (symbols, intervals): usable as raw bytes."""
+    return v.kind == JSON_STRING and not v.has_escapes and 0 < v.len <= 100 and _plain_ascii(v.ptr, v.len)
+
+
+cdef str _json_err(int rc):
+    names = {-1: "input ended inside a value", -2: "syntax error", -3: "bad string", -4: "bad number",
+             -5: "bad literal", -6: "nesting too deep", -7: "trailing bytes", -8: "value of the wrong type",
+             -9: "string that is not a number", -10: "integer out of int64 range", -11: "too many levels",
+             -12: "level with fewer than 2 items", -13: "iterator state"}
+    return names.get(rc, f"error {rc}")
+
+
+@cython.final
+cdef class BinanceDecoder:
+    """Compiled decoder of Binance JSON streams (spot, USD-M and COIN-M futures share the format).
+
+    Parameters
+    ----------
+    books:
+        ``BookSyncGroup`` for diff-depth books (``None``: depth updates are counted and dropped).
+    dispatcher:
+        Where events go (created if None).
+    partial_books:
+        ``BookSyncGroup`` for partial-depth books (created with depth 20 if None).
+    exchange:
+        Name carried by the events.
+    max_levels:
+        Scratch capacity per side of one frame; a frame with more levels is a ``ParseError``.
+    time_unit:
+        ``"ms"`` (default) or ``"us"`` (streams opened with ``timeUnit=MICROSECOND``).
+    raw_stream:
+        Stream name of a raw ``/ws/<stream>`` connection, used to name partial-depth books.
+    """
+
+    def __cinit__(self):
+        self._str_cache = {}
+
+    def __init__(self, BookSyncGroup books=None, EventDispatcher dispatcher=None, BookSyncGroup partial_books=None,
+                 str exchange="binance", Py_ssize_t max_levels=20000, str time_unit="ms", str raw_stream=""):
+        if max_levels < 1:
+            raise ValueError("max_levels must be positive")
+        if time_unit not in ("ms", "us"):
+            raise ValueError(f"time_unit must be 'ms' or 'us', not {time_unit!r}")
+        self.exchange = exchange
+        self.dispatcher = dispatcher if dispatcher is not None else EventDispatcher()
+        self.books = books
+        if partial_books is None:
+            from feedhandler.exchanges.binance.rules import PARTIAL_RULE
+            partial_books = BookSyncGroup(exchange, PARTIAL_RULE, self.dispatcher, 20, None, 64, 1)
+        self.partial_books = partial_books
+        self.raw_stream = raw_stream
+        self.ts_scale = 1_000_000 if time_unit == "ms" else 1_000
+        self.max_levels = max_levels
+        self._trades = EventPool(_Trade, 256)
+        self._tickers = EventPool(_BookTicker, 256)
+        self._klines = EventPool(_Kline, 64)
+        self._bid_px_arr = np.zeros(max_levels, dtype=np.float64)
+        self._bid_qty_arr = np.zeros(max_levels, dtype=np.float64)
+        self._ask_px_arr = np.zeros(max_levels, dtype=np.float64)
+        self._ask_qty_arr = np.zeros(max_levels, dtype=np.float64)
+        cdef double[::1] v
+        v = self._bid_px_arr; self._bid_px = &v[0]
+        v = self._bid_qty_arr; self._bid_qty = &v[0]
+        v = self._ask_px_arr; self._ask_px = &v[0]
+        v = self._ask_qty_arr; self._ask_qty = &v[0]
+
+    # ---- entry points -----------------------------------------------------------------
+    cpdef int feed(self, object raw, int64_t recv_ns) except -1:
+        """Decode one frame, apply it and deliver its events; return its ``MessageType``.
+
+        Raises
+        ------
+        ParseError
+            Malformed frame (bad JSON, missing or mistyped field, invalid levels, too many levels);
+            nothing of it was applied.
+        """
+        cdef const char* p
+        cdef Py_ssize_t n
+        if type(raw) is bytes:
+            p = PyBytes_AS_STRING(raw)
+            n = PyBytes_GET_SIZE(raw)
+        elif type(raw) is str:
+            p = PyUnicode_AsUTF8AndSize(raw, &n)
+        elif isinstance(raw, (bytearray, memoryview)):
+            raw = bytes(raw)  # Python callers only; the transport hands bytes over
+            p = PyBytes_AS_STRING(raw)
+            n = PyBytes_GET_SIZE(raw)
+        else:
+            self.err_json += 1
+            raise ParseError(f"binance: frame must be bytes or str, not {type(raw).__name__}")
+        return self.c_feed(p, n, recv_ns)
+
+    cpdef int classify(self, object raw) except -1:
+        """The frame's ``MessageType`` by decoding it without applying anything (UNKNOWN if malformed)."""
+        cdef const char* p
+        cdef Py_ssize_t n
+        if type(raw) is str:
+            p = PyUnicode_AsUTF8AndSize(raw, &n)
+        elif isinstance(raw, (bytes, bytearray, memoryview)):
+            raw = bytes(raw)
+            p = PyBytes_AS_STRING(raw)
+            n = PyBytes_GET_SIZE(raw)
+        else:
+            return MT_UNKNOWN
+        try:
+            self._decode(p, p + n)
+        except ParseError:
+            return MT_UNKNOWN
+        return self._message_type()
+
+    cdef int _message_type(self) noexcept:
+        if self._kind == BK_ACK:
+            return MT_ACK
+        if self._kind == BK_ERROR:
+            return MT_ERROR
+        if self._kind == BK_SHUTDOWN:
+            return MT_RECONNECT
+        if self._kind == BK_UNKNOWN:
+            return MT_UNKNOWN
+        return MT_DATA
+
+    cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -1:
+        """C entry point over (pointer, length)."""
+        self.frames += 1
+        self._decode(p, p + n)
+        self._apply(recv_ns)
+        return self._message_type()
+
+    # ---- decoding ---------------------------------------------------------------------
+    cdef int _fail(self, int64_t* counter, str what) except -1:
+        counter[0] += 1
+        raise ParseError(f"binance: {what}")
+
+    cdef int _decode(self, const char* p, const char* end) except -1:
+        """Validate and decode the whole frame into scratch (``_kind`` and the decoded fields)."""
+        cdef const char* q
+        cdef const char* s0
+        cdef Py_ssize_t sn
+        self._has_stream = False
+        # Fast path for the combined envelope: {"stream":"<plain name>","data":{...}}
+        if end - p > 20 and memcmp(p, b'{"stream":"', 11) == 0:
+            q = p + 11
+            s0 = q
+            while q < end and q[0] != b'"' and q[0] != b'\\' and <unsigned char>q[0] >= 0x20 and <unsigned char>q[0] < 0x7f:
+                q += 1
+            if q < end and q[0] == b'"' and end - q > 9 and memcmp(q, b'","data":', 9) == 0:
+                sn = q - s0
+                self._stream.ptr = s0
+                self._stream.len = sn
+                self._stream.kind = JSON_STRING
+                self._stream.has_escapes = False
+                self._has_stream = True
+                q += 9
+                q = self._scan_envelope_data(q, end)
+                if q != NULL:
+                    return self._decode_payload()
+                # not in the expected shape: fall through to the general path
+                self._has_stream = False
+        self._scan_payload(p, end)
+        if (self._present & (1u << KEY_stream)) and (self._present & (1u << KEY_data)):
+            if self._slot[KEY_stream].kind != JSON_STRING or self._slot[KEY_data].kind != JSON_OBJECT:
+                return self._fail(&self.err_field, "combined-stream envelope needs a string 'stream' and an object 'data'")
+            if self._slot[KEY_stream].has_escapes or not _plain_ascii(self._slot[KEY_stream].ptr, self._slot[KEY_stream].len):
+                return self._fail(&self.err_stream, "stream name must be plain ASCII without escapes")
+            self._stream = self._slot[KEY_stream]
+            self._has_stream = True
+            q = self._slot[KEY_data].ptr
+            self._scan_payload(q, q + self._slot[KEY_data].len)
+        return self._decode_payload()
+
+    cdef const char* _scan_envelope_data(self, const char* p, const char* end) except? NULL:
+        """Scan the data object that starts at p; then exactly ws '}' ws must follow. NULL: other shape."""
+        cdef JsonIter it
+        cdef const char* q
+        while p < end and (p[0] == b' ' or p[0] == b'\t' or p[0] == b'\n' or p[0] == b'\r'):
+            p += 1
+        if p >= end or p[0] != b'{':
+            return NULL
+        self._scan_payload_until(p, end, &it)
+        q = it.p
+        while q < end and (q[0] == b' ' or q[0] == b'\t' or q[0] == b'\n' or q[0] == b'\r'):
+            q += 1
+        if q >= end or q[0] != b'}':
+            return NULL
+        if json_expect_end(q + 1, end) != JSON_OK:
+            return NULL
+        return q + 1
+
+    cdef int _scan_payload_until(self, const char* p, const char* end, JsonIter* it) except -1:
+        """Iterate the object at p, filling the key slots; it.p ends one past its closing brace."""
+        cdef JsonSpan key, val
+        cdef int rc, kid
+        self._present = 0
+        rc = json_object_begin(it, p, end)
+        if rc < 0:
+            return self._fail(&self.err_json, f"invalid JSON at byte {it.p - p}: {_json_err(rc)}")
+        while True:
+            rc = json_object_next(it, &key, &val)
+            if rc != 1:
+                break
+            kid = _key_id(&key)
+            if kid >= 0:
+                self._slot[kid] = val
+                self._present |= (1u << kid)
+        if rc < 0:
+            return self._fail(&self.err_json, f"invalid JSON at byte {it.p - p}: {_json_err(rc)}")
+        return 0
+
+    cdef int _scan_payload(self, const char* p, const char* end) except -1:
+        """Iterate one whole document (an object, then only whitespace)."""
+        cdef JsonIter it
+        cdef int rc
+        self._scan_payload_until(p, end, &it)
+        rc = json_expect_end(it.p, end)
+        if rc != JSON_OK:
+            return self._fail(&self.err_json, f"invalid JSON at byte {it.p - p}: {_json_err(rc)}")
+        return 0
+
+    cdef int _int_field(self, int kid, int64_t* out) except -1:
+        if not (self._present & (1u << kid)):
+            return self._fail(&self.err_field, f"missing field {(<bytes>_KEY_NAMES[kid]).decode()!r}")
+        if json_span_to_int64(&self._slot[kid], out) != JSON_OK:
+            return self._fail(&self.err_field, f"field {(<bytes>_KEY_NAMES[kid]).decode()!r} is not an int64")
+        return 0
+
+    cdef int _num_field(self, int kid, double* out) except -1:
+        if not (self._present & (1u << kid)):
+            return self._fail(&self.err_field, f"missing field {(<bytes>_KEY_NAMES[kid]).decode()!r}")
+        if json_span_to_double(&self._slot[kid], out) != JSON_OK:
+            return self._fail(&self.err_field, f"field {(<bytes>_KEY_NAMES[kid]).decode()!r} is not a number")
+        return 0
+
+    cdef int _str_field(self, int kid) except -1:
+        """Check that slot kid is a plain string (usable as raw bytes)."""
+        if not (self._present & (1u << kid)):
+            return self._fail(&self.err_field, f"missing field {(<bytes>_KEY_NAMES[kid]).decode()!r}")
+        if not _plain_string(&self._slot[kid]):
+            return self._fail(&self.err_field, f"field {(<bytes>_KEY_NAMES[kid]).decode()!r} must be a plain string")
+        return 0
+
+    cdef int _levels(self, int kid, double* px, double* qty, Py_ssize_t* count) except -1:
+        cdef int rc
+        if not (self._present & (1u << kid)):
+            return self._fail(&self.err_field, f"missing field {(<bytes>_KEY_NAMES[kid]).decode()!r}")
+        rc = json_parse_levels(&self._slot[kid], px, qty, self.max_levels, count)
+        if rc != JSON_OK:
+            if rc == JSON_TOO_MANY:
+                return self._fail(&self.err_levels, f"more than {self.max_levels} levels in {(<bytes>_KEY_NAMES[kid]).decode()!r}")
+            return self._fail(&self.err_levels, f"invalid levels in {(<bytes>_KEY_NAMES[kid]).decode()!r}: {_json_err(rc)}")
+        return 0
+
+    cdef int _opt_ts(self, int kid, int64_t* out) except -1:
+        """Optional timestamp field (ms or us) as ns; 0 when absent."""
+        cdef int64_t v
+        if not (self._present & (1u << kid)):
+            out[0] = 0
+            return 0
+        self._int_field(kid, &v)
+        if v < 0 or v > _MAX_TS_NS / self.ts_scale:
+            return self._fail(&self.err_field, f"timestamp {(<bytes>_KEY_NAMES[kid]).decode()!r} out of range")
+        out[0] = v * self.ts_scale
+        return 0
+
+    cdef int _decode_payload(self) except -1:
+        cdef JsonSpan* e
+        cdef JsonSpan* m
+        cdef uint32_mask pr = self._present
+        self._kind = BK_UNKNOWN
+        if pr & (1u << KEY_e):
+            e = &self._slot[KEY_e]
+            if e.kind != JSON_STRING:
+                return self._fail(&self.err_field, "field 'e' must be a string")
+            if json_span_eq(e, b"depthUpdate", 11):
+                self._kind = BK_DEPTH_UPDATE
+            elif json_span_eq(e, b"trade", 5):
+                self._kind = BK_TRADE
+            elif json_span_eq(e, b"aggTrade", 8):
+                self._kind = BK_AGG_TRADE
+            elif json_span_eq(e, b"bookTicker", 10):
+                self._kind = BK_BOOK_TICKER
+            elif json_span_eq(e, b"kline", 5):
+                self._kind = BK_KLINE
+            elif json_span_eq(e, b"serverShutdown", 14):
+                self._kind = BK_SHUTDOWN
+                return 0
+            else:
+                return 0
+        elif pr & (1u << KEY_lastUpdateId):
+            self._kind = BK_PARTIAL_DEPTH
+        elif (pr & (1u << KEY_u)) and (pr & (1u << KEY_s)) and (pr & (1u << KEY_B)) and (pr & (1u << KEY_A)):
+            self._kind = BK_BOOK_TICKER
+        elif pr & (1u << KEY_result):
+            self._kind = BK_ACK
+            return 0
+        elif (pr & (1u << KEY_error)) or ((pr & (1u << KEY_code)) and (pr & (1u << KEY_msg))):
+            self._kind = BK_ERROR
+            return 0
+        elif self._has_stream and json_span_eq(&self._stream, b"!serverShutdown", 15):
+            self._kind = BK_SHUTDOWN
+            return 0
+        else:
+            return 0
+
+        if self._kind == BK_DEPTH_UPDATE:
+            self._str_field(KEY_s)
+            self._int_field(KEY_U, &self._first)
+            self._int_field(KEY_u, &self._last)
+            if pr & (1u << KEY_pu):
+                self._int_field(KEY_pu, &self._prev)
+            else:
+                self._prev = self._first - 1 if self._first > 0 else 0
+            if self._last < self._first:
+                return self._fail(&self.err_field, f"depthUpdate with u < U ({self._last} < {self._first})")
+            self._opt_ts(KEY_E, &self._event_ts)
+            self._levels(KEY_b, self._bid_px, self._bid_qty, &self._nb)
+            self._levels(KEY_a, self._ask_px, self._ask_qty, &self._na)
+        elif self._kind == BK_PARTIAL_DEPTH:
+            self._int_field(KEY_lastUpdateId, &self._last)
+            self._levels(KEY_bids, self._bid_px, self._bid_qty, &self._nb)
+            self._levels(KEY_asks, self._ask_px, self._ask_qty, &self._na)
+            self._partial_name()
+        elif self._kind == BK_TRADE or self._kind == BK_AGG_TRADE:
+            self._str_field(KEY_s)
+            self._int_field(KEY_t if self._kind == BK_TRADE else KEY_a, &self._trade_id)
+            self._num_field(KEY_p, &self._price)
+            self._num_field(KEY_q, &self._qty)
+            self._opt_ts(KEY_E, &self._event_ts)
+            self._opt_ts(KEY_T, &self._trade_ts)
+            if self._trade_ts == 0:
+                self._trade_ts = self._event_ts
+            if not (pr & (1u << KEY_m)):
+                return self._fail(&self.err_field, "missing field 'm'")
+            m = &self._slot[KEY_m]
+            if m.kind == JSON_TRUE:
+                self._maker = True
+            elif m.kind == JSON_FALSE:
+                self._maker = False
+            else:
+                return self._fail(&self.err_field, "field 'm' must be true or false")
+        elif self._kind == BK_BOOK_TICKER:
+            self._str_field(KEY_s)
+            self._int_field(KEY_u, &self._last)
+            self._num_field(KEY_b, &self._bid_p)
+            self._num_field(KEY_B, &self._bid_q)
+            self._num_field(KEY_a, &self._ask_p)
+            self._num_field(KEY_A, &self._ask_q)
+            self._opt_ts(KEY_E, &self._event_ts)
+        elif self._kind == BK_KLINE:
+            self._opt_ts(KEY_E, &self._event_ts)
+            self._decode_kline()
+        return 0
+
+    cdef int _partial_name(self) except -1:
+        """Book key "<SYMBOL>@depth<N>" from the stream name (combined) or ``raw_stream``."""
+        cdef const char* s
+        cdef Py_ssize_t n
+        cdef bytes raw_b
+        if self._has_stream:
+            s = self._stream.ptr
+            n = self._stream.len
+        elif self.raw_stream:
+            raw_b = self.raw_stream.encode("ascii", "replace")
+            s = PyBytes_AS_STRING(raw_b)
+            n = PyBytes_GET_SIZE(raw_b)
+            return self._partial_name_from(s, n)
+        else:
+            return self._fail(&self.err_stream, "partial depth without a stream name (raw stream: set raw_stream)")
+        return self._partial_name_from(s, n)
+
+    cdef int _partial_name_from(self, const char* s, Py_ssize_t n) except -1:
+        cdef Py_ssize_t i, at = -1, k = 0
+        cdef char c
+        for i in range(n):
+            if s[i] == b'@':
+                at = i
+                break
+        # "<sym>@depth<digits>" then optionally "@<speed>"
+        if at <= 0 or n - at < 7 or memcmp(s + at, b"@depth", 6) != 0 or n > 120:
+            return self._fail(&self.err_stream, f"partial depth on stream {s[:n]!r}: expected '<symbol>@depth<N>'")
+        for i in range(at):
+            c = s[i]
+            if c >= b'a' and c <= b'z':
+                c = c - 32
+            self._partial_key[k] = c
+            k += 1
+        i = at
+        while i < n and (i < at + 6 or (s[i] >= b'0' and s[i] <= b'9')):
+            self._partial_key[k] = s[i]
+            k += 1
+            i += 1
+        if k == at + 6:
+            return self._fail(&self.err_stream, f"partial depth on stream {s[:n]!r}: no level count")
+        self._partial_key_len = k
+        return 0
+
+    cdef int _decode_kline(self) except -1:
+        cdef JsonIter it
+        cdef JsonSpan key, val
+        cdef JsonSpan* kv = &self._slot[KEY_k]
+        cdef int rc
+        cdef int64_t v
+        cdef uint32_mask seen = 0
+        cdef char c
+        if not (self._present & (1u << KEY_k)) or kv.kind != JSON_OBJECT:
+            return self._fail(&self.err_field, "kline needs an object 'k'")
+        rc = json_object_begin(&it, kv.ptr, kv.ptr + kv.len)
+        while rc == 0:
+            rc = json_object_next(&it, &key, &val)
+            if rc != 1:
+                break
+            rc = 0
+            if key.has_escapes or key.len != 1:
+                continue
+            c = key.ptr[0]
+            if c == b't':
+                rc = json_span_to_int64(&val, &self._k_open); seen |= 1
+            elif c == b'T':
+                rc = json_span_to_int64(&val, &self._k_close); seen |= 2
+            elif c == b's':
+                self._k_sym = val; seen |= 4
+            elif c == b'i':
+                self._k_interval = val; seen |= 8
+            elif c == b'o':
+                rc = json_span_to_double(&val, &self._k_o); seen |= 16
+            elif c == b'c':
+                rc = json_span_to_double(&val, &self._k_c); seen |= 32
+            elif c == b'h':
+                rc = json_span_to_double(&val, &self._k_h); seen |= 64
+            elif c == b'l':
+                rc = json_span_to_double(&val, &self._k_l); seen |= 128
+            elif c == b'v':
+                rc = json_span_to_double(&val, &self._k_v); seen |= 256
+            elif c == b'q':
+                rc = json_span_to_double(&val, &self._k_qv); seen |= 512
+            elif c == b'x':
+                if val.kind == JSON_TRUE:
+                    self._k_closed = True
+                elif val.kind == JSON_FALSE:
+                    self._k_closed = False
+                else:
+                    rc = -8
+                seen |= 1024
+        if rc < 0:
+            return self._fail(&self.err_field, f"invalid kline object: {_json_err(rc)}")
+        if seen != 2047:
+            return self._fail(&self.err_field, "kline object lacks one of t, T, s, i, o, c, h, l, v, q, x")
+        if not _plain_string(&self._k_sym) or not _plain_string(&self._k_interval):
+            return self._fail(&self.err_field, "kline 's' and 'i' must be plain strings")
+        if self._k_open < 0 or self._k_close < 0 or self._k_open > _MAX_TS_NS / self.ts_scale \
+                or self._k_close > _MAX_TS_NS / self.ts_scale:
+            return self._fail(&self.err_field, "kline times out of range")
+        return 0
+
+    # ---- applying ---------------------------------------------------------------------
+    cdef int _apply(self, int64_t recv_ns) except -1:
+        cdef BookSync sync
+        cdef Trade tr
+        cdef BookTicker bt
+        cdef int kind = self._kind
+        if kind == BK_DEPTH_UPDATE:
+            self.depth_updates += 1
+            if self.books is None:
+                return 0
+            sync = self.books.c_get(self._slot[KEY_s].ptr, self._slot[KEY_s].len)
+            try:
+                sync.on_delta(self._first, self._last, self._prev, self._bid_px, self._bid_qty, self._nb,
+                              self._ask_px, self._ask_qty, self._na, self._event_ts, recv_ns)
+            except ValueError as exc:  # invalid levels: refused before anything changed
+                self.err_book += 1
+                raise ParseError(f"binance: {exc}") from None
+        elif kind == BK_TRADE or kind == BK_AGG_TRADE:
+            self.trades += 1
+            tr = <Trade>self._trades.acquire()
+            tr.exchange = self.exchange
+            tr.symbol = self._cached_str(self._slot[KEY_s].ptr, self._slot[KEY_s].len)
+            tr.price = self._price
+            tr.qty = self._qty
+            tr.side = SIDE_SELL if self._maker else SIDE_BUY   # buyer is maker => the taker sold
+            tr.trade_id = self._trade_id
+            tr.trade_id_str = ""
+            tr.exchange_ts_ns = self._trade_ts
+            tr.recv_ns = recv_ns
+            self.dispatcher.emit(tr)
+        elif kind == BK_BOOK_TICKER:
+            self.book_tickers += 1
+            bt = <BookTicker>self._tickers.acquire()
+            bt.exchange = self.exchange
+            bt.symbol = self._cached_str(self._slot[KEY_s].ptr, self._slot[KEY_s].len)
+            bt.bid_price = self._bid_p
+            bt.bid_qty = self._bid_q
+            bt.ask_price = self._ask_p
+            bt.ask_qty = self._ask_q
+            bt.update_id = self._last
+            bt.exchange_ts_ns = self._event_ts
+            bt.recv_ns = recv_ns
+            self.dispatcher.emit(bt)
+        elif kind == BK_PARTIAL_DEPTH:
+            self.partial_depths += 1
+            if self.partial_books is None:
+                return 0
+            sync = self.partial_books.c_get(self._partial_key, self._partial_key_len)
+            try:
+                sync.on_full_snapshot(self._last, self._bid_px, self._bid_qty, self._nb,
+                                      self._ask_px, self._ask_qty, self._na, 0, recv_ns)
+            except ValueError as exc:
+                self.err_book += 1
+                raise ParseError(f"binance: {exc}") from None
+        elif kind == BK_KLINE:
+            self.klines += 1
+            self._emit_kline(recv_ns)
+        elif kind == BK_ACK:
+            self.acks += 1
+        elif kind == BK_ERROR:
+            self.exchange_errors += 1
+        elif kind == BK_SHUTDOWN:
+            self.shutdowns += 1
+        else:
+            self.ignored += 1
+        return 0
+
+    cdef int _emit_kline(self, int64_t recv_ns) except -1:
+        cdef Kline k = <Kline>self._klines.acquire()
+        k.exchange = self.exchange
+        k.symbol = self._cached_str(self._k_sym.ptr, self._k_sym.len)
+        k.interval = self._cached_str(self._k_interval.ptr, self._k_interval.len)
+        k.open_time_ns = self._k_open * self.ts_scale
+        k.close_time_ns = self._k_close * self.ts_scale
+        k.open = self._k_o
+        k.high = self._k_h
+        k.low = self._k_l
+        k.close = self._k_c
+        k.volume = self._k_v
+        k.quote_volume = self._k_qv
+        k.closed = self._k_closed
+        k.exchange_ts_ns = self._event_ts
+        k.recv_ns = recv_ns
+        return self.dispatcher.emit(k)
+
+    cdef str _cached_str(self, const char* p, Py_ssize_t n):
+        """The str for plain-ASCII bytes p[0:n]; no allocation when it repeats the previous one."""
+        cdef bytes key
+        if self._last_sym_key is not None and PyBytes_GET_SIZE(self._last_sym_key) == n \
+                and memcmp(PyBytes_AS_STRING(self._last_sym_key), p, n) == 0:
+            return self._last_sym
+        key = p[:n]
+        s = self._str_cache.get(key)
+        if s is None:
+            if len(self._str_cache) > 100_000:
+                self._str_cache.clear()   # bounded: hostile streams cannot grow it forever
+            s = key.decode("ascii")
+            self._str_cache[key] = s
+        self._last_sym_key = key
+        self._last_sym = <str>s
+        return <str>s
+
+    # ---- Python helpers ---------------------------------------------------------------
+    def partial_book_key(self, str stream):
+        """The ``partial_books`` key for a partial-depth stream name (``"btcusdt@depth20@100ms"`` ->
+        ``"BTCUSDT@depth20"``)."""
+        cdef bytes b = stream.encode("ascii")
+        self._partial_name_from(PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b))
+        return (<bytes>self._partial_key[:self._partial_key_len]).decode("ascii")
+
+    def stats(self):
+        """Counters: frames by kind and errors by kind."""
+        return {
+            "frames": self.frames, "depth_updates": self.depth_updates, "partial_depths": self.partial_depths,
+            "trades": self.trades, "book_tickers": self.book_tickers, "klines": self.klines,
+            "acks": self.acks, "exchange_errors": self.exchange_errors, "shutdowns": self.shutdowns,
+            "ignored": self.ignored,
+            "errors": {"json": self.err_json, "field": self.err_field, "levels": self.err_levels,
+                       "book": self.err_book, "stream": self.err_stream},
+        }

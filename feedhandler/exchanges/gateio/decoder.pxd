@@ -1,0 +1,86 @@
+# cython: language_level=3
+"""C-level header of the Gate.io spot v4 frame decoder (``cimport feedhandler.exchanges.gateio.decoder``).
+
+One :class:`GateioDecoder` turns Gate.io JSON text frames into events and book
+updates. It scans the frame with the allocation-free JSON kernel
+(:mod:`feedhandler.codec.json_scan`), parses every number with
+``numbers.parse_double`` (bit-for-bit ``float()``), puts price levels into
+preallocated scratch arrays and only then hands them to the book sync
+engine: a malformed frame raises ``ParseError`` and changes nothing.
+
+Return values of ``feed``/``classify``/``c_feed`` are ``MessageType`` ints:
+``MT_UNKNOWN`` (a channel the decoder does not know), ``MT_DATA``,
+``MT_SUBSCRIPTION_ACK``, ``MT_PONG``, ``MT_ERROR`` (an error envelope or a
+failed subscription ack). ``-1`` means a Python exception is set
+(``ParseError`` for a malformed frame).
+"""
+from libc.stdint cimport int64_t
+
+from feedhandler.codec.json_scan cimport JsonSpan
+from feedhandler.core.dispatch cimport EventDispatcher
+from feedhandler.events.events cimport EventPool
+from feedhandler.sync.book_sync cimport BookSyncGroup
+
+cpdef enum:
+    # The values of feedhandler.core.types.MessageType.
+    MT_UNKNOWN = 0
+    MT_DATA = 1
+    MT_SUBSCRIPTION_ACK = 2
+    MT_PONG = 3
+    MT_ERROR = 4
+
+    # Symbol-string cache size (per decoder) before falling back to a dict.
+    SYMBOL_CACHE = 64
+
+
+cdef class GateioDecoder:
+    cdef readonly str exchange
+    cdef readonly bint private
+    cdef public EventDispatcher dispatcher
+    cdef public BookSyncGroup books          # spot.order_book_update (REST-synced)
+    cdef public BookSyncGroup obu_books      # spot.obu (full snapshot first, resubscribe on a gap)
+    cdef public BookSyncGroup partial_books  # spot.order_book (every push is a whole top-N book)
+    cdef public object on_obu_gap            # callable(pair: str, stream: str) or None
+    cdef readonly set obu_resubscribe        # pairs whose obu stream must be resubscribed
+    cdef readonly Py_ssize_t capacity        # levels per side a frame may carry
+    # counters
+    cdef readonly int64_t frames, data_frames, acks, pongs, error_frames, unknown_frames, parse_errors
+    cdef dict _errors_by_kind
+    cdef dict _obu_level                     # pair -> "50"/"400" (from the last obu snapshot)
+    # events
+    cdef EventPool _trades, _book_tickers, _klines, _tickers, _orders, _fills, _balances
+    # scratch levels, preallocated once
+    cdef object _bid_px_arr, _bid_qty_arr, _ask_px_arr, _ask_qty_arr
+    cdef double* _bid_px
+    cdef double* _bid_qty
+    cdef double* _ask_px
+    cdef double* _ask_qty
+    # small string cache (symbols, intervals): bytes key -> str, no allocation on a hit
+    cdef list _cache_keys
+    cdef list _cache_vals
+    cdef dict _cache_more
+
+    cpdef int feed(self, object raw, int64_t recv_ns) except -1
+    cpdef int classify(self, object raw) except -1
+    cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns, bint apply) except -1
+    cdef str c_intern(self, const char* p, Py_ssize_t n)
+
+    # private helpers (each channel's decoder: validate into locals/scratch, then apply/emit when asked)
+    cdef int _with_buffer(self, object raw, int64_t recv_ns, bint apply) except -1
+    cdef int _fail(self, str kind, str message) except -1
+    cdef int _json_fail(self, int rc, const char* base, const char* at, str where) except -1
+    cdef int _field_fail(self, str channel, str field, int rc) except -1
+    cdef str _channel_str(self, int kind)
+    cdef bint _status_success(self, const JsonSpan* result) noexcept
+    cdef int _plain_string(self, const JsonSpan* v, str channel, str field) except -1
+    cdef str _text(self, const JsonSpan* v)
+    cdef int _book_update(self, const JsonSpan* result, bint obu, int64_t recv_ns, bint apply) except -1
+    cdef int _order_book(self, const JsonSpan* result, int64_t recv_ns, bint apply) except -1
+    cdef int _trade(self, const JsonSpan* result, int64_t recv_ns, bint apply) except -1
+    cdef int _book_ticker(self, const JsonSpan* result, int64_t recv_ns, bint apply) except -1
+    cdef int _candle(self, const JsonSpan* result, int64_t ts_ns, int64_t recv_ns, bint apply) except -1
+    cdef int _ticker(self, const JsonSpan* result, int64_t ts_ns, int64_t recv_ns, bint apply) except -1
+    cdef int _private_array(self, int kind, const JsonSpan* result, int64_t recv_ns, bint apply) except -1
+    cdef int _order(self, const JsonSpan* obj, int64_t recv_ns, bint emit) except -1
+    cdef int _fill(self, const JsonSpan* obj, int64_t recv_ns, bint emit) except -1
+    cdef int _balance(self, const JsonSpan* obj, int64_t recv_ns, bint emit) except -1

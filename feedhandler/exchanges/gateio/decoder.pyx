@@ -1,0 +1,1075 @@
+# cython: language_level=3
+"""Gate.io spot v4 frame decoder: JSON text frames -> events and book updates, in C.
+
+Frames (``protocols.md`` section 2)::
+
+    {"time":..,"time_ms":..,"channel":"spot.order_book_update","event":"update","result":{..}}
+    {"time":..,"channel":"spot.trades","event":"subscribe","error":null,"result":{"status":"success"}}
+    {"time":..,"channel":"spot.pong","event":"","error":null,"result":null}
+    {"channel":"spot.obu","result":{..},"time_ms":..}          # obu pushes carry no ``event``
+
+Channels decoded: ``spot.order_book_update`` (diffs ``U/u``, ``full: true``
+resets), ``spot.obu`` (order book v2), ``spot.order_book`` (top-N snapshots
+-> a ``BookUpdate`` of a separate partial book), ``spot.trades``,
+``spot.book_ticker``, ``spot.candlesticks``, ``spot.tickers``; private
+``spot.orders``, ``spot.usertrades``, ``spot.balances`` (arrays).
+
+Every frame is decoded completely (numbers into preallocated scratch arrays)
+before anything is applied or emitted, so a malformed frame raises
+``ParseError`` and leaves books and handlers untouched.
+"""
+cimport cython
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.math cimport NAN, isfinite
+from libc.stdint cimport int64_t
+from libc.string cimport memcmp
+
+import json as _json
+
+import numpy as np
+
+from feedhandler.book.orderbook cimport OrderBook
+from feedhandler.codec.json_scan cimport (
+    JSON_ARRAY, JSON_ERR_TYPE, JSON_ERR_VALUE, JSON_FALSE, JSON_NULL, JSON_NUMBER, JSON_OBJECT,
+    JSON_STRING, JSON_TRUE, JsonIter, JsonSpan, json_array_begin, json_array_next, json_expect_end,
+    json_object_begin, json_object_next, json_parse_levels, json_span_eq, json_span_to_double,
+    json_span_to_int64,
+)
+from feedhandler.codec.numbers cimport NUM_OK, parse_double, parse_int64
+from feedhandler.core.dispatch cimport EventDispatcher
+from feedhandler.events.events cimport (
+    SIDE_BUY, SIDE_SELL, SIDE_UNKNOWN, BalanceUpdate, BookTicker, EventPool, Fill, Kline, OrderUpdate,
+    Ticker, Trade,
+)
+from feedhandler.sync.book_sync cimport BookSync, BookSyncGroup
+
+from feedhandler.codec.json_scan import json_error_message
+from feedhandler.core.errors import ParseError
+from feedhandler.events.events import (
+    BalanceUpdate as _BalanceUpdate,
+    BookTicker as _BookTicker,
+    Fill as _Fill,
+    Kline as _Kline,
+    OrderUpdate as _OrderUpdate,
+    Ticker as _Ticker,
+    Trade as _Trade,
+)
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size) except NULL
+
+# Channel kinds (internal).
+cdef enum:
+    CH_NONE = 0
+    CH_OTHER = 1
+    CH_BOOK_UPDATE = 2
+    CH_OBU = 3
+    CH_ORDER_BOOK = 4
+    CH_TRADES = 5
+    CH_BOOK_TICKER = 6
+    CH_CANDLES = 7
+    CH_TICKERS = 8
+    CH_PONG = 9
+    CH_ORDERS = 10
+    CH_USERTRADES = 11
+    CH_BALANCES = 12
+
+# Kline interval lengths in seconds (Gate.io spot.candlesticks intervals, protocols.md 2.6).
+cdef dict _INTERVAL_SECONDS = {
+    "10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400,
+    "8h": 28800, "1d": 86400, "7d": 604800, "30d": 2592000,
+}
+
+
+# ---------------------------------------------------------------------------
+# small C helpers
+
+cdef inline bint _key(const JsonSpan* k, const char* lit, Py_ssize_t n) noexcept nogil:
+    # Keys in Gate.io frames never carry escapes: compare the raw bytes (an escaped key simply
+    # does not match, which makes it an unknown key, never a wrong one).
+    return k.len == n and not k.has_escapes and memcmp(k.ptr, lit, n) == 0
+
+
+cdef int _channel_kind(const JsonSpan* c) noexcept nogil:
+    if c.kind != JSON_STRING or c.has_escapes:
+        return CH_OTHER
+    if _key(c, b"spot.order_book_update", 22):
+        return CH_BOOK_UPDATE
+    if _key(c, b"spot.obu", 8):
+        return CH_OBU
+    if _key(c, b"spot.order_book", 15):
+        return CH_ORDER_BOOK
+    if _key(c, b"spot.trades", 11):
+        return CH_TRADES
+    if _key(c, b"spot.book_ticker", 16):
+        return CH_BOOK_TICKER
+    if _key(c, b"spot.candlesticks", 17):
+        return CH_CANDLES
+    if _key(c, b"spot.tickers", 12):
+        return CH_TICKERS
+    if _key(c, b"spot.pong", 9):
+        return CH_PONG
+    if _key(c, b"spot.orders", 11):
+        return CH_ORDERS
+    if _key(c, b"spot.usertrades", 15):
+        return CH_USERTRADES
+    if _key(c, b"spot.balances", 13):
+        return CH_BALANCES
+    return CH_OTHER
+
+
+cdef inline bint _levels_ok(const double* px, const double* qty, Py_ssize_t n) noexcept:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if not (isfinite(px[i]) and px[i] > 0.0 and isfinite(qty[i]) and qty[i] >= 0.0):
+            return False
+    return True
+
+
+cdef int _num(const JsonSpan* v, double* out) noexcept:
+    """A price/amount: number or number-in-string; an empty string is NaN (Gate sends "" for none)."""
+    if v.kind == JSON_STRING and v.len == 0:
+        out[0] = NAN
+        return 0
+    return json_span_to_double(v, out)
+
+
+cdef int _ms_to_ns(const JsonSpan* v, int64_t* out) noexcept:
+    """Milliseconds as an integer or as text with a fraction ("1606292218213.4578") -> ns, exactly.
+
+    The integer part goes through parse_int64 and up to 6 fraction digits are added as ns, so no
+    float rounding touches the timestamp.
+    """
+    cdef const char* p = v.ptr
+    cdef Py_ssize_t n = v.len, i = 0, k
+    cdef int64_t ms, frac = 0, scale = 100000
+    if (v.kind != JSON_STRING and v.kind != JSON_NUMBER) or (v.kind == JSON_STRING and v.has_escapes):
+        return JSON_ERR_TYPE
+    while i < n and p[i] != b'.':
+        i += 1
+    if i == 0 or parse_int64(p, i, &ms) != NUM_OK or ms < 0 or ms > 9223372036854:
+        return JSON_ERR_VALUE
+    if i < n:
+        if i + 1 == n:
+            return JSON_ERR_VALUE
+        for k in range(i + 1, n):
+            if p[k] < b'0' or p[k] > b'9':
+                return JSON_ERR_VALUE
+            if scale > 0:
+                frac += (p[k] - 48) * scale
+                scale //= 10
+    out[0] = ms * 1000000 + frac
+    return 0
+
+
+cdef int _sec_to_ns(const JsonSpan* v, int64_t* out) noexcept:
+    """Seconds (integer or integer-in-string) -> ns."""
+    cdef int64_t s
+    cdef int rc = json_span_to_int64(v, &s)
+    if rc != 0:
+        return rc
+    if s < 0 or s > 9223372036:
+        return JSON_ERR_VALUE
+    out[0] = s * 1000000000
+    return 0
+
+
+cdef inline int _side(const JsonSpan* v) noexcept nogil:
+    if v.kind != JSON_STRING:
+        return -1
+    if _key(v, b"buy", 3):
+        return SIDE_BUY
+    if _key(v, b"sell", 4):
+        return SIDE_SELL
+    return -1
+
+
+# ---------------------------------------------------------------------------
+
+cdef class GateioDecoder:
+    """Compiled Gate.io spot v4 decoder (public or private side).
+
+    Parameters
+    ----------
+    dispatcher:
+        Where events go (the parser binds the user's handler to it).
+    books:
+        ``BookSyncGroup`` for ``spot.order_book_update`` (rule ``gateio-spot``),
+        or None on the private side.
+    obu_books:
+        ``BookSyncGroup`` for ``spot.obu`` (rule ``gateio-obu``); its
+        ``request_snapshot`` is taken over: a gap records the pair in
+        :attr:`obu_resubscribe` and calls :attr:`on_obu_gap`.
+    partial_books:
+        ``BookSyncGroup`` for ``spot.order_book`` snapshots (each push
+        replaces that book), or None.
+    private:
+        Decode the private channels (orders, user trades, balances).
+    capacity:
+        Most levels per side one frame may carry (bigger frames are refused
+        with ``ParseError``); the scratch arrays are allocated once.
+    exchange:
+        Name carried by events.
+    """
+
+    def __init__(self, EventDispatcher dispatcher=None, BookSyncGroup books=None, BookSyncGroup obu_books=None,
+                 BookSyncGroup partial_books=None, bint private=False, Py_ssize_t capacity=5000,
+                 str exchange="gateio"):
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.exchange = exchange
+        self.private = private
+        self.dispatcher = dispatcher if dispatcher is not None else EventDispatcher()
+        self.books = books
+        self.obu_books = obu_books
+        self.partial_books = partial_books
+        self.on_obu_gap = None
+        self.obu_resubscribe = set()
+        self._obu_level = {}
+        if obu_books is not None:
+            obu_books.request_snapshot = self._obu_needs_snapshot
+        self.capacity = capacity
+        self._errors_by_kind = {}
+        self._trades = EventPool(_Trade, 256)
+        self._book_tickers = EventPool(_BookTicker, 256)
+        self._klines = EventPool(_Kline, 64)
+        self._tickers = EventPool(_Ticker, 64)
+        self._orders = EventPool(_OrderUpdate, 64)
+        self._fills = EventPool(_Fill, 64)
+        self._balances = EventPool(_BalanceUpdate, 64)
+        self._bid_px_arr = np.zeros(capacity, dtype=np.float64)
+        self._bid_qty_arr = np.zeros(capacity, dtype=np.float64)
+        self._ask_px_arr = np.zeros(capacity, dtype=np.float64)
+        self._ask_qty_arr = np.zeros(capacity, dtype=np.float64)
+        cdef double[::1] a = self._bid_px_arr
+        cdef double[::1] b = self._bid_qty_arr
+        cdef double[::1] c = self._ask_px_arr
+        cdef double[::1] d = self._ask_qty_arr
+        self._bid_px = &a[0]
+        self._bid_qty = &b[0]
+        self._ask_px = &c[0]
+        self._ask_qty = &d[0]
+        self._cache_keys = []
+        self._cache_vals = []
+        self._cache_more = {}
+
+    # ---- entry points -------------------------------------------------------------------
+    cpdef int feed(self, object raw, int64_t recv_ns) except -1:
+        """Decode one frame, apply it and deliver its events; return its ``MessageType`` int.
+
+        Raises
+        ------
+        ParseError
+            The frame is malformed (nothing of it was applied or emitted).
+        """
+        return self._with_buffer(raw, recv_ns, True)
+
+    cpdef int classify(self, object raw) except -1:
+        """The ``MessageType`` of a frame without applying or emitting anything (fully validated)."""
+        return self._with_buffer(raw, 0, False)
+
+    cdef int _with_buffer(self, object raw, int64_t recv_ns, bint apply) except -1:
+        cdef Py_buffer view
+        cdef const char* p
+        cdef Py_ssize_t n
+        if type(raw) is bytes:
+            return self.c_feed(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), recv_ns, apply)
+        if isinstance(raw, str):
+            try:
+                p = PyUnicode_AsUTF8AndSize(raw, &n)
+            except UnicodeError:
+                self._fail("encoding", "text frame is not valid UTF-8 (lone surrogate)")
+            return self.c_feed(p, n, recv_ns, apply)
+        try:
+            PyObject_GetBuffer(raw, &view, PyBUF_SIMPLE)
+        except (TypeError, BufferError):
+            self._fail("type", f"frame must be bytes, str, bytearray or a contiguous memoryview, not {type(raw).__name__}")
+        try:
+            return self.c_feed(<const char*>view.buf, view.len, recv_ns, apply)
+        finally:
+            PyBuffer_Release(&view)
+
+    cdef int _fail(self, str kind, str message) except -1:
+        self.parse_errors += 1
+        self._errors_by_kind[kind] = self._errors_by_kind.get(kind, 0) + 1
+        raise ParseError(f"gateio: {message}")
+
+    cdef int _json_fail(self, int rc, const char* base, const char* at, str where) except -1:
+        return self._fail("json", f"{where}: {json_error_message(rc)} at byte {at - base}")
+
+    cdef int _field_fail(self, str channel, str field, int rc) except -1:
+        return self._fail("field", f"{channel}: field {field!r}: {json_error_message(rc)}")
+
+    # ---- the frame envelope ----------------------------------------------------------------
+    cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns, bint apply) except -1:
+        """Decode ``p[0:n]``; apply/emit only when ``apply``. Returns a MessageType int."""
+        cdef JsonIter it
+        cdef JsonSpan key, val, channel, event, result, error, time_ms, tsec
+        cdef bint has_channel = False, has_event = False, has_result = False, has_error = False
+        cdef bint has_time_ms = False, has_time = False
+        cdef int rc, kind
+        cdef int64_t ts_ns = 0
+        cdef const char* end = p + n
+        if apply:
+            self.frames += 1
+        rc = json_object_begin(&it, p, end)
+        if rc < 0:
+            return self._json_fail(rc, p, it.p if it.p != NULL else p, "frame is not a JSON object")
+        while True:
+            rc = json_object_next(&it, &key, &val)
+            if rc != 1:
+                break
+            if key.has_escapes:
+                continue
+            if key.len == 7 and memcmp(key.ptr, b"channel", 7) == 0:
+                channel = val
+                has_channel = True
+            elif key.len == 6 and memcmp(key.ptr, b"result", 6) == 0:
+                result = val
+                has_result = True
+            elif key.len == 5 and memcmp(key.ptr, b"event", 5) == 0:
+                event = val
+                has_event = True
+            elif key.len == 5 and memcmp(key.ptr, b"error", 5) == 0:
+                error = val
+                has_error = val.kind != JSON_NULL
+            elif key.len == 7 and memcmp(key.ptr, b"time_ms", 7) == 0:
+                time_ms = val
+                has_time_ms = True
+            elif key.len == 4 and memcmp(key.ptr, b"time", 4) == 0:
+                tsec = val
+                has_time = True
+        if rc < 0:
+            return self._json_fail(rc, p, it.p, "invalid JSON")
+        rc = json_expect_end(it.p, end)
+        if rc < 0:
+            return self._json_fail(rc, p, it.p, "invalid JSON")
+        if has_time_ms:
+            if _ms_to_ns(&time_ms, &ts_ns) != 0:
+                return self._fail("field", "field 'time_ms' is not an integer in ms")
+        elif has_time:
+            if _sec_to_ns(&tsec, &ts_ns) != 0:
+                return self._fail("field", "field 'time' is not an integer in seconds")
+
+        if has_event and event.kind == JSON_STRING and (
+                json_span_eq(&event, b"subscribe", 9) or json_span_eq(&event, b"unsubscribe", 11)):
+            # a subscription ack: success only when error is null and result.status == "success"
+            if has_error or not has_result or not self._status_success(&result):
+                self.error_frames += 1
+                return MT_ERROR
+            self.acks += 1
+            return MT_SUBSCRIPTION_ACK
+        if not has_channel:
+            if has_error:
+                self.error_frames += 1
+                return MT_ERROR
+            return self._fail("schema", "frame has no 'channel'")
+        kind = _channel_kind(&channel)
+        if kind == CH_PONG:
+            self.pongs += 1
+            return MT_PONG
+        if has_error:
+            self.error_frames += 1
+            return MT_ERROR
+        if kind == CH_OTHER:
+            self.unknown_frames += 1
+            return MT_UNKNOWN
+        if not has_result or (result.kind != JSON_OBJECT and result.kind != JSON_ARRAY):
+            return self._fail("schema", f"{self._channel_str(kind)}: 'result' missing or not an object/array")
+        if kind == CH_BOOK_UPDATE:
+            self._book_update(&result, False, recv_ns, apply)
+        elif kind == CH_OBU:
+            self._book_update(&result, True, recv_ns, apply)
+        elif kind == CH_ORDER_BOOK:
+            self._order_book(&result, recv_ns, apply)
+        elif kind == CH_TRADES:
+            self._trade(&result, recv_ns, apply)
+        elif kind == CH_BOOK_TICKER:
+            self._book_ticker(&result, recv_ns, apply)
+        elif kind == CH_CANDLES:
+            self._candle(&result, ts_ns, recv_ns, apply)
+        elif kind == CH_TICKERS:
+            self._ticker(&result, ts_ns, recv_ns, apply)
+        elif kind == CH_ORDERS or kind == CH_USERTRADES or kind == CH_BALANCES:
+            if not self.private:
+                self.unknown_frames += 1
+                return MT_UNKNOWN
+            self._private_array(kind, &result, recv_ns, apply)
+        if apply:
+            self.data_frames += 1
+        return MT_DATA
+
+    cdef str _channel_str(self, int kind):
+        return {CH_BOOK_UPDATE: "spot.order_book_update", CH_OBU: "spot.obu", CH_ORDER_BOOK: "spot.order_book",
+                CH_TRADES: "spot.trades", CH_BOOK_TICKER: "spot.book_ticker", CH_CANDLES: "spot.candlesticks",
+                CH_TICKERS: "spot.tickers", CH_ORDERS: "spot.orders", CH_USERTRADES: "spot.usertrades",
+                CH_BALANCES: "spot.balances"}.get(kind, "?")
+
+    cdef bint _status_success(self, const JsonSpan* result) noexcept:
+        cdef JsonIter it
+        cdef JsonSpan k, v
+        if result.kind != JSON_OBJECT:
+            return False
+        if json_object_begin(&it, result.ptr, result.ptr + result.len) < 0:
+            return False
+        while json_object_next(&it, &k, &v) == 1:
+            if _key(&k, b"status", 6):
+                return v.kind == JSON_STRING and json_span_eq(&v, b"success", 7)
+        return False
+
+    # ---- symbols ------------------------------------------------------------------------
+    cdef str c_intern(self, const char* p, Py_ssize_t n):
+        """The str for ``p[0:n]`` from a small cache (no allocation on a hit)."""
+        cdef Py_ssize_t i, m = len(self._cache_keys)
+        cdef bytes k
+        for i in range(m):
+            k = <bytes>self._cache_keys[i]
+            if PyBytes_GET_SIZE(k) == n and memcmp(PyBytes_AS_STRING(k), p, n) == 0:
+                return <str>self._cache_vals[i]
+        k = p[:n]
+        s = self._cache_more.get(k)
+        if s is None:
+            s = PyUnicode_DecodeUTF8(p, n, "replace")
+            if m < SYMBOL_CACHE:
+                self._cache_keys.append(k)
+                self._cache_vals.append(s)
+            else:
+                if len(self._cache_more) > 100000:
+                    self._cache_more.clear()  # bounded: hostile streams of new names cannot grow it forever
+                self._cache_more[k] = s
+        return <str>s
+
+    cdef int _plain_string(self, const JsonSpan* v, str channel, str field) except -1:
+        if v.kind != JSON_STRING or v.has_escapes or v.len == 0:
+            return self._fail("field", f"{channel}: field {field!r} must be a non-empty plain string")
+        return 0
+
+    cdef str _text(self, const JsonSpan* v):
+        """A string value as str (rare escapes resolved by the json module); numbers as their text."""
+        if v.kind == JSON_STRING:
+            if v.has_escapes:
+                return _json.loads(b'"' + v.ptr[:v.len] + b'"')
+            return PyUnicode_DecodeUTF8(v.ptr, v.len, "strict")
+        if v.kind == JSON_NUMBER:
+            return PyUnicode_DecodeUTF8(v.ptr, v.len, "strict")
+        return ""
+
+    # ---- books --------------------------------------------------------------------------
+    cdef int _book_update(self, const JsonSpan* result, bint obu, int64_t recv_ns, bint apply) except -1:
+        cdef JsonIter it
+        cdef JsonSpan k, v, sym
+        cdef int rc
+        cdef str ch = "spot.obu" if obu else "spot.order_book_update"
+        cdef bint full = False, has_first = False, has_last = False, has_sym = False
+        cdef bint has_b = False, has_a = False
+        cdef int64_t first = 0, last = 0, t_ms = 0
+        cdef Py_ssize_t nb = 0, na = 0, i, dot
+        cdef BookSyncGroup group
+        cdef BookSync sync
+        cdef int state_before
+        if result.kind != JSON_OBJECT:
+            return self._fail("schema", f"{ch}: 'result' must be an object")
+        json_object_begin(&it, result.ptr, result.ptr + result.len)
+        while json_object_next(&it, &k, &v) == 1:
+            if k.len == 1 and not k.has_escapes:
+                if k.ptr[0] == b'b':
+                    rc = json_parse_levels(&v, self._bid_px, self._bid_qty, self.capacity, &nb)
+                    if rc != 0:
+                        return self._field_fail(ch, "b", rc)
+                    has_b = True
+                elif k.ptr[0] == b'a':
+                    rc = json_parse_levels(&v, self._ask_px, self._ask_qty, self.capacity, &na)
+                    if rc != 0:
+                        return self._field_fail(ch, "a", rc)
+                    has_a = True
+                elif k.ptr[0] == b'U':
+                    rc = json_span_to_int64(&v, &first)
+                    if rc != 0:
+                        return self._field_fail(ch, "U", rc)
+                    has_first = True
+                elif k.ptr[0] == b'u':
+                    rc = json_span_to_int64(&v, &last)
+                    if rc != 0:
+                        return self._field_fail(ch, "u", rc)
+                    has_last = True
+                elif k.ptr[0] == b's':
+                    sym = v
+                    has_sym = True
+                elif k.ptr[0] == b't':
+                    rc = json_span_to_int64(&v, &t_ms)
+                    if rc != 0 or t_ms < 0 or t_ms > 9223372036854:
+                        return self._field_fail(ch, "t", rc or JSON_ERR_VALUE)
+            elif _key(&k, b"full", 4):
+                if v.kind == JSON_TRUE:
+                    full = True
+                elif v.kind != JSON_FALSE:
+                    return self._field_fail(ch, "full", JSON_ERR_TYPE)
+        if not has_sym:
+            return self._fail("schema", f"{ch}: missing 's'")
+        self._plain_string(&sym, ch, "s")
+        if not has_last or not (has_b or has_a):
+            return self._fail("schema", f"{ch}: missing 'u', 'b' or 'a'")
+        if not has_first:
+            if not full:
+                return self._fail("schema", f"{ch}: an increment needs 'U'")
+            first = last
+        if last < first or first < 0:
+            return self._fail("sequence", f"{ch}: update ids out of order (U={first} > u={last})")
+        if not _levels_ok(self._bid_px, self._bid_qty, nb) or not _levels_ok(self._ask_px, self._ask_qty, na):
+            return self._fail("levels", f"{ch}: a level has a non-finite or non-positive price or a negative amount")
+        # the pair: obu streams are named "ob.<PAIR>.<LEVEL>"
+        cdef const char* sp = sym.ptr
+        cdef Py_ssize_t sn = sym.len
+        if obu:
+            dot = -1
+            for i in range(sn - 1, -1, -1):
+                if sp[i] == b'.':
+                    dot = i
+                    break
+            if sn < 6 or memcmp(sp, b"ob.", 3) != 0 or dot <= 3:
+                return self._fail("field", f"{ch}: 's' must be a stream name 'ob.PAIR.LEVEL'")
+            group = self.obu_books
+            if not apply:
+                return 0
+            if group is None:
+                return self._fail("schema", f"{ch}: this decoder keeps no obu books")
+            sync = group.c_get(sp + 3, dot - 3)
+            if full:
+                if sync.symbol not in self._obu_level:
+                    self._obu_level[sync.symbol] = PyUnicode_DecodeUTF8(sp + dot + 1, sn - dot - 1, "replace")
+                self.obu_resubscribe.discard(sync.symbol)
+        else:
+            group = self.books
+            if not apply:
+                return 0
+            if group is None:
+                return self._fail("schema", f"{ch}: this decoder keeps no books")
+            sync = group.c_get(sp, sn)
+        if full:
+            sync.on_full_snapshot(last, self._bid_px, self._bid_qty, nb, self._ask_px, self._ask_qty, na,
+                                  t_ms * 1000000, recv_ns)
+        else:
+            sync.on_delta(first, last, 0, self._bid_px, self._bid_qty, nb, self._ask_px, self._ask_qty, na,
+                          t_ms * 1000000, recv_ns)
+        return 0
+
+    def _obu_needs_snapshot(self, BookSync sync):
+        """obu has no REST snapshot: a gap (or a delta before the first snapshot) means resubscribe."""
+        pair = sync.symbol
+        self.obu_resubscribe.add(pair)
+        callback = self.on_obu_gap
+        if callback is not None:
+            level = self._obu_level.get(pair, "50")
+            try:
+                callback(pair, f"ob.{pair}.{level}")
+            except Exception as exc:  # the feed goes on whatever the callback does
+                self.dispatcher.report(exc)
+
+    cdef int _order_book(self, const JsonSpan* result, int64_t recv_ns, bint apply) except -1:
+        cdef JsonIter it
+        cdef JsonSpan k, v, sym
+        cdef int rc
+        cdef str ch = "spot.order_book"
+        cdef bint has_sym = False, has_id = False, has_b = False, has_a = False
+        cdef int64_t uid = 0, t_ms = 0
+        cdef Py_ssize_t nb = 0, na = 0
+        cdef BookSync sync
+        if result.kind != JSON_OBJECT:
+            return self._fail("schema", f"{ch}: 'result' must be an object")
+        json_object_begin(&it, result.ptr, result.ptr + result.len)
+        while json_object_next(&it, &k, &v) == 1:
+            if _key(&k, b"bids", 4):
+                rc = json_parse_levels(&v, self._bid_px, self._bid_qty, self.capacity, &nb)
+                if rc != 0:
+                    return self._field_fail(ch, "bids", rc)
+                has_b = True
+            elif _key(&k, b"asks", 4):
+                rc = json_parse_levels(&v, self._ask_px, self._ask_qty, self.capacity, &na)
+                if rc != 0:
+                    return self._field_fail(ch, "asks", rc)
+                has_a = True
+            elif _key(&k, b"lastUpdateId", 12):
+                rc = json_span_to_int64(&v, &uid)
+                if rc != 0:
+                    return self._field_fail(ch, "lastUpdateId", rc)
+                has_id = True
+            elif _key(&k, b"s", 1):
+                sym = v
+                has_sym = True
+            elif _key(&k, b"t", 1):
+                rc = json_span_to_int64(&v, &t_ms)
+                if rc != 0 or t_ms < 0 or t_ms > 9223372036854:
+                    return self._field_fail(ch, "t", rc or JSON_ERR_VALUE)
+        if not (has_sym and has_id and has_b and has_a):
+            return self._fail("schema", f"{ch}: needs 's', 'lastUpdateId', 'bids' and 'asks'")
+        self._plain_string(&sym, ch, "s")
+        if not _levels_ok(self._bid_px, self._bid_qty, nb) or not _levels_ok(self._ask_px, self._ask_qty, na):
+            return self._fail("levels", f"{ch}: a level has a non-finite or non-positive price or a negative amount")
+        if not apply:
+            return 0
+        if self.partial_books is None:
+            return self._fail("schema", f"{ch}: this decoder keeps no partial books")
+        sync = self.partial_books.c_get(sym.ptr, sym.len)
+        sync.on_full_snapshot(uid, self._bid_px, self._bid_qty, nb, self._ask_px, self._ask_qty, na,
+                              t_ms * 1000000, recv_ns)
+        return 0
+
+    # ---- public events --------------------------------------------------------------------
+    cdef int _trade(self, const JsonSpan* result, int64_t recv_ns, bint apply) except -1:
+        cdef JsonIter it
+        cdef JsonSpan k, v, sym
+        cdef str ch = "spot.trades"
+        cdef int rc, side = -1
+        cdef int64_t tid = 0, ts = 0, id_market = 0
+        cdef double price = NAN, qty = NAN
+        cdef bint has_sym = False, has_id = False, has_ts = False
+        cdef Trade ev
+        if result.kind != JSON_OBJECT:
+            return self._fail("schema", f"{ch}: 'result' must be an object")
+        json_object_begin(&it, result.ptr, result.ptr + result.len)
+        while json_object_next(&it, &k, &v) == 1:
+            if _key(&k, b"price", 5):
+                rc = json_span_to_double(&v, &price)
+                if rc != 0:
+                    return self._field_fail(ch, "price", rc)
+            elif _key(&k, b"amount", 6):
+                rc = json_span_to_double(&v, &qty)
+                if rc != 0:
+                    return self._field_fail(ch, "amount", rc)
+            elif _key(&k, b"id", 2):
+                rc = json_span_to_int64(&v, &tid)
+                if rc != 0:
+                    return self._field_fail(ch, "id", rc)
+                has_id = True
+            elif _key(&k, b"side", 4):
+                side = _side(&v)
+                if side < 0:
+                    return self._field_fail(ch, "side", JSON_ERR_VALUE)
+            elif _key(&k, b"currency_pair", 13):
+                sym = v
+                has_sym = True
+            elif _key(&k, b"create_time_ms", 14):
+                rc = _ms_to_ns(&v, &ts)
+                if rc != 0:
+                    return self._field_fail(ch, "create_time_ms", rc)
+                has_ts = True
+            elif _key(&k, b"create_time", 11) and not has_ts:
+                rc = _sec_to_ns(&v, &ts)
+                if rc != 0:
+                    return self._field_fail(ch, "create_time", rc)
+            elif _key(&k, b"id_market", 9):
+                rc = json_span_to_int64(&v, &id_market)  # validated; Trade carries the all-market ``id``
+                if rc != 0:
+                    return self._field_fail(ch, "id_market", rc)
+        if not (has_sym and has_id) or side < 0 or not isfinite(price) or not isfinite(qty):
+            return self._fail("schema", f"{ch}: needs 'currency_pair', 'id', 'side', 'price' and 'amount'")
+        self._plain_string(&sym, ch, "currency_pair")
+        if not apply:
+            return 0
+        ev = <Trade>self._trades.acquire()
+        ev.exchange = self.exchange
+        ev.symbol = self.c_intern(sym.ptr, sym.len)
+        ev.exchange_ts_ns = ts
+        ev.recv_ns = recv_ns
+        ev.price = price
+        ev.qty = qty
+        ev.side = side
+        ev.trade_id = tid
+        ev.trade_id_str = ""
+        return self.dispatcher.emit(ev)
+
+    cdef int _book_ticker(self, const JsonSpan* result, int64_t recv_ns, bint apply) except -1:
+        cdef JsonIter it
+        cdef JsonSpan k, v, sym
+        cdef str ch = "spot.book_ticker"
+        cdef int rc
+        cdef int64_t uid = 0, t_ms = 0
+        cdef double bp = NAN, bq = NAN, ap = NAN, aq = NAN
+        cdef bint has_sym = False
+        cdef BookTicker ev
+        if result.kind != JSON_OBJECT:
+            return self._fail("schema", f"{ch}: 'result' must be an object")
+        json_object_begin(&it, result.ptr, result.ptr + result.len)
+        while json_object_next(&it, &k, &v) == 1:
+            if k.len != 1 or k.has_escapes:
+                continue
+            if k.ptr[0] == b'b':
+                rc = _num(&v, &bp)
+            elif k.ptr[0] == b'B':
+                rc = _num(&v, &bq)
+            elif k.ptr[0] == b'a':
+                rc = _num(&v, &ap)
+            elif k.ptr[0] == b'A':
+                rc = _num(&v, &aq)
+            elif k.ptr[0] == b'u':
+                rc = json_span_to_int64(&v, &uid)
+            elif k.ptr[0] == b't':
+                rc = json_span_to_int64(&v, &t_ms)
+                if rc == 0 and (t_ms < 0 or t_ms > 9223372036854):
+                    rc = JSON_ERR_VALUE
+            elif k.ptr[0] == b's':
+                sym = v
+                has_sym = True
+                rc = 0
+            else:
+                rc = 0
+            if rc != 0:
+                return self._field_fail(ch, PyUnicode_DecodeUTF8(k.ptr, 1, "strict"), rc)
+        if not has_sym:
+            return self._fail("schema", f"{ch}: missing 's'")
+        self._plain_string(&sym, ch, "s")
+        if not apply:
+            return 0
+        ev = <BookTicker>self._book_tickers.acquire()
+        ev.exchange = self.exchange
+        ev.symbol = self.c_intern(sym.ptr, sym.len)
+        ev.exchange_ts_ns = t_ms * 1000000
+        ev.recv_ns = recv_ns
+        ev.bid_price = bp
+        ev.bid_qty = bq
+        ev.ask_price = ap
+        ev.ask_qty = aq
+        ev.update_id = uid
+        return self.dispatcher.emit(ev)
+
+    cdef int _candle(self, const JsonSpan* result, int64_t ts_ns, int64_t recv_ns, bint apply) except -1:
+        cdef JsonIter it
+        cdef JsonSpan k, v, name
+        cdef str ch = "spot.candlesticks"
+        cdef int rc = 0
+        cdef int64_t open_ns = 0
+        cdef double o = NAN, h = NAN, l = NAN, c = NAN, vol = NAN, qvol = NAN
+        cdef bint has_name = False, has_t = False, closed = False
+        cdef Py_ssize_t i, us = -1
+        cdef Kline ev
+        if result.kind != JSON_OBJECT:
+            return self._fail("schema", f"{ch}: 'result' must be an object")
+        json_object_begin(&it, result.ptr, result.ptr + result.len)
+        while json_object_next(&it, &k, &v) == 1:
+            if k.len != 1 or k.has_escapes:
+                continue
+            if k.ptr[0] == b'o':
+                rc = _num(&v, &o)
+            elif k.ptr[0] == b'h':
+                rc = _num(&v, &h)
+            elif k.ptr[0] == b'l':
+                rc = _num(&v, &l)
+            elif k.ptr[0] == b'c':
+                rc = _num(&v, &c)
+            elif k.ptr[0] == b'v':
+                rc = _num(&v, &qvol)   # Gate.io: "v" is the volume in the quote currency
+            elif k.ptr[0] == b'a':
+                rc = _num(&v, &vol)    # "a": the amount in the base currency (newer frames only)
+            elif k.ptr[0] == b't':
+                rc = _sec_to_ns(&v, &open_ns)
+                has_t = rc == 0
+            elif k.ptr[0] == b'w':
+                if v.kind == JSON_TRUE:
+                    closed = True
+                elif v.kind != JSON_FALSE:
+                    rc = JSON_ERR_TYPE
+            elif k.ptr[0] == b'n':
+                name = v
+                has_name = True
+            else:
+                rc = 0
+            if rc != 0:
+                return self._field_fail(ch, PyUnicode_DecodeUTF8(k.ptr, 1, "strict"), rc)
+        if not (has_name and has_t):
+            return self._fail("schema", f"{ch}: needs 'n' and 't'")
+        self._plain_string(&name, ch, "n")
+        for i in range(name.len):
+            if name.ptr[i] == b'_':
+                us = i
+                break
+        if us <= 0 or us == name.len - 1:
+            return self._fail("field", f"{ch}: 'n' must be '<interval>_<pair>'")
+        if not apply:
+            return 0
+        interval = self.c_intern(name.ptr, us)
+        seconds = _INTERVAL_SECONDS.get(interval, 0)
+        ev = <Kline>self._klines.acquire()
+        ev.exchange = self.exchange
+        ev.symbol = self.c_intern(name.ptr + us + 1, name.len - us - 1)
+        ev.exchange_ts_ns = ts_ns
+        ev.recv_ns = recv_ns
+        ev.interval = interval
+        ev.open_time_ns = open_ns
+        ev.close_time_ns = open_ns + <int64_t>seconds * 1000000000 if seconds else open_ns
+        ev.open = o
+        ev.high = h
+        ev.low = l
+        ev.close = c
+        ev.volume = vol
+        ev.quote_volume = qvol
+        ev.closed = closed
+        return self.dispatcher.emit(ev)
+
+    cdef int _ticker(self, const JsonSpan* result, int64_t ts_ns, int64_t recv_ns, bint apply) except -1:
+        cdef JsonIter it
+        cdef JsonSpan k, v, sym
+        cdef str ch = "spot.tickers"
+        cdef int rc
+        cdef double last = NAN, high = NAN, low = NAN, vol = NAN, qvol = NAN, chg = NAN
+        cdef bint has_sym = False
+        cdef Ticker ev
+        if result.kind != JSON_OBJECT:
+            return self._fail("schema", f"{ch}: 'result' must be an object")
+        json_object_begin(&it, result.ptr, result.ptr + result.len)
+        while json_object_next(&it, &k, &v) == 1:
+            rc = 0
+            if _key(&k, b"last", 4):
+                rc = _num(&v, &last)
+            elif _key(&k, b"high_24h", 8):
+                rc = _num(&v, &high)
+            elif _key(&k, b"low_24h", 7):
+                rc = _num(&v, &low)
+            elif _key(&k, b"base_volume", 11):
+                rc = _num(&v, &vol)
+            elif _key(&k, b"quote_volume", 12):
+                rc = _num(&v, &qvol)
+            elif _key(&k, b"change_percentage", 17):
+                rc = _num(&v, &chg)
+            elif _key(&k, b"currency_pair", 13):
+                sym = v
+                has_sym = True
+            if rc != 0:
+                return self._field_fail(ch, self._text(&k), rc)
+        if not has_sym:
+            return self._fail("schema", f"{ch}: missing 'currency_pair'")
+        self._plain_string(&sym, ch, "currency_pair")
+        if not apply:
+            return 0
+        ev = <Ticker>self._tickers.acquire()
+        ev.exchange = self.exchange
+        ev.symbol = self.c_intern(sym.ptr, sym.len)
+        ev.exchange_ts_ns = ts_ns
+        ev.recv_ns = recv_ns
+        ev.last = last
+        ev.high = high
+        ev.low = low
+        ev.volume = vol
+        ev.quote_volume = qvol
+        ev.change_pct = chg
+        return self.dispatcher.emit(ev)
+
+    # ---- private channels (arrays) -----------------------------------------------------------
+    cdef int _private_array(self, int kind, const JsonSpan* result, int64_t recv_ns, bint apply) except -1:
+        """Validate every element first (nothing emitted), then emit them in order."""
+        cdef JsonIter it
+        cdef JsonSpan v
+        cdef int rc, emit_pass
+        cdef str ch = self._channel_str(kind)
+        if result.kind != JSON_ARRAY:
+            return self._fail("schema", f"{ch}: 'result' must be an array")
+        for emit_pass in range(2 if apply else 1):
+            json_array_begin(&it, result.ptr, result.ptr + result.len)
+            while True:
+                rc = json_array_next(&it, &v)
+                if rc != 1:
+                    break
+                if v.kind != JSON_OBJECT:
+                    return self._fail("schema", f"{ch}: every element must be an object")
+                if kind == CH_ORDERS:
+                    self._order(&v, recv_ns, emit_pass == 1)
+                elif kind == CH_USERTRADES:
+                    self._fill(&v, recv_ns, emit_pass == 1)
+                else:
+                    self._balance(&v, recv_ns, emit_pass == 1)
+        return 0
+
+    cdef int _order(self, const JsonSpan* obj, int64_t recv_ns, bint emit) except -1:
+        cdef JsonIter it
+        cdef JsonSpan k, v
+        cdef JsonSpan oid, text, sym, typ, event, finish_as
+        cdef bint has_oid = False, has_text = False, has_sym = False, has_type = False
+        cdef bint has_event = False, has_finish = False, has_filled = False
+        cdef str ch = "spot.orders"
+        cdef int rc, side = -1
+        cdef int64_t ts = 0
+        cdef double price = NAN, qty = NAN, left = NAN, filled = NAN, avg = NAN
+        cdef OrderUpdate ev
+        json_object_begin(&it, obj.ptr, obj.ptr + obj.len)
+        while json_object_next(&it, &k, &v) == 1:
+            rc = 0
+            if _key(&k, b"id", 2):
+                oid = v
+                has_oid = v.kind == JSON_STRING or v.kind == JSON_NUMBER
+            elif _key(&k, b"text", 4):
+                text = v
+                has_text = v.kind == JSON_STRING
+            elif _key(&k, b"currency_pair", 13):
+                sym = v
+                has_sym = True
+            elif _key(&k, b"type", 4):
+                typ = v
+                has_type = v.kind == JSON_STRING
+            elif _key(&k, b"event", 5):
+                event = v
+                has_event = v.kind == JSON_STRING
+            elif _key(&k, b"finish_as", 9):
+                finish_as = v
+                has_finish = v.kind == JSON_STRING
+            elif _key(&k, b"side", 4):
+                side = _side(&v)
+                if side < 0:
+                    rc = JSON_ERR_VALUE
+            elif _key(&k, b"price", 5):
+                rc = _num(&v, &price)
+            elif _key(&k, b"amount", 6):
+                rc = _num(&v, &qty)
+            elif _key(&k, b"left", 4):
+                rc = _num(&v, &left)
+            elif _key(&k, b"filled_amount", 13):
+                rc = _num(&v, &filled)
+                has_filled = True
+            elif _key(&k, b"avg_deal_price", 14):
+                rc = _num(&v, &avg)
+            elif _key(&k, b"update_time_ms", 14):
+                rc = _ms_to_ns(&v, &ts)
+            if rc != 0:
+                return self._field_fail(ch, self._text(&k), rc)
+        if not (has_oid and has_sym) or side < 0:
+            return self._fail("schema", f"{ch}: an order needs 'id', 'currency_pair' and 'side'")
+        self._plain_string(&sym, ch, "currency_pair")
+        if not emit:
+            return 0
+        if not has_filled and isfinite(qty) and isfinite(left):
+            filled = qty - left  # older frames carry only 'left'
+        ev = <OrderUpdate>self._orders.acquire()
+        ev.exchange = self.exchange
+        ev.symbol = self.c_intern(sym.ptr, sym.len)
+        ev.exchange_ts_ns = ts
+        ev.recv_ns = recv_ns
+        ev.order_id = self._text(&oid)
+        ev.client_order_id = self._text(&text) if has_text else ""
+        ev.side = side
+        ev.order_type = self._text(&typ) if has_type else ""
+        # status: the push event ("put", "update"), or how the order ended ("filled", "cancelled", ...)
+        if has_event and json_span_eq(&event, b"finish", 6) and has_finish:
+            ev.status = self._text(&finish_as)
+        else:
+            ev.status = self._text(&event) if has_event else ""
+        ev.price = price
+        ev.qty = qty
+        ev.filled_qty = filled
+        ev.avg_price = avg
+        return self.dispatcher.emit(ev)
+
+    cdef int _fill(self, const JsonSpan* obj, int64_t recv_ns, bint emit) except -1:
+        cdef JsonIter it
+        cdef JsonSpan k, v
+        cdef JsonSpan oid, tid, sym, fee_ccy, role
+        cdef bint has_oid = False, has_tid = False, has_sym = False, has_fee_ccy = False, has_role = False
+        cdef str ch = "spot.usertrades"
+        cdef int rc, side = -1
+        cdef int64_t ts = 0
+        cdef double price = NAN, qty = NAN, fee = NAN
+        cdef Fill ev
+        json_object_begin(&it, obj.ptr, obj.ptr + obj.len)
+        while json_object_next(&it, &k, &v) == 1:
+            rc = 0
+            if _key(&k, b"id", 2):
+                tid = v
+                has_tid = v.kind == JSON_STRING or v.kind == JSON_NUMBER
+            elif _key(&k, b"order_id", 8):
+                oid = v
+                has_oid = v.kind == JSON_STRING or v.kind == JSON_NUMBER
+            elif _key(&k, b"currency_pair", 13):
+                sym = v
+                has_sym = True
+            elif _key(&k, b"fee_currency", 12):
+                fee_ccy = v
+                has_fee_ccy = v.kind == JSON_STRING
+            elif _key(&k, b"role", 4):
+                role = v
+                has_role = v.kind == JSON_STRING
+            elif _key(&k, b"side", 4):
+                side = _side(&v)
+                if side < 0:
+                    rc = JSON_ERR_VALUE
+            elif _key(&k, b"price", 5):
+                rc = _num(&v, &price)
+            elif _key(&k, b"amount", 6):
+                rc = _num(&v, &qty)
+            elif _key(&k, b"fee", 3):
+                rc = _num(&v, &fee)
+            elif _key(&k, b"create_time_ms", 14):
+                rc = _ms_to_ns(&v, &ts)
+            if rc != 0:
+                return self._field_fail(ch, self._text(&k), rc)
+        if not (has_oid and has_tid and has_sym) or side < 0:
+            return self._fail("schema", f"{ch}: a trade needs 'id', 'order_id', 'currency_pair' and 'side'")
+        self._plain_string(&sym, ch, "currency_pair")
+        if not emit:
+            return 0
+        ev = <Fill>self._fills.acquire()
+        ev.exchange = self.exchange
+        ev.symbol = self.c_intern(sym.ptr, sym.len)
+        ev.exchange_ts_ns = ts
+        ev.recv_ns = recv_ns
+        ev.order_id = self._text(&oid)
+        ev.trade_id = self._text(&tid)
+        ev.side = side
+        ev.price = price
+        ev.qty = qty
+        ev.fee = fee
+        ev.fee_asset = self._text(&fee_ccy) if has_fee_ccy else ""
+        ev.is_maker = has_role and json_span_eq(&role, b"maker", 5)
+        return self.dispatcher.emit(ev)
+
+    cdef int _balance(self, const JsonSpan* obj, int64_t recv_ns, bint emit) except -1:
+        cdef JsonIter it
+        cdef JsonSpan k, v, ccy
+        cdef bint has_ccy = False
+        cdef str ch = "spot.balances"
+        cdef int rc
+        cdef int64_t ts = 0
+        cdef double free = NAN, locked = NAN
+        cdef BalanceUpdate ev
+        json_object_begin(&it, obj.ptr, obj.ptr + obj.len)
+        while json_object_next(&it, &k, &v) == 1:
+            rc = 0
+            if _key(&k, b"currency", 8):
+                ccy = v
+                has_ccy = True
+            elif _key(&k, b"available", 9):
+                rc = _num(&v, &free)
+            elif _key(&k, b"freeze", 6):
+                rc = _num(&v, &locked)
+            elif _key(&k, b"timestamp_ms", 12):
+                rc = _ms_to_ns(&v, &ts)
+            if rc != 0:
+                return self._field_fail(ch, self._text(&k), rc)
+        if not has_ccy:
+            return self._fail("schema", f"{ch}: a balance needs 'currency'")
+        self._plain_string(&ccy, ch, "currency")
+        if not emit:
+            return 0
+        ev = <BalanceUpdate>self._balances.acquire()
+        ev.exchange = self.exchange
+        ev.asset = self.c_intern(ccy.ptr, ccy.len)
+        ev.symbol = ev.asset
+        ev.exchange_ts_ns = ts
+        ev.recv_ns = recv_ns
+        ev.free = free
+        ev.locked = locked
+        return self.dispatcher.emit(ev)
+
+    # ---- Python API -------------------------------------------------------------------------
+    def take_obu_resubscribe(self):
+        """The pairs whose obu stream must be resubscribed (and forget them)."""
+        out = sorted(self.obu_resubscribe)
+        self.obu_resubscribe.clear()
+        return out
+
+    def stats(self):
+        """Counters: frames, data/ack/pong/error/unknown frames, parse errors and errors by kind."""
+        return {
+            "frames": self.frames, "data_frames": self.data_frames, "acks": self.acks, "pongs": self.pongs,
+            "error_frames": self.error_frames, "unknown_frames": self.unknown_frames,
+            "parse_errors": self.parse_errors, "errors_by_kind": dict(self._errors_by_kind),
+            "obu_resubscribe": sorted(self.obu_resubscribe),
+        }

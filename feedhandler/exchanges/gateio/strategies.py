@@ -1,0 +1,292 @@
+"""Gate.io spot v4 connection and subscription strategies (public and private).
+
+Requests (protocols.md 2.3)::
+
+    {"time": <s>, "id": <n>, "channel": "spot.trades", "event": "subscribe", "payload": ["BTC_USDT"]}
+
+Private requests add ``"auth": {"method": "api_key", "KEY": ..., "SIGN": hex(HMAC-SHA512(secret,
+"channel=<channel>&event=<event>&time=<time>"))}`` to *every* (un)subscribe request (protocols.md 2.8).
+Acks echo ``id``; each request's id is mapped back to the subscription keys it carried.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from collections import OrderedDict
+from typing import Any, Callable, Sequence
+
+from feedhandler.core.errors import ConfigurationError
+from feedhandler.core.strategies import (
+    ConnectionStrategy,
+    Frame,
+    SendFunc,
+    SubscriptionAck,
+    SubscriptionStrategy,
+)
+from feedhandler.core.types import ChannelType, ConnectionContext
+
+from . import constants as C
+
+_MAX_PENDING_ACKS = 10_000
+
+
+def sign(secret: str, channel: str, event: str, ts: int) -> str:
+    """Gate.io WS v4 signature: hex HMAC-SHA512 of ``channel=<channel>&event=<event>&time=<time>``."""
+    payload = f"channel={channel}&event={event}&time={ts}"
+    return hmac.new(secret.encode(), payload.encode(), hashlib.sha512).hexdigest()
+
+
+class _Credentials:
+    """API key and secret; never shown by repr/str."""
+
+    __slots__ = ("api_key", "_secret")
+
+    def __init__(self, api_key: str | None, secret_key: str | None):
+        self.api_key = api_key
+        self._secret = secret_key
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.api_key) and bool(self._secret)
+
+    def auth(self, channel: str, event: str, ts: int) -> dict[str, str]:
+        if not self.complete:
+            raise ConfigurationError("gateio private channels need api_key and secret_key")
+        assert self._secret is not None and self.api_key is not None
+        return {"method": C.AUTH_METHOD, "KEY": self.api_key, "SIGN": sign(self._secret, channel, event, ts)}
+
+    def __repr__(self) -> str:
+        return f"_Credentials(api_key={'<set>' if self.api_key else None}, secret_key={'<set>' if self._secret else None})"
+
+    __str__ = __repr__
+
+
+def _ping_message(clock: Callable[[], float]) -> str:
+    return json.dumps({"time": int(clock()), "channel": C.CH_PING}, separators=(",", ":"))
+
+
+class GateioPublicConnectionStrategy(ConnectionStrategy):
+    """Public WebSocket ``wss://api.gateio.ws/ws/v4/`` with an application ``spot.ping``.
+
+    Parameters
+    ----------
+    ws_url:
+        Override the URL (the simulator passes its own).
+    ping_interval:
+        Seconds between ``spot.ping`` messages (default 10 s, as the doc's demo).
+    """
+
+    def __init__(self, ws_url: str | None = None, ping_interval: float = C.PING_INTERVAL,
+                 clock: Callable[[], float] = time.time, **kwargs: Any):
+        self.url = ws_url or C.WS_URL
+        self.ping_interval = float(ping_interval)
+        self._clock = clock
+
+    async def create_connection_context(self, is_private: bool = False, api_key: str | None = None,
+                                        secret_key: str | None = None) -> ConnectionContext:
+        return ConnectionContext(url=self.url, ping_interval=self.ping_interval)
+
+    def create_ping_message(self) -> str:
+        """``{"time": <s>, "channel": "spot.ping"}``; the server answers ``spot.pong``."""
+        return _ping_message(self._clock)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url={self.url!r}, ping_interval={self.ping_interval})"
+
+
+class GateioPrivateConnectionStrategy(GateioPublicConnectionStrategy):
+    """Private side: the same socket; every private (un)subscribe request carries its own signed ``auth``.
+
+    Gate.io has no login step for data channels, so :meth:`authenticate` only checks that the
+    credentials are present (the exchange accepts or refuses each signed request; a refusal comes
+    back as a failed ack with error code 4). The credentials go into ``context.auth_params``, which
+    ``ConnectionContext`` never shows.
+    """
+
+    def __init__(self, ws_url: str | None = None, api_key: str | None = None, secret_key: str | None = None,
+                 **kwargs: Any):
+        super().__init__(ws_url=ws_url, **kwargs)
+        self._credentials = _Credentials(api_key, secret_key)
+
+    async def create_connection_context(self, is_private: bool = True, api_key: str | None = None,
+                                        secret_key: str | None = None) -> ConnectionContext:
+        creds = _Credentials(api_key or self._credentials.api_key,
+                             secret_key or self._credentials._secret)
+        return ConnectionContext(url=self.url, ping_interval=self.ping_interval, auth_params={"credentials": creds})
+
+    async def authenticate(self, send_func: SendFunc, context: ConnectionContext) -> bool:
+        creds = context.auth_params.get("credentials")
+        return isinstance(creds, _Credentials) and creds.complete
+
+    def auth_for(self, channel: str, event: str, ts: int) -> dict[str, str]:
+        """The ``auth`` object of one request (the signature pattern of the migration guide)."""
+        return self._credentials.auth(channel, event, ts)
+
+
+class GateioPublicSubscriptionStrategy(SubscriptionStrategy):
+    """Channel names, request envelopes and ack matching for the public channels.
+
+    Parameters
+    ----------
+    book_channel:
+        What ``ChannelType.ORDERBOOK`` subscribes: ``"order_book_update"`` (default; REST-synced
+        diffs), ``"obu"`` (order book v2) or ``"order_book"`` (top-N snapshots).
+    speed:
+        ``spot.order_book_update`` speed: ``"100ms"`` (100 levels) or ``"20ms"`` (20 levels).
+    obu_level:
+        50 or 400.
+    order_book_level, order_book_interval:
+        For ``"order_book"``: 5/10/20/50/100 levels, ``"100ms"``/``"1000ms"``.
+    kline_interval:
+        ``spot.candlesticks`` interval (``"1m"``).
+    """
+
+    max_subscriptions_per_connection = C.MAX_SUBSCRIPTIONS_PER_CONNECTION
+    max_messages_per_second = C.MAX_MESSAGES_PER_SECOND
+
+    def __init__(self, book_channel: str = "order_book_update", speed: str | None = None, obu_level: int = C.DEFAULT_OBU_LEVEL,
+                 order_book_level: int = 20, order_book_interval: str = "100ms",
+                 kline_interval: str = C.DEFAULT_CANDLE_INTERVAL, clock: Callable[[], float] = time.time,
+                 **kwargs: Any):
+        speed = speed or C.DEFAULT_BOOK_UPDATE_SPEED
+        if book_channel not in ("order_book_update", "obu", "order_book"):
+            raise ConfigurationError(f"gateio book_channel must be 'order_book_update', 'obu' or 'order_book', not {book_channel!r}")
+        if speed not in C.BOOK_UPDATE_SPEEDS:
+            raise ConfigurationError(f"gateio speed must be one of {sorted(C.BOOK_UPDATE_SPEEDS)}, not {speed!r}")
+        if int(obu_level) not in C.OBU_LEVELS:
+            raise ConfigurationError(f"gateio obu_level must be one of {C.OBU_LEVELS}, not {obu_level!r}")
+        if int(order_book_level) not in C.ORDER_BOOK_LEVELS or order_book_interval not in C.ORDER_BOOK_INTERVALS:
+            raise ConfigurationError("gateio order_book_level must be 5/10/20/50/100 and interval 100ms/1000ms")
+        if kline_interval not in C.CANDLE_INTERVALS:
+            raise ConfigurationError(f"gateio kline_interval must be one of {C.CANDLE_INTERVALS}, not {kline_interval!r}")
+        self.book_channel = book_channel
+        self.speed = speed
+        self.obu_level = int(obu_level)
+        self.order_book_level = int(order_book_level)
+        self.order_book_interval = order_book_interval
+        self.kline_interval = kline_interval
+        self._clock = clock
+        self._ids = itertools.count(1)
+        self._pending: OrderedDict[int, list[str]] = OrderedDict()
+
+    # --- names -------------------------------------------------------------------------------
+    def _streams(self, symbols: Sequence[str], channel: ChannelType) -> list[tuple[str, list[Any], list[str]]]:
+        """(gate channel, payload, keys) of the requests for one channel type."""
+        out: list[tuple[str, list[Any], list[str]]] = []
+        if channel is ChannelType.ORDERBOOK:
+            if self.book_channel == "obu":
+                streams = [f"ob.{s}.{self.obu_level}" for s in symbols]
+                out.append((C.CH_OBU, streams, [f"{C.CH_OBU}:{n}" for n in streams]))
+            elif self.book_channel == "order_book":
+                for s in symbols:
+                    out.append((C.CH_ORDER_BOOK, [s, str(self.order_book_level), self.order_book_interval],
+                                [f"{C.CH_ORDER_BOOK}:{s}"]))
+            else:
+                for s in symbols:
+                    out.append((C.CH_BOOK_UPDATE, [s, self.speed], [f"{C.CH_BOOK_UPDATE}:{s}"]))
+        elif channel is ChannelType.TRADES:
+            out.append((C.CH_TRADES, list(symbols), [f"{C.CH_TRADES}:{s}" for s in symbols]))
+        elif channel is ChannelType.BOOK_TICKER:
+            out.append((C.CH_BOOK_TICKER, list(symbols), [f"{C.CH_BOOK_TICKER}:{s}" for s in symbols]))
+        elif channel is ChannelType.TICKER:
+            out.append((C.CH_TICKERS, list(symbols), [f"{C.CH_TICKERS}:{s}" for s in symbols]))
+        elif channel is ChannelType.KLINE:
+            for s in symbols:
+                out.append((C.CH_CANDLES, [self.kline_interval, s], [f"{C.CH_CANDLES}:{s}"]))
+        else:
+            raise ConfigurationError(f"gateio public feed has no channel for {channel.value!r}")
+        return [o for o in out if o[2]]
+
+    def subscription_keys(self, symbols: Sequence[str], channels: Sequence[ChannelType]) -> list[str]:
+        return [k for ch in channels for _, _, keys in self._streams(symbols, ChannelType.parse(ch)) for k in keys]
+
+    # --- messages ----------------------------------------------------------------------------
+    def _envelope(self, req_id: int, ts: int, channel: str, event: str, payload: list[Any] | None) -> dict[str, Any]:
+        msg: dict[str, Any] = {"time": ts, "id": req_id, "channel": channel, "event": event}
+        if payload is not None:
+            msg["payload"] = payload
+        return msg
+
+    def _request(self, channel: str, event: str, payload: list[Any] | None, keys: list[str]) -> str:
+        req_id = next(self._ids)
+        ts = int(self._clock())
+        if event == C.EVENT_SUBSCRIBE:
+            self._pending[req_id] = keys
+            while len(self._pending) > _MAX_PENDING_ACKS:
+                self._pending.popitem(last=False)
+        return json.dumps(self._envelope(req_id, ts, channel, event, payload), separators=(",", ":"))
+
+    def create_subscription_messages(self, symbols: Sequence[str], channels: Sequence[ChannelType],
+                                     is_subscribe: bool) -> list[str | bytes]:
+        event = C.EVENT_SUBSCRIBE if is_subscribe else C.EVENT_UNSUBSCRIBE
+        return [self._request(ch, event, payload, keys)
+                for channel in channels for ch, payload, keys in self._streams(symbols, ChannelType.parse(channel))]
+
+    def obu_resubscribe_messages(self, stream: str) -> list[str]:
+        """Unsubscribe then subscribe one obu stream (``ob.BTC_USDT.50``): the recovery after a gap."""
+        keys = [f"{C.CH_OBU}:{stream}"]
+        return [self._request(C.CH_OBU, C.EVENT_UNSUBSCRIBE, [stream], keys),
+                self._request(C.CH_OBU, C.EVENT_SUBSCRIBE, [stream], keys)]
+
+    # --- acks --------------------------------------------------------------------------------
+    def parse_ack(self, frame: Frame) -> SubscriptionAck | None:
+        try:
+            text = frame if isinstance(frame, str) else bytes(frame).decode("utf-8")
+            msg = json.loads(text)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        if not isinstance(msg, dict):
+            return None
+        event = msg.get("event")
+        req_id = msg.get("id")
+        error = msg.get("error")
+        result = msg.get("result")
+        ok = error is None and isinstance(result, dict) and result.get("status") == "success"
+        reason = None
+        if not ok:
+            if isinstance(error, dict):
+                reason = f"code {error.get('code')}: {error.get('message')}"
+            else:
+                reason = "result.status is not 'success'"
+        if event == C.EVENT_UNSUBSCRIBE:
+            return SubscriptionAck(reason=reason)
+        keys = self._pending.pop(req_id, None) if isinstance(req_id, int) else None
+        if keys is None:
+            if event != C.EVENT_SUBSCRIBE:
+                return None  # an error not tied to a request of ours: the manager reports it as is
+            keys = []
+        return SubscriptionAck(confirmed=keys if ok else [], failed=[] if ok else keys, reason=reason)
+
+
+class GateioPrivateSubscriptionStrategy(GateioPublicSubscriptionStrategy):
+    """Private channels ``spot.orders``, ``spot.usertrades`` (payload: pairs) and ``spot.balances``.
+
+    Every request is signed (``auth`` with ``SIGN`` over its own channel, event and time).
+    Credentials come from ``api_key``/``secret_key`` (the factory options); they are never logged.
+    """
+
+    def __init__(self, api_key: str | None = None, secret_key: str | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._credentials = _Credentials(api_key, secret_key)
+
+    def _streams(self, symbols: Sequence[str], channel: ChannelType) -> list[tuple[str, list[Any], list[str]]]:
+        if channel is ChannelType.ORDERS:
+            return [(C.CH_ORDERS, list(symbols), [f"{C.CH_ORDERS}:{s}" for s in symbols])] if symbols else []
+        if channel is ChannelType.FILLS:
+            return [(C.CH_USERTRADES, list(symbols), [f"{C.CH_USERTRADES}:{s}" for s in symbols])] if symbols else []
+        if channel is ChannelType.BALANCES:
+            # one balances stream per connection; counted once whatever the symbols
+            return [(C.CH_BALANCES, None, [C.CH_BALANCES])] if symbols else []  # type: ignore[list-item]
+        return super()._streams(symbols, channel)
+
+    def _envelope(self, req_id: int, ts: int, channel: str, event: str, payload: list[Any] | None) -> dict[str, Any]:
+        msg = super()._envelope(req_id, ts, channel, event, payload)
+        if channel in C.PRIVATE_CHANNELS:
+            msg["auth"] = self._credentials.auth(channel, event, ts)
+        return msg
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(credentials={self._credentials!r})"
