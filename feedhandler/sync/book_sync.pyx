@@ -359,7 +359,7 @@ cdef class BookSync:
         ev.is_snapshot = is_snapshot
         ev.exchange_ts_ns = exchange_ts_ns
         ev.recv_ns = recv_ns
-        if self.profiling:
+        if self.profiling and not is_snapshot:  # a snapshot's load is not a delta's parse -> apply
             ev.parsed_ns = self._parsed_ns
             ev.applied_ns = _monotonic_ns()
         else:

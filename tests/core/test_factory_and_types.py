@@ -46,7 +46,7 @@ def test_unknown_exchange_lists_known():
 def test_config_defaults_and_channel_parsing():
     cfg = WebSocketManagerConfig("mexc", channel_types=["trades", ChannelType.ORDERBOOK])
     assert cfg.channel_types == [ChannelType.TRADES, ChannelType.ORDERBOOK]
-    assert cfg.stale_timeout > 0 and cfg.transport == "websockets" and cfg.reconnect.max_attempts is None
+    assert cfg.stale_timeout > 0 and cfg.transport == "picows" and cfg.reconnect.max_attempts is None
     with pytest.raises(ValueError, match="unknown channel type"):
         WebSocketManagerConfig("mexc", channel_types=["nope"])
     assert ChannelType.ORDERS.is_private and not ChannelType.TRADES.is_private

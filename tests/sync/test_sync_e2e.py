@@ -50,9 +50,10 @@ class Checker:
 
 
 async def run_feed(sim, symbols, checker, *, stale=0.0, settle_updates=20, faults_on=None, duration=1.0,
-                   rate_limit=1000.0):
+                   rate_limit=1000.0, transport="websockets"):
     config = WebSocketManagerConfig("simjson", channel_types=[ChannelType.ORDERBOOK], reconnect=FAST,
-                                    stale_timeout=stale, initialize_timeout=5.0, max_frame_size=1 << 20)
+                                    stale_timeout=stale, initialize_timeout=5.0, max_frame_size=1 << 20,
+                                    transport=transport)
     parser = simjson_parser(sim.rest_url, rate=rate_limit, burst=10)
     manager = WebSocketManager(config, SimJsonConnection(sim.ws_url), SimJsonSubscription(), parser,
                                message_handler=checker, error_handler=checker.errors.append)
@@ -111,17 +112,21 @@ FAULTS = {
 }
 
 
+TRANSPORTS = ["websockets", "picows"]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("fault", sorted(FAULTS))
-async def test_fault_recovers_to_true_book(fault):
+async def test_fault_recovers_to_true_book(fault, transport):
     switch, reason = FAULTS[fault]
     # one symbol per connection: reordered or lost frames then always hit the same book
     async with asyncio.timeout(40), SimExchange("simjson", ["BTCUSDT"], seed=7, rate=150) as sim:
         checker = Checker(sim)
         if fault in ("slow_rest", "stale_snapshot"):
             switch(sim.faults)  # these act on the initial sync
-            stats = await run_feed(sim, ["BTCUSDT"], checker)
+            stats = await run_feed(sim, ["BTCUSDT"], checker, transport=transport)
         else:
-            stats = await run_feed(sim, ["BTCUSDT"], checker, faults_on=switch, duration=1.5)
+            stats = await run_feed(sim, ["BTCUSDT"], checker, faults_on=switch, duration=1.5, transport=transport)
         assert checker.updates > 10
         if reason is not None:
             invalid = [s for s in checker.statuses if not s[1]]
@@ -136,15 +141,18 @@ async def test_fault_recovers_to_true_book(fault):
             assert any("malformed" in str(e) for e in checker.errors)
 
 
-async def test_silence_triggers_stale_reconnect_and_resync():
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_silence_triggers_stale_reconnect_and_resync(transport):
     async with asyncio.timeout(30), SimExchange("simjson", ["BTCUSDT"], seed=3, rate=100) as sim:
         checker = Checker(sim)
-        await run_feed(sim, ["BTCUSDT"], checker, stale=0.4, faults_on=lambda f: f.silence(1.0), duration=1.2)
+        await run_feed(sim, ["BTCUSDT"], checker, stale=0.4, faults_on=lambda f: f.silence(1.0), duration=1.2,
+                       transport=transport)
         assert sim.stats.connections_accepted >= 2
         assert any("connection lost" in r for _, v, r in checker.statuses if not v)
 
 
-async def test_refused_connections_then_recovery():
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_refused_connections_then_recovery(transport):
     async with asyncio.timeout(30), SimExchange("simjson", ["BTCUSDT"], seed=4, rate=100) as sim:
         checker = Checker(sim)
 
@@ -152,7 +160,7 @@ async def test_refused_connections_then_recovery():
             f.drop_after_frames = 5
             f.refuse(1.0)
 
-        await run_feed(sim, ["BTCUSDT"], checker, faults_on=refuse, duration=1.0)
+        await run_feed(sim, ["BTCUSDT"], checker, faults_on=refuse, duration=1.0, transport=transport)
         assert sim.stats.connections_refused >= 1
 
 

@@ -1,0 +1,321 @@
+"""End-to-end transport throughput and latency on 127.0.0.1: ``websockets`` beside ``picows``.
+
+A raw asyncio server in a subprocess writes pre-encoded WebSocket frames as
+fast as the socket takes them (so the client is the bottleneck, and the
+client's ``time.process_time`` is the client's CPU alone). Each frame goes
+transport -> parser -> a handler that counts. Parsers: ``count`` (a minimal
+parser that only counts frames) and ``binance`` (the real Binance parser from
+``WebSocketStrategyFactory.create_strategies("binance")[2]`` decoding trade
+frames into ``Trade`` events), when it is importable.
+
+Latency: the server sends a paced stream (10k frames/s) whose frames carry the
+server's ``CLOCK_MONOTONIC`` send time; the handler records ``monotonic_ns() -
+sent``. The clock is shared by processes on one machine.
+
+Run as pytest-benchmark (``python -m pytest benchmarks/bench_transport.py
+--benchmark-only -q``: figures in ``extra_info``) or as a script for a table
+(``python benchmarks/bench_transport.py [--uvloop] [--frames N]``).
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import gc
+import hashlib
+import os
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from feedhandler.core.strategies import MessageParser  # noqa: E402
+from feedhandler.core.types import MessageType  # noqa: E402
+from feedhandler.transport.base import create_transport  # noqa: E402
+from feedhandler.transport.picows_transport import PicowsTransport  # noqa: E402
+
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#: A Binance combined-stream trade frame (153 bytes): small, like most market-data frames.
+TRADE_FRAME = (b'{"stream":"btcusdt@trade","data":{"e":"trade","E":1700000000000,"s":"BTCUSDT","t":12345,'
+               b'"p":"43000.10","q":"0.0100","T":1700000000000,"m":true,"M":true}}')
+_DATA = int(MessageType.DATA)
+
+
+def _frame(opcode: int, payload: bytes) -> bytes:
+    n = len(payload)
+    if n < 126:
+        return struct.pack("!BB", 0x80 | opcode, n) + payload
+    if n < 65536:
+        return struct.pack("!BBH", 0x80 | opcode, 126, n) + payload
+    return struct.pack("!BBQ", 0x80 | opcode, 127, n) + payload
+
+
+# --- the server (runs in a subprocess) ----------------------------------------------------------
+
+async def _serve_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """``GET /flood/<n>`` or ``GET /paced/<rate>/<ms>``; starts on the client's first frame."""
+    try:
+        request = await reader.readuntil(b"\r\n\r\n")
+        path = request.split(b" ", 2)[1].decode().strip("/").split("/")
+        key = next(line.split(b":", 1)[1].strip() for line in request.split(b"\r\n")
+                   if line.lower().startswith(b"sec-websocket-key:"))
+        accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
+        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        await reader.read(64)  # the client's "go" frame (masked; content unused)
+        if path[0] == "flood":
+            n = int(path[1])
+            per_chunk = 1000
+            chunk = _frame(0x1, TRADE_FRAME) * per_chunk
+            for _ in range(n // per_chunk):
+                writer.write(chunk)
+                await writer.drain()
+            writer.write(_frame(0x1, TRADE_FRAME) * (n % per_chunk))
+        else:
+            rate, ms = int(path[1]), int(path[2])
+            start = time.monotonic_ns()
+            end = start + ms * 1_000_000
+            sent = 0
+            while True:
+                now = time.monotonic_ns()
+                if now >= end:
+                    break
+                due = (now - start) * rate // 1_000_000_000 - sent
+                for _ in range(due):
+                    writer.write(_frame(0x1, b'{"t":%019d,"s":"BTCUSDT","p":"43000.10","q":"0.0100"}'
+                                        % time.monotonic_ns()))
+                sent += max(due, 0)
+                await asyncio.sleep(0.0005)
+        writer.write(_frame(0x8, struct.pack("!H", 1000)))
+        await writer.drain()
+        # The client's close frame (or its EOF): then the server drops TCP first, as RFC 6455 asks
+        # (websockets' client otherwise waits close_timeout for it, and that would count as receive time).
+        await asyncio.wait_for(reader.read(64), 5)
+    except (ConnectionError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _server_main() -> None:
+    server = await asyncio.start_server(_serve_one, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+
+
+class ServerProcess:
+    """The frame server in its own process, so the client's CPU time is its own."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline())
+
+    def url(self, path: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/{path}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+# --- the client -------------------------------------------------------------------------------
+
+class CountingParser(MessageParser):
+    """The least a parser can do: count the frame and hand one event to the handler."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def get_message_type(self, raw):
+        return MessageType.DATA
+
+    def feed(self, raw, recv_ns):
+        self.frames += 1
+        self._handler(raw)
+        return _DATA
+
+    def bind(self, handler, error_handler) -> None:
+        self._handler = handler
+
+
+def make_parser(kind: str):
+    """(parser, counter list) for ``count`` or ``binance``; raises ImportError/RuntimeError if unusable."""
+    counter = [0]
+
+    def handler(event) -> None:
+        counter[0] += 1
+
+    if kind == "count":
+        parser = CountingParser()
+    else:
+        from feedhandler import WebSocketStrategyFactory
+
+        parser = WebSocketStrategyFactory.create_strategies(kind)[2]
+    errors: list[BaseException] = []
+    parser.bind(handler, errors.append)
+    parser.feed(TRADE_FRAME, 0)
+    if counter[0] != 1 or errors:
+        raise RuntimeError(f"{kind} parser did not decode the trade frame: {errors}")
+    counter[0] = 0
+    return parser, counter
+
+
+def transport_for(name: str):
+    if name == "picows-memoryview":
+        return PicowsTransport("memoryview")
+    return create_transport(name)
+
+
+async def flood(server: ServerProcess, transport: str, n: int, parser_kind: str) -> tuple[float, float]:
+    """Receive ``n`` frames through transport and parser; returns (wall seconds, client CPU seconds)."""
+    parser, counter = make_parser(parser_kind)
+    conn = await transport_for(transport).connect(server.url(f"flood/{n}"), max_frame_size=1 << 20)
+    feed = parser.feed
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        await conn.send("go")
+        await conn.run(feed)
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    finally:
+        if gc_was:
+            gc.enable()
+        await conn.close()
+    if counter[0] != n:
+        raise RuntimeError(f"{transport}: {counter[0]} events for {n} frames")
+    return wall, cpu
+
+
+async def paced(server: ServerProcess, transport: str, rate: int = 10_000, ms: int = 1500) -> list[int]:
+    """Latencies (ns) from the server's send to the handler, for a paced stream."""
+    lat: list[int] = []
+    now = time.monotonic_ns
+
+    def on_frame(raw, recv_ns) -> None:
+        lat.append(now() - int(raw[5:24]))
+
+    conn = await transport_for(transport).connect(server.url(f"paced/{rate}/{ms}"))
+    await conn.send("go")
+    await conn.run(on_frame)
+    await conn.close()
+    return lat
+
+
+def percentile(values: list[int], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# --- pytest-benchmark -------------------------------------------------------------------------
+
+TRANSPORTS = ["websockets", "picows", "picows-memoryview"]
+N_FRAMES = 100_000
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = ServerProcess()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def loop():
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+def _bench_flood(benchmark, server, loop, transport, parser_kind):
+    try:
+        make_parser(parser_kind)
+    except Exception as exc:  # the exchange parser is optional here
+        pytest.skip(f"{parser_kind} parser unusable: {exc}")
+    cpus: list[float] = []
+
+    def one_round():
+        wall, cpu = loop.run_until_complete(flood(server, transport, N_FRAMES, parser_kind))
+        cpus.append(cpu)
+
+    benchmark.pedantic(one_round, rounds=5, warmup_rounds=1, iterations=1)
+    median_wall = benchmark.stats.stats.median
+    benchmark.extra_info["frames"] = N_FRAMES
+    benchmark.extra_info["frames_per_s"] = round(N_FRAMES / median_wall)
+    benchmark.extra_info["client_cpu_ns_per_frame"] = round(statistics.median(cpus) / N_FRAMES * 1e9)
+
+
+@pytest.mark.benchmark(group="transport-flood-count")
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_flood_counting_parser(benchmark, server, loop, transport):
+    _bench_flood(benchmark, server, loop, transport, "count")
+
+
+@pytest.mark.benchmark(group="transport-flood-binance")
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_flood_binance_parser(benchmark, server, loop, transport):
+    _bench_flood(benchmark, server, loop, transport, "binance")
+
+
+@pytest.mark.benchmark(group="transport-paced-latency")
+@pytest.mark.parametrize("transport", TRANSPORTS[:2])
+def test_paced_latency(benchmark, server, loop, transport):
+    lats: list[int] = []
+
+    def one_round():
+        lats.extend(loop.run_until_complete(paced(server, transport)))
+
+    benchmark.pedantic(one_round, rounds=1, iterations=1)
+    benchmark.extra_info["frames"] = len(lats)
+    benchmark.extra_info["p50_us"] = round(percentile(lats, 0.50) / 1e3, 1)
+    benchmark.extra_info["p99_us"] = round(percentile(lats, 0.99) / 1e3, 1)
+
+
+# --- script mode: a table ---------------------------------------------------------------------
+
+def main(argv: list[str]) -> None:
+    if "--serve" in argv:
+        asyncio.run(_server_main())
+        return
+    n = int(argv[argv.index("--frames") + 1]) if "--frames" in argv else 200_000
+    rounds = 5
+    loops = {"asyncio": asyncio.new_event_loop}
+    if "--uvloop" in argv:
+        import uvloop
+
+        loops["uvloop"] = uvloop.new_event_loop
+    server = ServerProcess()
+    try:
+        for loop_name, new_loop in loops.items():
+            loop = new_loop()
+            for parser_kind in ("count", "binance"):
+                try:
+                    make_parser(parser_kind)
+                except Exception as exc:
+                    print(f"{parser_kind}: skipped ({exc})")
+                    continue
+                for transport in TRANSPORTS:
+                    loop.run_until_complete(flood(server, transport, n // 10, parser_kind))  # warm-up
+                    runs = [loop.run_until_complete(flood(server, transport, n, parser_kind)) for _ in range(rounds)]
+                    wall = statistics.median(r[0] for r in runs)
+                    cpu = statistics.median(r[1] for r in runs)
+                    print(f"{loop_name:8s} {parser_kind:8s} {transport:18s} {n / wall:>10,.0f} frames/s "
+                          f"{cpu / n * 1e9:7.0f} ns CPU/frame", flush=True)
+            for transport in TRANSPORTS[:2]:
+                lat = loop.run_until_complete(paced(server, transport))
+                print(f"{loop_name:8s} paced 10k/s {transport:18s} n={len(lat)} p50={percentile(lat, .5) / 1e3:.1f}us "
+                      f"p99={percentile(lat, .99) / 1e3:.1f}us max={max(lat) / 1e3:.1f}us", flush=True)
+            loop.close()
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

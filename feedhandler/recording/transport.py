@@ -1,0 +1,49 @@
+"""A transport wrapper that writes every received frame to a recording."""
+from __future__ import annotations
+
+import itertools
+from typing import Mapping
+
+from ..transport.base import FrameCallback, Transport, TransportConnection
+from .format import RecordingWriter
+
+
+class _RecordingConnection(TransportConnection):
+    def __init__(self, inner: TransportConnection, writer: RecordingWriter, connection_id: int):
+        self._inner, self._writer, self._id = inner, writer, connection_id
+
+    async def send(self, data: str | bytes) -> None:
+        await self._inner.send(data)
+
+    async def run(self, on_frame: FrameCallback) -> None:
+        write = self._writer.frame
+        cid = self._id
+
+        def record_then_parse(payload: str | bytes, recv_ns: int) -> object:
+            write(payload, recv_ns, cid)
+            return on_frame(payload, recv_ns)
+
+        await self._inner.run(record_then_parse)
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+    @property
+    def close_reason(self) -> str:
+        return self._inner.close_reason
+
+
+class RecordingTransport(Transport):
+    """Wraps another transport; each connection gets its own id in the recording."""
+
+    name = "recording"
+
+    def __init__(self, inner: Transport, writer: RecordingWriter):
+        self._inner, self._writer = inner, writer
+        self._ids = itertools.count(1)
+
+    async def connect(self, url: str, *, headers: Mapping[str, str] | None = None,
+                      max_frame_size: int = 16 * 1024 * 1024, connect_timeout: float = 10.0) -> TransportConnection:
+        conn = await self._inner.connect(url, headers=headers, max_frame_size=max_frame_size,
+                                         connect_timeout=connect_timeout)
+        return _RecordingConnection(conn, self._writer, next(self._ids))
