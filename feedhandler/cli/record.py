@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import sys
 import time
 from typing import Any, TextIO
@@ -28,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sim", action="store_true", help="record from the built-in simulator")
     parser.add_argument("--rate", type=float, default=50.0, help="with --sim: updates per second per symbol")
     parser.add_argument("--seed", type=int, default=1, help="with --sim: market seed")
+    parser.add_argument("--books-out", help="write the live books at the end (JSON), to compare with a replay")
 
 
 async def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -54,6 +56,11 @@ async def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
               file=out, flush=True)
         await manager.initialize(symbols)
         await asyncio.sleep(args.duration)
+        if args.books_out:
+            from .replay import books_json
+
+            with open(args.books_out, "w") as f:
+                json.dump(books_json(manager.message_parser), f)
     print(f"recorded {writer.frames} frames ({writer.bytes} bytes) and {writer.snapshots} snapshots to {args.out}",
           file=out, flush=True)
     return 0
