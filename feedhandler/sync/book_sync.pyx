@@ -393,40 +393,16 @@ cdef class BookSync:
             # a late answer to an earlier request: the book is already in step, an older state must not replace it
             self.snapshot_requested = False
             return True
-        cdef double[:, ::1] b = _as_levels(bids)
-        cdef double[:, ::1] a = _as_levels(asks)
-        cdef double[::1] bp = np.ascontiguousarray(b[:, 0]) if b.shape[0] else np.zeros(1)
-        cdef double[::1] bq = np.ascontiguousarray(b[:, 1]) if b.shape[0] else np.zeros(1)
-        cdef double[::1] ap = np.ascontiguousarray(a[:, 0]) if a.shape[0] else np.zeros(1)
-        cdef double[::1] aq = np.ascontiguousarray(a[:, 1]) if a.shape[0] else np.zeros(1)
-        if not _levels_valid(&bp[0], &bq[0], b.shape[0]) or not _levels_valid(&ap[0], &aq[0], a.shape[0]):
-            self.snapshot_requested = False
-            raise ValueError(f"{self.exchange} {self.symbol}: snapshot has invalid levels; not loaded")
-        self.c_load_snapshot(update_id, &bp[0], &bq[0], b.shape[0], &ap[0], &aq[0], a.shape[0], recv_ns)
-        return self.state == LIVE
+        return _with_levels(self, _OP_SNAPSHOT, update_id, 0, 0, bids, asks, 0, recv_ns)
 
     def apply_delta(self, int64_t first, int64_t last, bids, asks, int64_t prev=0,
                     int64_t exchange_ts_ns=0, int64_t recv_ns=0):
         """Python entry to the delta path (tests, pure-Python parsers): ``bids``/``asks`` as ``(n, 2)``."""
-        cdef double[:, ::1] b = _as_levels(bids)
-        cdef double[:, ::1] a = _as_levels(asks)
-        cdef double[::1] bp = np.ascontiguousarray(b[:, 0]) if b.shape[0] else np.zeros(1)
-        cdef double[::1] bq = np.ascontiguousarray(b[:, 1]) if b.shape[0] else np.zeros(1)
-        cdef double[::1] ap = np.ascontiguousarray(a[:, 0]) if a.shape[0] else np.zeros(1)
-        cdef double[::1] aq = np.ascontiguousarray(a[:, 1]) if a.shape[0] else np.zeros(1)
-        self.on_delta(first, last, prev, &bp[0], &bq[0], b.shape[0], &ap[0], &aq[0], a.shape[0],
-                      exchange_ts_ns, recv_ns)
+        _with_levels(self, _OP_DELTA, first, last, prev, bids, asks, exchange_ts_ns, recv_ns)
 
     def apply_full_snapshot(self, int64_t update_id, bids, asks, int64_t exchange_ts_ns=0, int64_t recv_ns=0):
         """Python entry to :meth:`on_full_snapshot` (a snapshot pushed on the stream)."""
-        cdef double[:, ::1] b = _as_levels(bids)
-        cdef double[:, ::1] a = _as_levels(asks)
-        cdef double[::1] bp = np.ascontiguousarray(b[:, 0]) if b.shape[0] else np.zeros(1)
-        cdef double[::1] bq = np.ascontiguousarray(b[:, 1]) if b.shape[0] else np.zeros(1)
-        cdef double[::1] ap = np.ascontiguousarray(a[:, 0]) if a.shape[0] else np.zeros(1)
-        cdef double[::1] aq = np.ascontiguousarray(a[:, 1]) if a.shape[0] else np.zeros(1)
-        self.on_full_snapshot(update_id, &bp[0], &bq[0], b.shape[0], &ap[0], &aq[0], a.shape[0],
-                              exchange_ts_ns, recv_ns)
+        _with_levels(self, _OP_FULL, update_id, 0, 0, bids, asks, exchange_ts_ns, recv_ns)
 
     def invalidate(self, str reason, bint request=False):
         """Mark the book invalid (e.g. the connection dropped); optionally request a snapshot now."""
@@ -456,9 +432,38 @@ cdef class BookSync:
                 f"last_update_id={self.book.last_update_id}, buffered={self.buffered_count})")
 
 
-cdef double[:, ::1] _as_levels(levels):
-    arr = np.ascontiguousarray(np.asarray(levels, dtype=np.float64).reshape(-1, 2))
-    return arr
+cdef enum:
+    _OP_SNAPSHOT = 0
+    _OP_DELTA = 1
+    _OP_FULL = 2
+
+
+cdef object _column(double[:, ::1] levels, int k):
+    # a contiguous copy of one column; a dummy element keeps &view[0] valid for empty sides
+    return np.ascontiguousarray(levels[:, k]) if levels.shape[0] else np.zeros(1)
+
+
+cdef object _with_levels(BookSync sync, int op, int64_t a, int64_t b, int64_t prev, bids, asks,
+                         int64_t exchange_ts_ns, int64_t recv_ns):
+    """The Python entry points' shared part: ``(n, 2)`` level arrays -> the C entry ``op``."""
+    cdef double[:, ::1] bl = np.ascontiguousarray(np.asarray(bids, dtype=np.float64).reshape(-1, 2))
+    cdef double[:, ::1] al = np.ascontiguousarray(np.asarray(asks, dtype=np.float64).reshape(-1, 2))
+    cdef double[::1] bp = _column(bl, 0)
+    cdef double[::1] bq = _column(bl, 1)
+    cdef double[::1] ap = _column(al, 0)
+    cdef double[::1] aq = _column(al, 1)
+    cdef Py_ssize_t nb = bl.shape[0], na = al.shape[0]
+    if op == _OP_DELTA:
+        sync.on_delta(a, b, prev, &bp[0], &bq[0], nb, &ap[0], &aq[0], na, exchange_ts_ns, recv_ns)
+        return None
+    if op == _OP_FULL:
+        sync.on_full_snapshot(a, &bp[0], &bq[0], nb, &ap[0], &aq[0], na, exchange_ts_ns, recv_ns)
+        return None
+    if not _levels_valid(&bp[0], &bq[0], nb) or not _levels_valid(&ap[0], &aq[0], na):
+        sync.snapshot_requested = False
+        raise ValueError(f"{sync.exchange} {sync.symbol}: snapshot has invalid levels; not loaded")
+    sync.c_load_snapshot(a, &bp[0], &bq[0], nb, &ap[0], &aq[0], na, recv_ns)
+    return sync.state == LIVE
 
 
 cdef class BookSyncGroup:
