@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "record": ("feedhandler.cli.record", "record raw frames with receive timestamps"),
     "replay": ("feedhandler.cli.replay", "replay a recording through parser, sync and books"),
     "profile": ("feedhandler.cli.profile", "per-stage latency percentiles of the hot path"),
+    "compare": ("feedhandler.cli.compare", "run two implementations on the same frames, report the first divergence"),
 }
 
 

@@ -283,6 +283,42 @@ class WebSocketManager:
             self._connections.remove(conn)
             await self._stop_connection(conn)
 
+    def swap_parser(self, new_parser: MessageParser) -> MessageParser:
+        """Replace the message parser while running; returns the old one (the caller closes it).
+
+        Connections stay open: frames are handed over synchronously, so the frame after this call
+        goes to ``new_parser`` and none is lost or parsed twice. ``new_parser`` starts with its own
+        state (its books sync from their own snapshots).
+        """
+        new_parser.bind(self.message_handler, self._report)
+        old, self.message_parser = self.message_parser, new_parser
+        for conn in self._connections:
+            conn._feed = new_parser.feed
+        return old
+
+    def swap_subscription_strategy(self, new_strategy: SubscriptionStrategy, *, resubscribe: bool = False
+                                   ) -> SubscriptionStrategy:
+        """Replace the subscription strategy while running; returns the old one.
+
+        With ``resubscribe`` the open connections unsubscribe their symbols with the old strategy's
+        messages and subscribe them with the new one's, without reconnecting; otherwise the new
+        strategy is used from the next (re)subscription on.
+        """
+        old = self.subscription_strategy
+        live = [c for c in self._connections if c.state is ConnectionState.CONNECTED] if resubscribe else []
+        for conn in live:
+            self._send_subscriptions(conn, list(conn.symbols), False)
+        self.subscription_strategy = new_strategy
+        for conn in live:
+            conn.subscriptions.clear()
+            self._send_subscriptions(conn, list(conn.symbols), True)
+        return old
+
+    def swap_connection_strategy(self, new_strategy: ConnectionStrategy) -> ConnectionStrategy:
+        """Replace the connection strategy; it is used from the next connection attempt on. Returns the old one."""
+        old, self.connection_strategy = self.connection_strategy, new_strategy
+        return old
+
     async def close(self) -> None:
         """Stop every task and socket the manager started; returns when they are gone."""
         if self._closed:

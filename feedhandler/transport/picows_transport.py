@@ -47,6 +47,7 @@ a configuration error worth seeing).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 from typing import Callable, Literal, Mapping
@@ -238,7 +239,14 @@ class PicowsConnection(TransportConnection):
             listener.on_frame = on_frame
         listener.resume_reading()
         await asyncio.shield(listener.disconnected)
+        await self._consume_disconnect_error()
         self._finish()
+
+    async def _consume_disconnect_error(self) -> None:
+        # picows keeps a protocol error (e.g. an oversized frame) on its own disconnect future; the outcome
+        # is reported from the close handshake instead, so retrieve it here and never leave it "unretrieved".
+        with contextlib.suppress(Exception):
+            await self._transport.wait_disconnected()
 
     def _finish(self) -> None:
         """Decide, once the socket is gone, whether the connection ended cleanly."""
@@ -288,6 +296,7 @@ class PicowsConnection(TransportConnection):
             except TimeoutError:
                 transport.disconnect(False)
         await asyncio.shield(listener.disconnected)
+        await self._consume_disconnect_error()
 
     @property
     def close_reason(self) -> str:
