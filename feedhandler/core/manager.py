@@ -8,9 +8,9 @@ Beside the receive loop, per connection: a writer that paces outgoing
 messages under the exchange's rate limit, the application ping, the strategy's
 keep-alive, and a watchdog that reconnects a silent (stale) connection.
 
-The data path is synchronous: the transport calls :meth:`_Connection.on_frame`
-for each frame, which calls the parser's ``feed`` once; compiled parsers
-deliver events to the handler from C.
+The data path is synchronous: the transport calls the connection's compiled
+``FrameSink`` for each frame, which calls the parser's ``feed`` once; compiled
+parsers deliver events to the handler from C.
 """
 from __future__ import annotations
 
@@ -27,17 +27,16 @@ from .errors import (
     AuthenticationError,
     ConnectionFailedError,
     FeedError,
-    ParseError,
     StaleConnectionError,
     SubscriptionError,
 )
+from .sink import FrameSink
 from .strategies import ConnectionStrategy, MessageParser, SubscriptionStrategy
 from .types import ConnectionContext, ConnectionState, MessageType, SubscriptionState, WebSocketManagerConfig
 from ..transport.base import Transport, TransportConnection, create_transport
 
 log = logging.getLogger("feedhandler.manager")
 
-_DATA = int(MessageType.DATA)
 _SEND_QUEUE_SIZE = 4096
 
 
@@ -81,39 +80,33 @@ class _Connection:
         self.subscriptions: dict[str, SubscriptionState] = {}
         self.ws: TransportConnection | None = None
         self.context: ConnectionContext | None = None
-        self.frames = 0
-        self.bytes = 0
-        self.parse_errors = 0
         self.reconnects = 0
-        self.last_frame_ns = 0
-        self.data_seen = False
         self.last_error: str | None = None
         self.end_error: FeedError | None = None  # why the manager itself ended the connection
         self.ready = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.send_queue: asyncio.Queue[str | bytes] | None = None
-        self._feed = manager.message_parser.feed
+        # The data path: the transport calls this compiled sink for every frame (counts, parse, route).
+        self.sink = FrameSink(manager.message_parser.feed, self._on_control, manager._report)
 
-    # --- data path -------------------------------------------------------------------------
-    def on_frame(self, raw: str | bytes, recv_ns: int) -> None:
-        """Called by the transport for every frame: count it, parse it, route control frames."""
-        self.frames += 1
-        self.bytes += len(raw)
-        self.last_frame_ns = recv_ns
-        try:
-            message_type = self._feed(raw, recv_ns)
-        except Exception as exc:
-            self.parse_errors += 1
-            if not isinstance(exc, FeedError):
-                wrapped = ParseError(f"parser raised {type(exc).__name__}: {exc}")
-                wrapped.__cause__ = exc
-                exc = wrapped
-            self.manager._report(exc)
-            return
-        if message_type == _DATA:
-            self.data_seen = True
-        else:
-            self.manager._on_control(self, message_type, raw)
+    def _on_control(self, message_type: int, raw: str | bytes) -> None:
+        self.manager._on_control(self, message_type, raw)
+
+    @property
+    def frames(self) -> int:
+        return self.sink.frames
+
+    @property
+    def bytes(self) -> int:
+        return self.sink.bytes
+
+    @property
+    def parse_errors(self) -> int:
+        return self.sink.parse_errors
+
+    @property
+    def last_frame_ns(self) -> int:
+        return self.sink.last_frame_ns
 
     def send_nowait(self, message: str | bytes) -> None:
         """Queue a message for the writer (dropped with an error if the queue is full)."""
@@ -293,7 +286,7 @@ class WebSocketManager:
         new_parser.bind(self.message_handler, self._report)
         old, self.message_parser = self.message_parser, new_parser
         for conn in self._connections:
-            conn._feed = new_parser.feed
+            conn.sink.feed = new_parser.feed
         return old
 
     def swap_subscription_strategy(self, new_strategy: SubscriptionStrategy, *, resubscribe: bool = False
@@ -449,7 +442,7 @@ class WebSocketManager:
                 self._report(exc)
             finally:
                 await self._teardown(conn)
-            if conn.data_seen:
+            if conn.sink.data_seen:
                 attempt = 1  # the connection worked: the next retry is immediate again
             if not self._closing:
                 self.message_parser.on_connection_lost(list(conn.symbols))
@@ -458,7 +451,7 @@ class WebSocketManager:
     async def _connect_once(self, conn: _Connection) -> None:
         cfg = self.config
         conn.state = ConnectionState.CONNECTING
-        conn.data_seen = False
+        conn.sink.data_seen = False
         conn.end_error = None
         ctx = await self.connection_strategy.create_connection_context(cfg.is_private, cfg.api_key, cfg.secret_key)
         conn.context = ctx
@@ -467,9 +460,9 @@ class WebSocketManager:
         )
         conn.ws = ws
         conn.send_queue = asyncio.Queue(_SEND_QUEUE_SIZE)
-        conn.last_frame_ns = time.monotonic_ns()
+        conn.sink.last_frame_ns = time.monotonic_ns()
         helpers = [asyncio.create_task(self._writer(conn, ws), name=f"feedhandler-writer-{conn.id}")]
-        receiver = asyncio.create_task(ws.run(conn.on_frame), name=f"feedhandler-recv-{conn.id}")
+        receiver = asyncio.create_task(ws.run(conn.sink), name=f"feedhandler-recv-{conn.id}")
         try:
             conn.state = ConnectionState.AUTHENTICATING
             if not await self.connection_strategy.authenticate(ws.send, ctx):

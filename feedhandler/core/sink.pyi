@@ -1,0 +1,14 @@
+from typing import Any, Callable
+
+class FrameSink:
+    feed: Callable[[Any, int], int]
+    on_control: Callable[[int, Any], Any]
+    on_error: Callable[[BaseException], Any]
+    frames: int
+    bytes: int
+    parse_errors: int
+    last_frame_ns: int
+    data_seen: bool
+    def __init__(self, feed: Callable[[Any, int], int], on_control: Callable[[int, Any], Any],
+                 on_error: Callable[[BaseException], Any]) -> None: ...
+    def __call__(self, raw: Any, recv_ns: int) -> None: ...
