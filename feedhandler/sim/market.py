@@ -293,7 +293,9 @@ class MarketModel:
         self._virtual_ms = 1_700_000_000_000 + self._rng.randrange(86_400_000)
         self._books: dict[str, _SymbolBook] = {}
         for symbol in symbol_list:
-            start = Decimal(_DEFAULT_START_PRICES.get(symbol, "0"))
+            # the same pair in any exchange's spelling (BTCUSDT, BTC_USDT, BTC-USDT) starts at the same price
+            plain = symbol.upper().replace("_", "").replace("-", "").replace("/", "")
+            start = Decimal(_DEFAULT_START_PRICES.get(plain, "0"))
             if start == 0:
                 start = Decimal(self._rng.randrange(100, 100_000)) / 100
             instrument = Instrument(
