@@ -86,6 +86,7 @@ class _Connection:
         self.ready = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.send_queue: asyncio.Queue[str | bytes] | None = None
+        self.timers: list[asyncio.TimerHandle] = []
         # The data path: the transport calls this compiled sink for every frame (counts, parse, route).
         self.sink = FrameSink(manager.message_parser.feed, self._on_control, manager._report)
 
@@ -184,6 +185,7 @@ class WebSocketManager:
         self._errors_reported = 0
         self._reconnects_total = 0
         message_parser.bind(message_handler, self._report)
+        message_parser.configure(config)
 
     # --- public API ------------------------------------------------------------------------
     @property
@@ -378,8 +380,26 @@ class WebSocketManager:
         for message in self.subscription_strategy.create_subscription_messages(symbols, channels, is_subscribe):
             conn.send_nowait(message)
         if is_subscribe:
-            for key in self.subscription_strategy.subscription_keys(symbols, channels):
+            keys = self.subscription_strategy.subscription_keys(symbols, channels)
+            for key in keys:
                 conn.subscriptions[key] = SubscriptionState.PENDING
+            if self.subscription_strategy.acks_subscriptions and self.config.subscribe_timeout > 0:
+                handle = asyncio.get_running_loop().call_later(
+                    self.config.subscribe_timeout, self._check_acks, conn, keys, conn.ws)
+                now = asyncio.get_running_loop().time()
+                conn.timers = [h for h in conn.timers if not h.cancelled() and h.when() > now]
+                conn.timers.append(handle)
+
+    def _check_acks(self, conn: _Connection, keys: list[str], ws: TransportConnection | None) -> None:
+        """Report subscriptions the exchange did not acknowledge in time (on the same connection)."""
+        if self._closing or conn.ws is not ws or ws is None:
+            return
+        pending = [k for k in keys if conn.subscriptions.get(k) is SubscriptionState.PENDING]
+        if pending:
+            shown = ", ".join(pending[:5]) + (f" and {len(pending) - 5} more" if len(pending) > 5 else "")
+            self._report(SubscriptionError(
+                f"{self.config.exchange_name}: no acknowledgement within {self.config.subscribe_timeout:g}s for "
+                f"{shown}; check the symbol and channel names"))
 
     def _on_control(self, conn: _Connection, message_type: int, raw: str | bytes) -> None:
         if message_type == MessageType.SUBSCRIPTION_ACK or message_type == MessageType.ERROR:
@@ -408,6 +428,9 @@ class WebSocketManager:
 
     async def _stop_connection(self, conn: _Connection) -> None:
         conn.state = ConnectionState.CLOSED
+        for handle in conn.timers:
+            handle.cancel()
+        conn.timers.clear()
         task = conn.task
         if task is not None and not task.done():
             task.cancel()

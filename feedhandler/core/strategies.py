@@ -77,10 +77,15 @@ class SubscriptionStrategy(ABC):
     max_messages_per_second:
         Outgoing message rate limit of one connection (pings included); the
         manager paces its writes to stay under it.
+    acks_subscriptions:
+        False for feeds that never acknowledge (no timeout check then).
     """
 
     max_subscriptions_per_connection: int = 100
     max_messages_per_second: float = 50.0
+    #: Whether the exchange acknowledges subscriptions; the manager then reports keys left
+    #: unacknowledged after ``WebSocketManagerConfig.subscribe_timeout``.
+    acks_subscriptions: bool = True
 
     @abstractmethod
     def create_subscription_messages(
@@ -156,6 +161,9 @@ class MessageParser(ABC):
 
     def on_unsubscribed(self, symbols: Iterable[str]) -> None:
         """``symbols`` were unsubscribed: release their state."""
+
+    def configure(self, config: Any) -> None:
+        """Take settings from the manager's ``WebSocketManagerConfig`` (e.g. ``book_depth``) before the first frame."""
 
     def stats(self) -> dict[str, Any]:
         """Counters (at least ``events`` and ``handler_errors`` when the parser tracks them)."""

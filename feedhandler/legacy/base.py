@@ -277,6 +277,11 @@ class LegacySubscriptionStrategy(SubscriptionStrategy):
     def parse_ack(self, frame: Frame) -> SubscriptionAck | None:
         return self.client._parse_ack(frame)
 
+    @property
+    def acks_subscriptions(self) -> bool:  # type: ignore[override]
+        # a legacy client that never parses acks cannot have them checked
+        return type(self.client)._parse_ack is not BaseExchangeWebsocketInterface._parse_ack
+
 
 class LegacyMessageParser(MessageParser):
     """Calls the client's ``async _on_message`` for every frame, in order.

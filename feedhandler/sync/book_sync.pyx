@@ -500,6 +500,12 @@ cdef class BookSyncGroup:
         self._last_sync = None
         self.profiling = False
 
+    def set_depth(self, Py_ssize_t depth):
+        """Capacity (levels per side) of the books created from now on; existing books keep theirs."""
+        if depth < 1:
+            raise ValueError("depth must be at least 1")
+        self.depth = depth
+
     def set_profiling(self, bint enabled):
         """Stamp ``parsed_ns``/``applied_ns`` on BookUpdate events (two clock reads per delta)."""
         self.profiling = enabled

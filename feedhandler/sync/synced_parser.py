@@ -67,6 +67,12 @@ class SyncedMessageParser(MessageParser):
     def feed(self, raw_message: Frame, recv_ns: int) -> int:  # replaced per instance by the decoder's method
         return self._decoder.feed(raw_message, recv_ns)
 
+    def configure(self, config: Any) -> None:
+        """Apply ``config.book_depth`` to books not created yet."""
+        depth = getattr(config, "book_depth", None)
+        if depth and self.books is not None:
+            self.books.set_depth(int(depth))
+
     def book(self, symbol: str) -> OrderBook | None:
         """The live book of ``symbol`` (None if not seen yet). Valid only while its sync state is LIVE."""
         if self.books is None or symbol not in self.books:

@@ -127,6 +127,7 @@ class ScriptedServer:
         self.accepted = 0
         self.seq: dict[str, int] = {}
         self.silent = False
+        self.ack = True
         self.extra_frames: list[str] = []
         self._server = None
         self.url = ""
@@ -151,7 +152,8 @@ class ScriptedServer:
                 msg = json.loads(message)
                 if msg.get("op") == "sub":
                     conn.streams.extend(msg["args"])
-                    await ws.send(json.dumps({"op": "ack", "args": msg["args"]}))
+                    if self.ack:
+                        await ws.send(json.dumps({"op": "ack", "args": msg["args"]}))
                 elif msg.get("op") == "unsub":
                     conn.streams = [s for s in conn.streams if s not in msg["args"]]
                 elif msg.get("op") == "ping":

@@ -236,3 +236,25 @@ async def test_parse_message_compat_generator():
     parser = JsonTestParser()
     out = [e async for e in parser.parse_message(json.dumps({"s": "X", "n": 7}))]
     assert out == [{"symbol": "X", "seq": 7, "recv_ns": 0}]
+
+
+async def test_unacknowledged_subscription_is_reported():
+    events, errors = [], []
+    async with asyncio.timeout(10), ScriptedServer() as server:
+        server.ack = False
+        async with make_manager(server.url, events, errors, subscribe_timeout=0.2) as manager:
+            await manager.initialize(["BTCUSDT", "ETHUSDT"])
+            await wait_until(lambda: any("no acknowledgement" in str(e) for e in errors))
+            assert manager.metrics.connections[0].subscriptions == {
+                "trades:BTCUSDT": "pending", "trades:ETHUSDT": "pending"}
+    text = [str(e) for e in errors if "no acknowledgement" in str(e)]
+    assert len(text) == 1 and "trades:BTCUSDT" in text[0] and "trades:ETHUSDT" in text[0]
+
+
+async def test_acknowledged_subscription_is_not_reported():
+    events, errors = [], []
+    async with asyncio.timeout(10), ScriptedServer() as server:
+        async with make_manager(server.url, events, errors, subscribe_timeout=0.2) as manager:
+            await manager.initialize(["BTCUSDT"])
+            await asyncio.sleep(0.4)
+    assert errors == []

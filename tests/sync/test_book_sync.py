@@ -204,3 +204,12 @@ def test_full_snapshot_resets():
     sync.apply_full_snapshot(80, [[98.0, 3.0]], [[102.0, 1.0]])
     assert sync.book.best_bid == (98.0, 3.0) and sync.book.last_update_id == 80
     assert [type(e).__name__ for e in got] == ["BookStatus", "BookUpdate", "BookUpdate", "BookUpdate"]
+
+
+def test_manager_config_book_depth_reaches_new_books():
+    from feedhandler import WebSocketManagerConfig
+    from simjson_feed import simjson_parser
+
+    parser = simjson_parser("http://127.0.0.1:9")
+    parser.configure(WebSocketManagerConfig("simjson", book_depth=7))
+    assert parser.books.get("X").book.capacity == 7
