@@ -422,7 +422,8 @@ class WebSocketManager:
             if pong is not None:
                 conn.send_nowait(pong)
         elif message_type == MessageType.RECONNECT:
-            conn.end_error = ConnectionFailedError(f"connection {conn.id}: server announced shutdown, reconnecting")
+            conn.end_error = ConnectionFailedError(
+                f"connection {conn.id}: the feed asked for a new connection (server shutdown or stream ended), reconnecting")
             if conn.ws is not None:
                 asyncio.get_running_loop().create_task(conn.ws.close())
 

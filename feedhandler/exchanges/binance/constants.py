@@ -63,3 +63,40 @@ def depth_weight(limit: int) -> int:
     if limit <= 1000:
         return 50
     return 250
+
+# --- User data (private side) --------------------------------------------------------------------------
+# Source: ``binance-spot-api-docs`` a5e0bc3 ``web-socket-api.md`` / ``user-data-stream.md`` and CHANGELOG
+# (protocols.md 3.7): the listenKey flow (``POST /api/v3/userDataStream``) stopped working on 2026-02-20;
+# user data now comes over the WebSocket API with ``userDataStream.subscribe.signature`` (any key type,
+# no ``session.logon`` needed). HMAC signature: hex HMAC-SHA256 over every param except ``signature``,
+# sorted by name, written ``k=v&k=v``.
+
+#: WebSocket API endpoint (requests and the user data subscription); port 9443 also serves it.
+WS_API_URL = "wss://ws-api.binance.com:443/ws-api/v3"
+WS_API_TESTNET_URL = "wss://ws-api.testnet.binance.vision/ws-api/v3"
+WS_API_PATH = "/ws-api/v3"
+#: Signed subscription: params ``apiKey``, ``timestamp`` (ms), ``signature``, optional ``recvWindow``.
+USER_DATA_SUBSCRIBE_METHOD = "userDataStream.subscribe.signature"
+USER_DATA_UNSUBSCRIBE_METHOD = "userDataStream.unsubscribe"
+#: ``{"id":..,"method":"ping"}`` -> ``{"id":..,"status":200,"result":{}}`` (weight 1): an application
+#: ping that keeps frames coming on a quiet account, so the stale watchdog does not fire.
+WS_API_PING_METHOD = "ping"
+#: ``recvWindow`` upper bound (ms).
+MAX_RECV_WINDOW_MS = 60_000
+#: Client request ids. The subscribe id is ``"uds-<mask>-<n>"`` where ``<mask>`` is the digit of the
+#: private channels asked for (ORDERS 1, FILLS 2, BALANCES 4): the response echoes the id, so the
+#: private decoder learns which event kinds to deliver from the ack itself. Ping ids are ``"ping-<n>"``.
+SUBSCRIBE_ID_PREFIX = "uds-"
+PING_ID_PREFIX = "ping-"
+PRIVATE_MASK_ORDERS = 1
+PRIVATE_MASK_FILLS = 2
+PRIVATE_MASK_BALANCES = 4
+#: Application ping period on the private connection (must stay under the manager's stale_timeout).
+PRIVATE_PING_INTERVAL = 15.0
+#: Error codes that mean the credentials were refused (-> AuthenticationError rather than SubscriptionError):
+#: -1002 unauthorized, -1022 invalid signature, -2014 bad API-key format, -2015 invalid key/IP/permissions.
+AUTH_ERROR_CODES = (-1002, -1022, -2014, -2015)
+#: The WS API lives 24 h like the streams; reconnect a few minutes before.
+PRIVATE_MAX_LIFETIME = CONNECTION_LIFETIME - 5 * 60.0
+#: Requests per connection: the WS API counts weight (6000/min per IP), not messages; keep a modest pace.
+PRIVATE_MESSAGES_PER_SECOND = 5.0
