@@ -4,7 +4,8 @@
    frame, preloaded as bytes; the REST snapshot loaded where the recording has it): BinanceDecoder +
    BookSyncGroup vs orjson + float() + sortedcontainers.SortedDict books (same sync rule, same events).
 2. One 10-level depthUpdate (5 bids + 5 asks) decode + apply: 2,000 distinct frames with contiguous ids per
-   round vs msgspec + float() + SortedDict.
+   round vs msgspec + float() + SortedDict; plus the decode alone (``classify``: validated and decoded,
+   nothing applied) to show the split between the decoder and the book.
 
 Run: ``python -m pytest benchmarks/bench_binance.py --benchmark-only -q``. Time per frame = round / frames.
 """
@@ -203,6 +204,29 @@ def test_depth10_feedhandler(benchmark, depth_frames):
     finally:
         gc.enable()
     assert sync.is_valid and sync.book.last_update_id == 1000 + 4 * N_FRAMES
+
+
+@pytest.mark.benchmark(group="binance-depth10")
+def test_depth10_feedhandler_decode_only(benchmark, depth_frames):
+    """The same frames through ``classify``: fully validated and decoded into scratch, nothing applied.
+
+    Shows how the decode + apply time above splits (the rest is BookSync/OrderBook and the handler).
+    """
+    frames, _, _ = depth_frames
+    dec = BinanceDecoder(None, EventDispatcher())
+
+    def run():
+        classify = dec.classify
+        for f in frames:
+            classify(f)
+
+    benchmark.extra_info["frames_per_round"] = N_FRAMES
+    gc.disable()
+    try:
+        benchmark.pedantic(run, rounds=50, iterations=1, warmup_rounds=2)
+    finally:
+        gc.enable()
+    assert dec.classify(frames[0]) == 1  # MessageType.DATA: the frame decodes
 
 
 class _Data(msgspec.Struct):

@@ -3,7 +3,8 @@
 Cases, in one group so the ratios are in the same run:
 - ``gateio_decoder``: the compiled decoder (json_scan + parse_double) -> BookSync (sequence check) -> OrderBook;
 - ``msgspec_struct``: msgspec typed Struct decode + float() + sequence check + SortedDict per side;
-- ``orjson``: orjson.loads + float() + sequence check + SortedDict per side.
+- ``orjson``: orjson.loads + float() + sequence check + SortedDict per side;
+- ``gateio_decoder_decode_only``: ``classify`` (validated and decoded, nothing applied): the decoder's share.
 Each round feeds the same 1000 frames (ids contiguous) after a full snapshot; per-frame time = round / 1000.
 """
 from __future__ import annotations
@@ -121,6 +122,21 @@ def test_gateio_decoder(benchmark):
     d.handler = lambda ev: None  # one Python call per BookUpdate, as in production
     benchmark.pedantic(_round_decoder, args=(decoder,), rounds=200, iterations=1, warmup_rounds=5)
     assert books["BTC_USDT"].gaps == 0 and books["BTC_USDT"].book.last_update_id == BASE_ID + N_FRAMES
+
+
+def _round_classify(decoder: GateioDecoder) -> None:
+    classify = decoder.classify
+    classify(FULL)
+    for f in FRAMES:
+        classify(f)
+
+
+@pytest.mark.benchmark(group="gateio-order_book_update-20x20 (x1000 frames)")
+def test_gateio_decoder_decode_only(benchmark):
+    """``classify``: every frame validated and decoded into scratch, nothing applied (the decoder's share)."""
+    decoder = GateioDecoder(EventDispatcher(), None)
+    benchmark.pedantic(_round_classify, args=(decoder,), rounds=200, iterations=1, warmup_rounds=5)
+    assert decoder.classify(FRAMES[0]) == 1  # MessageType.DATA
 
 
 @pytest.mark.benchmark(group="gateio-order_book_update-20x20 (x1000 frames)")

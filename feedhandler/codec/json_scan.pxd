@@ -26,6 +26,10 @@ Contract
   control characters and only the JSON escapes.
 * Every value returned by ``json_object_next``/``json_array_next`` has been
   fully validated (nested containers included) before it is returned.
+  ``json_object_next_lazy`` differs only for containers, which are validated
+  when they are consumed or skipped (see below), so a caller that walks an
+  object to its end (and checks ``json_expect_end``) has still validated every
+  byte exactly once before it acts on anything.
 * Nothing is read outside ``[p, end)`` (or ``[span.ptr, span.ptr+span.len)``);
   hostile input gives a negative ``JSON_ERR_*`` code, never a crash. Nesting
   is walked with a 64-bit stack, never recursion: a value may nest at most
@@ -82,12 +86,35 @@ ctypedef struct JsonIter:
     const char* p        # next byte to look at (error position after an error)
     const char* end      # one past the last readable byte
     int state            # internal; < 0 is the sticky error code
+    int depth            # nesting level of the iterated container (0: begun by _begin; child: parent + 1)
 
 # Iteration. _begin: 0 ok, < 0 error. _next: 1 item, 0 end, < 0 error.
 cdef int json_object_begin(JsonIter* it, const char* p, const char* end) noexcept nogil
 cdef int json_object_next(JsonIter* it, JsonSpan* key, JsonSpan* value) noexcept nogil
 cdef int json_array_begin(JsonIter* it, const char* p, const char* end) noexcept nogil
 cdef int json_array_next(JsonIter* it, JsonSpan* value) noexcept nogil
+
+# Single-pass (lazy) object iteration, for decoders that walk an envelope and
+# its nested objects once. json_object_next_lazy is json_object_next except for
+# container values: those are NOT scanned yet; the value has kind
+# JSON_OBJECT/JSON_ARRAY, ptr at its opening bracket and len 0, and stays
+# "pending" in the iterator. The caller then does one of:
+#   * nothing: the next _next_lazy/_next call validates and skips it (one pass,
+#     depth limit as if it had been scanned by json_object_next);
+#   * json_iter_take: validate it now and get its complete span (len set);
+#   * json_iter_levels: parse it as price levels (json_parse_levels rules);
+#   * json_iter_child + ..._next on the child + json_iter_child_end: iterate it
+#     in place (the parent may not be used until child_end).
+# Every byte is still validated exactly once; errors are sticky in the parent
+# as usual (child errors are passed on by json_iter_child_end).
+cdef int json_object_next_lazy(JsonIter* it, JsonSpan* key, JsonSpan* value) noexcept nogil
+cdef int json_iter_take(JsonIter* it, JsonSpan* value) noexcept nogil
+# JSON_ERR_TYPE (iterator unchanged, the value still pending) if the pending
+# value is not an array; other errors are sticky in ``it``.
+cdef int json_iter_levels(JsonIter* it, double* prices, double* qtys,
+                          Py_ssize_t capacity, Py_ssize_t* count) noexcept
+cdef int json_iter_child(JsonIter* it, JsonIter* child) noexcept nogil
+cdef int json_iter_child_end(JsonIter* it, const JsonIter* child) noexcept nogil
 
 # [["p","q"], ...] or [[p,q], ...] (mixed allowed) into prices[i], qtys[i].
 # Inner arrays with > 2 items: extra items validated and ignored; < 2 items:

@@ -1,9 +1,18 @@
 # cython: language_level=3
 """Strict, allocation-free JSON scanning kernel (C API and contract in ``json_scan.pxd``).
 
-The scanner walks bytes once, left to right, with a table-driven string loop
-and an explicit 64-bit nesting stack (bit ``d`` set = level ``d`` is an
-object), so hostile nesting costs an error code, never a deep C stack.
+The scanner walks bytes once, left to right, with a string loop that checks
+8 bytes at a time (SWAR) and an explicit 64-bit nesting stack (bit ``d`` set =
+level ``d`` is an object), so hostile nesting costs an error code, never a
+deep C stack.
+
+Decoders walk a frame in a single pass with ``json_object_next_lazy``: nested
+objects are iterated in place (``json_iter_child``) and level arrays parsed
+where they are met (``json_iter_levels``), instead of validating each value
+and then scanning it again. Level numbers in the usual shapes are validated
+and converted in the same pass (``_fast_level_num``, bit-for-bit the
+``parse_double`` result); all other texts take the general scanner and
+``parse_double``.
 
 Python helpers (``validate``, ``object_items``, ``array_items``,
 ``scan_levels``, ``value_to_float``, ``value_to_int``) wrap the kernel for
@@ -28,6 +37,8 @@ cdef enum:
     _ST_ARR_FIRST = 3
     _ST_ARR_NEXT = 4
     _ST_DONE = 5
+    _ST_OBJ_PENDING = 6  # lazy: it.p is at the opening bracket of a container value not yet scanned
+    _ST_OBJ_CHILD = 7    # lazy: a child iterator is walking the pending container
     _SCRATCH_LEVELS = 512  # scan_levels parses into this scratch, then copies exact-size arrays
 
 # 1 for bytes a string may contain as they are: 0x20..0x7f except '"' and '\\'.
@@ -36,6 +47,11 @@ cdef enum:
 cdef unsigned char _STR_PLAIN[256]
 # Hex digit values, 255 for non-hex bytes.
 cdef unsigned char _HEX[256]
+# Exact powers of ten 10**0..10**22 (each an exact double; see numbers.pyx).
+cdef double _POW10[23]
+cdef uint64_t _TWO_POW_53 = (<uint64_t>1) << 53
+cdef uint64_t _ONES = 0x0101010101010101ULL
+cdef uint64_t _HIGHS = 0x8080808080808080ULL
 
 
 cdef void _init_tables() noexcept:
@@ -50,6 +66,12 @@ cdef void _init_tables() noexcept:
             _HEX[c] = c - 0x41 + 10
         else:
             _HEX[c] = 255
+    # Products of exact doubles with a representable result are exact: the
+    # same table as numbers.pyx builds, so the fast level parse below gives
+    # the bits parse_double gives.
+    _POW10[0] = 1.0
+    for c in range(1, 23):
+        _POW10[c] = _POW10[c - 1] * 10.0
 
 
 _init_tables()
@@ -61,7 +83,9 @@ _init_tables()
 # at the offending byte. None reads at or beyond ``end``.
 
 cdef inline const char* _skip_ws(const char* p, const char* end) noexcept nogil:
-    while p < end and (p[0] == b' ' or p[0] == b'\n' or p[0] == b'\r' or p[0] == b'\t'):
+    # Every whitespace byte is <= 0x20, so the usual case (a token byte) costs one compare.
+    while p < end and <unsigned char>p[0] <= 0x20 and (
+            p[0] == b' ' or p[0] == b'\n' or p[0] == b'\r' or p[0] == b'\t'):
         p += 1
     return p
 
@@ -119,6 +143,65 @@ cdef inline int _utf8_len(const char* p, const char* end) noexcept nogil:
     return 0
 
 
+cdef extern from *:
+    """
+    /* Index (0..7) of the byte of a _word_special mask that flags the first byte in memory:
+     * the lowest set bit on little-endian targets. Elsewhere 0, which only means "look from
+     * the start of the word": the caller's byte loop then finds the byte itself. */
+    static inline int fh_json_first_flagged(uint64_t mask) {
+    #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        return __builtin_ctzll(mask) >> 3;
+    #else
+        (void)mask;
+        return 0;
+    #endif
+    }
+    """
+    int fh_json_first_flagged(uint64_t mask) nogil
+
+cdef extern from *:
+    """
+    /* 1 and *acc = *acc * 10**8 + value if p[0:8] (inside [p, end)) are 8 decimal digits, else 0.
+     * Byte b is a digit iff its high nibble is 3 and b + 6 keeps it 3 (a carry out of a byte
+     * comes only from a non-digit byte); the 8 digits are combined by three SWAR multiplies. */
+    static inline __attribute__((always_inline)) int fh_json_8digits(const char* p, const char* end, uint64_t* acc) {
+    #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        uint64_t w, v;
+        if (end - p < 8)
+            return 0;
+        memcpy(&w, p, 8);
+        if ((((w & 0xF0F0F0F0F0F0F0F0ULL) ^ 0x3030303030303030ULL)
+             | (((w + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) ^ 0x3030303030303030ULL)) != 0)
+            return 0;
+        v = w & 0x0F0F0F0F0F0F0F0FULL;
+        v = (v * 10) + (v >> 8);
+        v = (((v & 0x000000FF000000FFULL) * 0x000F424000000064ULL)
+             + (((v >> 16) & 0x000000FF000000FFULL) * 0x0000271000000001ULL)) >> 32;
+        *acc = *acc * 100000000ULL + v;
+        return 1;
+    #else
+        (void)p; (void)end; (void)acc;
+        return 0;
+    #endif
+    }
+    """
+    int fh_json_8digits(const char* p, const char* end, uint64_t* acc) nogil
+
+
+cdef inline uint64_t _word_special(uint64_t w) noexcept nogil:
+    """High bit of each byte of w that is not plain string content (0 if all 8 are plain; SWAR).
+
+    Per byte x: x - 0x20 borrows (high bit set) iff x < 0x20; (x ^ 0x22) - 1
+    and (x ^ 0x5C) - 1 borrow iff x is the quote / the backslash; x itself
+    has the high bit iff non-ASCII. A borrow only spreads upwards (to later
+    bytes) from a byte that already fails, so the flag of the first failing
+    byte is exact, and a word of plain bytes has none.
+    """
+    cdef uint64_t q = w ^ (0x22 * _ONES)
+    cdef uint64_t b = w ^ (0x5C * _ONES)
+    return ((w - 0x20 * _ONES) | (q - _ONES) | (b - _ONES) | w) & _HIGHS
+
+
 cdef int _scan_string(const char** pp, const char* end, JsonSpan* out) noexcept nogil:
     # *pp is at the opening quote (checked by the caller).
     cdef const char* p = pp[0] + 1
@@ -126,7 +209,17 @@ cdef int _scan_string(const char** pp, const char* end, JsonSpan* out) noexcept 
     cdef bint esc = False
     cdef unsigned char c
     cdef int k
+    cdef uint64_t w, special
     while True:
+        # 8 bytes at a time while 8 remain (end - p >= 8 bounds the load); a word
+        # with a special byte moves p onto it (or leaves p for the byte loop).
+        while end - p >= 8:
+            memcpy(&w, p, 8)
+            special = _word_special(w)
+            if special:
+                p += fh_json_first_flagged(special)
+                break
+            p += 8
         while p < end and _STR_PLAIN[<unsigned char>p[0]]:
             p += 1
         if p >= end:
@@ -277,8 +370,8 @@ cdef inline int _scan_scalar(const char** pp, const char* end, JsonSpan* out) no
     return rc
 
 
-cdef int _skip_container(const char** pp, const char* end) noexcept nogil:
-    """Validate the array/object at *pp ('[' or '{') without recursion."""
+cdef int _skip_container(const char** pp, const char* end, int maxdepth) noexcept nogil:
+    """Validate the array/object at *pp ('[' or '{') without recursion; at most maxdepth levels."""
     cdef const char* p = pp[0]
     cdef uint64_t stack = 0      # bit d set: nesting level d is an object
     cdef int depth = 0
@@ -293,7 +386,7 @@ cdef int _skip_container(const char** pp, const char* end) noexcept nogil:
             return JSON_ERR_EOF
         c = p[0]
         if c == b'{' or c == b'[':
-            if depth >= JSON_MAX_DEPTH:
+            if depth >= maxdepth:
                 pp[0] = p
                 return JSON_ERR_DEPTH
             in_obj = c == b'{'
@@ -350,8 +443,13 @@ cdef int _skip_container(const char** pp, const char* end) noexcept nogil:
             return JSON_ERR_SYNTAX
 
 
-cdef int _scan_value(const char** pp, const char* end, JsonSpan* out) noexcept nogil:
+cdef inline int _scan_value(const char** pp, const char* end, JsonSpan* out) noexcept nogil:
     """Any JSON value after optional whitespace, fully validated."""
+    return _scan_value_lim(pp, end, out, JSON_MAX_DEPTH)
+
+
+cdef int _scan_value_lim(const char** pp, const char* end, JsonSpan* out, int maxdepth) noexcept nogil:
+    """_scan_value whose containers may nest at most maxdepth levels."""
     cdef const char* p = _skip_ws(pp[0], end)
     cdef const char* start = p
     cdef int rc
@@ -361,7 +459,7 @@ cdef int _scan_value(const char** pp, const char* end, JsonSpan* out) noexcept n
     if p[0] == b'{' or p[0] == b'[':
         out.kind = JSON_OBJECT if p[0] == b'{' else JSON_ARRAY
         out.has_escapes = False
-        rc = _skip_container(&p, end)
+        rc = _skip_container(&p, end, maxdepth)
         out.ptr = start
         out.len = p - start
     else:
@@ -397,6 +495,7 @@ cdef inline int _iter_begin(JsonIter* it, const char* p, const char* end, char o
                             int first_state) noexcept nogil:
     p = _skip_ws(p, end)
     it.end = end
+    it.depth = 0
     if p >= end:
         it.p = p
         it.state = JSON_ERR_EOF
@@ -424,7 +523,19 @@ cdef int json_array_begin(JsonIter* it, const char* p, const char* end) noexcept
     return _iter_begin(it, p, end, b'[', _ST_ARR_FIRST)
 
 
-cdef int json_object_next(JsonIter* it, JsonSpan* key, JsonSpan* value) noexcept nogil:
+cdef inline int _resolve_pending(JsonIter* it) noexcept nogil:
+    """Validate and skip a pending (lazy) container value: the state becomes _ST_OBJ_NEXT."""
+    cdef const char* p = it.p
+    cdef int rc = _skip_container(&p, it.end, JSON_MAX_DEPTH - it.depth)
+    if rc != JSON_OK:
+        return _iter_fail(it, p, rc)
+    it.p = p
+    it.state = _ST_OBJ_NEXT
+    return JSON_OK
+
+
+cdef inline int _object_head(JsonIter* it, JsonSpan* key, const char** pp) noexcept nogil:
+    """Shared start of json_object_next(_lazy): 1 with *pp at the value, 0 at the end, < 0 error."""
     cdef const char* p
     cdef const char* end = it.end
     cdef int rc
@@ -432,7 +543,11 @@ cdef int json_object_next(JsonIter* it, JsonSpan* key, JsonSpan* value) noexcept
         return it.state
     if it.state == _ST_DONE:
         return 0
-    if it.state != _ST_OBJ_FIRST and it.state != _ST_OBJ_NEXT:
+    if it.state == _ST_OBJ_PENDING:
+        rc = _resolve_pending(it)
+        if rc != JSON_OK:
+            return rc
+    elif it.state != _ST_OBJ_FIRST and it.state != _ST_OBJ_NEXT:
         return JSON_ERR_STATE
     p = _skip_ws(it.p, end)
     if p >= end:
@@ -448,7 +563,130 @@ cdef int json_object_next(JsonIter* it, JsonSpan* key, JsonSpan* value) noexcept
     rc = _scan_key_colon(&p, end, key)
     if rc != JSON_OK:
         return _iter_fail(it, p, rc)
-    rc = _scan_value(&p, end, value)
+    pp[0] = p
+    return 1
+
+
+cdef int json_object_next_lazy(JsonIter* it, JsonSpan* key, JsonSpan* value) noexcept nogil:
+    cdef const char* p = NULL
+    cdef int rc = _object_head(it, key, &p)
+    if rc != 1:
+        return rc
+    if p < it.end and (p[0] == b'{' or p[0] == b'['):
+        value.kind = JSON_OBJECT if p[0] == b'{' else JSON_ARRAY
+        value.ptr = p
+        value.len = 0
+        value.has_escapes = False
+        it.p = p
+        it.state = _ST_OBJ_PENDING
+        return 1
+    rc = _scan_value(&p, it.end, value)   # a scalar (or EOF): no depth involved
+    if rc != JSON_OK:
+        return _iter_fail(it, p, rc)
+    it.p = p
+    it.state = _ST_OBJ_NEXT
+    return 1
+
+
+cdef int json_iter_take(JsonIter* it, JsonSpan* value) noexcept nogil:
+    cdef const char* start = it.p
+    cdef int rc
+    if it.state < 0:
+        return it.state
+    if it.state != _ST_OBJ_PENDING:
+        return JSON_ERR_STATE
+    rc = _resolve_pending(it)
+    if rc != JSON_OK:
+        return rc
+    value.kind = JSON_OBJECT if start[0] == b'{' else JSON_ARRAY
+    value.ptr = start
+    value.len = it.p - start
+    value.has_escapes = False
+    return JSON_OK
+
+
+cdef int json_iter_levels(JsonIter* it, double* prices, double* qtys,
+                          Py_ssize_t capacity, Py_ssize_t* count) noexcept:
+    cdef const char* p = it.p
+    cdef int rc
+    count[0] = 0
+    if it.state < 0:
+        return it.state
+    if it.state != _ST_OBJ_PENDING:
+        return JSON_ERR_STATE
+    if p[0] != b'[':
+        return JSON_ERR_TYPE      # still pending: the caller may take or skip it
+    if it.depth + 2 > JSON_MAX_DEPTH:
+        return _iter_fail(it, p, JSON_ERR_DEPTH)   # the level arrays would nest too deep
+    # Values inside a level sit 2 levels below this iterator's members.
+    rc = _levels_core(&p, it.end, prices, qtys, capacity, count, JSON_MAX_DEPTH - it.depth - 2)
+    if rc != JSON_OK:
+        count[0] = 0
+        return _iter_fail(it, p, rc)
+    it.p = p
+    it.state = _ST_OBJ_NEXT
+    return JSON_OK
+
+
+cdef int json_iter_child(JsonIter* it, JsonIter* child) noexcept nogil:
+    cdef const char* p = it.p
+    if it.state < 0:
+        return it.state
+    if it.state != _ST_OBJ_PENDING:
+        return JSON_ERR_STATE
+    if it.depth + 1 > JSON_MAX_DEPTH:
+        return _iter_fail(it, p, JSON_ERR_DEPTH)
+    child.p = p + 1
+    child.end = it.end
+    child.depth = it.depth + 1
+    child.state = _ST_OBJ_FIRST if p[0] == b'{' else _ST_ARR_FIRST
+    it.state = _ST_OBJ_CHILD
+    return JSON_OK
+
+
+cdef int json_iter_child_end(JsonIter* it, const JsonIter* child) noexcept nogil:
+    if it.state < 0:
+        return it.state
+    if it.state != _ST_OBJ_CHILD:
+        return JSON_ERR_STATE
+    if child.state < 0:
+        return _iter_fail(it, child.p, child.state)
+    if child.state != _ST_DONE:
+        return _iter_fail(it, child.p, JSON_ERR_STATE)   # the child was not walked to its end
+    it.p = child.p
+    it.state = _ST_OBJ_NEXT
+    return JSON_OK
+
+
+cdef int json_object_next(JsonIter* it, JsonSpan* key, JsonSpan* value) noexcept nogil:
+    cdef const char* p
+    cdef const char* end = it.end
+    cdef int rc
+    if it.state < 0:
+        return it.state
+    if it.state == _ST_DONE:
+        return 0
+    if it.state == _ST_OBJ_PENDING:
+        rc = _resolve_pending(it)
+        if rc != JSON_OK:
+            return rc
+    elif it.state != _ST_OBJ_FIRST and it.state != _ST_OBJ_NEXT:
+        return JSON_ERR_STATE
+    p = _skip_ws(it.p, end)
+    if p >= end:
+        return _iter_fail(it, p, JSON_ERR_EOF)
+    if p[0] == b'}':
+        it.p = p + 1
+        it.state = _ST_DONE
+        return 0
+    if it.state == _ST_OBJ_NEXT:
+        if p[0] != b',':
+            return _iter_fail(it, p, JSON_ERR_SYNTAX)
+        p = _skip_ws(p + 1, end)
+    rc = _scan_key_colon(&p, end, key)
+    if rc != JSON_OK:
+        return _iter_fail(it, p, rc)
+    rc = _scan_value_lim(&p, end, value, JSON_MAX_DEPTH - it.depth)
     if rc != JSON_OK:
         return _iter_fail(it, p, rc)
     it.p = p
@@ -477,7 +715,7 @@ cdef int json_array_next(JsonIter* it, JsonSpan* value) noexcept nogil:
         if p[0] != b',':
             return _iter_fail(it, p, JSON_ERR_SYNTAX)
         p = _skip_ws(p + 1, end)
-    rc = _scan_value(&p, end, value)
+    rc = _scan_value_lim(&p, end, value, JSON_MAX_DEPTH - it.depth)
     if rc != JSON_OK:
         return _iter_fail(it, p, rc)
     it.p = p
@@ -485,7 +723,60 @@ cdef int json_array_next(JsonIter* it, JsonSpan* value) noexcept nogil:
     return 1
 
 
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline bint _fast_decimal(const char* p, Py_ssize_t n, double* out) noexcept nogil:
+    """``[+-]?D*[.D*]`` filling p[0:n] exactly, within _fast_level_num's limits; False for anything else.
+
+    Same arithmetic as _fast_level_num (hence parse_double's bits); every p[i]
+    read is guarded by i < n.
+    """
+    cdef Py_ssize_t i = 0, nd, nf = 0, start
+    cdef bint neg = False
+    cdef uint64_t m = 0
+    cdef unsigned int d
+    cdef double v
+    if n <= 0 or n > 24:
+        return False
+    if p[0] == b'-' or p[0] == b'+':
+        neg = p[0] == b'-'
+        i = 1
+    start = i
+    while i < n:
+        d = <unsigned char>p[i] - 48
+        if d >= 10:
+            break
+        m = m * 10 + d
+        i += 1
+    nd = i - start
+    if i < n and p[i] == b'.':
+        i += 1
+        start = i
+        while i < n:
+            d = <unsigned char>p[i] - 48
+            if d >= 10:
+                break
+            m = m * 10 + d
+            i += 1
+        nf = i - start
+    if i != n or nd + nf == 0 or nd + nf > 19 or nf > 22 or m > _TWO_POW_53:
+        return False
+    if m == 0:
+        v = 0.0
+    else:
+        v = <double>m
+        if nf:
+            v = v / _POW10[nf]
+    out[0] = -v if neg else v
+    return True
+
+
 cdef int json_span_to_double(const JsonSpan* v, double* out) noexcept:
+    # Plain decimals (prices, quantities) without the call into numbers; the
+    # rest (exponents, long mantissas, invalid text) through parse_double.
+    if (v.kind == JSON_STRING and not v.has_escapes) or v.kind == JSON_NUMBER:
+        if _fast_decimal(v.ptr, v.len, out):
+            return JSON_OK
     if v.kind == JSON_NUMBER:
         # A validated JSON number is always in parse_double's grammar.
         return JSON_OK if parse_double(v.ptr, v.len, out) == NUM_OK else JSON_ERR_NUMBER
@@ -497,8 +788,28 @@ cdef int json_span_to_double(const JsonSpan* v, double* out) noexcept:
 
 
 cdef int json_span_to_int64(const JsonSpan* v, int64_t* out) noexcept nogil:
-    cdef Py_ssize_t i
+    cdef Py_ssize_t i, n = v.len
+    cdef const char* p = v.ptr
     cdef int rc
+    cdef int64_t acc = 0
+    cdef unsigned int d
+    cdef bint neg
+    # Fast path: [+-]? and 1..18 digits, nothing else (ids, timestamps). 18 digits stay
+    # below 10**18 < 2**63, so no overflow check; the value is what parse_int64 gives.
+    # A JSON number token never starts with '+', and a string with escapes is refused.
+    if (v.kind == JSON_NUMBER or (v.kind == JSON_STRING and not v.has_escapes)) and 0 < n <= 19:
+        neg = p[0] == b'-'
+        i = 1 if (neg or (p[0] == b'+' and v.kind == JSON_STRING)) else 0
+        if 0 < n - i <= 18:
+            while i < n:
+                d = <unsigned char>p[i] - 48
+                if d >= 10:
+                    break
+                acc = acc * 10 + d
+                i += 1
+            if i == n:
+                out[0] = -acc if neg else acc
+                return JSON_OK
     if v.kind == JSON_NUMBER:
         for i in range(v.len):
             if v.ptr[i] == b'.' or v.ptr[i] == b'e' or v.ptr[i] == b'E':
@@ -597,8 +908,6 @@ cdef int json_parse_levels(const JsonSpan* array_value, double* prices, double* 
                            Py_ssize_t capacity, Py_ssize_t* count) noexcept:
     cdef const char* p
     cdef const char* end
-    cdef Py_ssize_t n = 0
-    cdef JsonSpan price, qty, extra
     cdef int rc
     count[0] = 0
     if array_value.kind != JSON_ARRAY:
@@ -609,8 +918,123 @@ cdef int json_parse_levels(const JsonSpan* array_value, double* prices, double* 
         return JSON_ERR_EOF
     if p[0] != b'[':
         return JSON_ERR_TYPE
+    rc = _levels_core(&p, end, prices, qtys, capacity, count, JSON_MAX_DEPTH)
+    if rc != JSON_OK:
+        count[0] = 0
+        return rc
+    if _skip_ws(p, end) != end:
+        count[0] = 0
+        return JSON_ERR_TRAILING
+    return JSON_OK
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline bint _fast_level_num(const char** pp, const char* end, double* out, bint* wide) noexcept nogil:
+    """The common price/quantity shapes, scanned, validated and converted in one pass.
+
+    Accepts ``"[+-]?D*[.D*]"`` (a plain number-in-string, at least one digit)
+    and the JSON number ``-?(0|[1-9]D*)(.D+)?`` not followed by an exponent,
+    with at most 19 digits in all, a mantissa m <= 2**53 and at most 22
+    fraction digits. Then m and 10**frac are exact doubles and ``m / 10**frac``
+    is the correctly rounded value: exactly the operation (and bits) of
+    ``numbers.parse_double``'s fast path, hence ``float()``. Returns False
+    without consuming anything for every other text (escapes, exponents,
+    long mantissas, errors), which then takes the general scanner +
+    parse_double. _POW10 is indexed with 0 <= nf <= 22, checked first.
+    ``*wide``: try 8 fraction digits at once (see below); cleared on a miss.
+    """
+    cdef const char* p = pp[0]
+    cdef const char* d0
+    cdef bint quoted, neg = False
+    cdef uint64_t m = 0
+    cdef Py_ssize_t nd, nf = 0
+    cdef unsigned int d
+    cdef double v
+    if p >= end:
+        return False
+    quoted = p[0] == b'"'
+    if quoted:
+        p += 1
+        if p < end and (p[0] == b'-' or p[0] == b'+'):
+            neg = p[0] == b'-'
+            p += 1
+    elif p[0] == b'-':
+        neg = True
+        p += 1
+    d0 = p
+    # A byte loop: on short integer parts (and Gate.io's short fractions) it
+    # measured faster than 8-byte SWAR, whose multiply chain does not pay there.
+    while p < end:
+        d = <unsigned char>p[0] - 48
+        if d >= 10:
+            break
+        m = m * 10 + d                # wraps harmlessly past 19 digits: refused below
+        p += 1
+    nd = p - d0
+    if not quoted and (nd == 0 or (nd > 1 and d0[0] == b'0')):
+        return False                  # JSON grammar: "-", "01" (the scanner reports it)
+    if p < end and p[0] == b'.':
+        p += 1
+        d0 = p
+        if wide[0]:
+            # Binance writes 8 fraction digits: take them in one step. The first
+            # miss turns this off for the rest of the array (Gate.io's short
+            # fractions would only pay for the failed tries).
+            if fh_json_8digits(p, end, &m):
+                p += 8
+            else:
+                wide[0] = False
+        while p < end:
+            d = <unsigned char>p[0] - 48
+            if d >= 10:
+                break
+            m = m * 10 + d
+            p += 1
+        nf = p - d0
+        if not quoted and nf == 0:
+            return False              # "1." is not a JSON number
+    if nd + nf == 0 or nd + nf > 19 or nf > 22 or m > _TWO_POW_53:
+        return False
+    if quoted:
+        if p >= end or p[0] != b'"':
+            return False              # exponent, escape, other bytes or EOF: general path
+        p += 1
+    elif p < end and (p[0] == b'e' or p[0] == b'E'):
+        return False
+    if m == 0:
+        v = 0.0                       # +-0.0 as float("-0.0")
+    else:
+        v = <double>m
+        if nf:
+            v = v / _POW10[nf]
+    out[0] = -v if neg else v
+    pp[0] = p
+    return True
+
+
+cdef int _levels_core(const char** pp, const char* end, double* prices, double* qtys,
+                      Py_ssize_t capacity, Py_ssize_t* count, int value_depth) noexcept:
+    """Levels array at *pp (its '[' checked by the caller); *pp left one past its ']'.
+
+    The rules and error codes of json_parse_levels; value_depth bounds the
+    nesting of the values inside a level. Numbers in the common shapes are
+    converted while they are scanned (_fast_level_num); the others are
+    scanned, then converted, in the original order, so every error is the
+    one the two-pass version gave.
+    """
+    cdef const char* p = pp[0]
+    cdef const char* q
+    cdef Py_ssize_t n = 0
+    cdef JsonSpan price, qty, extra
+    cdef double px, qv
+    cdef bint pfast, qfast
+    cdef bint wide = True
+    cdef int rc
+    count[0] = 0
     p = _skip_ws(p + 1, end)
     if p >= end:
+        pp[0] = p
         return JSON_ERR_EOF
     if p[0] == b']':
         p += 1
@@ -618,69 +1042,121 @@ cdef int json_parse_levels(const JsonSpan* array_value, double* prices, double* 
         while True:
             # One level: '[' price ',' qty (',' extra)* ']'
             if p[0] != b'[':
+                pp[0] = p
                 return JSON_ERR_TYPE
+            # The compact shape ["p","q"] (no whitespace, both numbers on the fast
+            # path) is taken in one go; anything else is re-read from p below.
+            q = p + 1
+            if _fast_level_num(&q, end, &px, &wide) and q < end and q[0] == b',':
+                q += 1
+                if _fast_level_num(&q, end, &qv, &wide) and q < end and q[0] == b']':
+                    p = q + 1
+                    if n >= capacity:
+                        pp[0] = p
+                        return JSON_TOO_MANY
+                    prices[n] = px
+                    qtys[n] = qv
+                    n += 1
+                    if p < end and p[0] == b',' and end - p > 1 and p[1] == b'[':
+                        p += 1        # compact separator: the next level starts at p
+                        continue
+                    p = _skip_ws(p, end)
+                    if p >= end:
+                        pp[0] = p
+                        return JSON_ERR_EOF
+                    if p[0] == b']':
+                        p += 1
+                        break
+                    if p[0] != b',':
+                        pp[0] = p
+                        return JSON_ERR_SYNTAX
+                    p = _skip_ws(p + 1, end)
+                    if p >= end:
+                        pp[0] = p
+                        return JSON_ERR_EOF
+                    continue
             p = _skip_ws(p + 1, end)
             if p >= end:
+                pp[0] = p
                 return JSON_ERR_EOF
             if p[0] == b']':
+                pp[0] = p
                 return JSON_ERR_LEVEL
-            rc = _scan_value(&p, end, &price)
-            if rc != JSON_OK:
-                return rc
+            pfast = _fast_level_num(&p, end, &px, &wide)
+            if not pfast:
+                rc = _scan_value_lim(&p, end, &price, value_depth)
+                if rc != JSON_OK:
+                    pp[0] = p
+                    return rc
             p = _skip_ws(p, end)
             if p >= end:
+                pp[0] = p
                 return JSON_ERR_EOF
             if p[0] == b']':
+                pp[0] = p
                 return JSON_ERR_LEVEL
             if p[0] != b',':
+                pp[0] = p
                 return JSON_ERR_SYNTAX
-            rc = _scan_value_after(&p, end, &qty)
-            if rc != JSON_OK:
-                return rc
+            p = _skip_ws(p + 1, end)
+            qfast = _fast_level_num(&p, end, &qv, &wide)
+            if not qfast:
+                rc = _scan_value_lim(&p, end, &qty, value_depth)
+                if rc != JSON_OK:
+                    pp[0] = p
+                    return rc
             p = _skip_ws(p, end)
             while p < end and p[0] == b',':
-                rc = _scan_value_after(&p, end, &extra)
+                p += 1
+                rc = _scan_value_lim(&p, end, &extra, value_depth)
                 if rc != JSON_OK:
+                    pp[0] = p
                     return rc
                 p = _skip_ws(p, end)
             if p >= end:
+                pp[0] = p
                 return JSON_ERR_EOF
             if p[0] != b']':
+                pp[0] = p
                 return JSON_ERR_SYNTAX
             p += 1
             if n >= capacity:
+                pp[0] = p
                 return JSON_TOO_MANY
-            if (price.kind != JSON_STRING and price.kind != JSON_NUMBER) or \
-                    (qty.kind != JSON_STRING and qty.kind != JSON_NUMBER):
+            if (not pfast and price.kind != JSON_STRING and price.kind != JSON_NUMBER) or \
+                    (not qfast and qty.kind != JSON_STRING and qty.kind != JSON_NUMBER):
+                pp[0] = p
                 return JSON_ERR_TYPE
-            rc = json_span_to_double(&price, &prices[n])
-            if rc != JSON_OK:
-                return rc
-            rc = json_span_to_double(&qty, &qtys[n])
-            if rc != JSON_OK:
-                return rc
+            if not pfast:
+                rc = json_span_to_double(&price, &px)
+                if rc != JSON_OK:
+                    pp[0] = p
+                    return rc
+            if not qfast:
+                rc = json_span_to_double(&qty, &qv)
+                if rc != JSON_OK:
+                    pp[0] = p
+                    return rc
+            prices[n] = px
+            qtys[n] = qv
             n += 1
             p = _skip_ws(p, end)
             if p >= end:
+                pp[0] = p
                 return JSON_ERR_EOF
             if p[0] == b']':
                 p += 1
                 break
             if p[0] != b',':
+                pp[0] = p
                 return JSON_ERR_SYNTAX
             p = _skip_ws(p + 1, end)
             if p >= end:
+                pp[0] = p
                 return JSON_ERR_EOF
-    if _skip_ws(p, end) != end:
-        return JSON_ERR_TRAILING
+    pp[0] = p
     count[0] = n
     return JSON_OK
-
-
-cdef inline int _scan_value_after(const char** pp, const char* end, JsonSpan* out) noexcept nogil:
-    """Skip the ',' at *pp and scan the value after it."""
-    pp[0] += 1
-    return _scan_value(pp, end, out)
 
 
 # ---------------------------------------------------------------------------
@@ -896,7 +1372,27 @@ def scan_levels(bytes data not None, bytes key not None, Py_ssize_t capacity=-1)
     cdef Py_ssize_t count = 0
     cdef Py_ssize_t cap
     cdef cnp.ndarray prices, qtys
-    cdef int rc = json_object_begin(&it, base, end)
+    cdef int rc
+    # Single pass first (json_object_next_lazy + json_iter_levels into the
+    # scratch); any error, a missing key or more levels than the scratch
+    # holds sends the document through the two-pass path below, which
+    # reports exactly what is wrong.
+    cap = _SCRATCH_LEVELS if capacity < 0 or capacity > _SCRATCH_LEVELS else capacity
+    rc = json_object_begin(&it, base, end)
+    while rc == JSON_OK:
+        rc = json_object_next_lazy(&it, &k, &v)
+        if rc != 1:
+            break
+        rc = JSON_OK
+        if json_span_eq(&k, kp, kn):
+            # each occurrence is parsed (the last one wins); a non-array one is the slow path's error
+            rc = json_iter_levels(&it, _scratch_prices, _scratch_qtys, cap, &count) \
+                if v.kind == JSON_ARRAY else JSON_ERR_TYPE
+            have = rc == JSON_OK
+    if rc == JSON_OK and have and json_expect_end(it.p, end) == JSON_OK:
+        return _float_array(_scratch_prices, count), _float_array(_scratch_qtys, count)
+    have = False
+    rc = json_object_begin(&it, base, end)
     while rc == JSON_OK:
         rc = json_object_next(&it, &k, &v)
         if rc != 1:
@@ -963,7 +1459,7 @@ def value_to_float(bytes data not None):
         Invalid JSON, wrong kind, or a string that is not a number.
     """
     cdef JsonSpan v
-    cdef Py_ssize_t pos
+    cdef Py_ssize_t pos = 0
     cdef double out
     cdef int rc = _single_value(data, &v, &pos)
     if rc != JSON_OK:
@@ -993,7 +1489,7 @@ def value_to_int(bytes data not None):
         Invalid JSON, wrong kind, non-integer text, or out of int64 range.
     """
     cdef JsonSpan v
-    cdef Py_ssize_t pos
+    cdef Py_ssize_t pos = 0
     cdef int64_t out
     cdef int rc = _single_value(data, &v, &pos)
     if rc != JSON_OK:

@@ -60,6 +60,7 @@ cdef class BinanceDecoder:
     # scratch: spans of the current payload, indexed by key id
     cdef JsonSpan _slot[N_SLOTS]
     cdef uint32_mask _present
+    cdef uint32_mask _lv_parsed                # level keys (b/a/bids/asks) already parsed into scratch
     cdef JsonSpan _stream
     cdef bint _has_stream
     cdef int _kind
@@ -83,6 +84,8 @@ cdef class BinanceDecoder:
     cpdef int classify(self, object raw) except -1
     cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -1
     cdef int _decode(self, const char* p, const char* end) except -1
+    cdef bint _decode_fast(self, const char* p, const char* end) noexcept
+    cdef bint _fast_member(self, JsonIter* it, int kid, JsonSpan* val) noexcept
     cdef int _scan_payload(self, const char* p, const char* end) except -1
     cdef int _decode_payload(self) except -1
     cdef int _apply(self, int64_t recv_ns) except -1

@@ -24,8 +24,9 @@ import numpy as np
 
 from feedhandler.codec.json_scan cimport (
     JSON_ARRAY, JSON_FALSE, JSON_NULL, JSON_NUMBER, JSON_OBJECT, JSON_OK, JSON_STRING, JSON_TOO_MANY,
-    JSON_TRUE, JsonIter, JsonSpan, json_array_begin, json_array_next, json_expect_end, json_object_begin,
-    json_object_next, json_parse_levels, json_span_eq, json_span_to_double, json_span_to_int64,
+    JSON_TRUE, JsonIter, JsonSpan, json_array_begin, json_array_next, json_expect_end, json_iter_child,
+    json_iter_child_end, json_iter_levels, json_iter_take, json_object_begin, json_object_next,
+    json_object_next_lazy, json_parse_levels, json_span_eq, json_span_to_double, json_span_to_int64,
 )
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport (
@@ -278,10 +279,19 @@ cdef class BinanceDecoder:
         raise ParseError(f"binance: {what}")
 
     cdef int _decode(self, const char* p, const char* end) except -1:
-        """Validate and decode the whole frame into scratch (``_kind`` and the decoded fields)."""
+        """Validate and decode the whole frame into scratch (``_kind`` and the decoded fields).
+
+        First the single-pass path (``_decode_fast``); when it declines (invalid JSON, an unusual
+        shape, levels it cannot take) the frame is decoded again by the general two-pass path below,
+        which gives every error its precise message and counter. Nothing is applied before either
+        path has finished, so a malformed frame still changes nothing.
+        """
         cdef const char* q
         cdef const char* s0
         cdef Py_ssize_t sn
+        if self._decode_fast(p, end):
+            return self._decode_payload()
+        self._lv_parsed = 0
         self._has_stream = False
         # Fast path for the combined envelope: {"stream":"<plain name>","data":{...}}
         if end - p > 20 and memcmp(p, b'{"stream":"', 11) == 0:
@@ -313,6 +323,101 @@ cdef class BinanceDecoder:
             q = self._slot[KEY_data].ptr
             self._scan_payload(q, q + self._slot[KEY_data].len)
         return self._decode_payload()
+
+    cdef bint _decode_fast(self, const char* p, const char* end) noexcept:
+        """One validating pass over the frame: envelope, payload and levels (parsed where they are met).
+
+        Handles a raw payload object and the envelope ``{"stream": <plain string>, "data": {...}}``
+        (members in any order, nothing else known at the top). Fills the same slots as the general
+        path, the levels straight into scratch (``_lv_parsed``). Returns False, having changed only
+        scratch, for anything else, so the general path decodes the frame and reports its error.
+        """
+        cdef JsonIter it, child
+        cdef JsonSpan key, val
+        cdef int rc, kid
+        cdef bint have_stream = False, have_data = False, top_known = False
+        self._present = 0
+        self._lv_parsed = 0
+        self._has_stream = False
+        if json_object_begin(&it, p, end) != JSON_OK:
+            return False
+        while True:
+            rc = json_object_next_lazy(&it, &key, &val)
+            if rc != 1:
+                break
+            kid = _key_id(&key)
+            if kid == KEY_stream:
+                if have_stream or val.kind != JSON_STRING or val.has_escapes or not _plain_ascii(val.ptr, val.len):
+                    return False
+                self._stream = val
+                have_stream = True
+            elif kid == KEY_data:
+                if have_data or top_known or val.kind != JSON_OBJECT:
+                    return False
+                have_data = True
+                if json_iter_child(&it, &child) != JSON_OK:
+                    return False
+                while True:
+                    rc = json_object_next_lazy(&child, &key, &val)
+                    if rc != 1:
+                        break
+                    if not self._fast_member(&child, _key_id(&key), &val):
+                        return False
+                if rc < 0 or json_iter_child_end(&it, &child) != JSON_OK:
+                    return False
+            elif kid >= 0:
+                if have_data:
+                    return False
+                top_known = True
+                if not self._fast_member(&it, kid, &val):
+                    return False
+            # unknown keys: a pending container is validated and skipped by the next call
+        if rc < 0 or json_expect_end(it.p, end) != JSON_OK:
+            return False
+        if have_data != have_stream:
+            return False    # half an envelope: the general path decides what it is
+        self._has_stream = have_stream
+        return True
+
+    cdef bint _fast_member(self, JsonIter* it, int kid, JsonSpan* val) noexcept:
+        """Store one payload member for _decode_fast; levels arrays parsed in place. False: decline."""
+        cdef uint32_mask bit
+        cdef Py_ssize_t* count
+        cdef double* px
+        cdef double* qty
+        if val.len == 0 and (val.kind == JSON_ARRAY or val.kind == JSON_OBJECT):
+            # a pending container: the iterator has not scanned it yet
+            if val.kind == JSON_ARRAY and (kid == KEY_b or kid == KEY_a or kid == KEY_bids or kid == KEY_asks):
+                if kid == KEY_b or kid == KEY_bids:
+                    # b and bids share the bid scratch: both in one frame is left to the general path
+                    if self._lv_parsed & (1u << (KEY_bids if kid == KEY_b else KEY_b)):
+                        return False
+                    px = self._bid_px
+                    qty = self._bid_qty
+                    count = &self._nb
+                else:
+                    if self._lv_parsed & (1u << (KEY_asks if kid == KEY_a else KEY_a)):
+                        return False
+                    px = self._ask_px
+                    qty = self._ask_qty
+                    count = &self._na
+                if json_iter_levels(it, px, qty, self.max_levels, count) != JSON_OK:
+                    return False
+                bit = 1u << kid
+                self._slot[kid] = val[0]
+                self._present |= bit
+                self._lv_parsed |= bit
+                return True
+            if kid < 0:
+                return True      # skipped (and validated) by the next _next_lazy call
+            if json_iter_take(it, val) != JSON_OK:
+                return False
+        if kid >= 0:
+            bit = 1u << kid
+            self._slot[kid] = val[0]
+            self._present |= bit
+            self._lv_parsed &= ~bit   # a later duplicate replaces parsed levels
+        return True
 
     cdef const char* _scan_envelope_data(self, const char* p, const char* end) except? NULL:
         """Scan the data object that starts at p; then exactly ws '}' ws must follow. NULL: other shape."""
@@ -386,6 +491,8 @@ cdef class BinanceDecoder:
 
     cdef int _levels(self, int kid, double* px, double* qty, Py_ssize_t* count) except -1:
         cdef int rc
+        if self._lv_parsed & (1u << kid):
+            return 0    # parsed into px/qty/*count by _decode_fast
         if not (self._present & (1u << kid)):
             return self._fail(&self.err_field, f"missing field {(<bytes>_KEY_NAMES[kid]).decode()!r}")
         rc = json_parse_levels(&self._slot[kid], px, qty, self.max_levels, count)

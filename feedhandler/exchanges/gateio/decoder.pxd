@@ -33,6 +33,25 @@ cpdef enum:
     SYMBOL_CACHE = 64
 
 
+ctypedef struct _Envelope:
+    # the envelope members of one frame (spans into the frame)
+    JsonSpan channel
+    JsonSpan event
+    JsonSpan result       # len 0 when book_parsed (walked in place, never scanned as a whole)
+    JsonSpan time_ms
+    JsonSpan tsec
+    bint has_channel, has_event, has_result, has_error, has_time_ms, has_time
+    bint book_parsed      # result decoded as a book update into _BookFields + scratch (single pass)
+
+ctypedef struct _BookFields:
+    # a decoded spot.order_book_update / spot.obu ``result`` (levels in the decoder's scratch)
+    JsonSpan sym
+    int64_t first, last, t_ms
+    Py_ssize_t nb, na
+    bint full, has_first, has_last, has_sym, has_b, has_a
+    const char* err_field  # on error: the field's name (NUL-terminated literal), NULL for a JSON error
+
+
 cdef class GateioDecoder:
     cdef readonly str exchange
     cdef readonly bint private
@@ -67,6 +86,9 @@ cdef class GateioDecoder:
 
     # private helpers (each channel's decoder: validate into locals/scratch, then apply/emit when asked)
     cdef int _with_buffer(self, object raw, int64_t recv_ns, bint apply) except -1
+    cdef int _feed_fast(self, const char* p, Py_ssize_t n, int64_t recv_ns, bint apply) except -2
+    cdef int _feed_slow(self, const char* p, Py_ssize_t n, int64_t recv_ns, bint apply) except -1
+    cdef int _dispatch(self, _Envelope* env, _BookFields* bf, int64_t recv_ns, bint apply) except -1
     cdef int _fail(self, str kind, str message) except -1
     cdef int _json_fail(self, int rc, const char* base, const char* at, str where) except -1
     cdef int _field_fail(self, str channel, str field, int rc) except -1
@@ -75,6 +97,7 @@ cdef class GateioDecoder:
     cdef int _plain_string(self, const JsonSpan* v, str channel, str field) except -1
     cdef str _text(self, const JsonSpan* v)
     cdef int _book_update(self, const JsonSpan* result, bint obu, int64_t recv_ns, bint apply) except -1
+    cdef int _book_apply(self, _BookFields* bf, bint obu, int64_t recv_ns, bint apply) except -1
     cdef int _order_book(self, const JsonSpan* result, int64_t recv_ns, bint apply) except -1
     cdef int _trade(self, const JsonSpan* result, int64_t recv_ns, bint apply) except -1
     cdef int _book_ticker(self, const JsonSpan* result, int64_t recv_ns, bint apply) except -1

@@ -34,7 +34,8 @@ from feedhandler.book.orderbook cimport OrderBook
 from feedhandler.codec.json_scan cimport (
     JSON_ARRAY, JSON_ERR_TYPE, JSON_ERR_VALUE, JSON_FALSE, JSON_NULL, JSON_NUMBER, JSON_OBJECT,
     JSON_STRING, JSON_TRUE, JsonIter, JsonSpan, json_array_begin, json_array_next, json_expect_end,
-    json_object_begin, json_object_next, json_parse_levels, json_span_eq, json_span_to_double,
+    json_iter_child, json_iter_child_end, json_iter_levels, json_iter_take, json_object_begin,
+    json_object_next, json_object_next_lazy, json_parse_levels, json_span_eq, json_span_to_double,
     json_span_to_int64,
 )
 from feedhandler.codec.numbers cimport NUM_OK, parse_double, parse_int64
@@ -59,6 +60,10 @@ from feedhandler.events.events import (
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size) except NULL
+
+# _feed_fast: the frame needs the general path (a value no MessageType or -1 can take).
+cdef enum:
+    _DECLINED = -100
 
 # Channel kinds (internal).
 cdef enum:
@@ -118,6 +123,140 @@ cdef int _channel_kind(const JsonSpan* c) noexcept nogil:
     if _key(c, b"spot.balances", 13):
         return CH_BALANCES
     return CH_OTHER
+
+
+cdef inline void _env_clear(_Envelope* env) noexcept nogil:
+    env.has_channel = False
+    env.has_event = False
+    env.has_result = False
+    env.has_error = False
+    env.has_time_ms = False
+    env.has_time = False
+    env.book_parsed = False
+
+
+cdef inline bint _pending(const JsonSpan* v) noexcept nogil:
+    """A container value json_object_next_lazy has not scanned yet (a scanned one has len >= 2)."""
+    return v.len == 0 and (v.kind == JSON_OBJECT or v.kind == JSON_ARRAY)
+
+
+cdef inline bint _take(JsonIter* it, JsonSpan* v) noexcept nogil:
+    """Complete a pending container value (validated now); scalars are complete already."""
+    return not _pending(v) or json_iter_take(it, v) == 0
+
+
+cdef bint _envelope_member(JsonIter* it, const JsonSpan* key, JsonSpan* val, _Envelope* env) noexcept nogil:
+    """Record one envelope member (not ``result``); False if a pending value turned out invalid."""
+    if key.len == 7 and memcmp(key.ptr, b"channel", 7) == 0:
+        if not _take(it, val):
+            return False
+        env.channel = val[0]
+        env.has_channel = True
+    elif key.len == 5 and memcmp(key.ptr, b"event", 5) == 0:
+        if not _take(it, val):
+            return False
+        env.event = val[0]
+        env.has_event = True
+    elif key.len == 5 and memcmp(key.ptr, b"error", 5) == 0:
+        if not _take(it, val):
+            return False
+        env.has_error = val.kind != JSON_NULL
+    elif key.len == 7 and memcmp(key.ptr, b"time_ms", 7) == 0:
+        if not _take(it, val):
+            return False
+        env.time_ms = val[0]
+        env.has_time_ms = True
+    elif key.len == 4 and memcmp(key.ptr, b"time", 4) == 0:
+        if not _take(it, val):
+            return False
+        env.tsec = val[0]
+        env.has_time = True
+    return True
+
+
+cdef inline bint _is_ack(const _Envelope* env) noexcept nogil:
+    return env.has_event and env.event.kind == JSON_STRING and (
+        json_span_eq(&env.event, b"subscribe", 9) or json_span_eq(&env.event, b"unsubscribe", 11))
+
+
+cdef int _book_fields(JsonIter* it, _BookFields* bf, double* bid_px, double* bid_qty, double* ask_px,
+                      double* ask_qty, Py_ssize_t capacity) noexcept:
+    """Members of a book-update ``result`` object walked by ``it`` (lazily: levels parsed in place).
+
+    0, or an error code with ``bf.err_field`` naming the field (NULL for a JSON error of the
+    iteration itself). Unknown members are validated and skipped by the iterator.
+    """
+    cdef JsonSpan k, v
+    cdef int rc
+    bf.full = False
+    bf.has_first = False
+    bf.has_last = False
+    bf.has_sym = False
+    bf.has_b = False
+    bf.has_a = False
+    bf.first = 0
+    bf.last = 0
+    bf.t_ms = 0
+    bf.nb = 0
+    bf.na = 0
+    bf.err_field = NULL
+    while True:
+        rc = json_object_next_lazy(it, &k, &v)
+        if rc != 1:
+            return rc
+        if k.len == 1 and not k.has_escapes:
+            if k.ptr[0] == b'b':
+                rc = _levels_member(it, &v, bid_px, bid_qty, capacity, &bf.nb)
+                if rc != 0:
+                    bf.err_field = b"b"
+                    return rc
+                bf.has_b = True
+            elif k.ptr[0] == b'a':
+                rc = _levels_member(it, &v, ask_px, ask_qty, capacity, &bf.na)
+                if rc != 0:
+                    bf.err_field = b"a"
+                    return rc
+                bf.has_a = True
+            elif k.ptr[0] == b'U':
+                rc = json_span_to_int64(&v, &bf.first) if _take(it, &v) else it.state
+                if rc != 0:
+                    bf.err_field = b"U"
+                    return rc
+                bf.has_first = True
+            elif k.ptr[0] == b'u':
+                rc = json_span_to_int64(&v, &bf.last) if _take(it, &v) else it.state
+                if rc != 0:
+                    bf.err_field = b"u"
+                    return rc
+                bf.has_last = True
+            elif k.ptr[0] == b's':
+                if not _take(it, &v):
+                    return it.state
+                bf.sym = v
+                bf.has_sym = True
+            elif k.ptr[0] == b't':
+                rc = json_span_to_int64(&v, &bf.t_ms) if _take(it, &v) else it.state
+                if rc != 0 or bf.t_ms < 0 or bf.t_ms > 9223372036854:
+                    bf.err_field = b"t"
+                    return rc or JSON_ERR_VALUE
+        elif _key(&k, b"full", 4):
+            if v.kind == JSON_TRUE:
+                bf.full = True
+            elif v.kind != JSON_FALSE:     # false leaves an earlier true, as json.loads' last-wins would not
+                if not _take(it, &v):
+                    return it.state
+                bf.err_field = b"full"
+                return JSON_ERR_TYPE
+
+
+cdef inline int _levels_member(JsonIter* it, JsonSpan* v, double* px, double* qty, Py_ssize_t capacity,
+                               Py_ssize_t* count) noexcept:
+    """A ``b``/``a`` member: a pending array parsed in place; anything else is JSON_ERR_TYPE."""
+    if _pending(v) and v.kind == JSON_ARRAY:
+        return json_iter_levels(it, px, qty, capacity, count)
+    if not _take(it, v):
+        return it.state
+    return JSON_ERR_TYPE
 
 
 cdef inline bint _levels_ok(const double* px, const double* qty, Py_ssize_t n) noexcept:
@@ -304,16 +443,80 @@ cdef class GateioDecoder:
 
     # ---- the frame envelope ----------------------------------------------------------------
     cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns, bint apply) except -1:
-        """Decode ``p[0:n]``; apply/emit only when ``apply``. Returns a MessageType int."""
-        cdef JsonIter it
-        cdef JsonSpan key, val, channel, event, result, error, time_ms, tsec
-        cdef bint has_channel = False, has_event = False, has_result = False, has_error = False
-        cdef bint has_time_ms = False, has_time = False
-        cdef int rc, kind
-        cdef int64_t ts_ns = 0
-        cdef const char* end = p + n
+        """Decode ``p[0:n]``; apply/emit only when ``apply``. Returns a MessageType int.
+
+        The single-pass path (``_feed_fast``) takes the usual frames; when it declines (invalid JSON,
+        an unusual shape) the two-pass path (``_feed_slow``) decodes the frame again and reports the
+        precise error. Neither applies or emits anything before the whole frame is decoded.
+        """
+        cdef int rc
         if apply:
             self.frames += 1
+        rc = self._feed_fast(p, n, recv_ns, apply)
+        if rc != _DECLINED:
+            return rc
+        return self._feed_slow(p, n, recv_ns, apply)
+
+    cdef int _feed_fast(self, const char* p, Py_ssize_t n, int64_t recv_ns, bint apply) except -2:
+        """One validating pass over the envelope and, for book updates, the ``result`` object with its
+        levels parsed where they are met. ``_DECLINED`` (nothing changed but scratch) when the frame
+        needs the general path."""
+        cdef JsonIter it, child
+        cdef JsonSpan key, val
+        cdef _Envelope env
+        cdef _BookFields bf
+        cdef int rc, kind
+        cdef const char* end = p + n
+        _env_clear(&env)
+        if json_object_begin(&it, p, end) < 0:
+            return _DECLINED
+        while True:
+            rc = json_object_next_lazy(&it, &key, &val)
+            if rc != 1:
+                break
+            if key.has_escapes:
+                continue          # unknown key: a pending container is validated by the next call
+            if key.len == 6 and memcmp(key.ptr, b"result", 6) == 0:
+                if val.len == 0 and val.kind == JSON_OBJECT and env.has_channel:
+                    kind = _channel_kind(&env.channel)
+                    if kind == CH_BOOK_UPDATE or kind == CH_OBU:
+                        if json_iter_child(&it, &child) < 0:
+                            return _DECLINED
+                        if _book_fields(&child, &bf, self._bid_px, self._bid_qty, self._ask_px,
+                                        self._ask_qty, self.capacity) != 0:
+                            return _DECLINED
+                        if json_iter_child_end(&it, &child) < 0:
+                            return _DECLINED
+                        env.result = val
+                        env.has_result = True
+                        env.book_parsed = True
+                        continue
+                if not _take(&it, &val):
+                    return _DECLINED
+                env.result = val
+                env.has_result = True
+                env.book_parsed = False
+            elif not _envelope_member(&it, &key, &val, &env):
+                return _DECLINED
+        if rc < 0 or json_expect_end(it.p, end) < 0:
+            return _DECLINED
+        if env.book_parsed:
+            # the parsed result is used only as the book update it was parsed for
+            if not env.has_channel or env.has_error or _is_ack(&env):
+                return _DECLINED
+            kind = _channel_kind(&env.channel)
+            if kind != CH_BOOK_UPDATE and kind != CH_OBU:
+                return _DECLINED
+        return self._dispatch(&env, &bf, recv_ns, apply)
+
+    cdef int _feed_slow(self, const char* p, Py_ssize_t n, int64_t recv_ns, bint apply) except -1:
+        """The general path: the whole frame validated by the envelope scan, then each part decoded."""
+        cdef JsonIter it
+        cdef JsonSpan key, val
+        cdef _Envelope env
+        cdef int rc
+        cdef const char* end = p + n
+        _env_clear(&env)
         rc = json_object_begin(&it, p, end)
         if rc < 0:
             return self._json_fail(rc, p, it.p if it.p != NULL else p, "frame is not a JSON object")
@@ -323,80 +526,73 @@ cdef class GateioDecoder:
                 break
             if key.has_escapes:
                 continue
-            if key.len == 7 and memcmp(key.ptr, b"channel", 7) == 0:
-                channel = val
-                has_channel = True
-            elif key.len == 6 and memcmp(key.ptr, b"result", 6) == 0:
-                result = val
-                has_result = True
-            elif key.len == 5 and memcmp(key.ptr, b"event", 5) == 0:
-                event = val
-                has_event = True
-            elif key.len == 5 and memcmp(key.ptr, b"error", 5) == 0:
-                error = val
-                has_error = val.kind != JSON_NULL
-            elif key.len == 7 and memcmp(key.ptr, b"time_ms", 7) == 0:
-                time_ms = val
-                has_time_ms = True
-            elif key.len == 4 and memcmp(key.ptr, b"time", 4) == 0:
-                tsec = val
-                has_time = True
+            if key.len == 6 and memcmp(key.ptr, b"result", 6) == 0:
+                env.result = val
+                env.has_result = True
+            else:
+                _envelope_member(&it, &key, &val, &env)   # values are complete here: never declines
         if rc < 0:
             return self._json_fail(rc, p, it.p, "invalid JSON")
         rc = json_expect_end(it.p, end)
         if rc < 0:
             return self._json_fail(rc, p, it.p, "invalid JSON")
-        if has_time_ms:
-            if _ms_to_ns(&time_ms, &ts_ns) != 0:
-                return self._fail("field", "field 'time_ms' is not an integer in ms")
-        elif has_time:
-            if _sec_to_ns(&tsec, &ts_ns) != 0:
-                return self._fail("field", "field 'time' is not an integer in seconds")
+        return self._dispatch(&env, NULL, recv_ns, apply)
 
-        if has_event and event.kind == JSON_STRING and (
-                json_span_eq(&event, b"subscribe", 9) or json_span_eq(&event, b"unsubscribe", 11)):
+    cdef int _dispatch(self, _Envelope* env, _BookFields* bf, int64_t recv_ns, bint apply) except -1:
+        """Everything after the envelope scan: timestamps, acks, channel dispatch, counters."""
+        cdef int kind
+        cdef int64_t ts_ns = 0
+        cdef JsonSpan* result = &env.result
+        if env.has_time_ms:
+            if _ms_to_ns(&env.time_ms, &ts_ns) != 0:
+                return self._fail("field", "field 'time_ms' is not an integer in ms")
+        elif env.has_time:
+            if _sec_to_ns(&env.tsec, &ts_ns) != 0:
+                return self._fail("field", "field 'time' is not an integer in seconds")
+        if _is_ack(env):
             # a subscription ack: success only when error is null and result.status == "success"
-            if has_error or not has_result or not self._status_success(&result):
+            if env.has_error or not env.has_result or not self._status_success(result):
                 self.error_frames += 1
                 return MT_ERROR
             self.acks += 1
             return MT_SUBSCRIPTION_ACK
-        if not has_channel:
-            if has_error:
+        if not env.has_channel:
+            if env.has_error:
                 self.error_frames += 1
                 return MT_ERROR
             return self._fail("schema", "frame has no 'channel'")
-        kind = _channel_kind(&channel)
+        kind = _channel_kind(&env.channel)
         if kind == CH_PONG:
             self.pongs += 1
             return MT_PONG
-        if has_error:
+        if env.has_error:
             self.error_frames += 1
             return MT_ERROR
         if kind == CH_OTHER:
             self.unknown_frames += 1
             return MT_UNKNOWN
-        if not has_result or (result.kind != JSON_OBJECT and result.kind != JSON_ARRAY):
+        if not env.has_result or (result.kind != JSON_OBJECT and result.kind != JSON_ARRAY):
             return self._fail("schema", f"{self._channel_str(kind)}: 'result' missing or not an object/array")
-        if kind == CH_BOOK_UPDATE:
-            self._book_update(&result, False, recv_ns, apply)
-        elif kind == CH_OBU:
-            self._book_update(&result, True, recv_ns, apply)
+        if kind == CH_BOOK_UPDATE or kind == CH_OBU:
+            if env.book_parsed:
+                self._book_apply(bf, kind == CH_OBU, recv_ns, apply)
+            else:
+                self._book_update(result, kind == CH_OBU, recv_ns, apply)
         elif kind == CH_ORDER_BOOK:
-            self._order_book(&result, recv_ns, apply)
+            self._order_book(result, recv_ns, apply)
         elif kind == CH_TRADES:
-            self._trade(&result, recv_ns, apply)
+            self._trade(result, recv_ns, apply)
         elif kind == CH_BOOK_TICKER:
-            self._book_ticker(&result, recv_ns, apply)
+            self._book_ticker(result, recv_ns, apply)
         elif kind == CH_CANDLES:
-            self._candle(&result, ts_ns, recv_ns, apply)
+            self._candle(result, ts_ns, recv_ns, apply)
         elif kind == CH_TICKERS:
-            self._ticker(&result, ts_ns, recv_ns, apply)
+            self._ticker(result, ts_ns, recv_ns, apply)
         elif kind == CH_ORDERS or kind == CH_USERTRADES or kind == CH_BALANCES:
             if not self.private:
                 self.unknown_frames += 1
                 return MT_UNKNOWN
-            self._private_array(kind, &result, recv_ns, apply)
+            self._private_array(kind, result, recv_ns, apply)
         if apply:
             self.data_frames += 1
         return MT_DATA
@@ -459,59 +655,34 @@ cdef class GateioDecoder:
     # ---- books --------------------------------------------------------------------------
     cdef int _book_update(self, const JsonSpan* result, bint obu, int64_t recv_ns, bint apply) except -1:
         cdef JsonIter it
-        cdef JsonSpan k, v, sym
+        cdef _BookFields bf
         cdef int rc
         cdef str ch = "spot.obu" if obu else "spot.order_book_update"
-        cdef bint full = False, has_first = False, has_last = False, has_sym = False
-        cdef bint has_b = False, has_a = False
-        cdef int64_t first = 0, last = 0, t_ms = 0
-        cdef Py_ssize_t nb = 0, na = 0, i, dot
-        cdef BookSyncGroup group
-        cdef BookSync sync
-        cdef int state_before
         if result.kind != JSON_OBJECT:
             return self._fail("schema", f"{ch}: 'result' must be an object")
         json_object_begin(&it, result.ptr, result.ptr + result.len)
-        while json_object_next(&it, &k, &v) == 1:
-            if k.len == 1 and not k.has_escapes:
-                if k.ptr[0] == b'b':
-                    rc = json_parse_levels(&v, self._bid_px, self._bid_qty, self.capacity, &nb)
-                    if rc != 0:
-                        return self._field_fail(ch, "b", rc)
-                    has_b = True
-                elif k.ptr[0] == b'a':
-                    rc = json_parse_levels(&v, self._ask_px, self._ask_qty, self.capacity, &na)
-                    if rc != 0:
-                        return self._field_fail(ch, "a", rc)
-                    has_a = True
-                elif k.ptr[0] == b'U':
-                    rc = json_span_to_int64(&v, &first)
-                    if rc != 0:
-                        return self._field_fail(ch, "U", rc)
-                    has_first = True
-                elif k.ptr[0] == b'u':
-                    rc = json_span_to_int64(&v, &last)
-                    if rc != 0:
-                        return self._field_fail(ch, "u", rc)
-                    has_last = True
-                elif k.ptr[0] == b's':
-                    sym = v
-                    has_sym = True
-                elif k.ptr[0] == b't':
-                    rc = json_span_to_int64(&v, &t_ms)
-                    if rc != 0 or t_ms < 0 or t_ms > 9223372036854:
-                        return self._field_fail(ch, "t", rc or JSON_ERR_VALUE)
-            elif _key(&k, b"full", 4):
-                if v.kind == JSON_TRUE:
-                    full = True
-                elif v.kind != JSON_FALSE:
-                    return self._field_fail(ch, "full", JSON_ERR_TYPE)
-        if not has_sym:
+        rc = _book_fields(&it, &bf, self._bid_px, self._bid_qty, self._ask_px, self._ask_qty, self.capacity)
+        if rc < 0:
+            if bf.err_field == NULL:
+                return self._json_fail(rc, result.ptr, it.p, f"{ch}: 'result'")
+            return self._field_fail(ch, (<bytes>bf.err_field).decode(), rc)
+        return self._book_apply(&bf, obu, recv_ns, apply)
+
+    cdef int _book_apply(self, _BookFields* bf, bint obu, int64_t recv_ns, bint apply) except -1:
+        """Checks of a decoded book update, then (when ``apply``) the book sync call."""
+        cdef str ch = "spot.obu" if obu else "spot.order_book_update"
+        cdef bint full = bf.full
+        cdef int64_t first = bf.first, last = bf.last, t_ms = bf.t_ms
+        cdef Py_ssize_t nb = bf.nb, na = bf.na, i, dot
+        cdef JsonSpan sym = bf.sym
+        cdef BookSyncGroup group
+        cdef BookSync sync
+        if not bf.has_sym:
             return self._fail("schema", f"{ch}: missing 's'")
         self._plain_string(&sym, ch, "s")
-        if not has_last or not (has_b or has_a):
+        if not bf.has_last or not (bf.has_b or bf.has_a):
             return self._fail("schema", f"{ch}: missing 'u', 'b' or 'a'")
-        if not has_first:
+        if not bf.has_first:
             if not full:
                 return self._fail("schema", f"{ch}: an increment needs 'U'")
             first = last
