@@ -164,6 +164,9 @@ class MexcPrivateConnectionStrategy(ConnectionStrategy):
 
     Parameters
     ----------
+    rest_client : MexcRestClient, optional
+        A signed REST client to create and extend listen keys with, as in the migration guide's
+        ``MexcPrivateConnectionStrategy(rest_client)``; otherwise one is made from the credentials.
     api_key, secret_key : str
         Credentials (also accepted per call from the manager config).
     ws_url, rest_url : str, optional
@@ -172,10 +175,10 @@ class MexcPrivateConnectionStrategy(ConnectionStrategy):
         Seconds between listen-key extensions.
     """
 
-    def __init__(self, api_key: str | None = None, secret_key: str | None = None, ws_url: str | None = None,
+    def __init__(self, rest_client: MexcRestClient | None = None, api_key: str | None = None,
+                 secret_key: str | None = None, ws_url: str | None = None,
                  rest_url: str | None = None, keep_alive_interval: float = C.LISTEN_KEY_KEEP_ALIVE,
-                 ping_interval: float = C.PING_INTERVAL, rest_client: MexcRestClient | None = None,
-                 rate_limit: Any = None, **_: Any):
+                 ping_interval: float = C.PING_INTERVAL, rate_limit: Any = None, **_: Any):
         self.ws_url = ws_url or C.WS_URL
         self.rest_url = rest_url or C.REST_URL
         self.keep_alive_interval = float(keep_alive_interval)
@@ -194,6 +197,8 @@ class MexcPrivateConnectionStrategy(ConnectionStrategy):
         return f"MexcPrivateConnectionStrategy(ws_url={self.ws_url.split('?', 1)[0]!r}, listen_key=<redacted>)"
 
     def _client(self, api_key: str | None, secret_key: str | None) -> MexcRestClient:
+        if self._rest is not None:
+            return self._rest  # the caller's signed client (migration guide form)
         key = api_key or self._api_key
         secret = secret_key or self._secret_key
         if not key or not secret:

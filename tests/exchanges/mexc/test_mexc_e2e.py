@@ -215,3 +215,23 @@ def test_signature_is_documented_hmac():
     payload, sig = q.rsplit("&signature=", 1)
     assert payload == "listenKey=abc&timestamp=1700000000000"
     assert sig == hmac.new(SECRET.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+async def test_private_strategy_takes_a_rest_client_as_in_the_migration_guide():
+    """``MexcPrivateConnectionStrategy(rest_client)``: the guide's form, listen key from that client."""
+    from feedhandler.exchanges.mexc.rest import MexcRestClient
+    from feedhandler.exchanges.mexc.strategies import MexcPrivateConnectionStrategy
+    from feedhandler.sim import SimExchange
+
+    async with asyncio.timeout(20), SimExchange("mexc", ["BTCUSDT"], seed=3) as sim:
+        key, secret = next(iter(sim.credentials.items()))
+        rest = MexcRestClient(sim.rest_url, key, secret)
+        strategy = MexcPrivateConnectionStrategy(rest, ws_url=sim.ws_url)
+        try:
+            context = await strategy.create_connection_context()
+            assert "listenKey=" in context.url and context.keep_alive_interval == 1800
+            assert strategy.keys_created == 1
+            assert "listenKey" not in repr(context) or "<redacted>" in repr(context)
+        finally:
+            await strategy.close()
+            await rest.close()
