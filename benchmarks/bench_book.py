@@ -327,7 +327,7 @@ def test_order_book_per_level_only(benchmark):
 
 
 @pytest.mark.benchmark(group="book-search")
-@pytest.mark.parametrize("scan", [0, 8, 32, 64])
+@pytest.mark.parametrize("scan", [0, 4, 8, 32, 64])
 def test_feedhandler_linear_scan_length(benchmark, scan):
     old = orderbook_module._set_linear_scan(scan)
     try:

@@ -84,6 +84,17 @@ cdef class OrderBook:
     cdef object _best(self, int side)
     cdef list _levels(self, int side)
 
+    # Declared last so the vtable slots of the methods above keep their
+    # places (modules built against the previous header stay compatible).
+    # Apply ``n`` levels of one side in order WITHOUT validation, for callers
+    # that have already checked every level (BookSync validates each delta once
+    # before buffering or applying it).  Caller guarantees: side is BID or
+    # ASK, and for n > 0 non-NULL arrays whose prices are finite and > 0 and
+    # quantities finite and >= 0 (n <= 0 does nothing).  Anything else breaks
+    # the book's ordering; everyone else uses ``c_apply_levels``.
+    cdef void c_apply_levels_trusted(self, int side, const double* prices, const double* qtys,
+                                     Py_ssize_t n) noexcept
+
 
 @cython.final
 cdef class OrderBookPool:

@@ -196,8 +196,10 @@ cdef class BookSync:
                     const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
                     const double* ask_px, const double* ask_qty, Py_ssize_t n_asks) except -1:
         """Apply both sides; returns -2 (not an error) when the result is crossed and the book was invalidated."""
-        self.book.c_apply_levels(0, bid_px, bid_qty, n_bids)
-        self.book.c_apply_levels(1, ask_px, ask_qty, n_asks)
+        # Every level was validated once by on_delta (buffered deltas too, before
+        # buffering), so the book's trusted entry skips a second validation pass.
+        self.book.c_apply_levels_trusted(0, bid_px, bid_qty, n_bids)
+        self.book.c_apply_levels_trusted(1, ask_px, ask_qty, n_asks)
         self.book.last_update_id = last
         self.applied += 1
         if self.book.c_is_crossed():
