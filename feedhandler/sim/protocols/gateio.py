@@ -10,7 +10,12 @@ WebSocket ``/ws/v4/`` (JSON text frames, protocols.md section 2):
   the exchange pushes a snapshot), ``spot.obu`` (``["ob.PAIR.50"]``: a full snapshot right after the ack,
   then increments; a second subscribe of the same stream fails with ``Alert sub``), ``spot.order_book``
   (``[PAIR, LEVEL, "100ms"]``: top-N after every step), ``spot.trades``, ``spot.book_ticker``;
-  ``spot.candlesticks``/``spot.tickers`` are acknowledged but carry no data here.
+  ``spot.candlesticks`` (``[INTERVAL, PAIR]``) and ``spot.tickers`` (``[PAIR, ...]``) are built from the
+  model's trades: each trade published while a connection holds the stream updates the running candle of
+  its window (aligned to the epoch; ``t`` window start in seconds, ``v`` quote volume, ``a`` base amount,
+  ``w`` false while the window is open) or the rolling ticker (``last``, ``high_24h``/``low_24h``,
+  ``base_volume``/``quote_volume`` and ``change_percentage`` against the first trade seen, plus the
+  current ``lowest_ask``/``highest_bid``) and pushes it at once.
 - Private ``spot.orders``, ``spot.usertrades``, ``spot.balances``: each request needs
   ``auth = {"method":"api_key","KEY":K,"SIGN":hex(HMAC-SHA512(secret,"channel=C&event=E&time=T"))}``;
   after a successful subscribe one deterministic sample push (built from the current book) follows.
@@ -24,6 +29,7 @@ REST ``GET /api/v4/spot/order_book?currency_pair=P&limit=N&with_id=true`` ->
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import msgspec
@@ -32,12 +38,22 @@ from aiohttp import web
 from feedhandler.sim.market import BookSnapshot, BookTicker, Delta, Trade
 from feedhandler.sim.protocol import Channel, Frame, Reply, SimConnection, SimProtocol, Subscription, register_protocol
 
-__all__ = ["GateioSimProtocol", "wire_pair"]
+__all__ = ["CANDLE_SECONDS", "GateioSimProtocol", "ticker_change_percentage", "wire_pair"]
 
 _QUOTES = ("USDT", "USDC", "BTC", "ETH")
 _PRIVATE = ("spot.orders", "spot.usertrades", "spot.balances")
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder()
+
+
+#: spot.candlesticks window lengths in seconds
+CANDLE_SECONDS = {"10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "8h": 28800,
+                  "1d": 86400, "7d": 604800, "30d": 2592000}
+
+
+def ticker_change_percentage(first: Decimal, last: Decimal) -> Decimal:
+    """The simulator's ``change_percentage``: ``(last / first - 1) * 100``, 2 decimals (Gate.io sends percent)."""
+    return ((last / first - 1) * 100).quantize(Decimal("0.01"))
 
 
 def _dumps(obj: Any) -> str:
@@ -68,6 +84,10 @@ class GateioSimProtocol(SimProtocol):
         super().__init__()
         self._pairs: dict[str, str] | None = None
         self._private_seq = 0
+        #: running candles: (symbol, interval) -> [window_start_s, open, high, low, close, base amount, quote volume]
+        self._candles: dict[tuple[str, str], list[Any]] = {}
+        #: rolling tickers: symbol -> [first, last, high, low, base volume, quote volume]
+        self._tickers: dict[str, list[Decimal]] = {}
 
     # -- names ----------------------------------------------------------------------------------
     def _model_symbol(self, pair: Any) -> str | None:
@@ -146,8 +166,19 @@ class GateioSimProtocol(SimProtocol):
                 if sym is None:
                     return Reply([self._ack(req, (2, f"unknown currency pair {pair!r}"))])
                 subs.append(Subscription(kind, sym, f"{channel}:{pair}"))
-        elif channel in ("spot.candlesticks", "spot.tickers"):
-            return Reply([self._ack(req)])  # accepted; the simulated market has no candles/tickers
+        elif channel == "spot.candlesticks":
+            sym = self._model_symbol(payload[-1])
+            if sym is None or len(payload) != 2 or payload[0] not in CANDLE_SECONDS:
+                return Reply([self._ack(req, (2, f"invalid payload {payload!r}"))])
+            # fed by the trades (Channel.TRADE); params tell encode_trade what to build
+            subs.append(Subscription(Channel.TRADE, sym, f"{channel}:{payload[0]}_{payload[1]}",
+                                     ("candles", payload[0])))
+        elif channel == "spot.tickers":
+            for pair in payload:
+                sym = self._model_symbol(pair)
+                if sym is None:
+                    return Reply([self._ack(req, (2, f"unknown currency pair {pair!r}"))])
+                subs.append(Subscription(Channel.TRADE, sym, f"{channel}:{pair}", ("tickers",)))
         else:
             return Reply([self._ack(req, (2, f"unknown channel {channel!r}"))])
         reply = Reply([self._ack(req)])
@@ -237,11 +268,56 @@ class GateioSimProtocol(SimProtocol):
                                   "s": pair, "U": uid, "u": uid, "b": snapshot.bids[:100], "a": snapshot.asks[:100]}})
 
     def encode_trade(self, trade: Trade, sub: Subscription) -> Frame | None:
+        if sub.params and sub.params[0] == "candles":
+            return self._encode_candle(trade, sub)
+        if sub.params and sub.params[0] == "tickers":
+            return self._encode_ticker(trade)
         return _dumps({"time": trade.ts_ms // 1000, "time_ms": trade.ts_ms, "channel": "spot.trades", "event": "update",
                        "result": {"id": trade.trade_id, "id_market": trade.trade_id, "create_time": trade.ts_ms // 1000,
                                   "create_time_ms": f"{trade.ts_ms}.0000", "side": trade.side,
                                   "currency_pair": wire_pair(trade.symbol), "amount": trade.qty, "price": trade.price,
                                   "range": f"{trade.trade_id}-{trade.trade_id}"}})
+
+    def _encode_candle(self, trade: Trade, sub: Subscription) -> str:
+        """The running candle of the trade's window, updated with the trade."""
+        interval = sub.params[1]
+        seconds = CANDLE_SECONDS[interval]
+        start = trade.ts_ms // 1000 // seconds * seconds
+        price, qty = Decimal(trade.price), Decimal(trade.qty)
+        key = (trade.symbol, interval)
+        c = self._candles.get(key)
+        if c is None or c[0] != start:  # a new window opens with this trade
+            c = self._candles[key] = [start, price, price, price, price, Decimal(0), Decimal(0)]
+        c[2] = max(c[2], price)
+        c[3] = min(c[3], price)
+        c[4] = price
+        c[5] += qty
+        c[6] += price * qty
+        return _dumps({"time": trade.ts_ms // 1000, "time_ms": trade.ts_ms, "channel": "spot.candlesticks",
+                       "event": "update", "result": {
+                           "t": str(start), "v": str(c[6]), "c": str(c[4]), "h": str(c[2]), "l": str(c[3]),
+                           "o": str(c[1]), "n": f"{interval}_{wire_pair(trade.symbol)}", "a": str(c[5]),
+                           "w": False}})
+
+    def _encode_ticker(self, trade: Trade) -> str:
+        """The rolling ticker since the first trade seen on the stream, updated with the trade."""
+        price, qty = Decimal(trade.price), Decimal(trade.qty)
+        t = self._tickers.get(trade.symbol)
+        if t is None:
+            t = self._tickers[trade.symbol] = [price, price, price, price, Decimal(0), Decimal(0)]
+        t[1] = price
+        t[2] = max(t[2], price)
+        t[3] = min(t[3], price)
+        t[4] += qty
+        t[5] += price * qty
+        top = self.ctx.model.best_bid_ask(trade.symbol)
+        return _dumps({"time": trade.ts_ms // 1000, "time_ms": trade.ts_ms, "channel": "spot.tickers",
+                       "event": "update", "result": {
+                           "currency_pair": wire_pair(trade.symbol), "last": str(price),
+                           "lowest_ask": top.ask_price, "highest_bid": top.bid_price,
+                           "change_percentage": str(ticker_change_percentage(t[0], price)),
+                           "base_volume": str(t[4]), "quote_volume": str(t[5]),
+                           "high_24h": str(t[2]), "low_24h": str(t[3])}})
 
     def encode_book_ticker(self, ticker: BookTicker, sub: Subscription) -> Frame | None:
         return _dumps({"time": ticker.ts_ms // 1000, "time_ms": ticker.ts_ms, "channel": "spot.book_ticker",

@@ -14,7 +14,14 @@ WebSocket ``/ws`` (and ``/ws?listenKey=K`` for user data):
 
 Channels: ``spot@public.aggre.depth.v3.api.pb@(100ms|10ms)@SYM``, ``spot@public.limit.depth.v3.api.pb@SYM@(5|10|20)``,
 ``spot@public.aggre.deals.v3.api.pb@(100ms|10ms)@SYM``, ``spot@public.aggre.bookTicker.v3.api.pb@(100ms|10ms)@SYM``,
-and ``spot@private.{orders,deals,account}.v3.api.pb``. The private streams are a minimal
+``spot@public.kline.v3.api.pb@SYM@(Min1|...|Month1)`` (308), ``spot@public.miniTicker.v3.api.pb@SYM@TZ`` (309)
+and ``spot@private.{orders,deals,account}.v3.api.pb``.
+
+Klines and mini tickers are built from the model's trades: each trade published while at least one
+connection holds the stream updates the running candle of its window (windows aligned to the epoch;
+``Month1`` is 30 days here) and the rolling ticker (last, high, low, base and quote volume, change
+against the first trade seen), and pushes it at once (MEXC pushes every 1-3 s; the values are the
+same kind). Nothing else feeds them, so a test can rebuild them from the trades. The private streams are a minimal
 deterministic generator: every public trade of the model is reported as the account's own fill
 (an order update, a deal and a USDT balance change), so tests can check them against the trades.
 
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import re
 import time
+from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
@@ -37,7 +45,7 @@ from aiohttp import web
 from feedhandler.sim.market import BookSnapshot, BookTicker, Delta, Trade
 from feedhandler.sim.protocol import Channel, Frame, Reply, SimConnection, SimProtocol, Subscription, register_protocol
 
-__all__ = ["MexcSimProtocol", "encode_message", "encode_wrapper"]
+__all__ = ["KLINE_SECONDS", "MexcSimProtocol", "encode_message", "encode_wrapper", "mini_ticker_rate"]
 
 MAX_SUBSCRIPTIONS = 30
 DEFAULT_DEPTH_LIMIT = 100
@@ -47,6 +55,13 @@ _PUBLIC = re.compile(
     r"^spot@public\.(?:(aggre\.depth|aggre\.deals|aggre\.bookTicker)\.v3\.api\.pb@(100ms|10ms)@([A-Z0-9_]+)"
     r"|limit\.depth\.v3\.api\.pb@([A-Z0-9_]+)@(5|10|20))$"
 )
+_KLINE_OR_MINI = re.compile(
+    r"^spot@public\.(?:kline\.v3\.api\.pb@([A-Z0-9_]+)@(Min1|Min5|Min15|Min30|Min60|Hour4|Hour8|Day1|Week1|Month1)"
+    r"|miniTicker\.v3\.api\.pb@([A-Z0-9_]+)@(24H|UTC[+-][0-9]{1,2}(?::[0-9]{2})?))$"
+)
+#: kline window lengths in seconds (Month1: 30 days in the simulator)
+KLINE_SECONDS = {"Min1": 60, "Min5": 300, "Min15": 900, "Min30": 1800, "Min60": 3600, "Hour4": 14400,
+                 "Hour8": 28800, "Day1": 86400, "Week1": 604800, "Month1": 2592000}
 _KIND = {"aggre.depth": Channel.DEPTH, "aggre.deals": Channel.TRADE, "aggre.bookTicker": Channel.BOOK_TICKER}
 
 _json = msgspec.json.Encoder()
@@ -94,6 +109,11 @@ def encode_wrapper(channel: str, symbol: str | None, send_ms: int, body_field: i
     return encode_message(head) + _field(body_field, body)
 
 
+def mini_ticker_rate(first: Decimal, last: Decimal) -> Decimal:
+    """The simulator's mini-ticker change: ``last / first - 1`` as a fraction, 4 decimals (MEXC sends a fraction)."""
+    return (last / first - 1).quantize(Decimal("0.0001"))
+
+
 def _control(msg: str, code: int = 0) -> str:
     return _json.encode({"id": 0, "code": code, "msg": msg}).decode()
 
@@ -116,6 +136,10 @@ class MexcSimProtocol(SimProtocol):
         self.listen_key_log: list[tuple[str, bool, float]] = []
         self.signed_payloads: list[tuple[str, str]] = []
         self._order_seq = 0
+        #: running candles: (symbol, interval) -> [window_start_s, open, high, low, close, volume, amount]
+        self._candles: dict[tuple[str, str], list[Any]] = {}
+        #: rolling mini tickers: (symbol, tz) -> [first, last, high, low, base volume, quote volume]
+        self._minis: dict[tuple[str, str], list[Decimal]] = {}
 
     # -- connection and messages ----------------------------------------------------------------
 
@@ -172,7 +196,7 @@ class MexcSimProtocol(SimProtocol):
             return [Subscription(Channel.TRADE, s, f"{ch}|{s}", ("private", kind)) for s in self.ctx.model.symbols]
         m = _PUBLIC.match(ch)
         if m is None:
-            return None
+            return self._parse_kline_or_mini(ch)
         if m.group(1):
             symbol = m.group(3)
             if symbol not in self.ctx.model.symbols:
@@ -182,6 +206,18 @@ class MexcSimProtocol(SimProtocol):
         if symbol not in self.ctx.model.symbols:
             return None
         return [Subscription(Channel.PARTIAL_DEPTH, symbol, ch, (int(m.group(5)),))]
+
+    def _parse_kline_or_mini(self, ch: str) -> list[Subscription] | None:
+        m = _KLINE_OR_MINI.match(ch)
+        if m is None:
+            return None
+        symbol = m.group(1) or m.group(3)
+        if symbol not in self.ctx.model.symbols:
+            return None
+        # fed by the symbol's trades (Channel.TRADE); params tell encode_trade what to build
+        if m.group(1):
+            return [Subscription(Channel.TRADE, symbol, ch, ("kline", m.group(2)))]
+        return [Subscription(Channel.TRADE, symbol, ch, ("miniTicker", m.group(4)))]
 
     # -- encoding -------------------------------------------------------------------------------
 
@@ -195,6 +231,10 @@ class MexcSimProtocol(SimProtocol):
     def encode_trade(self, trade: Trade, sub: Subscription) -> Frame | None:
         if sub.params and sub.params[0] == "private":
             return self._encode_private(trade, sub)
+        if sub.params and sub.params[0] == "kline":
+            return self._encode_kline(trade, sub)
+        if sub.params and sub.params[0] == "miniTicker":
+            return self._encode_mini_ticker(trade, sub)
         side = 1 if trade.side == "buy" else 2
         item = encode_message([(1, trade.price), (2, trade.qty), (3, side), (4, trade.ts_ms),
                                (5, str(trade.trade_id))])
@@ -214,6 +254,43 @@ class MexcSimProtocol(SimProtocol):
             _levels(1, snapshot.asks[:depth]) + _levels(2, snapshot.bids[:depth])
             + [(3, "spot@public.limit.depth.v3.api.pb"), (4, str(snapshot.last_update_id)), (5, ts_ms)])
         return encode_wrapper(sub.name, symbol, ts_ms, 303, body)
+
+    def _encode_kline(self, trade: Trade, sub: Subscription) -> bytes:
+        """308: the running candle of the trade's window, updated with the trade."""
+        interval = sub.params[1]
+        seconds = KLINE_SECONDS[interval]
+        start = trade.ts_ms // 1000 // seconds * seconds
+        price, qty = Decimal(trade.price), Decimal(trade.qty)
+        key = (trade.symbol, interval)
+        c = self._candles.get(key)
+        if c is None or c[0] != start:  # a new window opens with this trade
+            c = self._candles[key] = [start, price, price, price, price, Decimal(0), Decimal(0)]
+        c[2] = max(c[2], price)
+        c[3] = min(c[3], price)
+        c[4] = price
+        c[5] += qty
+        c[6] += price * qty
+        body = encode_message([(1, interval), (2, start), (3, str(c[1])), (4, str(c[4])), (5, str(c[2])),
+                               (6, str(c[3])), (7, str(c[5])), (8, str(c[6])), (9, start + seconds)])
+        return encode_wrapper(sub.name, trade.symbol, trade.ts_ms, 308, body)
+
+    def _encode_mini_ticker(self, trade: Trade, sub: Subscription) -> bytes:
+        """309: the rolling ticker since the first trade seen on the stream, updated with the trade."""
+        price, qty = Decimal(trade.price), Decimal(trade.qty)
+        key = (trade.symbol, sub.params[1])
+        t = self._minis.get(key)
+        if t is None:
+            t = self._minis[key] = [price, price, price, price, Decimal(0), Decimal(0)]
+        t[1] = price
+        t[2] = max(t[2], price)
+        t[3] = min(t[3], price)
+        t[4] += qty
+        t[5] += price * qty
+        rate = str(mini_ticker_rate(t[0], price))
+        body = encode_message([(1, trade.symbol), (2, str(price)), (3, rate), (4, rate), (5, str(t[2])),
+                               (6, str(t[3])), (7, str(t[5])), (8, str(t[4])), (9, rate), (10, rate),
+                               (11, str(t[2])), (12, str(t[3]))])
+        return encode_wrapper(sub.name, trade.symbol, trade.ts_ms, 309, body)
 
     def _encode_private(self, trade: Trade, sub: Subscription) -> bytes:
         """The account's own fill for a public trade: deterministic in the trade."""
