@@ -17,6 +17,8 @@ Every frame is fully validated (strict JSON) and decoded into scratch before any
 """
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+
+from feedhandler.codec.frame cimport FrameBytes, frame_acquire, frame_release
 from libc.stdint cimport int64_t
 from libc.string cimport memcmp, memcpy
 
@@ -37,9 +39,6 @@ from feedhandler.sync.book_sync cimport BookSync, BookSyncGroup
 from feedhandler.core.errors import ParseError
 from feedhandler.core.types import MessageType
 from feedhandler.events.events import BookTicker as _BookTicker, Kline as _Kline, Trade as _Trade
-
-cdef extern from "Python.h":
-    const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
 
 # Largest timestamp accepted, in ns (year 2255): keeps ms/us -> ns multiplication inside int64.
 cdef int64_t _MAX_TS_NS = 9000000000000000000LL
@@ -221,38 +220,30 @@ cdef class BinanceDecoder:
             Malformed frame (bad JSON, missing or mistyped field, invalid levels, too many levels);
             nothing of it was applied.
         """
-        cdef const char* p
-        cdef Py_ssize_t n
-        if type(raw) is bytes:
-            p = PyBytes_AS_STRING(raw)
-            n = PyBytes_GET_SIZE(raw)
-        elif type(raw) is str:
-            p = PyUnicode_AsUTF8AndSize(raw, &n)
-        elif isinstance(raw, (bytearray, memoryview)):
-            raw = bytes(raw)  # Python callers only; the transport hands bytes over
-            p = PyBytes_AS_STRING(raw)
-            n = PyBytes_GET_SIZE(raw)
-        else:
+        cdef FrameBytes f
+        try:
+            frame_acquire(raw, &f)
+        except (TypeError, BufferError, UnicodeError):
             self.err_json += 1
-            raise ParseError(f"binance: frame must be bytes or str, not {type(raw).__name__}")
-        return self.c_feed(p, n, recv_ns)
+            raise ParseError(f"binance: frame must be bytes, str or a contiguous buffer, not {type(raw).__name__}") from None
+        try:
+            return self.c_feed(f.p, f.n, recv_ns)
+        finally:
+            frame_release(&f)
 
     cpdef int classify(self, object raw) except -1:
         """The frame's ``MessageType`` by decoding it without applying anything (UNKNOWN if malformed)."""
-        cdef const char* p
-        cdef Py_ssize_t n
-        if type(raw) is str:
-            p = PyUnicode_AsUTF8AndSize(raw, &n)
-        elif isinstance(raw, (bytes, bytearray, memoryview)):
-            raw = bytes(raw)
-            p = PyBytes_AS_STRING(raw)
-            n = PyBytes_GET_SIZE(raw)
-        else:
+        cdef FrameBytes f
+        try:
+            frame_acquire(raw, &f)
+        except (TypeError, BufferError, UnicodeError):
             return MT_UNKNOWN
         try:
-            self._decode(p, p + n)
+            self._decode(f.p, f.p + f.n)
         except ParseError:
             return MT_UNKNOWN
+        finally:
+            frame_release(&f)
         return self._message_type()
 
     cdef int _message_type(self) noexcept:

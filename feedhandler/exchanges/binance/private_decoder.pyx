@@ -19,6 +19,8 @@ Every frame is validated (strict JSON) and decoded into scratch before any event
 """
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+
+from feedhandler.codec.frame cimport FrameBytes, frame_acquire, frame_release
 from libc.math cimport isfinite
 from libc.stdint cimport int64_t, uint32_t
 from libc.string cimport memcmp
@@ -39,7 +41,6 @@ from feedhandler.core.types import MessageType
 from feedhandler.events.events import BalanceUpdate as _BalanceUpdate, Fill as _Fill, OrderUpdate as _OrderUpdate
 
 cdef extern from "Python.h":
-    const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
     object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
 
 # Largest event time accepted, in ms (year 2255): keeps ms -> ns inside int64.
@@ -196,41 +197,33 @@ cdef class BinancePrivateDecoder:
             Malformed frame (bad JSON, missing or mistyped field, too many balances); nothing of it
             was delivered.
         """
-        cdef const char* p
-        cdef Py_ssize_t n
-        if type(raw) is bytes:
-            p = PyBytes_AS_STRING(raw)
-            n = PyBytes_GET_SIZE(raw)
-        elif type(raw) is str:
-            p = PyUnicode_AsUTF8AndSize(raw, &n)
-        elif isinstance(raw, (bytearray, memoryview)):
-            raw = bytes(raw)  # Python callers only; the transport hands bytes over
-            p = PyBytes_AS_STRING(raw)
-            n = PyBytes_GET_SIZE(raw)
-        else:
+        cdef FrameBytes f
+        try:
+            frame_acquire(raw, &f)
+        except (TypeError, BufferError, UnicodeError):
             self.err_json += 1
-            raise ParseError(f"binance user data: frame must be bytes or str, not {type(raw).__name__}")
-        return self.c_feed(p, n, recv_ns)
+            raise ParseError(f"binance user data: frame must be bytes, str or a contiguous buffer, not {type(raw).__name__}") from None
+        try:
+            return self.c_feed(f.p, f.n, recv_ns)
+        finally:
+            frame_release(&f)
 
     cpdef int classify(self, object raw) except -1:
         """The frame's ``MessageType`` by decoding it without delivering anything (UNKNOWN if malformed)."""
-        cdef const char* p
-        cdef Py_ssize_t n
+        cdef FrameBytes f
         cdef int64_t ej = self.err_json, ef = self.err_field
-        if type(raw) is str:
-            p = PyUnicode_AsUTF8AndSize(raw, &n)
-        elif isinstance(raw, (bytes, bytearray, memoryview)):
-            raw = bytes(raw)
-            p = PyBytes_AS_STRING(raw)
-            n = PyBytes_GET_SIZE(raw)
-        else:
+        try:
+            frame_acquire(raw, &f)
+        except (TypeError, BufferError, UnicodeError):
             return MT_UNKNOWN
         try:
-            self._decode(p, p + n)
+            self._decode(f.p, f.p + f.n)
         except ParseError:
             self.err_json = ej   # classify only looks: the error counters are feed()'s
             self.err_field = ef
             return MT_UNKNOWN
+        finally:
+            frame_release(&f)
         return self._message_type()
 
     cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -1:

@@ -19,8 +19,9 @@ before anything is applied or emitted, so a malformed frame raises
 ``ParseError`` and leaves books and handlers untouched.
 """
 cimport cython
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+
+from feedhandler.codec.frame cimport FrameBytes, frame_acquire, frame_release
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.math cimport NAN, isfinite
 from libc.stdint cimport int64_t
@@ -57,9 +58,6 @@ from feedhandler.events.events import (
     Ticker as _Ticker,
     Trade as _Trade,
 )
-
-cdef extern from "Python.h":
-    const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size) except NULL
 
 # _feed_fast: the frame needs the general path (a value no MessageType or -1 can take).
 cdef enum:
@@ -410,25 +408,17 @@ cdef class GateioDecoder:
         return self._with_buffer(raw, 0, False)
 
     cdef int _with_buffer(self, object raw, int64_t recv_ns, bint apply) except -1:
-        cdef Py_buffer view
-        cdef const char* p
-        cdef Py_ssize_t n
-        if type(raw) is bytes:
-            return self.c_feed(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), recv_ns, apply)
-        if isinstance(raw, str):
-            try:
-                p = PyUnicode_AsUTF8AndSize(raw, &n)
-            except UnicodeError:
-                self._fail("encoding", "text frame is not valid UTF-8 (lone surrogate)")
-            return self.c_feed(p, n, recv_ns, apply)
+        cdef FrameBytes f
         try:
-            PyObject_GetBuffer(raw, &view, PyBUF_SIMPLE)
+            frame_acquire(raw, &f)
+        except UnicodeError:
+            self._fail("encoding", "text frame is not valid UTF-8 (lone surrogate)")
         except (TypeError, BufferError):
             self._fail("type", f"frame must be bytes, str, bytearray or a contiguous memoryview, not {type(raw).__name__}")
         try:
-            return self.c_feed(<const char*>view.buf, view.len, recv_ns, apply)
+            return self.c_feed(f.p, f.n, recv_ns, apply)
         finally:
-            PyBuffer_Release(&view)
+            frame_release(&f)
 
     cdef int _fail(self, str kind, str message) except -1:
         self.parse_errors += 1

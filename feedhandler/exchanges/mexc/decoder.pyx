@@ -13,8 +13,9 @@ field with an unexpected wire type is an unknown field and is skipped; an
 empty (absent) string is the proto3 default, which reads as 0 for numbers.
 """
 cimport cython
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+
+from feedhandler.codec.frame cimport FrameBytes, frame_acquire, frame_release
 from libc.math cimport isfinite
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memset
@@ -38,9 +39,6 @@ from feedhandler.events.events import (
     OrderUpdate as _OrderUpdate, Ticker as _Ticker, Trade as _Trade,
 )
 
-
-cdef extern from "Python.h":
-    const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
 
 
 # MessageType values (feedhandler.core.types.MessageType), as C constants.
@@ -262,38 +260,27 @@ cdef class MexcDecoder:
         ParseError
             The frame is malformed (the message names the field and byte offset); nothing was applied.
         """
-        cdef Py_buffer view
-        cdef Py_ssize_t n
-        cdef const char* s
-        if type(raw) is bytes:
-            return self.c_feed(<const uint8_t*>PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), recv_ns)
-        if isinstance(raw, str):
-            s = PyUnicode_AsUTF8AndSize(raw, &n)
-            return self.c_feed(<const uint8_t*>s, n, recv_ns)
-        PyObject_GetBuffer(raw, &view, PyBUF_SIMPLE)
+        cdef FrameBytes f
         try:
-            return self.c_feed(<const uint8_t*>view.buf, view.len, recv_ns)
+            frame_acquire(raw, &f)
+        except (TypeError, BufferError, UnicodeError):
+            raise ParseError(f"mexc: frame must be bytes, str or a contiguous buffer, not {type(raw).__name__}") from None
+        try:
+            return self.c_feed(<const uint8_t*>f.p, f.n, recv_ns)
         finally:
-            PyBuffer_Release(&view)
+            frame_release(&f)
 
     cpdef int classify(self, object raw) except -1:
         """Tell a frame's ``MessageType`` by quick inspection (first byte, control-frame text)."""
-        cdef Py_buffer view
-        cdef Py_ssize_t n
-        cdef const uint8_t* p
-        cdef int kind
-        if type(raw) is bytes:
-            p = <const uint8_t*>PyBytes_AS_STRING(raw)
-            n = PyBytes_GET_SIZE(raw)
-        elif isinstance(raw, str):
-            p = <const uint8_t*>PyUnicode_AsUTF8AndSize(raw, &n)
-        else:
-            PyObject_GetBuffer(raw, &view, PyBUF_SIMPLE)
-            try:
-                return _classify(<const uint8_t*>view.buf, view.len)
-            finally:
-                PyBuffer_Release(&view)
-        return _classify(p, n)
+        cdef FrameBytes f
+        try:
+            frame_acquire(raw, &f)
+        except (TypeError, BufferError, UnicodeError):
+            return 0  # MessageType.UNKNOWN
+        try:
+            return _classify(<const uint8_t*>f.p, f.n)
+        finally:
+            frame_release(&f)
 
     cdef int c_feed(self, const uint8_t* p, Py_ssize_t n, int64_t recv_ns) except -1:
         cdef int rc, kind, body
