@@ -1,7 +1,9 @@
 """MEXC aggregated depth: compiled decoder + BookSync vs the seed's way (upb protobuf + float() + SortedDict).
 
 Each case runs beside its baseline in the same run (group ``mexc-depth-<N>``). Frames carry N bids and
-N asks; the book is preloaded so updates hit existing levels, as in a live stream.
+N asks; the book is preloaded so updates hit existing levels, as in a live stream. One round feeds all
+64 frames in one Python loop on both sides, so the harness costs the same tiny amount per frame on both;
+time per frame = round median / 64 (``frames_per_round``).
 Run: ``python -m pytest benchmarks/bench_mexc.py --benchmark-only -q``.
 """
 from __future__ import annotations
@@ -21,6 +23,12 @@ from feedhandler.sync import BookSyncGroup  # noqa: E402
 
 pb = load_proto("mexc")
 N_FRAMES = 64
+
+
+def rounds_for(levels: int, seed: bool = False) -> int:
+    """Rounds per case: enough for a stable median, bounded in time (the seed's way is ~15x slower)."""
+    rounds = 2000 if levels <= 20 else 500
+    return rounds // 5 if seed else rounds
 
 
 def make_frames(levels: int) -> list[bytes]:
@@ -46,24 +54,16 @@ def compiled(frames):
     books = BookSyncGroup("mexc", MEXC_SPOT_RULE, dispatcher, depth=1000)
     sync = books.get("BTCUSDT")
     dec = MexcDecoder(dispatcher, books)
-    feed = dec.feed
-    state = {"i": 0}
-
-    def reset():
-        sync.invalidate("bench")
-        sync.load_snapshot(1000, [[117053.41 - i * 0.01, 1.0] for i in range(200)],
-                           [[117145.49 + i * 0.01, 1.0] for i in range(200)])
-
-    reset()
+    sync.load_snapshot(1000, [[117053.41 - i * 0.01, 1.0] for i in range(200)],
+                       [[117145.49 + i * 0.01, 1.0] for i in range(200)])
 
     def run():
-        i = state["i"]
-        if i == len(frames):
-            # wrap the version sequence without a snapshot reload (the levels stay valid)
-            sync.book.last_update_id = 1000
-            i = 0
-        feed(frames[i], 0)
-        state["i"] = i + 1
+        # one round = all N_FRAMES frames in one loop (as the seed's way below); the version
+        # sequence wraps without a snapshot reload (the levels stay valid)
+        sync.book.last_update_id = 1000
+        feed = dec.feed
+        for f in frames:
+            feed(f, 0)
 
     return run, sync
 
@@ -71,28 +71,27 @@ def compiled(frames):
 def seed_way(frames):
     Wrapper = pb.PushDataV3ApiWrapper
     bids, asks = SortedDict(), SortedDict()
-    state = {"i": 0}
 
     def run():
-        i = state["i"]
-        state["i"] = (i + 1) % len(frames)
-        w = Wrapper()
-        w.ParseFromString(frames[i])
-        if w.HasField("publicAggreDepths"):
-            d = w.publicAggreDepths
-            for lvl in d.bids:
-                p, q = float(lvl.price), float(lvl.quantity)
-                if q == 0.0:
-                    bids.pop(-p, None)
-                else:
-                    bids[-p] = q
-            for lvl in d.asks:
-                p, q = float(lvl.price), float(lvl.quantity)
-                if q == 0.0:
-                    asks.pop(p, None)
-                else:
-                    asks[p] = q
-            int(d.fromVersion), int(d.toVersion)
+        # one round = all N_FRAMES frames in one loop, symmetric with compiled()
+        for raw in frames:
+            w = Wrapper()
+            w.ParseFromString(raw)
+            if w.HasField("publicAggreDepths"):
+                d = w.publicAggreDepths
+                for lvl in d.bids:
+                    p, q = float(lvl.price), float(lvl.quantity)
+                    if q == 0.0:
+                        bids.pop(-p, None)
+                    else:
+                        bids[-p] = q
+                for lvl in d.asks:
+                    p, q = float(lvl.price), float(lvl.quantity)
+                    if q == 0.0:
+                        asks.pop(p, None)
+                    else:
+                        asks[p] = q
+                int(d.fromVersion), int(d.toVersion)
 
     return run
 
@@ -101,12 +100,14 @@ def seed_way(frames):
 def test_compiled_decode_apply(benchmark, levels):
     benchmark.group = f"mexc-depth-{levels}"
     run, sync = compiled(make_frames(levels))
-    benchmark.pedantic(run, rounds=2000, iterations=N_FRAMES, warmup_rounds=20)
-    assert sync.is_valid
+    benchmark.extra_info["frames_per_round"] = N_FRAMES
+    benchmark.pedantic(run, rounds=rounds_for(levels), iterations=1, warmup_rounds=5)
+    assert sync.is_valid and sync.book.last_update_id == 1000 + 4 * N_FRAMES
 
 
 @pytest.mark.parametrize("levels", [1, 20, 100])
 def test_seed_protobuf_sorteddict(benchmark, levels):
     benchmark.group = f"mexc-depth-{levels}"
     run = seed_way(make_frames(levels))
-    benchmark.pedantic(run, rounds=2000, iterations=N_FRAMES, warmup_rounds=20)
+    benchmark.extra_info["frames_per_round"] = N_FRAMES
+    benchmark.pedantic(run, rounds=rounds_for(levels, seed=True), iterations=1, warmup_rounds=5)

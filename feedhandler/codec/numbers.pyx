@@ -36,65 +36,8 @@ cdef extern from "Python.h":
     # check PyErr_Occurred.
     double PyOS_string_to_double(const char* s, char** endptr, PyObject* overflow_exception)
 
-cdef extern from *:
-    """
-    #include <string.h>
-    #include <stdint.h>
-    /* SWAR fast path for the common market-data shape "I.F": 1..7 integer
-       digits, a dot in the first 8 bytes, 1..8 fraction digits, n >= 8
-       ("117145.49", "0.10000000", "60000.12000000").  Eight digits are
-       converted with three multiplies (Lemire) instead of a serial
-       multiply-add chain per digit.  Only s[0:n] is read: the two 8-byte
-       loads are at s and s + n - 8, both inside since n >= 8.  Returns 1 and
-       sets *m (< 10**15 < 2**53) and *frac (1..8) when the text has exactly
-       that shape; 0 otherwise (sign, exponent, other shapes, any non-digit),
-       and the caller then runs the general parser.  Same (m, exponent) as the
-       general parser, so the result is the same bits. */
-    static inline uint64_t fh_swar8(uint64_t v) {
-        v -= 0x3030303030303030ULL;
-        v = (v * 10) + (v >> 8);
-        return (((v & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32)))
-                + (((v >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >> 32;
-    }
-    static inline int fh_all_digits8(uint64_t v) {
-        return (((v & 0xF0F0F0F0F0F0F0F0ULL)
-                 | (((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4))
-                == 0x3333333333333333ULL);
-    }
-    static inline int fh_swar_decimal(const char* s, Py_ssize_t n, uint64_t* m, int* frac) {
-    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
-        static const uint64_t pow10[9] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL,
-                                          1000000ULL, 10000000ULL, 100000000ULL};
-        uint64_t lo, hi, x, dots, pad;
-        Py_ssize_t d, b;
-        if (n < 8 || n > 16) return 0;
-        memcpy(&lo, s, 8);
-        memcpy(&hi, s + n - 8, 8);
-        x = lo ^ 0x2E2E2E2E2E2E2E2EULL;                       /* '.' bytes become 0 */
-        dots = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
-        if (dots == 0) return 0;
-        d = __builtin_ctzll(dots) >> 3;                       /* the first zero byte is exact */
-        b = n - d - 1;
-        if (d < 1 || b < 1 || b > 8) return 0;
-        /* integer digits s[0:d] right-aligned, '0' above them (d in 1..7) */
-        pad = (d < 8) ? (0x3030303030303030ULL >> (8 * d)) : 0;
-        lo = (lo << (8 * (8 - d))) | pad;
-        /* fraction digits s[n-b:n] are the top b bytes of hi; '0' below them */
-        if (b < 8) {
-            uint64_t low = (1ULL << (8 * (8 - b))) - 1;
-            hi = (hi & ~low) | (0x3030303030303030ULL & low);
-        }
-        if (!fh_all_digits8(lo) || !fh_all_digits8(hi)) return 0;
-        *m = fh_swar8(lo) * pow10[b] + fh_swar8(hi);
-        *frac = (int)b;
-        return 1;
-    #else
-        (void)s; (void)n; (void)m; (void)frac;
-        return 0;
-    #endif
-    }
-    """
-    bint fh_swar_decimal(const char* s, Py_ssize_t n, uint64_t* m, int* frac) noexcept nogil
+# The SWAR fast path (fh_swar_decimal / fh_decimal_fast) is C code in numbers.pxd, so that
+# parse_double_inline can be inlined into the decoders that cimport it.
 
 
 cdef enum:

@@ -67,6 +67,17 @@ cdef class BookSync:
                       const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
                       const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
                       int64_t exchange_ts_ns, int64_t recv_ns) except -1
+    # on_delta without its validation pass, for a caller that has already checked, for every level,
+    # a finite price > 0 and a finite quantity >= 0, and last >= first (the MEXC decoder does, per
+    # level while parsing). Anything else must call on_delta.
+    cdef int on_delta_validated(self, int64_t first, int64_t last, int64_t prev,
+                                const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                                const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
+                                int64_t exchange_ts_ns, int64_t recv_ns) except -1
+    cdef int _on_valid_delta(self, int64_t first, int64_t last, int64_t prev,
+                             const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                             const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
+                             int64_t exchange_ts_ns, int64_t recv_ns) except -1
     cdef int on_full_snapshot(self, int64_t update_id,
                               const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
                               const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,

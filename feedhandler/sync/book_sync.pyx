@@ -153,12 +153,29 @@ cdef class BookSync:
                       const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
                       int64_t exchange_ts_ns, int64_t recv_ns) except -1:
         """One incremental update (absolute quantities). Validated before anything changes."""
-        cdef int verdict
         if self.profiling:
             self._parsed_ns = _monotonic_ns()
         if last < first or not _levels_valid(bid_px, bid_qty, n_bids) or not _levels_valid(ask_px, ask_qty, n_asks):
             raise ValueError(f"{self.exchange} {self.symbol}: invalid delta (ids {first}..{last}, "
                              "non-finite/non-positive price or negative quantity); not applied")
+        return self._on_valid_delta(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks,
+                                    exchange_ts_ns, recv_ns)
+
+    cdef int on_delta_validated(self, int64_t first, int64_t last, int64_t prev,
+                                const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                                const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
+                                int64_t exchange_ts_ns, int64_t recv_ns) except -1:
+        """``on_delta`` for a decoder that has already checked every level and ``last >= first``."""
+        if self.profiling:
+            self._parsed_ns = _monotonic_ns()
+        return self._on_valid_delta(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks,
+                                    exchange_ts_ns, recv_ns)
+
+    cdef int _on_valid_delta(self, int64_t first, int64_t last, int64_t prev,
+                             const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                             const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
+                             int64_t exchange_ts_ns, int64_t recv_ns) except -1:
+        cdef int verdict
         if self.state == WAITING:
             self._buffer(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks)
             if not self.snapshot_requested:

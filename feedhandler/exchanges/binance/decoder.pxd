@@ -84,6 +84,7 @@ cdef class BinanceDecoder:
     cpdef int classify(self, object raw) except -1
     cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -1
     cdef int _decode(self, const char* p, const char* end) except -1
+    cdef bint _decode_book_ticker_exact(self, const char* p, const char* end) noexcept
     cdef bint _decode_fast(self, const char* p, const char* end) noexcept
     cdef bint _fast_member(self, JsonIter* it, int kid, JsonSpan* val) noexcept
     cdef int _scan_payload(self, const char* p, const char* end) except -1

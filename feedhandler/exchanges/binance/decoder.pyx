@@ -30,6 +30,7 @@ from feedhandler.codec.json_scan cimport (
     json_iter_child_end, json_iter_levels, json_iter_take, json_object_begin, json_object_next,
     json_object_next_lazy, json_parse_levels, json_span_eq, json_span_to_double, json_span_to_int64,
 )
+from feedhandler.codec.numbers cimport fh_decimal_fast
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport (
     SIDE_BUY, SIDE_SELL, BookTicker, EventPool, Kline, Trade,
@@ -156,6 +157,65 @@ cdef str _json_err(int rc):
     return names.get(rc, f"error {rc}")
 
 
+
+# ---- exact-shape fast path (spot bookTicker) -------------------------------------------------------
+# These read only inside [q, end) and return NULL when the bytes are not exactly the expected token.
+
+cdef inline const char* _fx_lit(const char* q, const char* end, const char* lit, Py_ssize_t n) noexcept:
+    if end - q < n or memcmp(q, lit, n) != 0:
+        return NULL
+    return q + n
+
+
+cdef inline const char* _fx_str(const char* q, const char* end, JsonSpan* out) noexcept:
+    """q at an opening quote: a string of printable ASCII without quote/backslash (valid JSON, no escapes)."""
+    cdef const char* s0
+    cdef unsigned char c
+    if q >= end or q[0] != b'"':
+        return NULL
+    q += 1
+    s0 = q
+    while q < end:
+        c = <unsigned char>q[0]
+        if c == b'"':
+            out.ptr = s0
+            out.len = q - s0
+            out.kind = JSON_STRING
+            out.has_escapes = False
+            return q + 1
+        if c < 0x20 or c > 0x7e or c == b'\\':
+            return NULL
+        q += 1
+    return NULL
+
+
+cdef inline const char* _fx_uint(const char* q, const char* end, int64_t* out, JsonSpan* span) noexcept:
+    """A JSON integer token of 1..18 digits without a leading zero (< 10**18: no int64 overflow)."""
+    cdef const char* s0 = q
+    cdef int64_t v = 0
+    while q < end and q - s0 < 19 and <unsigned char>(q[0] - 48) < 10:
+        v = v * 10 + (q[0] - 48)
+        q += 1
+    if q == s0 or q - s0 > 18 or (s0[0] == b'0' and q - s0 > 1):
+        return NULL
+    if q < end and <unsigned char>(q[0] - 48) < 10:
+        return NULL
+    out[0] = v
+    span.ptr = s0
+    span.len = q - s0
+    span.kind = JSON_NUMBER
+    span.has_escapes = False
+    return q
+
+
+cdef inline const char* _fx_num_str(const char* q, const char* end, double* out, JsonSpan* span) noexcept:
+    """A string holding a plain decimal "I.F" (the shape of every Binance price/quantity)."""
+    q = _fx_str(q, end, span)
+    if q == NULL or not fh_decimal_fast(span.ptr, span.len, out):
+        return NULL
+    return q
+
+
 @cython.final
 cdef class BinanceDecoder:
     """Compiled decoder of Binance JSON streams (spot, USD-M and COIN-M futures share the format).
@@ -280,6 +340,8 @@ cdef class BinanceDecoder:
         cdef const char* q
         cdef const char* s0
         cdef Py_ssize_t sn
+        if self._decode_book_ticker_exact(p, end):
+            return 0
         if self._decode_fast(p, end):
             return self._decode_payload()
         self._lv_parsed = 0
@@ -314,6 +376,88 @@ cdef class BinanceDecoder:
             q = self._slot[KEY_data].ptr
             self._scan_payload(q, q + self._slot[KEY_data].len)
         return self._decode_payload()
+
+    cdef bint _decode_book_ticker_exact(self, const char* p, const char* end) noexcept:
+        """The spot bookTicker in its exact wire shape, decoded in one straight pass.
+
+        ``{"stream":"<name>","data":{"u":<int>,"s":"<SYM>","b":"<dec>","B":"<dec>","a":"<dec>","A":"<dec>"}}``
+        (or the same data object alone, on a raw connection) with no whitespace, every string plain
+        printable ASCII and every number string in the "I.F" shape. Such bytes are valid JSON and
+        decode to exactly what the general path gives (same slots, same numbers, same kind). Any
+        other byte sequence returns False having changed only scratch, and the general path runs.
+        """
+        cdef const char* q = p
+        cdef JsonSpan stream, sym, span
+        cdef int64_t u
+        cdef double bp, bq, ap, aq
+        cdef bint envelope = False
+        # A bookTicker ends with a string value ("...}} or "...}); depth (]]}}) and trade (true}})
+        # frames are turned away here before any scan, so the other paths pay almost nothing.
+        if end - p < 40 or end[-1] != b'}' or not (end[-2] == b'"' or (end[-2] == b'}' and end[-3] == b'"')):
+            return False
+        if end - q > 11 and memcmp(q, b'{"stream":', 10) == 0:
+            q = _fx_str(q + 10, end, &stream)
+            if q == NULL:
+                return False
+            q = _fx_lit(q, end, b',"data":{"u":', 13)
+            envelope = True
+        else:
+            q = _fx_lit(q, end, b'{"u":', 5)
+        if q == NULL:
+            return False
+        q = _fx_uint(q, end, &u, &self._slot[KEY_u])
+        if q == NULL:
+            return False
+        q = _fx_lit(q, end, b',"s":', 5)
+        if q == NULL:
+            return False
+        q = _fx_str(q, end, &sym)
+        if q == NULL or sym.len == 0 or sym.len > 100:
+            return False
+        q = _fx_lit(q, end, b',"b":', 5)
+        if q == NULL:
+            return False
+        q = _fx_num_str(q, end, &bp, &self._slot[KEY_b])
+        if q == NULL:
+            return False
+        q = _fx_lit(q, end, b',"B":', 5)
+        if q == NULL:
+            return False
+        q = _fx_num_str(q, end, &bq, &self._slot[KEY_B])
+        if q == NULL:
+            return False
+        q = _fx_lit(q, end, b',"a":', 5)
+        if q == NULL:
+            return False
+        q = _fx_num_str(q, end, &ap, &self._slot[KEY_a])
+        if q == NULL:
+            return False
+        q = _fx_lit(q, end, b',"A":', 5)
+        if q == NULL:
+            return False
+        q = _fx_num_str(q, end, &aq, &self._slot[KEY_A])
+        if q == NULL:
+            return False
+        if envelope:
+            q = _fx_lit(q, end, b'}}', 2)
+        else:
+            q = _fx_lit(q, end, b'}', 1)
+        if q == NULL or q != end:
+            return False
+        self._present = (1u << KEY_u) | (1u << KEY_s) | (1u << KEY_b) | (1u << KEY_B) | (1u << KEY_a) | (1u << KEY_A)
+        self._lv_parsed = 0
+        self._has_stream = envelope
+        if envelope:
+            self._stream = stream
+        self._slot[KEY_s] = sym
+        self._kind = BK_BOOK_TICKER
+        self._last = u
+        self._bid_p = bp
+        self._bid_q = bq
+        self._ask_p = ap
+        self._ask_q = aq
+        self._event_ts = 0
+        return True
 
     cdef bint _decode_fast(self, const char* p, const char* end) noexcept:
         """One validating pass over the frame: envelope, payload and levels (parsed where they are met).

@@ -22,7 +22,7 @@ from libc.string cimport memcmp, memset
 
 import numpy as np
 
-from feedhandler.codec.numbers cimport NUM_OK, parse_double, parse_int64
+from feedhandler.codec.numbers cimport NUM_OK, parse_double_inline, parse_int64
 from feedhandler.codec.protobuf cimport (
     PB_OK, PB_WT_LEN, PB_WT_VARINT, PbReader, pb_error_name, pb_read_len, pb_read_tag, pb_read_varint, pb_skip,
     pb_sub_reader,
@@ -77,7 +77,8 @@ cdef inline int _dbl(MxSpan s, double* out) noexcept:
     if s.n == 0:
         out[0] = 0.0
         return 0
-    if parse_double(<const char*>s.p, s.n, out) != NUM_OK:
+    # inline fast path for the "I.F" shape every MEXC price/quantity has; same bits as parse_double
+    if parse_double_inline(<const char*>s.p, s.n, out) != NUM_OK:
         return MX_E_NUMBER
     return 0
 
@@ -148,6 +149,34 @@ cdef int _read_flat(const uint8_t* p, Py_ssize_t n, MxSpan* strs, uint64_t* ints
             if rc != PB_OK:
                 return rc
     return 0
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline bint _level_exact(const uint8_t* d, Py_ssize_t n, MxSpan* item) noexcept:
+    """The shape every MEXC level item has: ``0x0a <l1> price 0x12 <l2> quantity``, nothing else.
+
+    Tags 0x0a/0x12 are fields 1/2 with wire type LEN and both lengths are
+    one-byte varints (< 128), so this is exactly what ``_read_flat`` would
+    give for these bytes. Any other layout (field order, extra or repeated
+    fields, long lengths) returns False and goes through ``_read_flat``.
+    """
+    # Reads: d[0], d[1] need n >= 4; d[2 + l1] and d[3 + l1] need 3 + l1 < n,
+    # checked before they are read; the spans end exactly at n.
+    cdef Py_ssize_t l1, l2
+    if n < 4 or d[0] != 0x0a or d[1] >= 0x80:
+        return False
+    l1 = d[1]
+    if 4 + l1 > n or d[2 + l1] != 0x12 or d[3 + l1] >= 0x80:
+        return False
+    l2 = d[3 + l1]
+    if 4 + l1 + l2 != n:
+        return False
+    item[1].p = d + 2
+    item[1].n = l1
+    item[2].p = d + 4 + l1
+    item[2].n = l2
+    return True
 
 
 cdef inline bint _span_eq(MxSpan s, const char* lit, Py_ssize_t n) noexcept:
@@ -474,11 +503,15 @@ cdef class MexcDecoder:
     # ---- depth --------------------------------------------------------------------------------------
 
     cdef int _decode_depth(self) noexcept:
-        """313/302/303 body -> scratch levels, ``_from``/``_to`` and ``_last_order_ts``."""
+        """313/302/303 body -> scratch levels, ``_from``/``_to`` and ``_last_order_ts``.
+
+        On an error the level counts stay 0 (the scratch is not a decoded frame).
+        """
         cdef PbReader r
         cdef uint32_t f, wt
         cdef int rc, s
         cdef const uint8_t* data
+        cdef const uint8_t* tag_at
         cdef Py_ssize_t dn
         cdef uint64_t v
         cdef MxSpan item[3]
@@ -486,6 +519,14 @@ cdef class MexcDecoder:
         cdef MxSpan from_s, to_s
         cdef double px, qty
         cdef int body = self._body
+        # The level loop keeps counts and scratch pointers in locals: stores through double* may
+        # alias ``self`` (the build has -fno-strict-aliasing), which would reload them per level.
+        cdef double* bid_px = self._bid_px
+        cdef double* bid_qty = self._bid_qty
+        cdef double* ask_px = self._ask_px
+        cdef double* ask_qty = self._ask_qty
+        cdef Py_ssize_t nb = 0, na = 0
+        cdef Py_ssize_t max_levels = self.max_levels
         self._nb = 0
         self._na = 0
         self._last_order_ts = 0
@@ -494,61 +535,70 @@ cdef class MexcDecoder:
         for s in range(self._nseg):
             pb_sub_reader(&r, self._seg[s].p, self._seg[s].n)
             while r.p < r.end:
-                self._err_pos = r.p - self._base
+                tag_at = r.p
                 rc = pb_read_tag(&r, &f, &wt)
                 if rc != PB_OK:
+                    self._err_pos = tag_at - self._base
                     return rc
                 if wt == PB_WT_LEN and (f == 1 or f == 2):
                     rc = pb_read_len(&r, &data, &dn)
                     if rc != PB_OK:
+                        self._err_pos = tag_at - self._base
                         return rc
-                    item[1].n = 0
-                    item[2].n = 0
-                    rc = _read_flat(data, dn, item, dummy, 0b110, 0)
-                    if rc != 0:
-                        self._err_pos = data - self._base
-                        return rc
-                    self._err_field = 1
+                    if not _level_exact(data, dn, item):
+                        item[1].n = 0
+                        item[2].n = 0
+                        rc = _read_flat(data, dn, item, dummy, 0b110, 0)
+                        if rc != 0:
+                            self._err_pos = data - self._base
+                            return rc
                     if _dbl(item[1], &px) != 0:
+                        self._err_field = 1
                         return MX_E_NUMBER
-                    self._err_field = 2
                     if _dbl(item[2], &qty) != 0:
+                        self._err_field = 2
                         return MX_E_NUMBER
                     if not (isfinite(px) and px > 0.0 and isfinite(qty) and qty >= 0.0):
                         return MX_E_LEVELS
                     if f == 1:
-                        if self._na >= self.max_levels:
+                        if na >= max_levels:
                             return MX_E_LEVELS
-                        self._ask_px[self._na] = px
-                        self._ask_qty[self._na] = qty
-                        self._na += 1
+                        ask_px[na] = px
+                        ask_qty[na] = qty
+                        na += 1
                     else:
-                        if self._nb >= self.max_levels:
+                        if nb >= max_levels:
                             return MX_E_LEVELS
-                        self._bid_px[self._nb] = px
-                        self._bid_qty[self._nb] = qty
-                        self._nb += 1
+                        bid_px[nb] = px
+                        bid_qty[nb] = qty
+                        nb += 1
                 elif wt == PB_WT_LEN and f == 4:
                     rc = pb_read_len(&r, &data, &dn)
                     if rc != PB_OK:
+                        self._err_pos = tag_at - self._base
                         return rc
                     from_s.p = data
                     from_s.n = dn
                 elif wt == PB_WT_LEN and f == 5 and body == F_AGGRE_DEPTHS:
                     rc = pb_read_len(&r, &data, &dn)
                     if rc != PB_OK:
+                        self._err_pos = tag_at - self._base
                         return rc
                     to_s.p = data
                     to_s.n = dn
                 elif wt == PB_WT_VARINT and ((f == 6 and body == F_AGGRE_DEPTHS) or (f == 5 and body == F_LIMIT_DEPTHS)):
                     rc = pb_read_varint(&r, &v)
                     if rc != PB_OK:
+                        self._err_pos = tag_at - self._base
                         return rc
                     self._last_order_ts = <int64_t>v
                 else:
                     rc = pb_skip(&r, wt)
                     if rc != PB_OK:
+                        self._err_pos = tag_at - self._base
                         return rc
+        self._nb = nb
+        self._na = na
         self._err_field = 4
         if _i64(from_s, &self._from) != 0:
             return MX_E_NUMBER
@@ -591,7 +641,8 @@ cdef class MexcDecoder:
         if group is None:
             return 0
         sync = group.c_get(<const char*>sym.p, sym.n)
-        sync.on_delta(self._from, self._to, 0, self._bid_px, self._bid_qty, self._nb,
+        # every level was checked in _decode_depth (finite price > 0, finite qty >= 0), and _to >= _from
+        sync.on_delta_validated(self._from, self._to, 0, self._bid_px, self._bid_qty, self._nb,
                       self._ask_px, self._ask_qty, self._na, ts, recv_ns)
         return 0
 
