@@ -209,11 +209,60 @@ cdef inline const char* _fx_uint(const char* q, const char* end, int64_t* out, J
 
 
 cdef inline const char* _fx_num_str(const char* q, const char* end, double* out, JsonSpan* span) noexcept:
-    """A string holding a plain decimal "I.F" (the shape of every Binance price/quantity)."""
-    q = _fx_str(q, end, span)
-    if q == NULL or not fh_decimal_fast(span.ptr, span.len, out):
+    """A string holding a plain decimal "I.F" (the shape of every Binance price/quantity).
+
+    Only the closing quote is searched for (at most 17 bytes on): fh_decimal_fast then accepts
+    nothing but 8..16 bytes of digits around one dot, so the string is plain JSON without escapes.
+    """
+    cdef const char* s0
+    cdef const char* lim
+    if q >= end or q[0] != b'"':
         return NULL
-    return q
+    s0 = q + 1
+    lim = s0 + 17 if end - s0 > 17 else end
+    q = s0
+    while q < lim and q[0] != b'"':
+        q += 1
+    if q >= lim or not fh_decimal_fast(s0, q - s0, out):
+        return NULL
+    span.ptr = s0
+    span.len = q - s0
+    span.kind = JSON_STRING
+    span.has_escapes = False
+    return q + 1
+
+
+cdef inline const char* _fx_str_same(const char* q, const char* end, const char* prev, Py_ssize_t prev_n,
+                                     JsonSpan* out) noexcept:
+    """Like _fx_str, but a string equal to ``prev`` (already checked plain: 1..100 printable ASCII
+    bytes without quote or backslash) is taken with one memcmp instead of a byte scan."""
+    if prev_n > 0 and end - q >= prev_n + 2 and q[0] == b'"' and q[prev_n + 1] == b'"' \
+            and memcmp(q + 1, prev, prev_n) == 0:
+        out.ptr = q + 1
+        out.len = prev_n
+        out.kind = JSON_STRING
+        out.has_escapes = False
+        return q + prev_n + 2
+    return _fx_str(q, end, out)
+
+
+cdef inline const char* _fx_bool(const char* q, const char* end, bint* out, JsonSpan* span) noexcept:
+    """The literal ``true`` or ``false``."""
+    if end - q >= 4 and memcmp(q, b"true", 4) == 0:
+        out[0] = True
+        span.ptr = q
+        span.len = 4
+        span.kind = JSON_TRUE
+        span.has_escapes = False
+        return q + 4
+    if end - q >= 5 and memcmp(q, b"false", 5) == 0:
+        out[0] = False
+        span.ptr = q
+        span.len = 5
+        span.kind = JSON_FALSE
+        span.has_escapes = False
+        return q + 5
+    return NULL
 
 
 @cython.final
@@ -342,6 +391,8 @@ cdef class BinanceDecoder:
         cdef Py_ssize_t sn
         if self._decode_book_ticker_exact(p, end):
             return 0
+        if self._decode_trade_exact(p, end):
+            return 0
         if self._decode_fast(p, end):
             return self._decode_payload()
         self._lv_parsed = 0
@@ -377,6 +428,30 @@ cdef class BinanceDecoder:
             self._scan_payload(q, q + self._slot[KEY_data].len)
         return self._decode_payload()
 
+    cdef const char* _exact_stream(self, const char* q, const char* end, JsonSpan* out, int slot) noexcept:
+        """The envelope's stream name for the exact paths (slot 0: bookTicker, 1: trade). The last
+        name of each slot is remembered, so the next frame of the same stream is matched by memcmp
+        (a stream carries one name, frame after frame); only plain 1..64-byte names are kept."""
+        cdef Py_ssize_t n = self._last_stream_len[slot]
+        q = _fx_str_same(q, end, self._last_stream[slot], n, out)
+        if q != NULL and out.ptr + out.len == q - 1 and 0 < out.len <= 64 \
+                and (out.len != n or memcmp(out.ptr, self._last_stream[slot], n) != 0):
+            memcpy(self._last_stream[slot], out.ptr, out.len)
+            self._last_stream_len[slot] = out.len
+        return q
+
+    cdef const char* _exact_symbol(self, const char* q, const char* end, JsonSpan* out) noexcept:
+        """The payload's ``s`` for the exact paths: 1..100 plain bytes; the previous symbol (see
+        _cached_str: only plain strings get there) is matched by memcmp."""
+        cdef bytes last = self._last_sym_key
+        if last is not None:
+            q = _fx_str_same(q, end, PyBytes_AS_STRING(last), PyBytes_GET_SIZE(last), out)
+        else:
+            q = _fx_str(q, end, out)
+        if q == NULL or out.len == 0 or out.len > 100:
+            return NULL
+        return q
+
     cdef bint _decode_book_ticker_exact(self, const char* p, const char* end) noexcept:
         """The spot bookTicker in its exact wire shape, decoded in one straight pass.
 
@@ -396,7 +471,7 @@ cdef class BinanceDecoder:
         if end - p < 40 or end[-1] != b'}' or not (end[-2] == b'"' or (end[-2] == b'}' and end[-3] == b'"')):
             return False
         if end - q > 11 and memcmp(q, b'{"stream":', 10) == 0:
-            q = _fx_str(q + 10, end, &stream)
+            q = self._exact_stream(q + 10, end, &stream, 0)
             if q == NULL:
                 return False
             q = _fx_lit(q, end, b',"data":{"u":', 13)
@@ -411,8 +486,8 @@ cdef class BinanceDecoder:
         q = _fx_lit(q, end, b',"s":', 5)
         if q == NULL:
             return False
-        q = _fx_str(q, end, &sym)
-        if q == NULL or sym.len == 0 or sym.len > 100:
+        q = self._exact_symbol(q, end, &sym)
+        if q == NULL:
             return False
         q = _fx_lit(q, end, b',"b":', 5)
         if q == NULL:
@@ -457,6 +532,136 @@ cdef class BinanceDecoder:
         self._ask_p = ap
         self._ask_q = aq
         self._event_ts = 0
+        return True
+
+    cdef bint _decode_trade_exact(self, const char* p, const char* end) noexcept:
+        """The spot ``trade`` / ``aggTrade`` in their exact wire shapes, decoded in one straight pass.
+
+        ``{"stream":"<name>","data":{"e":"trade","E":<int>,"s":"<SYM>","t":<int>,"p":"<dec>","q":"<dec>",
+        "T":<int>,"m":<bool>[,"M":<bool>]}}`` and ``{.."e":"aggTrade","E":<int>,"s":"<SYM>","a":<int>,
+        "p":"<dec>","q":"<dec>","f":<int>,"l":<int>,"T":<int>,"m":<bool>[,"M":<bool>]}}`` (or the data
+        object alone, on a raw connection), with no whitespace, every string plain printable ASCII,
+        every integer 1..18 digits without sign or leading zero, both timestamps inside the accepted
+        range and every number string in the "I.F" shape. Such bytes are valid JSON and decode to
+        exactly what the general path gives (same slots, numbers, kind and timestamps). Any other
+        byte sequence returns False having changed only scratch, and the general path runs (with its
+        error messages and counters).
+        """
+        cdef const char* q = p
+        cdef JsonSpan stream, sym, span
+        cdef int64_t tid, ets, tts, ignored
+        cdef int64_t lim
+        cdef double px, qty
+        cdef bint maker, flag
+        cdef bint envelope = False
+        cdef bint agg
+        # A trade ends with a literal (true}} / false}); bookTicker ("}}) and depth (]}}) frames
+        # are turned away here before any scan.
+        if end - p < 60 or end[-1] != b'}' or not (end[-2] == b'e' or (end[-2] == b'}' and end[-3] == b'e')):
+            return False
+        if memcmp(q, b'{"stream":', 10) == 0:
+            q = self._exact_stream(q + 10, end, &stream, 1)
+            if q == NULL:
+                return False
+            q = _fx_lit(q, end, b',"data":{"e":"', 14)
+            envelope = True
+        else:
+            q = _fx_lit(q, end, b'{"e":"', 6)
+        if q == NULL:
+            return False
+        self._slot[KEY_e].ptr = q      # the event name, without its quotes
+        if end - q >= 11 and memcmp(q, b'trade","E":', 11) == 0:
+            agg = False
+            q += 11
+        elif end - q >= 14 and memcmp(q, b'aggTrade","E":', 14) == 0:
+            agg = True
+            q += 14
+        else:
+            return False
+        self._slot[KEY_e].len = 8 if agg else 5
+        self._slot[KEY_e].kind = JSON_STRING
+        self._slot[KEY_e].has_escapes = False
+        q = _fx_uint(q, end, &ets, &self._slot[KEY_E])
+        if q == NULL:
+            return False
+        q = _fx_lit(q, end, b',"s":', 5)
+        if q == NULL:
+            return False
+        q = self._exact_symbol(q, end, &sym)
+        if q == NULL:
+            return False
+        q = _fx_lit(q, end, b',"a":' if agg else b',"t":', 5)
+        if q == NULL:
+            return False
+        q = _fx_uint(q, end, &tid, &self._slot[KEY_a if agg else KEY_t])
+        if q == NULL:
+            return False
+        q = _fx_lit(q, end, b',"p":', 5)
+        if q == NULL:
+            return False
+        q = _fx_num_str(q, end, &px, &self._slot[KEY_p])
+        if q == NULL:
+            return False
+        q = _fx_lit(q, end, b',"q":', 5)
+        if q == NULL:
+            return False
+        q = _fx_num_str(q, end, &qty, &self._slot[KEY_q])
+        if q == NULL:
+            return False
+        if agg:
+            # first / last trade ids: not decoded, but the general path checks them as JSON numbers
+            q = _fx_lit(q, end, b',"f":', 5)
+            if q == NULL:
+                return False
+            q = _fx_uint(q, end, &ignored, &span)
+            if q == NULL:
+                return False
+            q = _fx_lit(q, end, b',"l":', 5)
+            if q == NULL:
+                return False
+            q = _fx_uint(q, end, &ignored, &span)
+            if q == NULL:
+                return False
+        q = _fx_lit(q, end, b',"T":', 5)
+        if q == NULL:
+            return False
+        q = _fx_uint(q, end, &tts, &self._slot[KEY_T])
+        if q == NULL:
+            return False
+        q = _fx_lit(q, end, b',"m":', 5)
+        if q == NULL:
+            return False
+        q = _fx_bool(q, end, &maker, &self._slot[KEY_m])
+        if q == NULL:
+            return False
+        if end - q > 5 and memcmp(q, b',"M":', 5) == 0:
+            q = _fx_bool(q + 5, end, &flag, &span)     # "ignore" field: any boolean
+            if q == NULL:
+                return False
+        if envelope:
+            q = _fx_lit(q, end, b'}}', 2)
+        else:
+            q = _fx_lit(q, end, b'}', 1)
+        if q == NULL or q != end:
+            return False
+        # the general path's _opt_ts range check; out of range is its error to report
+        lim = _MAX_TS_NS / self.ts_scale
+        if ets > lim or tts > lim:
+            return False
+        self._present = ((1u << KEY_e) | (1u << KEY_E) | (1u << KEY_s) | (1u << KEY_p) | (1u << KEY_q)
+                         | (1u << KEY_T) | (1u << KEY_m) | (1u << (KEY_a if agg else KEY_t)))
+        self._lv_parsed = 0
+        self._has_stream = envelope
+        if envelope:
+            self._stream = stream
+        self._slot[KEY_s] = sym
+        self._kind = BK_AGG_TRADE if agg else BK_TRADE
+        self._trade_id = tid
+        self._price = px
+        self._qty = qty
+        self._event_ts = ets * self.ts_scale
+        self._trade_ts = tts * self.ts_scale if tts != 0 else self._event_ts
+        self._maker = maker
         return True
 
     cdef bint _decode_fast(self, const char* p, const char* end) noexcept:
