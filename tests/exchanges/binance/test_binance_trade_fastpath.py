@@ -90,7 +90,8 @@ def _norm(err):
     return None if err is None else re.sub(r"at byte \d+", "at byte N", err)
 
 
-_JSON_NUM = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+# the decimal grammar of feedhandler.codec.numbers: what float() accepts, less inf/nan/underscores/spaces
+_JSON_NUM = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def _oracle(frame: bytes, scale: int):
@@ -106,7 +107,7 @@ def _oracle(frame: bytes, scale: int):
         if isinstance(tid, str) and re.fullmatch(r"-?(0|[1-9][0-9]*)", tid):
             tid = int(tid)   # the decoder also takes an id written as a string
         if not (_JSON_NUM.fullmatch(d["p"]) and _JSON_NUM.fullmatch(d["q"])):
-            return None   # number strings follow the JSON number grammar
+            return None   # number strings follow the decimal grammar above
         price, qty = float(d["p"]), float(d["q"])
         m = d["m"]
     except (KeyError, TypeError, ValueError, AttributeError):
