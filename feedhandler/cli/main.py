@@ -36,38 +36,38 @@ def _available() -> dict[str, tuple[str, str]]:
     return found
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with one sub-parser per available subcommand."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser with one sub-parser per available subcommand.
+
+    Only the chosen ``command``'s module is imported (to add its arguments), so
+    ``feedhandler --help`` stays fast and ``feedhandler COMMAND --help`` is complete.
+    """
     parser = argparse.ArgumentParser(
         prog="feedhandler",
         description="Cython-optimized market-data feed handler (MEXC, Gate.io, Binance).",
     )
     parser.add_argument("--version", action="version", version=f"feedhandler {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug information")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug information and show tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in _available().items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module)
-        # Arguments are added lazily below, only for the chosen subcommand.
+        if name == command:
+            importlib.import_module(module).add_arguments(p)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    # First pass finds the subcommand; its module then adds its own arguments.
-    known, _ = parser.parse_known_args(argv)
-    if known.command is None:
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command)
+    args = parser.parse_args(argv)
+    if args.command is None:
         parser.print_help()
         return 0
-    module = importlib.import_module(known._module)
-    sub_parser = argparse.ArgumentParser(prog=f"feedhandler {known.command}", description=SUBCOMMANDS[known.command][1])
-    module.add_arguments(sub_parser)
-    rest = argv[argv.index(known.command) + 1:]
-    args = sub_parser.parse_args(rest)
-    args.verbose = known.verbose
-    _setup_logging(known.verbose)
+    module = importlib.import_module(args._module)
+    _setup_logging(args.verbose)
     try:
         result = module.run(args)
         if asyncio.iscoroutine(result):
@@ -76,9 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # one clear line, never a traceback, unless --verbose
-        if known.verbose:
+        if args.verbose:
             raise
-        print(f"feedhandler {known.command}: error: {exc}", file=sys.stderr)
+        print(f"feedhandler {args.command}: error: {exc}", file=sys.stderr)
         return 1
 
 

@@ -126,3 +126,12 @@ def test_corrupt_recording_is_one_clear_line(tmp_path):
     truncated = tmp_path / "truncated.fhrec"
     truncated.write_bytes(data[: len(data) - 7])
     one_clear_line(fh("replay", str(truncated)), "truncated record")
+
+
+@pytest.mark.parametrize("command, option", [("demo", "--duration"), ("run", "--exchange"), ("record", "--out"),
+                                             ("replay", "--books-out"), ("profile", "--plot"), ("sim", "--protocol"),
+                                             ("compare", "--shadow")])
+def test_each_command_help_lists_its_options(command, option):
+    proc = fh(command, "--help", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert f"usage: feedhandler {command}" in proc.stdout and option in proc.stdout
