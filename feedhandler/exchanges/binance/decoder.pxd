@@ -78,8 +78,8 @@ cdef class BinanceDecoder:
     cdef bytes _last_sym_key
     cdef str _last_sym
     cdef char _partial_key[136]
-    cdef char _last_stream[2][64]              # last stream name per exact path (0 bookTicker, 1 trade)
-    cdef Py_ssize_t _last_stream_len[2]
+    cdef char _last_stream[3][64]              # last stream name per exact path (0 bookTicker, 1 trade, 2 depth)
+    cdef Py_ssize_t _last_stream_len[3]
     cdef Py_ssize_t _partial_key_len
 
     cpdef int feed(self, object raw, int64_t recv_ns) except -1
@@ -88,6 +88,7 @@ cdef class BinanceDecoder:
     cdef int _decode(self, const char* p, const char* end) except -1
     cdef bint _decode_book_ticker_exact(self, const char* p, const char* end) noexcept
     cdef bint _decode_trade_exact(self, const char* p, const char* end) noexcept
+    cdef bint _decode_depth_exact(self, const char* p, const char* end) noexcept
     cdef const char* _exact_stream(self, const char* q, const char* end, JsonSpan* out, int slot) noexcept
     cdef const char* _exact_symbol(self, const char* q, const char* end, JsonSpan* out) noexcept
     cdef bint _decode_fast(self, const char* p, const char* end) noexcept

@@ -30,7 +30,7 @@ from feedhandler.codec.json_scan cimport (
     json_iter_child_end, json_iter_levels, json_iter_take, json_object_begin, json_object_next,
     json_object_next_lazy, json_parse_levels, json_span_eq, json_span_to_double, json_span_to_int64,
 )
-from feedhandler.codec.numbers cimport fh_decimal_fast
+from feedhandler.codec.numbers cimport NUM_OK, fh_decimal_fast, parse_double_inline
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport (
     SIDE_BUY, SIDE_SELL, BookTicker, EventPool, Kline, Trade,
@@ -265,6 +265,93 @@ cdef inline const char* _fx_bool(const char* q, const char* end, bint* out, Json
     return NULL
 
 
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    /* Length of "I.FFFFFFFF" (8 fraction digits) from the first dot in s[0:8], or -1 when
+       s[0:8] has no dot (or the platform lacks the builtins). Reads exactly s[0:8]. */
+    static inline Py_ssize_t fh_dot8_len(const char* s) {
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+        uint64_t v, x, dots;
+        memcpy(&v, s, 8);
+        x = v ^ 0x2E2E2E2E2E2E2E2EULL;                       /* '.' bytes become 0 */
+        dots = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+        if (dots == 0) return -1;
+        return (Py_ssize_t)(__builtin_ctzll(dots) >> 3) + 9;  /* the first zero byte is exact */
+    #else
+        (void)s;
+        return -1;
+    #endif
+    }
+    """
+    Py_ssize_t fh_dot8_len(const char* s) noexcept nogil
+
+
+cdef inline const char* _fx_level_num(const char* q, const char* end, double* out) noexcept:
+    """q at an opening quote: a number-in-string of a level, converted as the general level parser does.
+
+    Binance's "I.FFFFFFFF" is sized from its dot (fh_dot8_len); otherwise only the closing quote is
+    searched for: parse_double accepts nothing but ``[0-9+-.eE]`` (its grammar has no quote,
+    backslash or control byte), so NUM_OK also proves the string is plain JSON without escapes, and
+    its value is float()'s, the bits the general path gives the same text.
+    """
+    cdef const char* s0
+    cdef Py_ssize_t n
+    if q >= end or q[0] != b'"':
+        return NULL
+    q += 1
+    s0 = q
+    if end - s0 > 16:
+        # Binance's own shape "I.FFFFFFFF": the dot found in the first 8 bytes gives the length
+        # (n <= 16, so s0[n] is inside); a quote there and fh_decimal_fast accepting s0[0:n]
+        # (digits around one dot, no quote) make s0[0:n] exactly the string's content.
+        n = fh_dot8_len(s0)
+        if n > 0 and s0[n] == b'"' and fh_decimal_fast(s0, n, out):
+            return s0 + n + 1
+    while q < end and q[0] != b'"':
+        q += 1
+    if q >= end or parse_double_inline(s0, q - s0, out) != NUM_OK:
+        return NULL
+    return q + 1
+
+
+cdef inline const char* _fx_levels(const char* q, const char* end, double* px, double* qty,
+                                   Py_ssize_t cap, Py_ssize_t* count) noexcept:
+    """q at '[': levels in the exact shape ``[["p","q"],...]`` (or ``[]``) into px/qty, at most cap.
+
+    Writes px[n]/qty[n] only for n < cap (checked before each level). NULL for any other shape
+    (whitespace, number tokens, levels of other than two items, more than cap levels): the general
+    path then parses the array again and reports its error. *count is written only on success.
+    """
+    cdef Py_ssize_t n = 0
+    if q >= end or q[0] != b'[':
+        return NULL
+    q += 1
+    if q < end and q[0] == b']':
+        count[0] = 0
+        return q + 1
+    while True:
+        if n >= cap or q >= end or q[0] != b'[':
+            return NULL
+        q = _fx_level_num(q + 1, end, &px[n])
+        if q == NULL or q >= end or q[0] != b',':
+            return NULL
+        q = _fx_level_num(q + 1, end, &qty[n])
+        # two bytes left: the level's ']' and the ',' or ']' after it are readable
+        if q == NULL or end - q < 2 or q[0] != b']':
+            return NULL
+        n += 1
+        q += 1
+        if q[0] == b',':
+            q += 1
+            continue
+        if q[0] == b']':
+            count[0] = n
+            return q + 1
+        return NULL
+
+
 @cython.final
 cdef class BinanceDecoder:
     """Compiled decoder of Binance JSON streams (spot, USD-M and COIN-M futures share the format).
@@ -389,6 +476,8 @@ cdef class BinanceDecoder:
         cdef const char* q
         cdef const char* s0
         cdef Py_ssize_t sn
+        if self._decode_depth_exact(p, end):
+            return 0
         if self._decode_book_ticker_exact(p, end):
             return 0
         if self._decode_trade_exact(p, end):
@@ -429,7 +518,7 @@ cdef class BinanceDecoder:
         return self._decode_payload()
 
     cdef const char* _exact_stream(self, const char* q, const char* end, JsonSpan* out, int slot) noexcept:
-        """The envelope's stream name for the exact paths (slot 0: bookTicker, 1: trade). The last
+        """The envelope's stream name for the exact paths (slot 0: bookTicker, 1: trade, 2: depth). The last
         name of each slot is remembered, so the next frame of the same stream is matched by memcmp
         (a stream carries one name, frame after frame); only plain 1..64-byte names are kept."""
         cdef Py_ssize_t n = self._last_stream_len[slot]
@@ -662,6 +751,111 @@ cdef class BinanceDecoder:
         self._event_ts = ets * self.ts_scale
         self._trade_ts = tts * self.ts_scale if tts != 0 else self._event_ts
         self._maker = maker
+        return True
+
+    cdef bint _decode_depth_exact(self, const char* p, const char* end) noexcept:
+        """The spot ``depthUpdate`` in its exact wire shape, decoded in one straight pass.
+
+        ``{"stream":"<name>","data":{"e":"depthUpdate","E":<int>,"s":"<SYM>","U":<int>,"u":<int>,
+        "b":[["<num>","<num>"],...],"a":[...]}}`` (or the data object alone, on a raw connection) with
+        no whitespace, every string plain printable ASCII, every integer 1..18 digits without sign or
+        leading zero, ``U <= u``, ``E`` inside the accepted range, every level exactly two number
+        strings (parse_double's grammar) and at most ``max_levels`` levels per side. Such bytes are
+        valid JSON and decode to exactly what the general path gives (same slots, numbers, kind, ids
+        and timestamp); the levels go straight into the scratch arrays. Any other byte sequence
+        (futures frames with ``T``/``pu`` included) returns False having changed only scratch, and the
+        general path runs (with its error messages and counters).
+        """
+        cdef const char* q = p
+        cdef const char* lv
+        cdef JsonSpan stream, sym
+        cdef int64_t ets, first, last
+        cdef Py_ssize_t nb, na
+        cdef bint envelope = False
+        # A depthUpdate ends with a levels array (]}} / ]}); bookTicker ("}}) and trade (e}}) frames
+        # are turned away here before any scan. 59 bytes is the shortest frame of this shape.
+        if end - p < 59 or end[-1] != b'}' or not (end[-2] == b']' or (end[-2] == b'}' and end[-3] == b']')):
+            return False
+        if memcmp(q, b'{"stream":', 10) == 0:
+            q = self._exact_stream(q + 10, end, &stream, 2)
+            if q == NULL:
+                return False
+            q = _fx_lit(q, end, b',"data":{"e":"depthUpdate","E":', 31)
+            envelope = True
+        else:
+            q = _fx_lit(q, end, b'{"e":"depthUpdate","E":', 23)
+        if q == NULL:
+            return False
+        self._slot[KEY_e].ptr = q - 17     # the event name, without its quotes (depthUpdate","E":)
+        self._slot[KEY_e].len = 11
+        self._slot[KEY_e].kind = JSON_STRING
+        self._slot[KEY_e].has_escapes = False
+        q = _fx_uint(q, end, &ets, &self._slot[KEY_E])
+        if q == NULL:
+            return False
+        q = _fx_lit(q, end, b',"s":', 5)
+        if q == NULL:
+            return False
+        q = self._exact_symbol(q, end, &sym)
+        if q == NULL:
+            return False
+        q = _fx_lit(q, end, b',"U":', 5)
+        if q == NULL:
+            return False
+        q = _fx_uint(q, end, &first, &self._slot[KEY_U])
+        if q == NULL:
+            return False
+        q = _fx_lit(q, end, b',"u":', 5)
+        if q == NULL:
+            return False
+        q = _fx_uint(q, end, &last, &self._slot[KEY_u])
+        if q == NULL:
+            return False
+        q = _fx_lit(q, end, b',"b":', 5)
+        if q == NULL:
+            return False
+        lv = q
+        q = _fx_levels(q, end, self._bid_px, self._bid_qty, self.max_levels, &nb)
+        if q == NULL:
+            return False
+        self._slot[KEY_b].ptr = lv
+        self._slot[KEY_b].len = q - lv
+        self._slot[KEY_b].kind = JSON_ARRAY
+        self._slot[KEY_b].has_escapes = False
+        q = _fx_lit(q, end, b',"a":', 5)
+        if q == NULL:
+            return False
+        lv = q
+        q = _fx_levels(q, end, self._ask_px, self._ask_qty, self.max_levels, &na)
+        if q == NULL:
+            return False
+        self._slot[KEY_a].ptr = lv
+        self._slot[KEY_a].len = q - lv
+        self._slot[KEY_a].kind = JSON_ARRAY
+        self._slot[KEY_a].has_escapes = False
+        if envelope:
+            q = _fx_lit(q, end, b'}}', 2)
+        else:
+            q = _fx_lit(q, end, b'}', 1)
+        if q == NULL or q != end:
+            return False
+        # the general path's checks whose failures are its errors to report: u < U, E out of range
+        if last < first or ets > _MAX_TS_NS / self.ts_scale:
+            return False
+        self._present = ((1u << KEY_e) | (1u << KEY_E) | (1u << KEY_s) | (1u << KEY_U) | (1u << KEY_u)
+                         | (1u << KEY_b) | (1u << KEY_a))
+        self._lv_parsed = (1u << KEY_b) | (1u << KEY_a)
+        self._has_stream = envelope
+        if envelope:
+            self._stream = stream
+        self._slot[KEY_s] = sym
+        self._kind = BK_DEPTH_UPDATE
+        self._first = first
+        self._last = last
+        self._prev = first - 1 if first > 0 else 0
+        self._event_ts = ets * self.ts_scale
+        self._nb = nb
+        self._na = na
         return True
 
     cdef bint _decode_fast(self, const char* p, const char* end) noexcept:
