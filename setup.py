@@ -82,6 +82,6 @@ setup(
         compiler_directives=DIRECTIVES,
         annotate=(MODE == "annotate"),
         nthreads=int(os.environ.get("FEEDHANDLER_JOBS", os.cpu_count() or 1)),
-        force=MODE in {"profile", "debug"},
+        force=MODE in {"profile", "debug", "annotate"},  # regenerate C so the mode takes effect
     ),
 )
