@@ -9,8 +9,8 @@ Build modes are chosen with the ``FEEDHANDLER_BUILD`` environment variable:
     ``linetrace``/``profile`` directives and ``CYTHON_TRACE=1`` so that
     ``cProfile`` and ``line_profiler`` see Cython functions.
 ``annotate``
-    Like ``release`` and also writes Cython's HTML annotation next to each
-    ``.pyx`` (yellow lines are Python interaction).
+    Like ``release`` and also writes Cython's HTML annotation of each ``.pyx``
+    under ``build/cython-annotate/`` (yellow lines are Python interaction).
 ``debug``
     ``-O0 -g`` and Cython's own checks everywhere, for gdb/valgrind.
 
@@ -82,6 +82,7 @@ setup(
         compiler_directives=DIRECTIVES,
         annotate=(MODE == "annotate"),
         nthreads=int(os.environ.get("FEEDHANDLER_JOBS", os.cpu_count() or 1)),
-        force=MODE in {"profile", "debug", "annotate"},  # regenerate C so the mode takes effect
+        # one C tree per mode, so a release build never reuses C generated with tracing (and vice versa)
+        build_dir=f"build/cython-{MODE}",
     ),
 )
