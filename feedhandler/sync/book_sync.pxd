@@ -112,9 +112,16 @@ cdef class BookSyncGroup:
     cdef public object request_snapshot
     cdef readonly bint profiling
     cdef Py_ssize_t _buffer_levels, _buffer_deltas
-    # one-entry cache: the last symbol looked up from frame bytes
+    # lookup by frame bytes without building a str: the last hit, then an open-addressing table
+    # (FNV-1a of the UTF-8 name -> index into _keys/_entries), rebuilt only when a symbol is added/removed
     cdef bytes _last_key
     cdef BookSync _last_sync
+    cdef list _keys                   # UTF-8 names, bytes
+    cdef list _entries                # BookSync, same index
+    cdef object _table_arr            # int64 slots, -1 = empty
+    cdef int64_t* _table
+    cdef Py_ssize_t _mask
 
     cdef BookSync c_get(self, const char* symbol, Py_ssize_t n)
+    cdef void _rebuild_table(self)
     cpdef BookSync get(self, str symbol)

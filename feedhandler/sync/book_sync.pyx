@@ -11,8 +11,9 @@ that ``request_snapshot`` hands the symbol to; everything per delta is C.
 """
 cimport cython
 from libc.math cimport isfinite
-from libc.stdint cimport int64_t
-from libc.string cimport memcpy, memmove
+from libc.stdint cimport int64_t, uint64_t
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.string cimport memcmp, memcpy, memmove
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 import numpy as np
@@ -518,6 +519,9 @@ cdef class BookSyncGroup:
         self._last_key = None
         self._last_sync = None
         self.profiling = False
+        self._keys = []
+        self._entries = []
+        self._rebuild_table()
 
     def set_depth(self, Py_ssize_t depth):
         """Capacity (levels per side) of the books created from now on; existing books keep theirs."""
@@ -532,16 +536,51 @@ cdef class BookSyncGroup:
             (<BookSync>sync).profiling = enabled
 
     cdef BookSync c_get(self, const char* symbol, Py_ssize_t n):
-        """The BookSync for a symbol given as frame bytes (no allocation when it repeats)."""
+        """The BookSync for a symbol given as frame bytes; no allocation once the symbol is known."""
         cdef bytes key
-        if self._last_key is not None and len(self._last_key) == n:
-            if n == 0 or memcmp_eq(<const char*>self._last_key, symbol, n):
+        cdef Py_ssize_t slot
+        cdef int64_t idx
+        if self._last_key is not None and PyBytes_GET_SIZE(self._last_key) == n \
+                and memcmp(PyBytes_AS_STRING(self._last_key), symbol, n) == 0:
+            return self._last_sync
+        slot = <Py_ssize_t>(_fnv1a(symbol, n) & <uint64_t>self._mask)
+        # Bound: slot is masked to [0, mask] and the table has mask + 1 slots; idx < len(_keys) by construction.
+        while True:
+            idx = self._table[slot]
+            if idx < 0:
+                break
+            key = <bytes>self._keys[idx]
+            if PyBytes_GET_SIZE(key) == n and memcmp(PyBytes_AS_STRING(key), symbol, n) == 0:
+                self._last_key = key
+                self._last_sync = <BookSync>self._entries[idx]
                 return self._last_sync
-        key = symbol[:n]
-        sync = self.get(key.decode("utf-8", "replace"))
-        self._last_key = key
-        self._last_sync = sync
+            slot = (slot + 1) & self._mask
+        # first sight of this symbol (or an unknown one): the only path that builds a str
+        sync = self.get(symbol[:n].decode("utf-8", "replace"))
         return sync
+
+    cdef void _rebuild_table(self):
+        # at most half full, so probing always reaches an empty slot
+        cdef Py_ssize_t size = 16, i, slot
+        cdef bytes key
+        while size < 2 * (len(self._keys) + 1):
+            size *= 2
+        self._table_arr = np.full(size, -1, dtype=np.int64)
+        cdef int64_t[::1] view = self._table_arr
+        self._table = &view[0]
+        self._mask = size - 1
+        for i in range(len(self._keys)):
+            key = <bytes>self._keys[i]
+            slot = <Py_ssize_t>(_fnv1a(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key)) & <uint64_t>self._mask)
+            while self._table[slot] >= 0:
+                slot = (slot + 1) & self._mask
+            self._table[slot] = i
+        self._last_key = None
+        self._last_sync = None
+
+    def lookup_bytes(self, bytes name):
+        """:meth:`c_get` from Python (tests): the BookSync for a UTF-8 symbol name."""
+        return self.c_get(PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name))
 
     cpdef BookSync get(self, str symbol):
         """The BookSync for ``symbol``, created (with its book) on first use."""
@@ -551,6 +590,9 @@ cdef class BookSyncGroup:
                             self._request, self._buffer_levels, self._buffer_deltas, self._updates, self._statuses)
             (<BookSync>sync).profiling = self.profiling
             self._syncs[symbol] = sync
+            self._keys.append(symbol.encode("utf-8", "replace"))
+            self._entries.append(sync)
+            self._rebuild_table()
         return <BookSync>sync
 
     def _request(self, BookSync sync):
@@ -561,8 +603,9 @@ cdef class BookSyncGroup:
         """Drop the state of ``symbols`` (unsubscribed)."""
         for s in symbols:
             self._syncs.pop(s, None)
-        self._last_key = None
-        self._last_sync = None
+        self._keys = [k.encode("utf-8", "replace") for k in self._syncs]
+        self._entries = list(self._syncs.values())
+        self._rebuild_table()
 
     def invalidate_all(self, symbols, str reason):
         """Mark the books of ``symbols`` invalid (their connection dropped)."""
@@ -588,7 +631,9 @@ cdef class BookSyncGroup:
         return {s: (<BookSync>v).book for s, v in self._syncs.items()}
 
 
-from libc.string cimport memcmp
-
-cdef inline bint memcmp_eq(const char* a, const char* b, Py_ssize_t n) noexcept:
-    return memcmp(a, b, n) == 0
+cdef inline uint64_t _fnv1a(const char* p, Py_ssize_t n) noexcept nogil:
+    cdef uint64_t h = 14695981039346656037ULL
+    cdef Py_ssize_t i
+    for i in range(n):
+        h = (h ^ <unsigned char>p[i]) * 1099511628211ULL
+    return h

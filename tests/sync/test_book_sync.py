@@ -213,3 +213,37 @@ def test_manager_config_book_depth_reaches_new_books():
     parser = simjson_parser("http://127.0.0.1:9")
     parser.configure(WebSocketManagerConfig("simjson", book_depth=7))
     assert parser.books.get("X").book.capacity == 7
+
+
+def test_lookup_by_frame_bytes_is_allocation_free_across_symbols():
+    import sys
+
+    class CountingGroup(BookSyncGroup):
+        # get() builds and hashes a str: the slow path a known symbol must never take
+        calls = 0
+
+        def get(self, symbol):
+            CountingGroup.calls += 1
+            return super().get(symbol)
+
+    group = CountingGroup("t", SPOT, EventDispatcher(None), depth=8)
+    names = [f"SYM{i}USDT" for i in range(40)] + ["BTC_USDT", "ÉTHUSDT"]
+    syncs = {n: group.get(n) for n in names[:20]}
+    keys = [n.encode() for n in names]
+    # unknown names are created on first sight (through their bytes), known ones come back as the same object
+    for n, k in zip(names, keys):
+        assert group.lookup_bytes(k) is group.get(n)
+    assert all(group.lookup_bytes(n.encode()) is s for n, s in syncs.items())
+    order = [keys[(i * 7) % len(keys)] for i in range(1000)]  # interleaved, never two in a row the same
+    for k in order:
+        group.lookup_bytes(k)
+    before, calls = sys.getallocatedblocks(), CountingGroup.calls
+    for _ in range(20):
+        for k in order:
+            group.lookup_bytes(k)
+    assert CountingGroup.calls == calls  # no str built, no dict lookup, for 20,000 interleaved lookups
+    assert sys.getallocatedblocks() - before < 20
+    group.forget(names[:10])
+    assert len(group) == len(names) - 10
+    assert group.lookup_bytes(keys[15]) is group.get(names[15])
+    assert names[3] not in group and group.lookup_bytes(keys[3]).symbol == names[3]  # re-created on demand
