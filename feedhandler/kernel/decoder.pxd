@@ -1,0 +1,24 @@
+# cython: language_level=3
+"""C-level header of the decoder kernel (``cimport feedhandler.kernel.decoder``).
+
+Every compiled exchange decoder extends :class:`FrameDecoder` and overrides
+``c_feed``. Return value of ``c_feed``/``feed``/``classify``: a
+``MessageType`` int (``feedhandler.core.types.MessageType``); ``-1`` means a
+Python exception is set (``ParseError`` for a frame the decoder rejects,
+with nothing of it applied).
+"""
+from libc.stdint cimport int64_t
+
+
+cdef class FrameDecoder:
+    cdef readonly str exchange
+    # every frame handed to c_feed, and the ones it rejected (ParseError)
+    cdef readonly int64_t frames
+    cdef readonly int64_t parse_errors
+
+    # The C entry: decode data[0:n] (valid only during the call), apply it and deliver its events.
+    cdef int c_feed(self, const char* data, Py_ssize_t n, int64_t recv_ns) except -1
+    # The Python entry: ``raw`` is bytes, str or any contiguous buffer; calls c_feed.
+    cpdef int feed(self, object raw, int64_t recv_ns) except -1
+    # The frame's MessageType without applying or delivering anything.
+    cpdef int classify(self, object raw) except -1
