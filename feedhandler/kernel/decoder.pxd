@@ -15,6 +15,11 @@ cdef class FrameDecoder:
     # every frame handed to c_feed, and the ones it rejected (ParseError)
     cdef readonly int64_t frames
     cdef readonly int64_t parse_errors
+    # What the last control frame said, set by c_feed when it returns SUBSCRIPTION_ACK, ERROR, PONG
+    # or AUTH_ACK, so the subscription strategy never parses the frame again:
+    cdef readonly int64_t control_id      # the request id the frame answers (-1: none)
+    cdef readonly int64_t control_code    # the exchange's error code (0: none)
+    cdef readonly object control_text     # the channel/topic or error message as a str (None: none)
 
     # The C entry: decode data[0:n] (valid only during the call), apply it and deliver its events.
     cdef int c_feed(self, const char* data, Py_ssize_t n, int64_t recv_ns) except -1

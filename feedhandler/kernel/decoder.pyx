@@ -23,6 +23,9 @@ cdef class FrameDecoder:
 
     def __init__(self, str exchange="", *args, **kwargs):
         self.exchange = exchange
+        self.control_id = -1
+        self.control_code = 0
+        self.control_text = None
 
     cdef int c_feed(self, const char* data, Py_ssize_t n, int64_t recv_ns) except -1:
         raise NotImplementedError(f"{type(self).__name__} does not implement c_feed")
