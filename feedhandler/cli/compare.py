@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from ..core import ChannelType, ConfigurationError, WebSocketManager, WebSocketManagerConfig, WebSocketStrategyFactory
 from ..migration.parallel import EventComparator, ParallelParser, compare_recording
-from .feed import DEMO_SYMBOLS, parse_channels
+from .feed import demo_symbols, parse_channels
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,7 +107,7 @@ async def _run_live(args: argparse.Namespace) -> EventComparator:
         if args.sim:
             from ..sim import SimExchange
 
-            symbols = symbols or DEMO_SYMBOLS.get(args.exchange, ["BTCUSDT"])
+            symbols = symbols or demo_symbols(args.exchange)
             sim = await stack.enter_async_context(SimExchange(args.exchange, symbols, seed=args.seed, rate=args.rate))
             ws_url, rest_url = sim.ws_url, sim.rest_url
         if not symbols:

@@ -18,14 +18,14 @@ from typing import Any, TextIO
 from ..core import ChannelType, WebSocketStrategyFactory
 from ..sim import SimExchange
 from ..sim.protocol import protocol_names
-from .feed import DEMO_SYMBOLS, FeedWatch, build_manager, format_price
+from .feed import demo_symbols, FeedWatch, build_manager, format_price
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=0.0,
                         help="seconds to run (default: until Ctrl-C)")
-    parser.add_argument("--exchanges", default="mexc,gateio,binance",
-                        help="comma-separated exchanges (default: all three)")
+    parser.add_argument("--exchanges", default="",
+                        help="comma-separated exchanges (default: every registered exchange with a simulator)")
     parser.add_argument("--rate", type=float, default=100.0, help="book updates per second per symbol")
     parser.add_argument("--seed", type=int, default=1, help="seed of the simulated markets")
     parser.add_argument("--refresh", type=float, default=1.0, help="seconds between screen updates")
@@ -59,15 +59,15 @@ def _verifier(sim: SimExchange):
 
 async def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    wanted = [e.strip() for e in args.exchanges.split(",") if e.strip()]
     available = set(WebSocketStrategyFactory.exchanges()) & set(protocol_names())
+    wanted = [e.strip() for e in args.exchanges.split(",") if e.strip()] or sorted(available)
     missing = [e for e in wanted if e not in available]
     if missing:
         raise ValueError(f"no simulator or strategies for {', '.join(missing)}; available: {', '.join(sorted(available))}")
     feeds: list[_Feed] = []
     async with contextlib.AsyncExitStack() as stack:
         for i, exchange in enumerate(wanted):
-            symbols = DEMO_SYMBOLS[exchange]
+            symbols = demo_symbols(exchange)
             print(f"starting the {exchange} simulator ({', '.join(symbols)}) ...", file=out, flush=True)
             sim = await stack.enter_async_context(
                 SimExchange(exchange, symbols, seed=args.seed + i, rate=args.rate))

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from ..core import registry
 from ..core import (
     ChannelType, ConfigurationError, FeedError, SubscriptionError, WebSocketManager, WebSocketManagerConfig,
     WebSocketStrategyFactory,
@@ -13,12 +14,8 @@ from ..core import (
 from ..events import BookStatus, BookUpdate, Trade
 from ..profiling import LatencyHistogram
 
-#: Symbols the demo follows on each exchange, in the exchange's own spelling.
-DEMO_SYMBOLS: dict[str, list[str]] = {
-    "mexc": ["BTCUSDT", "ETHUSDT", "SOLUSDT"],
-    "gateio": ["BTC_USDT", "ETH_USDT", "SOL_USDT"],
-    "binance": ["BTCUSDT", "ETHUSDT", "SOLUSDT"],
-}
+# Each exchange declares the symbols the tools follow by default in its own package (register_exchange).
+demo_symbols = registry.demo_symbols
 
 
 def credentials_from_env(exchange: str) -> tuple[str | None, str | None]:

@@ -20,13 +20,13 @@ from ..core import ChannelType, WebSocketStrategyFactory
 from ..profiling import LatencyHistogram
 from ..recording import KIND_SNAPSHOT, read_recording
 from ..sim import SimExchange
-from .feed import DEMO_SYMBOLS, FeedWatch, build_manager, parse_channels
+from .feed import demo_symbols, FeedWatch, build_manager, parse_channels
 
 QUANTILES = (50.0, 90.0, 99.0, 99.9)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--exchange", default="binance", help="mexc, gateio or binance (default binance)")
+    parser.add_argument("--exchange", default="binance", help="a registered exchange (default binance)")
     parser.add_argument("--recording", help="profile a recording instead of the simulator")
     parser.add_argument("--live", action="store_true", help="profile the real exchange (or --url)")
     parser.add_argument("--url", help="with --live: WebSocket URL to use")
@@ -97,7 +97,7 @@ async def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 async def _profile_feed(args: argparse.Namespace, watch: FeedWatch, out: TextIO) -> str:
     channels = parse_channels(args.channels)
-    symbols = [s for s in (args.symbols or "").split(",") if s] or DEMO_SYMBOLS.get(args.exchange, ["BTCUSDT"])
+    symbols = [s for s in (args.symbols or "").split(",") if s] or demo_symbols(args.exchange)
     async with contextlib.AsyncExitStack() as stack:
         ws_url = rest_url = None
         source = f"live {args.url or args.exchange}"

@@ -15,11 +15,11 @@ from typing import Any, TextIO
 from ..recording import RecordingTransport, RecordingWriter
 from ..sim import SimExchange
 from ..transport import create_transport
-from .feed import DEMO_SYMBOLS, FeedWatch, build_manager, parse_channels
+from .feed import demo_symbols, FeedWatch, build_manager, parse_channels
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--exchange", required=True, help="mexc, gateio or binance")
+    parser.add_argument("--exchange", required=True, help="a registered exchange name")
     parser.add_argument("--symbols", help="comma-separated (default with --sim: the demo symbols)")
     parser.add_argument("--channels", default="orderbook,trades", help="comma-separated channel types")
     parser.add_argument("--out", required=True, help="recording file to write")
@@ -39,7 +39,7 @@ async def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     async with contextlib.AsyncExitStack() as stack:
         ws_url, rest_url = args.url, args.rest_url
         if args.sim:
-            symbols = symbols or DEMO_SYMBOLS.get(args.exchange, ["BTCUSDT"])
+            symbols = symbols or demo_symbols(args.exchange)
             sim = await stack.enter_async_context(SimExchange(args.exchange, symbols, seed=args.seed, rate=args.rate))
             ws_url, rest_url = sim.ws_url, sim.rest_url
         if not symbols:

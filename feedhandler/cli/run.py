@@ -18,7 +18,7 @@ from .feed import FeedWatch, build_manager, parse_channels, top_of_book
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--exchange", required=True, help="mexc, gateio or binance")
+    parser.add_argument("--exchange", required=True, help="a registered exchange name")
     parser.add_argument("--symbols", required=True, help="comma-separated, in the exchange's spelling")
     parser.add_argument("--channels", default="orderbook,trades",
                         help="comma-separated: orderbook, trades, book_ticker, kline, ticker (private: orders, fills, balances)")

@@ -1,15 +1,11 @@
 """``WebSocketStrategyFactory``: exchange name -> its three strategies."""
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
 from .errors import UnknownExchangeError
 from .strategies import ConnectionStrategy, MessageParser, SubscriptionStrategy
-
-#: Exchanges shipped with the package, imported on first use so that each registers itself.
-BUILTIN_EXCHANGES = ("mexc", "gateio", "binance")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,15 +18,15 @@ class StrategySet:
 
 
 class WebSocketStrategyFactory:
-    """Registry of exchange strategies.
+    """Registry of exchange strategies (exchanges fill it through :func:`~feedhandler.core.registry.register_exchange`).
 
     Examples
     --------
-    >>> conn, sub, parser = WebSocketStrategyFactory.create_strategies("mexc", is_private=False)
+    >>> name = WebSocketStrategyFactory.exchanges()[0]  # any registered exchange
+    >>> conn, sub, parser = WebSocketStrategyFactory.create_strategies(name, is_private=False)
     """
 
     _registry: ClassVar[dict[tuple[str, bool], StrategySet]] = {}
-    _builtins_loaded: ClassVar[bool] = False
 
     @classmethod
     def register(
@@ -78,13 +74,8 @@ class WebSocketStrategyFactory:
 
     @classmethod
     def _load_builtins(cls) -> None:
-        if cls._builtins_loaded:
-            return
-        cls._builtins_loaded = True
-        for name in BUILTIN_EXCHANGES:
-            try:
-                importlib.import_module(f"feedhandler.exchanges.{name}")
-            except ModuleNotFoundError as exc:
-                # Only tolerate the exchange package itself being absent, never a broken import inside it.
-                if exc.name not in ("feedhandler.exchanges", f"feedhandler.exchanges.{name}"):
-                    raise
+        # Exchanges register themselves when their package is imported; the registry finds the packages
+        # (the built-in folders and the ``feedhandler.exchanges`` entry points), so no name is listed here.
+        from .registry import load_exchanges
+
+        load_exchanges()

@@ -69,7 +69,7 @@ class Channel(StrEnum):
     BOOK_TICKER = "book_ticker"
     """Best bid/ask, pushed when the top of the book changed."""
     PARTIAL_DEPTH = "partial_depth"
-    """Top-N book snapshot pushed after every step (Binance ``depth20``, MEXC limit depth)."""
+    """Top-N book snapshot pushed after every step (a "depth20"-style partial book stream)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +221,7 @@ class SimProtocol(abc.ABC):
     Class attributes
     ----------------
     name : str
-        Registry name (``"simjson"``, ``"mexc"``, ...).
+        Registry name (``"simjson"``, or the exchange's registry name for an exchange's protocol).
     ws_paths : tuple of str
         WebSocket paths served; the first one makes ``SimExchange.ws_url``.
     channels : frozenset of Channel
@@ -229,9 +229,9 @@ class SimProtocol(abc.ABC):
     max_subscriptions : int
         Per-connection subscription limit; ``handle_message`` enforces it with the protocol's own error.
     binary_data : bool
-        True if market data goes out in binary frames (MEXC protobuf); shapes the fault frames.
+        True if market data goes out in binary frames (protobuf); shapes the fault frames.
     snapshot_on_subscribe : bool
-        Push ``encode_snapshot`` right after a DEPTH subscription (Gate.io obu sends ``full: true`` first).
+        Push ``encode_snapshot`` right after a DEPTH subscription (a stream that starts with a full book).
     """
 
     name: ClassVar[str] = ""
@@ -296,7 +296,7 @@ class SimProtocol(abc.ABC):
     def encode_snapshot(self, symbol: str, snapshot: BookSnapshot, ts_ms: int, sub: Subscription) -> Frame | None:
         """Encode a whole-book snapshot pushed on the stream.
 
-        For a DEPTH subscription this is a mid-stream reset (Gate.io ``full: true``): ``snapshot`` is
+        For a DEPTH subscription this is a mid-stream reset (a ``full: true`` frame): ``snapshot`` is
         the full book at ``snapshot.last_update_id``. For PARTIAL_DEPTH it is sent after every step and
         the protocol cuts it to the subscribed depth. None: not supported.
         """
@@ -320,12 +320,11 @@ class SimProtocol(abc.ABC):
 
 
 _REGISTRY: dict[str, type[SimProtocol]] = {}
-# Protocols imported on first use, so the registry knows them without importing every codec.
-_LAZY_MODULES: dict[str, str] = {
+# The simulator's own protocols, imported on first use. An exchange's protocol is found through the exchange
+# registry instead (``register_exchange(..., sim_protocol="module")`` in the exchange's package), so this
+# module names no exchange.
+_OWN_MODULES: dict[str, str] = {
     "simjson": "feedhandler.sim.protocols.simjson",
-    "mexc": "feedhandler.sim.protocols.mexc",
-    "gateio": "feedhandler.sim.protocols.gateio",
-    "binance": "feedhandler.sim.protocols.binance",
 }
 
 
@@ -342,10 +341,19 @@ def register_protocol(cls: type[SimProtocol]) -> type[SimProtocol]:
     return cls
 
 
-def _lazy_available(name: str) -> bool:
-    module = _LAZY_MODULES.get(name)
-    if module is None:
-        return False
+def _lazy_modules() -> dict[str, str]:
+    """Protocol name -> module that registers it: the simulator's own and every exchange's."""
+    from feedhandler.core.registry import exchange_info, exchange_names
+
+    modules = dict(_OWN_MODULES)
+    for name in exchange_names():
+        module = exchange_info(name).sim_protocol
+        if module:
+            modules.setdefault(name, module)
+    return modules
+
+
+def _available(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:
@@ -354,7 +362,7 @@ def _lazy_available(name: str) -> bool:
 
 def protocol_names() -> list[str]:
     """Names of the protocols that can be created (registered or importable on demand)."""
-    return sorted(set(_REGISTRY) | {n for n in _LAZY_MODULES if _lazy_available(n)})
+    return sorted(set(_REGISTRY) | {n for n, m in _lazy_modules().items() if _available(m)})
 
 
 def create_protocol(name: str) -> SimProtocol:
@@ -365,8 +373,10 @@ def create_protocol(name: str) -> SimProtocol:
     KeyError
         If no such protocol exists; the message lists the available names.
     """
-    if name not in _REGISTRY and _lazy_available(name):
-        importlib.import_module(_LAZY_MODULES[name])
+    if name not in _REGISTRY:
+        module = _lazy_modules().get(name)
+        if module is not None and _available(module):
+            importlib.import_module(module)
     try:
         cls = _REGISTRY[name]
     except KeyError:

@@ -4,7 +4,7 @@ Registered with :class:`~feedhandler.core.factory.WebSocketStrategyFactory` as `
 market-data streams, and the private side (user data over the WebSocket API with
 ``userDataStream.subscribe.signature``; the listenKey flow was retired on 2026-02-20), see :mod:`.private`.
 """
-from feedhandler.core.factory import WebSocketStrategyFactory
+from feedhandler.core.registry import register_exchange
 
 from .decoder import BinanceDecoder
 from .parser import BinancePublicMessageParser
@@ -20,11 +20,13 @@ from .private_decoder import BinancePrivateDecoder
 from .rules import COINM_RULE, SPOT_RULE, USDM_RULE
 from .strategies import BinancePublicConnectionStrategy, BinancePublicSubscriptionStrategy
 
-WebSocketStrategyFactory.register(
-    "binance", False, BinancePublicConnectionStrategy, BinancePublicSubscriptionStrategy, BinancePublicMessageParser
-)
-WebSocketStrategyFactory.register(
-    "binance", True, BinancePrivateConnectionStrategy, BinancePrivateSubscriptionStrategy, BinancePrivateMessageParser
+register_exchange(
+    "binance",
+    public=(BinancePublicConnectionStrategy, BinancePublicSubscriptionStrategy, BinancePublicMessageParser),
+    private=(BinancePrivateConnectionStrategy, BinancePrivateSubscriptionStrategy, BinancePrivateMessageParser),
+    demo_symbols=("BTCUSDT", "ETHUSDT", "SOLUSDT"),
+    sim_protocol="feedhandler.exchanges.binance.sim_protocol",
+    module=__name__,
 )
 
 __all__ = [

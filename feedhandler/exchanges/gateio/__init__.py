@@ -2,7 +2,7 @@
 
 Registered with ``WebSocketStrategyFactory`` under ``"gateio"`` (public and private sides).
 """
-from feedhandler.core.factory import WebSocketStrategyFactory
+from feedhandler.core.registry import register_exchange
 
 from .parser import GateioPrivateMessageParser, GateioPublicMessageParser, resubscribe_obu_on_gap
 from .rest import GateioSnapshotFetcher
@@ -15,10 +15,14 @@ from .strategies import (
     sign,
 )
 
-WebSocketStrategyFactory.register(
-    "gateio", False, GateioPublicConnectionStrategy, GateioPublicSubscriptionStrategy, GateioPublicMessageParser)
-WebSocketStrategyFactory.register(
-    "gateio", True, GateioPrivateConnectionStrategy, GateioPrivateSubscriptionStrategy, GateioPrivateMessageParser)
+register_exchange(
+    "gateio",
+    public=(GateioPublicConnectionStrategy, GateioPublicSubscriptionStrategy, GateioPublicMessageParser),
+    private=(GateioPrivateConnectionStrategy, GateioPrivateSubscriptionStrategy, GateioPrivateMessageParser),
+    demo_symbols=("BTC_USDT", "ETH_USDT", "SOL_USDT"),
+    sim_protocol="feedhandler.exchanges.gateio.sim_protocol",
+    module=__name__,
+)
 
 __all__ = [
     "GATEIO_OBU_RULE",

@@ -3,7 +3,7 @@
 Registered with :class:`~feedhandler.core.factory.WebSocketStrategyFactory` as ``"mexc"``, public
 (market data, aggregated depth books) and private (listen-key user data) sides.
 """
-from feedhandler.core.factory import WebSocketStrategyFactory
+from feedhandler.core.registry import register_exchange
 
 from .decoder import MexcDecoder
 from .parser import MexcPrivateMessageParser, MexcPublicMessageParser
@@ -14,10 +14,14 @@ from .strategies import (
     MexcPublicSubscriptionStrategy,
 )
 
-WebSocketStrategyFactory.register(
-    "mexc", False, MexcPublicConnectionStrategy, MexcPublicSubscriptionStrategy, MexcPublicMessageParser)
-WebSocketStrategyFactory.register(
-    "mexc", True, MexcPrivateConnectionStrategy, MexcPrivateSubscriptionStrategy, MexcPrivateMessageParser)
+register_exchange(
+    "mexc",
+    public=(MexcPublicConnectionStrategy, MexcPublicSubscriptionStrategy, MexcPublicMessageParser),
+    private=(MexcPrivateConnectionStrategy, MexcPrivateSubscriptionStrategy, MexcPrivateMessageParser),
+    demo_symbols=("BTCUSDT", "ETHUSDT", "SOLUSDT"),
+    sim_protocol="feedhandler.exchanges.mexc.sim_protocol",
+    module=__name__,
+)
 
 __all__ = [
     "MEXC_SPOT_RULE", "MexcDecoder", "MexcPrivateConnectionStrategy", "MexcPrivateMessageParser",

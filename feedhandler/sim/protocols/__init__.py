@@ -1,6 +1,7 @@
-"""Wire protocols of the simulator, one module per protocol, each registered by name.
+"""The simulator's own wire protocols (``simjson``, the neutral JSON protocol).
 
-``simjson`` is the neutral JSON protocol; exchange protocols (``mexc``, ``gateio``, ``binance``) plug in
-as sibling modules registered with :func:`feedhandler.sim.protocol.register_protocol` and are imported
-on first use by :func:`feedhandler.sim.protocol.create_protocol`.
+An exchange's protocol lives in the exchange's folder (``feedhandler/exchanges/<name>/sim_protocol.py``),
+registers itself with :func:`feedhandler.sim.protocol.register_protocol`, and is found through the exchange
+registry (``register_exchange(..., sim_protocol=...)``) on first use by
+:func:`feedhandler.sim.protocol.create_protocol`.
 """

@@ -70,7 +70,7 @@ def _aggregate(trades):
 
 
 async def test_candles_and_tickers_match_wire_and_model_trades():
-    from feedhandler.sim.protocols.gateio import CANDLE_SECONDS, ticker_change_percentage
+    from feedhandler.exchanges.gateio.sim_protocol import CANDLE_SECONDS, ticker_change_percentage
     async with asyncio.timeout(30), SimExchange("gateio", [PAIR], seed=9, rate=200) as sim:
         trades = _model_trades(sim)
         checker = Checker(sim, frame_check)

@@ -101,7 +101,7 @@ def _aggregate(trades):
 
 
 async def test_kline_and_mini_ticker_match_wire_and_model_trades():
-    from feedhandler.sim.protocols.mexc import KLINE_SECONDS, mini_ticker_rate
+    from feedhandler.exchanges.mexc.sim_protocol import KLINE_SECONDS, mini_ticker_rate
     async with asyncio.timeout(30), SimExchange("mexc", ["BTCUSDT"], seed=9, rate=200) as sim:
         trades = _model_trades(sim)
         checker = Checker(sim, frame_check)
