@@ -32,12 +32,20 @@ from .errors import (
 )
 from .sink import FrameSink
 from .strategies import ConnectionStrategy, MessageParser, SubscriptionStrategy
-from .types import ConnectionContext, ConnectionState, MessageType, SubscriptionState, WebSocketManagerConfig
+from .types import (
+    ChannelType,
+    ConnectionContext,
+    ConnectionState,
+    MessageType,
+    SubscriptionState,
+    WebSocketManagerConfig,
+)
 from ..transport.base import Transport, TransportConnection, create_transport
 
 log = logging.getLogger("feedhandler.manager")
 
 _SEND_QUEUE_SIZE = 4096
+_RECOVERY_POLL = 0.05  # s between checks of whether a resubscribed book got its snapshot
 
 
 @dataclass(slots=True)
@@ -66,6 +74,7 @@ class ManagerMetrics:
     parse_errors: int = 0
     handler_errors: int = 0
     reconnects: int = 0
+    book_recoveries: int = 0
     connections: list[ConnectionMetrics] = field(default_factory=list)
 
 
@@ -184,8 +193,14 @@ class WebSocketManager:
         self._rand = random.Random()
         self._errors_reported = 0
         self._reconnects_total = 0
+        # in-band book recovery: symbol -> its task, and (attempt, loop time it ended) for the backoff
+        self._recoveries: dict[str, asyncio.Task[None]] = {}
+        self._recovery_backoff: dict[str, tuple[int, float]] = {}
+        self._recovery_again: set[str] = set()  # asked again while its task was waiting for the snapshot
+        self.book_recoveries = 0  # resubscriptions sent to get a fresh in-band snapshot
         message_parser.bind(message_handler, self._report)
         message_parser.configure(config)
+        message_parser.set_book_recovery(self._recover_book)
 
     # --- public API ------------------------------------------------------------------------
     @property
@@ -216,6 +231,7 @@ class WebSocketManager:
             parse_errors=sum(c.parse_errors for c in conns),
             handler_errors=handler_errors,
             reconnects=self._reconnects_total,
+            book_recoveries=self.book_recoveries,
             connections=conns,
         )
 
@@ -286,7 +302,9 @@ class WebSocketManager:
         state (its books sync from their own snapshots).
         """
         new_parser.bind(self.message_handler, self._report)
+        new_parser.set_book_recovery(self._recover_book)
         old, self.message_parser = self.message_parser, new_parser
+        old.set_book_recovery(None)
         for conn in self._connections:
             conn.sink.feed = new_parser.feed
         return old
@@ -320,6 +338,10 @@ class WebSocketManager:
             return
         self._closing = True
         conns, self._connections = self._connections, []
+        recoveries = list(self._recoveries.values())
+        for task in recoveries:
+            task.cancel()
+        await asyncio.gather(*recoveries, return_exceptions=True)
         await asyncio.gather(*(self._stop_connection(c) for c in conns), return_exceptions=True)
         for closer in (self.message_parser.close, self.connection_strategy.close):
             try:
@@ -375,8 +397,9 @@ class WebSocketManager:
         except Exception:
             log.exception("error handler raised while handling %r", error)
 
-    def _send_subscriptions(self, conn: _Connection, symbols: list[str], is_subscribe: bool) -> None:
-        channels = self.config.channel_types
+    def _send_subscriptions(self, conn: _Connection, symbols: list[str], is_subscribe: bool,
+                            channels: Sequence[ChannelType] | None = None) -> None:
+        channels = self.config.channel_types if channels is None else channels
         for message in self.subscription_strategy.create_subscription_messages(symbols, channels, is_subscribe):
             conn.send_nowait(message)
         if is_subscribe:
@@ -426,6 +449,57 @@ class WebSocketManager:
                 f"connection {conn.id}: the feed asked for a new connection (server shutdown or stream ended), reconnecting")
             if conn.ws is not None:
                 asyncio.get_running_loop().create_task(conn.ws.close())
+
+    # --- in-band book recovery ---------------------------------------------------------------
+    def _recover_book(self, symbol: str) -> None:
+        """The parser asks for a fresh in-band snapshot of ``symbol``'s book (called from the data path)."""
+        if self._closing:
+            return
+        task = self._recoveries.get(symbol)
+        if task is not None and not task.done():
+            self._recovery_again.add(symbol)  # the book got a snapshot and broke again: the task goes on
+            return
+        task = asyncio.get_running_loop().create_task(self._run_recovery(symbol), name=f"feedhandler-recover-{symbol}")
+        self._recoveries[symbol] = task
+        task.add_done_callback(lambda t, s=symbol: self._recoveries.pop(s, None) if self._recoveries.get(s) is t else None)
+
+    async def _run_recovery(self, symbol: str) -> None:
+        """Unsubscribe and subscribe ``symbol``'s book channel until its book has a snapshot again.
+
+        Backoff as for reconnects (``config.reconnect``): the first resubscription is immediate,
+        later ones (the snapshot did not come within ``subscribe_timeout``, or the book broke again
+        soon after recovering) wait longer, capped. The attempt count is forgotten once the book
+        stayed good for ``max_delay``.
+        """
+        loop = asyncio.get_running_loop()
+        policy = self.config.reconnect
+        attempt, ended = self._recovery_backoff.get(symbol, (0, 0.0))
+        if loop.time() - ended > max(policy.max_delay, self.config.subscribe_timeout):
+            attempt = 0
+        try:
+            while not self._closing:
+                attempt += 1
+                await asyncio.sleep(policy.delay(attempt, self._rand.random()))
+                conn = next((c for c in self._connections if symbol in c.symbols), None)
+                if conn is None or not self.message_parser.awaits_snapshot(symbol):
+                    return  # unsubscribed meanwhile, or the snapshot came anyway
+                self._recovery_again.discard(symbol)
+                if conn.state is ConnectionState.CONNECTED:
+                    # a reconnect resubscribes everything by itself; otherwise only this book channel
+                    book = [ChannelType.ORDERBOOK]
+                    self.book_recoveries += 1
+                    self._send_subscriptions(conn, [symbol], False, book)
+                    self._send_subscriptions(conn, [symbol], True, book)
+                deadline = loop.time() + max(self.config.subscribe_timeout, 0.5)
+                while loop.time() < deadline:
+                    await asyncio.sleep(_RECOVERY_POLL)
+                    if symbol in self._recovery_again:
+                        break  # recovered, then broke again: the next attempt, after its backoff
+                    if not self.message_parser.awaits_snapshot(symbol):
+                        return
+        finally:
+            self._recovery_backoff[symbol] = (attempt, loop.time())
+            self._recovery_again.discard(symbol)
 
     async def _stop_connection(self, conn: _Connection) -> None:
         conn.state = ConnectionState.CLOSED

@@ -162,6 +162,19 @@ class MessageParser(ABC):
     def on_unsubscribed(self, symbols: Iterable[str]) -> None:
         """``symbols`` were unsubscribed: release their state."""
 
+    def set_book_recovery(self, recover: Callable[[str], None] | None) -> None:
+        """The manager hands over ``recover(symbol)``, its in-band book recovery.
+
+        A parser whose book stream carries its own snapshots (no REST snapshot) calls it when a book
+        of ``symbol`` needs a fresh one (a gap, a checksum mismatch): the manager unsubscribes and
+        subscribes that symbol's book channel again, with backoff, until :meth:`awaits_snapshot`
+        says the book is back. The default parser has no such books and ignores it.
+        """
+
+    def awaits_snapshot(self, symbol: str) -> bool:
+        """True while an in-band book of ``symbol`` waits for the snapshot a recovery asked for."""
+        return False
+
     def configure(self, config: Any) -> None:
         """Take settings from the manager's ``WebSocketManagerConfig`` (e.g. ``book_depth``) before the first frame."""
 

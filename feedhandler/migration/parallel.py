@@ -298,6 +298,13 @@ class ParallelParser(MessageParser):
         self.primary.on_unsubscribed(symbols)
         self.shadow.on_unsubscribed(symbols)
 
+    def set_book_recovery(self, recover: Callable[[str], None] | None) -> None:
+        # the primary's books drive the feed; the shadow's must not resubscribe anything
+        self.primary.set_book_recovery(recover)
+
+    def awaits_snapshot(self, symbol: str) -> bool:
+        return self.primary.awaits_snapshot(symbol)
+
     def stats(self) -> dict[str, Any]:
         out = dict(self.primary.stats())
         out["parallel"] = {"matched": dict(self.comparator.matched), "divergences": self.comparator.divergences,

@@ -29,6 +29,15 @@ cpdef enum DeltaVerdict:
     DELTA_GAP = 2      # updates were lost: resynchronise
 
 
+cdef class BookSync
+
+
+cdef class BookIntegrity:
+    """An integrity check run after an update is applied (a checksum): 0 = the book agrees, 1 = mismatch."""
+    cdef readonly str name
+    cdef int verify(self, BookSync sync, int64_t expected) except -1
+
+
 cdef class SequenceRule:
     cdef readonly str name
     cdef readonly int link
@@ -54,6 +63,12 @@ cdef class BookSync:
     cdef EventDispatcher _dispatcher
     cdef EventPool _updates, _statuses
     cdef object _request_snapshot     # callable(BookSync) or None
+    # integrity hook: the decoder arms it (expect) with the value its frame claims before on_delta /
+    # on_full_snapshot; checked once that update is applied. None: no check, no cost but one test.
+    cdef public BookIntegrity integrity
+    cdef int64_t _expected
+    cdef bint _check_armed
+    cdef readonly int64_t integrity_checks, integrity_failures
     # the bounded delta buffer
     cdef object _buf_px_arr, _buf_qty_arr, _buf_meta_arr
     cdef double* _buf_px
@@ -87,6 +102,8 @@ cdef class BookSync:
                              const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
                              int64_t recv_ns) except -1
     cdef int c_invalidate(self, str reason, bint request) except -1
+    cdef void expect(self, int64_t value) noexcept
+    cdef int _verify(self, bint armed) except -1
 
     cdef int _apply(self, int64_t last,
                     const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
@@ -110,6 +127,7 @@ cdef class BookSyncGroup:
     cdef EventDispatcher _dispatcher
     cdef EventPool _updates, _statuses
     cdef public object request_snapshot
+    cdef public BookIntegrity integrity   # given to every BookSync created (None: no check)
     cdef readonly bint profiling
     cdef Py_ssize_t _buffer_levels, _buffer_deltas
     # lookup by frame bytes without building a str: the last hit, then an open-addressing table

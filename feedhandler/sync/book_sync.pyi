@@ -20,6 +20,14 @@ class DeltaVerdict(enum.IntEnum):
     DELTA_SKIP = 1
     DELTA_GAP = 2
 
+class BookIntegrity:
+    name: str
+    def __init__(self, name: str = ...) -> None: ...
+    def check(self, sync: BookSync, expected: int) -> bool: ...
+
+class CallbackIntegrity(BookIntegrity):
+    def __init__(self, name: str, check: Callable[[OrderBook, int], bool]) -> None: ...
+
 class SequenceRule:
     name: str
     link: int
@@ -48,6 +56,9 @@ class BookSync:
     buffer_deltas: int
     buffered_count: int
     profiling: bool
+    integrity: BookIntegrity | None
+    integrity_checks: int
+    integrity_failures: int
     def __init__(self, exchange: str, symbol: str, book: OrderBook, rule: SequenceRule,
                  dispatcher: EventDispatcher | None = ..., request_snapshot: Callable[[BookSync], Any] | None = ...,
                  buffer_levels: int = ..., buffer_deltas: int = ..., updates: EventPool | None = ...,
@@ -57,6 +68,7 @@ class BookSync:
                     exchange_ts_ns: int = ..., recv_ns: int = ...) -> None: ...
     def apply_full_snapshot(self, update_id: int, bids: Levels, asks: Levels, exchange_ts_ns: int = ...,
                             recv_ns: int = ...) -> None: ...
+    def expect_integrity(self, value: int) -> None: ...
     def invalidate(self, reason: str, request: bool = ...) -> None: ...
     def snapshot_failed(self) -> None: ...
     @property
@@ -69,9 +81,11 @@ class BookSyncGroup:
     depth: int
     profiling: bool
     request_snapshot: Callable[[BookSync], Any] | None
+    integrity: BookIntegrity | None
     def __init__(self, exchange: str, rule: SequenceRule, dispatcher: EventDispatcher | None = ...,
                  depth: int = ..., request_snapshot: Callable[[BookSync], Any] | None = ...,
-                 buffer_levels: int = ..., buffer_deltas: int = ...) -> None: ...
+                 buffer_levels: int = ..., buffer_deltas: int = ...,
+                 integrity: BookIntegrity | None = ...) -> None: ...
     def set_depth(self, depth: int) -> None: ...
     def set_profiling(self, enabled: bool) -> None: ...
     def get(self, symbol: str) -> BookSync: ...

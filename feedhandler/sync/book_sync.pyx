@@ -27,6 +27,49 @@ from feedhandler.events.events import BookStatus as _BookStatus, BookUpdate as _
 DEF META_COLS = 6   # first, last, prev, n_bids, n_asks, offset (into the level arrays)
 
 
+cdef class BookIntegrity:
+    """An integrity check of a book after an update is applied (e.g. an exchange's checksum).
+
+    The decoder arms the check with the value its frame claims (``BookSync.expect``) before handing
+    the update to the ``BookSync``; once the update is applied, ``verify(sync, expected)`` runs on the
+    book. A mismatch makes the book invalid with the reason ``"<name> mismatch at update N"`` and asks
+    for recovery like a gap. A ``BookSync`` without a hook (``integrity is None``) pays one test.
+
+    Parameters
+    ----------
+    name:
+        What the check is (``"checksum"``), used in the invalid reason.
+    """
+
+    def __init__(self, str name="checksum"):
+        self.name = name
+
+    cdef int verify(self, BookSync sync, int64_t expected) except -1:
+        """0 when ``sync.book`` agrees with ``expected``, 1 when it does not. Subclasses override."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement verify")
+
+    def check(self, BookSync sync, int64_t expected):
+        """Python view of :meth:`verify`: True when the book agrees with ``expected``."""
+        return self.verify(sync, expected) == 0
+
+
+cdef class CallbackIntegrity(BookIntegrity):
+    """A :class:`BookIntegrity` written in Python: ``check(book, expected) -> bool`` (True: agrees).
+
+    For pure-Python parsers and tests; a compiled decoder's check (OKX's CRC32) subclasses
+    :class:`BookIntegrity` in Cython instead, so no Python call is made per update.
+    """
+
+    cdef object _check
+
+    def __init__(self, str name, check):
+        super().__init__(name)
+        self._check = check
+
+    cdef int verify(self, BookSync sync, int64_t expected) except -1:
+        return 0 if self._check(sync.book, expected) else 1
+
+
 cdef class SequenceRule:
     """How an exchange numbers its book updates.
 
@@ -157,6 +200,7 @@ cdef class BookSync:
         if self.profiling:
             self._parsed_ns = _monotonic_ns()
         if last < first or not _levels_valid(bid_px, bid_qty, n_bids) or not _levels_valid(ask_px, ask_qty, n_asks):
+            self._check_armed = False
             raise ValueError(f"{self.exchange} {self.symbol}: invalid delta (ids {first}..{last}, "
                              "non-finite/non-positive price or negative quantity); not applied")
         return self._on_valid_delta(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks,
@@ -177,6 +221,8 @@ cdef class BookSync:
                              const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
                              int64_t exchange_ts_ns, int64_t recv_ns) except -1:
         cdef int verdict
+        cdef bint armed = self._check_armed   # the integrity value belongs to this update only
+        self._check_armed = False
         if self.state == WAITING:
             self._buffer(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks)
             if not self.snapshot_requested:
@@ -198,6 +244,8 @@ cdef class BookSync:
         self._first_pending = False
         if self._apply(last, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks) < 0:
             return 0
+        if armed and self._verify(True):
+            return 0
         return self._emit_update(first, last, False, exchange_ts_ns, recv_ns)
 
     cdef int on_full_snapshot(self, int64_t update_id,
@@ -206,6 +254,7 @@ cdef class BookSync:
                               int64_t exchange_ts_ns, int64_t recv_ns) except -1:
         """A complete book pushed on the stream (Gate.io ``full: true``): replaces the book, book is LIVE."""
         if not _levels_valid(bid_px, bid_qty, n_bids) or not _levels_valid(ask_px, ask_qty, n_asks):
+            self._check_armed = False
             raise ValueError(f"{self.exchange} {self.symbol}: invalid snapshot levels; not applied")
         self.c_load_snapshot(update_id, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks, recv_ns)
         return 0
@@ -283,9 +332,13 @@ cdef class BookSync:
                              const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
                              int64_t recv_ns) except -1:
         cdef bint was_live = self.state == LIVE
+        cdef bint armed = self._check_armed
+        self._check_armed = False
         self.snapshot_requested = False
         self.book.c_load_snapshot(bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks, update_id)
         self.snapshots_loaded += 1
+        if armed and self._verify(True):   # the snapshot itself, before any buffered delta changes it
+            return 0
         self.state = LIVE
         self._first_pending = True
         if self._replay_buffer() != 0:
@@ -356,6 +409,22 @@ cdef class BookSync:
             self._request()
         return 0
 
+    cdef void expect(self, int64_t value) noexcept:
+        """Arm the integrity hook for the next update handed over (its frame claims ``value``)."""
+        self._expected = value
+        self._check_armed = True
+
+    cdef int _verify(self, bint armed) except -1:
+        """Run the integrity hook on the book just updated; 1 when it disagreed (the book is invalid now)."""
+        if not armed or self.integrity is None:
+            return 0
+        self.integrity_checks += 1
+        if self.integrity.verify(self, self._expected) == 0:
+            return 0
+        self.integrity_failures += 1
+        self.c_invalidate(f"{self.integrity.name} mismatch at update {self.book.last_update_id}", True)
+        return 1
+
     cdef int _request(self) except -1:
         if self.snapshot_requested:
             return 0
@@ -424,6 +493,10 @@ cdef class BookSync:
         """Python entry to :meth:`on_full_snapshot` (a snapshot pushed on the stream)."""
         _with_levels(self, _OP_FULL, update_id, 0, 0, bids, asks, exchange_ts_ns, recv_ns)
 
+    def expect_integrity(self, int64_t value):
+        """Python entry to :meth:`expect`: the next update handed over claims ``value`` (tests)."""
+        self.expect(value)
+
     def invalidate(self, str reason, bint request=False):
         """Mark the book invalid (e.g. the connection dropped); optionally request a snapshot now."""
         self.c_invalidate(reason, request)
@@ -445,6 +518,7 @@ cdef class BookSync:
             "buffer_overflows": self.buffer_overflows, "stale_snapshots": self.stale_snapshots,
             "snapshots_loaded": self.snapshots_loaded, "buffered": self.buffered_count,
             "last_update_id": self.book.last_update_id,
+            "integrity_checks": self.integrity_checks, "integrity_failures": self.integrity_failures,
         }
 
     def __repr__(self):
@@ -501,11 +575,13 @@ cdef class BookSyncGroup:
         Book capacity (levels per side).
     request_snapshot:
         ``callable(BookSync)``; set later by the snapshot service.
+    integrity:
+        A :class:`BookIntegrity` given to every book of the group (e.g. OKX's checksum).
     """
 
     def __init__(self, str exchange, SequenceRule rule, EventDispatcher dispatcher=None,
                  Py_ssize_t depth=1000, request_snapshot=None,
-                 Py_ssize_t buffer_levels=65536, Py_ssize_t buffer_deltas=4096):
+                 Py_ssize_t buffer_levels=65536, Py_ssize_t buffer_deltas=4096, BookIntegrity integrity=None):
         self.exchange = exchange
         self.rule = rule
         self.depth = depth
@@ -514,6 +590,7 @@ cdef class BookSyncGroup:
         self._updates = EventPool(_BookUpdate, 256)
         self._statuses = EventPool(_BookStatus, 64)
         self.request_snapshot = request_snapshot
+        self.integrity = integrity
         self._buffer_levels = buffer_levels
         self._buffer_deltas = buffer_deltas
         self._last_key = None
@@ -589,6 +666,7 @@ cdef class BookSyncGroup:
             sync = BookSync(self.exchange, symbol, OrderBook(symbol, self.depth), self.rule, self._dispatcher,
                             self._request, self._buffer_levels, self._buffer_deltas, self._updates, self._statuses)
             (<BookSync>sync).profiling = self.profiling
+            (<BookSync>sync).integrity = self.integrity
             self._syncs[symbol] = sync
             self._keys.append(symbol.encode("utf-8", "replace"))
             self._entries.append(sync)

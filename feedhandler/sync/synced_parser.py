@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 from ..book import OrderBook
 from ..core.strategies import ErrorHandler, EventHandler, Frame, MessageParser
 from ..core.types import MessageType
-from .book_sync import BookSyncGroup
+from .book_sync import BookSync, BookSyncGroup
 from .service import SnapshotFetcher, SnapshotService
 
 
@@ -31,6 +31,11 @@ class SyncedMessageParser(MessageParser):
         snapshots, or None when the stream carries its own snapshots.
     max_concurrency, rate_limit:
         Passed to the :class:`SnapshotService`.
+    inband_books:
+        Groups whose stream carries its own snapshots (OKX ``books``, Gate.io
+        ``spot.obu``...): a book of theirs that needs a snapshot is recovered
+        by the manager (``set_book_recovery``: unsubscribe and subscribe its
+        book channel again), keyed by the subscribed symbol.
     """
 
     def __init__(
@@ -40,8 +45,11 @@ class SyncedMessageParser(MessageParser):
         *,
         max_concurrency: int = 4,
         rate_limit: Any = None,
+        inband_books: Iterable[BookSyncGroup] = (),
     ):
         self._decoder = decoder
+        self.inband_books: list[BookSyncGroup] = list(inband_books)
+        self._recover: Callable[[str], None] | None = None
         self.feed = decoder.feed  # type: ignore[method-assign]  # the C entry point, no Python frame between
         self.books: BookSyncGroup | None = getattr(decoder, "books", None)
         self.snapshots: SnapshotService | None = None
@@ -86,6 +94,19 @@ class SyncedMessageParser(MessageParser):
     def on_unsubscribed(self, symbols: Iterable[str]) -> None:
         if self.books is not None:
             self.books.forget(list(symbols))
+
+    def set_book_recovery(self, recover: Callable[[str], None] | None) -> None:
+        self._recover = recover
+        for group in self.inband_books:
+            group.request_snapshot = self._request_recovery if recover is not None else None
+
+    def _request_recovery(self, sync: BookSync) -> None:
+        # called from the data path (BookSync asks once per need): the manager schedules the work
+        if self._recover is not None:
+            self._recover(sync.symbol)
+
+    def awaits_snapshot(self, symbol: str) -> bool:
+        return any(symbol in g and not g[symbol].is_valid for g in self.inband_books)
 
     def stats(self) -> dict[str, Any]:
         d = self._decoder.dispatcher

@@ -8,8 +8,11 @@ Books
 - ``spot.obu``: ``obu_books`` (rule ``gateio-obu``), keyed by the pair (``ob.BTC_USDT.50`` ->
   ``BTC_USDT``). No REST: the first push is a full snapshot. On a gap the book turns invalid (a
   ``BookStatus`` says so) and the pair is put in ``obu_resubscribe``; the parser cannot send, so
-  ``on_obu_gap(pair, stream)`` is called. :func:`resubscribe_obu_on_gap` wires it to a manager (an
-  unsubscribe + subscribe of the pair through the manager's public API); the strategy's
+  ``on_obu_gap(pair, stream)`` is called. A ``WebSocketManager`` wires it to its in-band recovery
+  (``set_book_recovery``: the manager unsubscribes and subscribes that pair's book channel again,
+  with backoff, until the new full snapshot arrived); nothing to wire by hand.
+  :func:`resubscribe_obu_on_gap` (the older, user-wired way: unsubscribe + subscribe of the whole
+  pair through the manager's public API) still works and replaces it; the strategy's
   ``obu_resubscribe_messages(stream)`` gives the two raw requests for callers that own a socket.
 - ``spot.order_book`` (top-N snapshots): ``partial_books``; each push replaces that book and is
   delivered as a ``BookUpdate`` with ``is_snapshot=True`` (a separate book from ``books``).
@@ -73,6 +76,14 @@ class GateioPublicMessageParser(SyncedMessageParser):
     @on_obu_gap.setter
     def on_obu_gap(self, callback: Callable[[str, str], Any] | None) -> None:
         self._decoder.on_obu_gap = callback
+
+    def set_book_recovery(self, recover: Callable[[str], None] | None) -> None:
+        # obu books ask through the decoder's on_obu_gap (which also records obu_resubscribe)
+        super().set_book_recovery(recover)
+        self._decoder.on_obu_gap = None if recover is None else (lambda pair, stream: recover(pair))
+
+    def awaits_snapshot(self, symbol: str) -> bool:
+        return symbol in self.obu_books and not self.obu_books[symbol].is_valid
 
     def take_obu_resubscribe(self) -> list[str]:
         """Pairs whose obu stream needs a resubscribe since the last call."""
