@@ -1,0 +1,438 @@
+# cython: language_level=3
+"""Event sinks: the tap that feeds them from the hot path, and the bus encoder.
+
+:class:`SinkTap` is the callable given to the manager as ``message_handler``: the feed makes its one
+Python-level call per event into it, and it hands the event to each :class:`EventSink` by a C call,
+then calls the user's handler (if any). :class:`BusEncoder` turns events into the fixed binary layout
+of ``wire.pxd``, in preallocated per-stream batches; a transport (``NatsSink``) takes the sealed
+batches with :meth:`BusEncoder.take` once per event-loop round.
+
+Books go out as deltas against what the followers hold (a per-stream mirror of the top ``depth``
+levels, diffed in C), plus a whole-top snapshot when a stream is not primed (start, after the book
+went invalid, after a batch was dropped) or every ``snapshot_interval`` seconds, so a follower that
+joins late or loses a message is back in sync within one interval.
+
+Slow transport policy: at most ``max_pending_batches`` sealed batches wait for the transport (memory
+is bounded by ``(max_pending_batches + streams) * batch_bytes``); a batch that finds that queue full is
+DROPPED and counted (``dropped_batches``, ``dropped_records``). The feed never waits. The lost records
+leave a hole in the stream's sequence numbers, so followers see the loss and mark the book invalid,
+and the stream sends a snapshot next, so they recover.
+"""
+cimport cython
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.bytearray cimport PyByteArray_AS_STRING
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
+
+import os
+import sys
+
+import numpy as np
+
+from feedhandler.book.orderbook cimport OrderBook
+from feedhandler.events.events cimport BookStatus, BookTicker, BookUpdate, Event, Trade
+from feedhandler.sinks.wire cimport (FLAG_EXCHANGE_SNAPSHOT, FLAG_VALID, LEVEL_BYTES, MAX_TEXT, MSG_HEADER,
+                                     REC_BOOK_DELTA, REC_BOOK_SNAPSHOT, REC_BOOK_TICKER, REC_HEADER, REC_STATUS,
+                                     REC_TRADE, WIRE_MAGIC, pad8)
+
+if sys.byteorder != "little":  # the layout is written with native stores
+    raise ImportError("feedhandler.sinks needs a little-endian host")
+
+cdef enum:
+    CH_BOOK = 0
+    CH_TRADES = 1
+    CH_BOOK_TICKER = 2
+    MAX_STATUS_TEXT = 1024
+
+#: channel token of each stream in the subject ``<prefix>.<exchange>.<symbol>.<channel>``
+CHANNEL_NAMES = ("book", "trades", "book_ticker")
+_SUBJECT_UNSAFE = str.maketrans({".": "_", "*": "_", ">": "_", " ": "_", "\t": "_"})
+
+
+def subject_token(str name):
+    """``name`` as one NATS subject token (``.``, ``*``, ``>`` and blanks become ``_``)."""
+    return name.translate(_SUBJECT_UNSAFE)
+
+
+cdef inline void put_u16(char* p, uint16_t v) noexcept:
+    memcpy(p, &v, 2)
+
+cdef inline void put_u32(char* p, uint32_t v) noexcept:
+    memcpy(p, &v, 4)
+
+cdef inline void put_i64(char* p, int64_t v) noexcept:
+    memcpy(p, &v, 8)
+
+cdef inline void put_f64(char* p, double v) noexcept:
+    memcpy(p, &v, 8)
+
+
+cdef class EventSink:
+    cdef int capture(self, Event ev) except -1:
+        raise NotImplementedError(f"{type(self).__name__} must implement capture()")
+
+    def deliver(self, ev):
+        """Python entry to ``capture`` (tests, pure-Python producers)."""
+        self.capture(<Event?>ev)
+
+
+@cython.final
+cdef class SinkTap:
+    """The feed's handler: hands each event to every sink (C calls), then to ``handler``.
+
+    Parameters
+    ----------
+    sinks : iterable of EventSink
+        Called in order for every event.
+    handler : callable, optional
+        The user's handler, called after the sinks with the same event.
+    """
+
+    def __cinit__(self, sinks=(), handler=None):
+        self.sinks = tuple(sinks)
+        for s in self.sinks:
+            if not isinstance(s, EventSink):
+                raise TypeError(f"a sink must be an EventSink, got {type(s).__name__}")
+        self.handler = handler
+        self._n = len(self.sinks)
+        self._sinks = <void**>malloc(max(self._n, 1) * sizeof(void*))
+        if self._sinks == NULL:
+            raise MemoryError()
+        for i in range(self._n):
+            self._sinks[i] = <void*>self.sinks[i]
+
+    def __dealloc__(self):
+        free(self._sinks)
+
+    def __call__(self, ev):
+        cdef Py_ssize_t i
+        cdef Event e = <Event?>ev
+        for i in range(self._n):
+            (<EventSink>self._sinks[i]).capture(e)
+        if self.handler is not None:
+            self.handler(ev)
+
+
+@cython.final
+cdef class _Stream:
+    pass
+
+
+cdef class BusEncoder(EventSink):
+    """Encode events into per-stream batches of the bus wire layout (``feedhandler/sinks/wire.pxd``).
+
+    Parameters
+    ----------
+    exchange : str
+        Exchange name, the second subject token.
+    prefix : str
+        First subject token (default ``"md"``).
+    depth : int
+        Book levels per side carried by the bus (followers hold the top ``depth``), 1..16384.
+    snapshot_interval : float
+        Seconds between periodic book snapshots of one stream.
+    batch_bytes : int
+        Size of one batch (one NATS message); grown to fit one whole-top snapshot if needed.
+    max_pending_batches : int
+        Sealed batches that may wait for the transport; beyond it batches are dropped and counted.
+    session : int, optional
+        64-bit id of this publisher run (random by default); followers treat a new one as a restart.
+    """
+
+    def __init__(self, str exchange, *, str prefix="md", Py_ssize_t depth=100, double snapshot_interval=1.0,
+                 Py_ssize_t batch_bytes=65536, Py_ssize_t max_pending_batches=1024, session=None):
+        if not 1 <= depth <= 16384:
+            raise ValueError(f"depth must be in 1..16384, got {depth}")
+        if not snapshot_interval > 0:
+            raise ValueError(f"snapshot_interval must be > 0 s, got {snapshot_interval}")
+        if max_pending_batches < 1:
+            raise ValueError(f"max_pending_batches must be >= 1, got {max_pending_batches}")
+        self.exchange = exchange
+        self.prefix = prefix
+        self.depth = depth
+        self.snapshot_interval_ns = <int64_t>(snapshot_interval * 1e9)
+        # one batch always fits the biggest record: a worst-case delta (mirror + top, both sides)
+        self.batch_bytes = max(batch_bytes, 512 + MSG_HEADER + REC_HEADER + 4 * depth * LEVEL_BYTES + MAX_STATUS_TEXT)
+        self.max_pending_batches = max_pending_batches
+        self.session = int.from_bytes(os.urandom(8), "little") if session is None else session
+        self._streams = {}
+        self._ready = []
+        self._dirty = []
+        self.wake = None
+
+    # ------------------------------------------------------------------ Python API
+
+    def take(self):
+        """Seal the open batches and return every sealed one as a list of ``(subject, payload)``.
+
+        Called by the transport once per round; the next record written calls ``wake`` again.
+        """
+        cdef _Stream st
+        for st in self._dirty:
+            self._seal(st)
+        self._dirty = []
+        ready = self._ready
+        self._ready = []
+        self._woken = False
+        return ready
+
+    def lose(self, Py_ssize_t batches, Py_ssize_t records_lost=0):
+        """Count batches the transport could not send (records are gone: followers see the hole)."""
+        self.dropped_batches += batches
+        self.dropped_records += records_lost
+        self.reprime()
+
+    def reprime(self):
+        """Make every book stream send a snapshot next (after a loss the followers cannot recover from)."""
+        cdef _Stream st
+        for st in self._streams.values():
+            st.primed = False
+
+    def subjects(self):
+        """Subjects written so far."""
+        return [st.subject for st in self._streams.values()]
+
+    @property
+    def pending_batches(self):
+        return len(self._ready)
+
+    def stats(self):
+        """Counters as a dict (records, batches, snapshots, dropped_*, unsupported, streams)."""
+        return {"records": self.records, "batches": self.batches, "snapshots": self.snapshots,
+                "dropped_records": self.dropped_records, "dropped_batches": self.dropped_batches,
+                "unsupported": self.unsupported, "streams": len(self._streams)}
+
+    # ------------------------------------------------------------------ capture
+
+    cdef int capture(self, Event ev) except -1:
+        if isinstance(ev, BookUpdate):
+            return self._book(ev)
+        if isinstance(ev, Trade):
+            return self._trade(ev)
+        if isinstance(ev, BookTicker):
+            return self._ticker(ev)
+        if isinstance(ev, BookStatus):
+            return self._status(ev)
+        self.unsupported += 1
+        return 0
+
+    cdef _Stream _stream(self, str symbol, int channel):
+        cdef _Stream st
+        if channel == CH_BOOK and symbol is self._last_key_sym:
+            return self._last_book
+        key = (symbol, channel)
+        st = self._streams.get(key)
+        if st is None:
+            st = _Stream()
+            st.subject = f"{self.prefix}.{subject_token(self.exchange)}.{subject_token(symbol)}.{CHANNEL_NAMES[channel]}"
+            st.exchange_b = self.exchange.encode()[:255]
+            st.symbol_b = symbol.encode()[:255]
+            st.buf = bytearray(self.batch_bytes)
+            st.p = PyByteArray_AS_STRING(st.buf)
+            put_u32(st.p, WIRE_MAGIC)
+            put_u16(st.p + 4, 0)
+            st.p[6] = <char>len(st.exchange_b)
+            st.p[7] = <char>len(st.symbol_b)
+            put_i64(st.p + 8, <int64_t>self.session)
+            memcpy(st.p + MSG_HEADER, <char*>st.exchange_b, len(st.exchange_b))
+            memcpy(st.p + MSG_HEADER + len(st.exchange_b), <char*>st.symbol_b, len(st.symbol_b))
+            st.body_start = MSG_HEADER + pad8(len(st.exchange_b) + len(st.symbol_b))
+            st.pos = st.body_start
+            if channel == CH_BOOK:
+                st.mirror_arr = np.zeros((4, self.depth), dtype=np.float64)
+                st.m_px[0] = <double*>(<Py_ssize_t>st.mirror_arr.ctypes.data)
+                st.m_qty[0] = st.m_px[0] + self.depth
+                st.m_px[1] = st.m_px[0] + 2 * self.depth
+                st.m_qty[1] = st.m_px[0] + 3 * self.depth
+            self._streams[key] = st
+        if channel == CH_BOOK:
+            self._last_key_sym = symbol
+            self._last_book = st
+        return st
+
+    cdef int _room(self, _Stream st, Py_ssize_t need) except -1:
+        if st.pos + need > self.batch_bytes:
+            self._seal(st)
+        if st.nrec == 0:
+            if not self._woken:
+                self._woken = True
+                if self.wake is not None:
+                    self.wake()
+            self._dirty.append(st)
+        return 0
+
+    cdef char* _record(self, _Stream st, int kind, int flags, int64_t seq, Event ev,
+                       int64_t first_id, int64_t last_id) noexcept:
+        cdef char* r = st.p + st.pos
+        memset(r, 0, REC_HEADER)
+        r[0] = <char>kind
+        r[1] = <char>flags
+        put_i64(r + 8, seq)
+        put_i64(r + 16, first_id)
+        put_i64(r + 24, last_id)
+        put_i64(r + 32, ev.exchange_ts_ns)
+        put_i64(r + 40, ev.recv_ns)
+        return r
+
+    cdef void _end_record(self, _Stream st, Py_ssize_t size) noexcept:
+        st.pos += pad8(size)
+        st.nrec += 1
+        self.records += 1
+
+    cdef int _seal(self, _Stream st) except -1:
+        if st.nrec == 0:
+            return 0
+        put_u16(st.p + 4, <uint16_t>st.nrec)
+        if len(self._ready) < self.max_pending_batches:
+            self._ready.append((st.subject, PyBytes_FromStringAndSize(st.p, st.pos)))
+            self.batches += 1
+        else:
+            self.dropped_batches += 1
+            self.dropped_records += st.nrec
+            st.primed = False   # followers will see the hole: give them a snapshot to recover from
+        st.nrec = 0
+        st.pos = st.body_start
+        return 0
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    cdef int _book(self, object event) except -1:
+        # Every index below is < the side's used count n (book) or m_n <= depth (mirror), and the
+        # output holds at most m_n + n levels per side, reserved by _room before writing.
+        cdef BookUpdate u = <BookUpdate>event
+        cdef OrderBook b = <OrderBook?>u.book
+        cdef _Stream st = self._stream(u.symbol, CH_BOOK)
+        cdef Py_ssize_t nside[2]
+        cdef Py_ssize_t out_n[2]
+        cdef Py_ssize_t s, i, j, k, n, mn, bi
+        cdef double bp, bq, mp
+        cdef double* px
+        cdef double* qv
+        cdef double* out
+        cdef char* r
+        cdef bint snap, better
+        nside[0] = b._n[0] if b._n[0] < self.depth else self.depth
+        nside[1] = b._n[1] if b._n[1] < self.depth else self.depth
+        snap = (not st.primed) or u.is_snapshot or (u.recv_ns - st.last_snapshot_ns >= self.snapshot_interval_ns)
+        if snap:
+            self._room(st, REC_HEADER + (nside[0] + nside[1]) * LEVEL_BYTES)
+        else:
+            self._room(st, REC_HEADER + (nside[0] + nside[1] + st.m_n[0] + st.m_n[1]) * LEVEL_BYTES)
+        st.seq += 1
+        r = self._record(st, REC_BOOK_SNAPSHOT if snap else REC_BOOK_DELTA,
+                         FLAG_VALID | (FLAG_EXCHANGE_SNAPSHOT if u.is_snapshot else 0),
+                         st.seq, u, u.first_update_id, u.last_update_id)
+        out = <double*>(r + REC_HEADER)   # 8-aligned: pos is a multiple of 8 in a pymalloc'd buffer
+        k = 0
+        for s in range(2):
+            px = b._px[s]
+            qv = b._qty[s]
+            n = nside[s]
+            bi = b._n[s] - 1          # the book's best level is at its used end
+            out_n[s] = 0
+            if snap:
+                for i in range(n):
+                    out[2 * k] = px[bi - i]
+                    out[2 * k + 1] = qv[bi - i]
+                    k += 1
+                out_n[s] = n
+            else:
+                # merge the mirror and the book's top, both best first
+                mn = st.m_n[s]
+                i = 0
+                j = 0
+                while i < mn or j < n:
+                    if j < n:
+                        bp = px[bi - j]
+                        bq = qv[bi - j]
+                    if i < mn:
+                        mp = st.m_px[s][i]
+                    if i < mn and j < n and mp == bp:
+                        if st.m_qty[s][i] != bq:
+                            out[2 * k] = bp
+                            out[2 * k + 1] = bq
+                            k += 1
+                        i += 1
+                        j += 1
+                        continue
+                    if i >= mn:
+                        better = True
+                    elif j >= n:
+                        better = False
+                    else:
+                        better = (bp > mp) if s == 0 else (bp < mp)
+                    if better:             # a level the followers do not have
+                        out[2 * k] = bp
+                        out[2 * k + 1] = bq
+                        j += 1
+                    else:                  # a level the followers have that left the top
+                        out[2 * k] = mp
+                        out[2 * k + 1] = 0.0
+                        i += 1
+                    k += 1
+                out_n[s] = k - (out_n[0] if s == 1 else 0)
+            # the mirror becomes the book's top
+            for i in range(n):
+                st.m_px[s][i] = px[bi - i]
+                st.m_qty[s][i] = qv[bi - i]
+            st.m_n[s] = n
+        put_u16(r + 2, <uint16_t>out_n[0])
+        put_u16(r + 4, <uint16_t>out_n[1])
+        self._end_record(st, REC_HEADER + k * LEVEL_BYTES)
+        if snap:
+            st.primed = True
+            st.last_snapshot_ns = u.recv_ns
+            self.snapshots += 1
+        return 0
+
+    cdef int _status(self, object event) except -1:
+        cdef BookStatus e = <BookStatus>event
+        cdef _Stream st = self._stream(e.symbol, CH_BOOK)
+        cdef bytes text = (e.reason or "").encode("utf-8", "replace")[:MAX_STATUS_TEXT]
+        cdef Py_ssize_t tl = len(text)
+        cdef char* r
+        self._room(st, REC_HEADER + pad8(tl))
+        st.seq += 1
+        r = self._record(st, REC_STATUS, FLAG_VALID if e.valid else 0, st.seq, e, e.update_id, e.update_id)
+        put_u16(r + 6, <uint16_t>tl)
+        memcpy(r + REC_HEADER, <char*>text, tl)
+        self._end_record(st, REC_HEADER + tl)
+        if not e.valid:
+            st.primed = False
+            st.m_n[0] = 0
+            st.m_n[1] = 0
+        return 0
+
+    cdef int _trade(self, object event) except -1:
+        cdef Trade t = <Trade>event
+        cdef _Stream st = self._stream(t.symbol, CH_TRADES)
+        cdef bytes text = t.trade_id_str.encode("utf-8", "replace")[:MAX_STATUS_TEXT] if t.trade_id_str else b""
+        cdef Py_ssize_t tl = len(text)
+        cdef char* r
+        self._room(st, REC_HEADER + 32 + pad8(tl))
+        st.seq += 1
+        r = self._record(st, REC_TRADE, 0, st.seq, t, t.trade_id, t.trade_id)
+        put_u16(r + 6, <uint16_t>tl)
+        put_f64(r + REC_HEADER, t.price)
+        put_f64(r + REC_HEADER + 8, t.qty)
+        put_i64(r + REC_HEADER + 16, t.side)
+        put_i64(r + REC_HEADER + 24, t.trade_id)
+        if tl:
+            memcpy(r + REC_HEADER + 32, <char*>text, tl)
+        self._end_record(st, REC_HEADER + 32 + tl)
+        return 0
+
+    cdef int _ticker(self, object event) except -1:
+        cdef BookTicker t = <BookTicker>event
+        cdef _Stream st = self._stream(t.symbol, CH_BOOK_TICKER)
+        cdef char* r
+        self._room(st, REC_HEADER + 32)
+        st.seq += 1
+        r = self._record(st, REC_BOOK_TICKER, FLAG_VALID, st.seq, t, t.update_id, t.update_id)
+        put_f64(r + REC_HEADER, t.bid_price)
+        put_f64(r + REC_HEADER + 8, t.bid_qty)
+        put_f64(r + REC_HEADER + 16, t.ask_price)
+        put_f64(r + REC_HEADER + 24, t.ask_qty)
+        self._end_record(st, REC_HEADER + 32)
+        return 0
