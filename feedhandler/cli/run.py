@@ -1,4 +1,6 @@
-"""``feedhandler run``: a real exchange (or any endpoint with ``--url``), events as JSON lines or a live view.
+"""``feedhandler run``: a real exchange (or any endpoint with ``--url``), events as JSON lines or a live view;
+or, with ``--config FILE [--workers N]``, a sharded multi-process run publishing into the configured sinks
+(``feedhandler.workers``).
 
 Credentials for private channels come from ``<EXCHANGE>_API_KEY`` and
 ``<EXCHANGE>_API_SECRET`` in the environment, never from the command line.
@@ -18,8 +20,10 @@ from .feed import FeedWatch, build_manager, parse_channels, top_of_book
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--exchange", required=True, help="a registered exchange name")
-    parser.add_argument("--symbols", required=True, help="comma-separated, in the exchange's spelling")
+    parser.add_argument("--config", help="a TOML run configuration (feeds, sinks): a sharded multi-process run")
+    parser.add_argument("--workers", type=int, help="worker processes for --config (default: the file's run.workers)")
+    parser.add_argument("--exchange", help="a registered exchange name (without --config)")
+    parser.add_argument("--symbols", help="comma-separated, in the exchange's spelling (without --config)")
     parser.add_argument("--channels", default="orderbook,trades",
                         help="comma-separated: orderbook, trades, book_ticker, kline, ticker (private: orders, fills, balances)")
     parser.add_argument("--url", help="WebSocket URL to use instead of the exchange's")
@@ -40,7 +44,32 @@ def event_json(ev: Any) -> str:
     return json.dumps(d, default=str, allow_nan=True)
 
 
-async def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> Any:
+    if args.config:
+        return run_config(args, out)
+    if not args.exchange or not args.symbols:
+        raise ConfigurationError("give --exchange and --symbols, or --config FILE")
+    return run_single(args, out)
+
+
+def run_config(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """The sharded run: workers supervised until --duration (or Ctrl-C, or every replay finished)."""
+    from ..workers import Supervisor, load_config
+
+    config = load_config(args.config)
+    workers = args.workers or config.workers
+    if workers < 1:
+        raise ConfigurationError(f"--workers must be >= 1, got {workers}")
+    supervisor = Supervisor(config, workers, out=out or sys.stderr)
+    summary = supervisor.run(args.duration)
+    elapsed = summary["elapsed"]
+    print(f"{summary['workers']} workers, {summary['frames']:,} frames in {elapsed:.2f}s "
+          f"({summary['frames'] / elapsed if elapsed > 0 else 0:,.0f} frames/s), {summary['restarts']} restarts",
+          file=out or sys.stdout, flush=True)
+    return 0
+
+
+async def run_single(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
     if not symbols:

@@ -1,0 +1,187 @@
+"""``NatsSink``: the feed's events on NATS (core or JetStream), batched, bounded, never blocking the feed.
+
+Subjects are ``<prefix>.<exchange>.<symbol>.<channel>`` (channel ``book``, ``trades``, ``book_ticker``);
+each message is one batch of records of one subject in the fixed layout of ``feedhandler/sinks/wire.pxd``
+(see the README for why a fixed layout rather than msgpack: measured in ``benchmarks/bench_bus.py``).
+
+The encoder runs inside the feed's handler call (C, no Python frame per event); once per event-loop
+round the sink's task takes the sealed batches and publishes them. With ``jetstream=True`` a stream
+(``stream_name``, subjects ``<prefix>.>``, in memory, ``stream_max_age`` seconds) keeps the recent
+messages so that a follower that joins late replays from before the last snapshot and is in sync at
+once; publishing stays a plain publish (no per-message acknowledgement round trip).
+
+Slow or absent server: nats-py buffers at most ``pending_size`` bytes while reconnecting, the encoder
+at most ``max_pending_batches`` batches; anything beyond is dropped and counted, never queued without
+bound. After a reconnect every book stream sends a snapshot next, so followers recover at once.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Callable, Iterable
+
+from .encoder import BusEncoder, EventSink, SinkTap
+
+log = logging.getLogger(__name__)
+
+
+class NatsSink:
+    """Publish normalized events to NATS.
+
+    Parameters
+    ----------
+    servers : str or list of str
+        NATS URLs, e.g. ``"nats://127.0.0.1:4222"``.
+    jetstream : bool
+        Also keep the messages in a JetStream stream (late joiners replay the last snapshot).
+    prefix : str
+        First subject token.
+    depth, snapshot_interval, batch_bytes, max_pending_batches :
+        Passed to each exchange's :class:`BusEncoder`.
+    stream_name, stream_max_age :
+        The JetStream stream (created or updated on start and after each reconnect).
+    pending_size : int
+        nats-py's outbound buffer bound while disconnected (bytes).
+    name : str, optional
+        Connection name shown by the server.
+    """
+
+    def __init__(self, servers: str | list[str], *, jetstream: bool = False, prefix: str = "md",
+                 depth: int = 100, snapshot_interval: float = 1.0, batch_bytes: int = 65536,
+                 max_pending_batches: int = 1024, stream_name: str = "FH_MD", stream_max_age: float = 10.0,
+                 pending_size: int = 8 << 20, name: str | None = None) -> None:
+        self.servers = [servers] if isinstance(servers, str) else list(servers)
+        self.jetstream = jetstream
+        self.prefix = prefix
+        self.encoder_options = dict(prefix=prefix, depth=depth, snapshot_interval=snapshot_interval,
+                                    batch_bytes=batch_bytes, max_pending_batches=max_pending_batches)
+        self.stream_name = stream_name
+        self.stream_max_age = stream_max_age
+        self.pending_size = pending_size
+        self.name = name
+        self.encoders: dict[str, BusEncoder] = {}
+        self.published = 0
+        self.publish_errors = 0
+        self.reconnects = 0
+        self._nc: Any = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # ------------------------------------------------------------------ wiring into the feed
+
+    def encoder(self, exchange: str) -> BusEncoder:
+        """The encoder of ``exchange`` (one per exchange: its sequence numbers and mirrors)."""
+        enc = self.encoders.get(exchange)
+        if enc is None:
+            enc = BusEncoder(exchange, **self.encoder_options)
+            enc.wake = self._wake.set
+            self.encoders[exchange] = enc
+        return enc
+
+    def tap(self, exchange: str, handler: Callable[[Any], Any] | None = None,
+            others: Iterable[EventSink] = ()) -> SinkTap:
+        """The ``message_handler`` to give the manager: events to this sink (and ``others``), then ``handler``."""
+        return SinkTap([self.encoder(exchange), *others], handler)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> "NatsSink":
+        import nats
+
+        self._nc = await nats.connect(
+            self.servers, name=self.name, allow_reconnect=True, max_reconnect_attempts=-1,
+            reconnect_time_wait=0.05, connect_timeout=2, pending_size=self.pending_size,
+            disconnected_cb=self._on_disconnected, reconnected_cb=self._on_reconnected,
+            error_cb=self._on_error)
+        if self.jetstream:
+            await self._ensure_stream()
+        self._task = asyncio.create_task(self._run(), name="nats-sink")
+        return self
+
+    async def close(self) -> None:
+        """Publish what is pending, flush, and close the connection."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        if self._nc is not None:
+            try:
+                await self._publish_ready()
+                await self._nc.flush(timeout=2)
+            except Exception as exc:  # closing anyway: the loss is counted, not raised
+                log.warning("nats sink: final flush failed: %s", exc)
+            await self._nc.close()
+            self._nc = None
+
+    async def __aenter__(self) -> "NatsSink":
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Publish every pending batch and wait until the server has them."""
+        await self._publish_ready()
+        await self._nc.flush(timeout=timeout)
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"published": self.published, "publish_errors": self.publish_errors,
+                               "reconnects": self.reconnects}
+        for key in ("records", "batches", "snapshots", "dropped_records", "dropped_batches", "unsupported"):
+            out[key] = sum(e.stats()[key] for e in self.encoders.values())
+        return out
+
+    # ------------------------------------------------------------------ internals
+
+    async def _run(self) -> None:
+        while not self._closing:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._publish_ready()
+
+    async def _publish_ready(self) -> None:
+        import nats.errors
+
+        for enc in list(self.encoders.values()):
+            batches = enc.take()
+            for i, (subject, payload) in enumerate(batches):
+                try:
+                    await self._nc.publish(subject, payload)
+                    self.published += 1
+                except (nats.errors.OutboundBufferLimitError, nats.errors.ConnectionClosedError,
+                        nats.errors.ConnectionReconnectingError) as exc:
+                    # the rest of this round is lost too; followers see the hole, snapshots follow
+                    lost = batches[i:]
+                    self.publish_errors += len(lost)
+                    enc.lose(len(lost), sum(int.from_bytes(p[4:6], "little") for _, p in lost))
+                    log.debug("nats sink: %d batches lost: %s", len(lost), exc)
+                    break
+
+    async def _ensure_stream(self) -> None:
+        from nats.js.api import DiscardPolicy, StorageType, StreamConfig
+
+        js = self._nc.jetstream()
+        config = StreamConfig(name=self.stream_name, subjects=[f"{self.prefix}.>"], storage=StorageType.MEMORY,
+                              max_age=self.stream_max_age, discard=DiscardPolicy.OLD)
+        try:
+            await js.add_stream(config)
+        except Exception:
+            await js.update_stream(config)
+
+    async def _on_disconnected(self) -> None:
+        log.info("nats sink: disconnected")
+
+    async def _on_reconnected(self) -> None:
+        self.reconnects += 1
+        for enc in self.encoders.values():
+            enc.reprime()       # subscribers lost what the server could not deliver: snapshots next
+        if self.jetstream:
+            try:
+                await self._ensure_stream()   # a memory stream does not survive a server restart
+            except Exception as exc:
+                log.warning("nats sink: JetStream stream not recreated: %s", exc)
+
+    async def _on_error(self, exc: BaseException) -> None:
+        log.debug("nats sink: %s", exc)
