@@ -51,6 +51,7 @@ class BookFollower:
                  exchange: str | None = None, symbols: Iterable[str] | None = None,
                  channels: Iterable[str] = CHANNELS, prefix: str = "md", depth: int = 100,
                  jetstream: bool = False, stream_name: str = "FH_MD", replay_seconds: float = 2.5,
+                 stream_max_age: float = 10.0,
                  error_handler: Callable[[BaseException], Any] | None = None) -> None:
         from ..sinks.encoder import subject_token
 
@@ -67,12 +68,15 @@ class BookFollower:
         self.jetstream = jetstream
         self.stream_name = stream_name
         self.replay_seconds = replay_seconds
+        self.stream_max_age = stream_max_age
+        self.prefix = prefix
         self.error_handler = error_handler
         self.decoder = BusDecoder(handler, error_handler, depth)
         self.messages = 0
         self.disconnects = 0
         self._nc: Any = None
         self._subs: list[Any] = []
+        self._closing = False
 
     # ------------------------------------------------------------------ queries
 
@@ -93,11 +97,13 @@ class BookFollower:
 
         self._nc = await nats.connect(
             self.servers, allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.05,
-            connect_timeout=2, disconnected_cb=self._on_disconnected, error_cb=self._on_error)
+            connect_timeout=2, disconnected_cb=self._on_disconnected, reconnected_cb=self._on_reconnected,
+            error_cb=self._on_error)
         await self._subscribe()
         return self
 
     async def close(self) -> None:
+        self._closing = True
         if self._nc is not None:
             await self._nc.close()
             self._nc = None
@@ -115,6 +121,9 @@ class BookFollower:
             return
         from nats.js.api import ConsumerConfig, DeliverPolicy
 
+        from .jetstream import ensure_stream
+
+        await ensure_stream(self._nc, self.stream_name, self.prefix, self.stream_max_age)
         js = self._nc.jetstream()
         start = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(seconds=self.replay_seconds)
         for subject in self.subjects:
@@ -136,8 +145,28 @@ class BookFollower:
     async def _on_disconnected(self) -> None:
         # whatever arrives after the reconnect may have a hole we cannot see (a new publisher
         # session at the same sequence): every book waits for a fresh snapshot
+        if self._closing:
+            return
         self.disconnects += 1
         self.decoder.invalidate_all("bus connection lost")
+
+    async def _on_reconnected(self) -> None:
+        if not self.jetstream or self._closing:
+            return
+        # a restarted server has lost the (memory) stream and its consumers: subscribe afresh,
+        # replaying from before the last snapshot (records already seen are skipped by sequence)
+        old, self._subs = self._subs, []
+        for sub in old:
+            try:
+                await sub.unsubscribe()
+            except Exception:
+                pass
+        try:
+            await self._subscribe()
+        except Exception as exc:
+            log.warning("bus follower: JetStream subscription not restored: %s", exc)
+            if self.error_handler is not None:
+                self.error_handler(exc)
 
     async def _on_error(self, exc: BaseException) -> None:
         log.debug("bus follower: %s", exc)

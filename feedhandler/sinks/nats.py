@@ -160,15 +160,9 @@ class NatsSink:
                     break
 
     async def _ensure_stream(self) -> None:
-        from nats.js.api import DiscardPolicy, StorageType, StreamConfig
+        from ..bus.jetstream import ensure_stream
 
-        js = self._nc.jetstream()
-        config = StreamConfig(name=self.stream_name, subjects=[f"{self.prefix}.>"], storage=StorageType.MEMORY,
-                              max_age=self.stream_max_age, discard=DiscardPolicy.OLD)
-        try:
-            await js.add_stream(config)
-        except Exception:
-            await js.update_stream(config)
+        await ensure_stream(self._nc, self.stream_name, self.prefix, self.stream_max_age)
 
     async def _on_disconnected(self) -> None:
         log.info("nats sink: disconnected")
