@@ -19,7 +19,8 @@ from .._version import __version__
 #: subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("feedhandler.cli.demo", "run the local exchange simulator and live books for MEXC, Gate.io, Binance"),
-    "run": ("feedhandler.cli.run", "connect to a real exchange (or --url) and print events"),
+    "run": ("feedhandler.cli.run", "connect to a real exchange (or --url) and print events; --config: sharded workers"),
+    "follow": ("feedhandler.cli.follow", "show books rebuilt from the bus (NATS) or a shared-memory table"),
     "sim": ("feedhandler.sim.cli", "serve the local exchange simulator on 127.0.0.1"),
     "record": ("feedhandler.cli.record", "record raw frames with receive timestamps"),
     "replay": ("feedhandler.cli.replay", "replay a recording through parser, sync and books"),
