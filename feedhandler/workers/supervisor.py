@@ -149,8 +149,11 @@ async def _worker(config: RunConfig, part: Shard, progress: Any, worker_id: int,
             pass
 
     replay_only = all(f.replay for f in part.feeds)
+    parent = os.getppid()
     try:
         while not stop.is_set():
+            if os.getppid() != parent:   # the supervisor is gone: never run on as an orphan
+                break
             try:
                 await asyncio.wait_for(stop.wait(), timeout=config.progress_interval)
             except TimeoutError:
@@ -164,10 +167,12 @@ async def _worker(config: RunConfig, part: Shard, progress: Any, worker_id: int,
     finally:
         for t in tasks:
             t.cancel()
-        for m in managers:
-            await m.close()
-        if nats_sink is not None:
-            await nats_sink.close()
+        # bounded: a worker asked to stop must stop even if an exchange or the bus no longer answers
+        for closing in [m.close() for m in managers] + ([nats_sink.close()] if nats_sink is not None else []):
+            try:
+                await asyncio.wait_for(closing, STOP_GRACE / 2)
+            except (TimeoutError, Exception):
+                pass
         if shm_writer is not None:
             shm_writer.close()
         report(final=True)
@@ -302,7 +307,12 @@ class Supervisor:
             self._table.close()
 
     def run(self, duration: float = 0.0) -> dict[str, Any]:
-        """Run until ``duration`` seconds passed (0: until every worker finished, or Ctrl-C)."""
+        """Run until ``duration`` seconds passed (0: until every worker finished, or Ctrl-C / SIGTERM)."""
+
+        def on_term(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt   # unwinds into stop(): the workers are stopped too
+
+        previous = signal.signal(signal.SIGTERM, on_term)
         self.start()
         next_line = time.monotonic() + self.config.progress_interval
         try:
@@ -311,8 +321,11 @@ class Supervisor:
                 if self.out is not None and time.monotonic() >= next_line:
                     print(self.progress_line(), file=self.out, flush=True)
                     next_line += self.config.progress_interval
+        except KeyboardInterrupt:
+            pass
         finally:
             self.stop()
+            signal.signal(signal.SIGTERM, previous)
         elapsed = time.monotonic() - self.started
         return {"frames": self.frames(), "elapsed": elapsed, "workers": len(self.workers),
                 "restarts": sum(w.restarts for w in self.workers),

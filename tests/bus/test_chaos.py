@@ -126,10 +126,15 @@ snapshot_interval = 0.5
             final = {s: sim.model.last_update_id(s) for s in SYMBOLS}
             await wait_for(lambda: all(last_valid_id(read_lines(o), s) == final[s] for o in outs for s in SYMBOLS),
                            20, "the consumers to reach the final update ids")
-            for p in procs[:2]:
+            for p in procs:
                 p.send_signal(signal.SIGTERM)
             for p in procs[:2]:
                 assert p.wait(timeout=20) == 0
+            assert pub.wait(timeout=20) == 0
+            # the supervisor stopped its workers: none is left running as an orphan
+            for pid in set(re.findall(r"w0 pid (\d+)", pub_log.read_text())):
+                with pytest.raises(ProcessLookupError):
+                    os.kill(int(pid), 0)
             await wait_for(lambda: all("END" in read_lines(o) for o in outs), 10, "the consumers' final report")
 
             for out in outs:
