@@ -109,7 +109,7 @@ def test_latency(benchmark, nats_server, tmp_path, kind):
         lats.extend(asyncio.run(experiment(kind, nats_server.url, tmp_path)))
 
     benchmark.pedantic(one_round, rounds=1, iterations=1)
-    assert len(lats) > 500, f"only {len(lats)} samples"
+    assert len(lats) > 200, f"only {len(lats)} samples"
     benchmark.extra_info["samples"] = len(lats)
     benchmark.extra_info["p50_us"] = round(percentile(lats, 0.50) / 1e3, 1)
     benchmark.extra_info["p99_us"] = round(percentile(lats, 0.99) / 1e3, 1)

@@ -67,6 +67,7 @@ async def _replay(feed: Any, tap: Any, on_error: Callable[[BaseException], Any],
     from ..recording import KIND_SNAPSHOT, read_recording
 
     for path in feed.replay:
+        began = time.perf_counter()
         _, _, parser = WebSocketStrategyFactory.create_strategies(feed.exchange, False, **feed.options)
         parser.bind(tap, on_error)
         books = parser.books
@@ -89,6 +90,7 @@ async def _replay(feed: Any, tap: Any, on_error: Callable[[BaseException], Any],
             if n & 255 == 0:
                 await asyncio.sleep(0)   # a loop round: the sinks publish what is batched
         await parser.close()
+        counts["replay_seconds"] += time.perf_counter() - began
 
 
 async def _worker(config: RunConfig, part: Shard, progress: Any, worker_id: int, generation: int) -> int:
@@ -100,7 +102,7 @@ async def _worker(config: RunConfig, part: Shard, progress: Any, worker_id: int,
     loop.add_signal_handler(signal.SIGINT, stop.set)
     counter = _Counter()
     errors = {"count": 0}
-    counts = {"frames": 0, "parse_errors": 0}
+    counts: dict[str, Any] = {"frames": 0, "parse_errors": 0, "replay_seconds": 0.0}
 
     def on_error(exc: BaseException) -> None:
         errors["count"] += 1
@@ -142,7 +144,8 @@ async def _worker(config: RunConfig, part: Shard, progress: Any, worker_id: int,
         msg = {"worker": worker_id, "pid": os.getpid(), "generation": generation, "frames": frames,
                "events": counter.events, "errors": errors["count"], "valid": sum(counter.valid.values()),
                "books": len(counter.valid), "published": stats.get("published", 0),
-               "dropped": stats.get("dropped_batches", 0), "elapsed": time.monotonic() - started, "final": final}
+               "dropped": stats.get("dropped_batches", 0), "elapsed": time.monotonic() - started,
+               "replay_seconds": counts["replay_seconds"], "final": final}
         try:
             progress.put_nowait(msg)
         except queue.Full:
@@ -329,4 +332,6 @@ class Supervisor:
         elapsed = time.monotonic() - self.started
         return {"frames": self.frames(), "elapsed": elapsed, "workers": len(self.workers),
                 "restarts": sum(w.restarts for w in self.workers),
-                "worker_elapsed": [w.last.get("elapsed", 0.0) for w in self.workers]}
+                "worker_elapsed": [w.last.get("elapsed", 0.0) for w in self.workers],
+                "worker_frames": [w.frames_before + w.last.get("frames", 0) for w in self.workers],
+                "replay_seconds": [w.last.get("replay_seconds", 0.0) for w in self.workers]}
