@@ -1,54 +1,52 @@
-"""``feedhandler replay``: a recording through parser + sync + books, as fast as possible or at recorded speed."""
+"""``feedhandler replay``: a recording (ours, cryptofeed's, hftbacktest's) through parser + sync + books, checked.
+
+The format and the exchange are detected from the file (see :mod:`feedhandler.recording.sources`); the summary
+says how many frames and events went through, how many best bid/offer events were compared with the rebuilt
+top of book, and the gaps and resyncs of every book. Exit status 2 when a book had a gap or was crossed, a
+check mismatched, or a frame did not parse.
+"""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-import time
 from typing import Any, TextIO
 
-from ..core import WebSocketStrategyFactory
-from ..recording import KIND_SNAPSHOT, read_recording
-from .feed import FeedWatch
+from ..recording import open_recording, progress_printer, replay
+
+__all__ = ["add_arguments", "run", "books_json", "parse_options", "open_from_args"]
+
+
+def add_recording_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments every command that reads a recording shares (replay, export, plot)."""
+    parser.add_argument("file", nargs="+", help="recording file(s), replayed back to back: .fhrec[.zst], a folder of "
+                        "segments, cryptofeed *.ws.* / *.jsonl.zst, hftbacktest *.gz")
+    parser.add_argument("--exchange", help="override the exchange the recording names (mexc, gateio, binance, ...)")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="parser option, e.g. market=usdm (repeatable)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="a recording made by `feedhandler record`")
+    add_recording_arguments(parser)
     parser.add_argument("--speed", choices=("max", "recorded"), default="max",
                         help="as fast as possible (default) or with the recorded gaps between frames")
     parser.add_argument("--books-out", help="write the final books (JSON) to this file")
-    parser.add_argument("--quiet", action="store_true", help="no progress")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
-def replay_into(parser: Any, records: Any, *, speed: str = "max", progress: Any = None) -> dict[str, int]:
-    """Feed recorded frames and snapshots to ``parser`` (with books); returns counters."""
-    books = parser.books
-    books.request_snapshot = None  # snapshots come from the recording, at the moment they arrived
-    counts = {"frames": 0, "snapshots": 0, "parse_errors": 0}
-    first_ns = start = None
-    for rec in records:
-        if speed == "recorded":
-            if first_ns is None:
-                first_ns, start = rec.recv_ns, time.monotonic_ns()
-            wait = (rec.recv_ns - first_ns) - (time.monotonic_ns() - start)
-            if wait > 0:
-                time.sleep(wait / 1e9)
-        if rec.kind == KIND_SNAPSHOT:
-            snap = rec.snapshot()
-            sync = books.get(snap["symbol"])
-            if not sync.is_valid:
-                sync.load_snapshot(snap["last_update_id"], snap["bids"], snap["asks"], rec.recv_ns)
-            counts["snapshots"] += 1
-            continue
-        counts["frames"] += 1
-        try:
-            parser.feed(rec.payload, rec.recv_ns)
-        except ValueError:
-            counts["parse_errors"] += 1
-        if progress is not None and counts["frames"] % 10000 == 0:
-            progress(counts)
-    return counts
+def parse_options(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--option {item!r}: expected KEY=VALUE")
+        out[key.strip()] = int(value) if value.strip().isdigit() else value.strip()
+    return out
+
+
+def open_from_args(args: argparse.Namespace) -> Any:
+    return open_recording(args.file, exchange=args.exchange, **parse_options(args.option))
 
 
 def books_json(parser: Any) -> dict[str, Any]:
@@ -63,30 +61,18 @@ def books_json(parser: Any) -> dict[str, Any]:
 
 async def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    header, records = read_recording(args.file)
-    exchange = header.get("exchange")
-    if not exchange:
-        raise ValueError(f"{args.file}: the header names no exchange")
-    _, _, parser = WebSocketStrategyFactory.create_strategies(exchange, False)
-    watch = FeedWatch(exchange)
-    parser.bind(watch, watch.on_error)
-
-    def progress(c: dict[str, int]) -> None:
-        if not args.quiet:
-            print(f"\r{c['frames']} frames ...", end="", file=sys.stderr, flush=True)
-
-    started = time.perf_counter()
-    counts = replay_into(parser, records, speed=args.speed, progress=progress)
-    elapsed = time.perf_counter() - started
+    recording = open_from_args(args)
+    progress = None if args.quiet else progress_printer(recording, sys.stderr)
+    summary, parser = replay(recording, speed=args.speed, progress=progress)
     await parser.close()
-    if not args.quiet:
-        print("\r", end="", file=sys.stderr)
-    rate = counts["frames"] / elapsed if elapsed > 0 else 0.0
-    print(f"replayed {counts['frames']} frames and {counts['snapshots']} snapshots of {exchange} in {elapsed:.3f}s "
-          f"({rate:,.0f} frames/s): {watch.events} events, {counts['parse_errors']} parse errors", file=out)
-    for symbol, (bid, bq, ask, aq, uid) in sorted(watch.tops.items()):
-        print(f"  {symbol}: bid {bid:.10g} x {bq:.10g}  ask {ask:.10g} x {aq:.10g}  update {uid}", file=out)
+    if progress is not None:
+        progress(summary.frames, final=True)
+    if args.json:
+        json.dump(summary.to_dict(), out)
+        print(file=out)
+    else:
+        print("\n".join(summary.report()), file=out)
     if args.books_out:
         with open(args.books_out, "w") as f:
             json.dump(books_json(parser), f)
-    return 0
+    return 0 if summary.ok else 2

@@ -17,7 +17,7 @@ import json
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 MAGIC = b"FHREC1\n"
 _RECORD = struct.Struct("<qIBI")
@@ -87,9 +87,14 @@ class RecordingWriter:
         self.close()
 
 
-def read_recording(path: str | Path) -> tuple[dict[str, Any], Iterator[Record]]:
-    """The header and an iterator over the records; raises RecordingError on a bad file."""
-    f = open(path, "rb")
+def read_recording(path: str | Path, opener: Callable[[Path], BinaryIO] | None = None
+                   ) -> tuple[dict[str, Any], Iterator[Record]]:
+    """The header and an iterator over the records; raises RecordingError on a bad file.
+
+    ``opener(path)`` returns the (decompressed) byte stream; the default opens plain and
+    zstd-compressed (``.fhrec.zst``) files alike.
+    """
+    f = (opener or _open_plain_or_zstd)(Path(path))
     try:
         magic = f.read(len(MAGIC))
         if magic != MAGIC:
@@ -109,6 +114,15 @@ def read_recording(path: str | Path) -> tuple[dict[str, Any], Iterator[Record]]:
         f.close()
         raise
     return header, _records(f, path)
+
+
+def _open_plain_or_zstd(path: Path) -> BinaryIO:
+    f = open(path, "rb")
+    if f.peek(4)[:4] == b"\x28\xb5\x2f\xfd":  # zstd frame magic
+        from .compressed import zstd_reader
+
+        return zstd_reader(f)
+    return f
 
 
 def _records(f: io.BufferedReader | BinaryIO, path: str | Path) -> Iterator[Record]:

@@ -1,0 +1,261 @@
+"""Replaying a recording through the exchange's own parser, sync and books, and checking what came out.
+
+:func:`replay` feeds every recorded frame to ``parser.feed(raw, recv_ns)`` (the live entry point), loads each
+recorded REST snapshot at the moment it was received, and, with ``check=True``, holds every best bid/offer
+event that names a book update id until the rebuilt book reaches that id: compared then (price and size,
+exact floats) when the ids are equal, dropped when the book jumped past it (the counting that
+``shared/data/binance/PROVENANCE.md`` documents). The :class:`ReplaySummary` says how many frames, events,
+snapshots, checks, gaps and resyncs there were, per book.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from ..events import BookStatus, BookTicker, BookUpdate
+from .format import KIND_SNAPSHOT, Record
+from .sources import KIND_SENT, Recording
+
+__all__ = ["ReplayCheck", "ReplaySummary", "replay", "load_recorded_snapshot"]
+
+
+@dataclass
+class ReplaySummary:
+    """What a replay did. ``ok``: no gap, no crossed book, no check mismatch, no parse error."""
+
+    exchange: str
+    format: str
+    files: list[str]
+    frames: int = 0
+    sent: int = 0
+    snapshots: int = 0
+    snapshots_unused: int = 0
+    parse_errors: int = 0
+    errors: Counter = field(default_factory=Counter)
+    events: Counter = field(default_factory=Counter)
+    bbo_checked: int = 0
+    bbo_mismatches: list[tuple[str, int, Any, Any]] = field(default_factory=list)
+    invalidations: int = 0
+    books: dict[str, dict[str, Any]] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    first_recv_ns: int = 0
+    last_recv_ns: int = 0
+
+    def total(self, key: str) -> int:
+        return sum(int(b.get(key, 0)) for b in self.books.values())
+
+    @property
+    def gaps(self) -> int:
+        return self.total("gaps")
+
+    @property
+    def resyncs(self) -> int:
+        return self.total("resyncs")
+
+    @property
+    def crossed(self) -> int:
+        return self.total("crossed")
+
+    @property
+    def ok(self) -> bool:
+        return not (self.gaps or self.crossed or self.bbo_mismatches or self.parse_errors)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"exchange": self.exchange, "format": self.format, "files": self.files, "frames": self.frames,
+                "sent": self.sent, "snapshots": self.snapshots, "snapshots_unused": self.snapshots_unused,
+                "parse_errors": self.parse_errors, "errors": dict(self.errors), "events": dict(self.events),
+                "bbo_checked": self.bbo_checked, "bbo_mismatches": len(self.bbo_mismatches),
+                "gaps": self.gaps, "resyncs": self.resyncs, "crossed": self.crossed,
+                "invalidations": self.invalidations, "books": self.books, "elapsed_s": self.elapsed_s, "ok": self.ok}
+
+    def report(self) -> list[str]:
+        """The human-readable summary, one line each."""
+        rate = self.frames / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        events = ", ".join(f"{n} {k}" for k, n in sorted(self.events.items())) or "none"
+        live = sum(1 for b in self.books.values() if b.get("state") == "LIVE")
+        lines = [
+            f"replayed {self.frames:,} frames, {self.snapshots} snapshots ({self.format}, {self.exchange}) in "
+            f"{self.elapsed_s:.3f}s ({rate:,.0f} frames/s)",
+            f"events: {events}",
+            f"books: {len(self.books)} ({live} live), {self.total('applied'):,} deltas applied, {self.gaps} gaps, "
+            f"{self.resyncs} resyncs, {self.crossed} crossed, {self.invalidations} invalidations",
+            f"best bid/offer checked against the rebuilt top: {self.bbo_checked}, "
+            f"{len(self.bbo_mismatches)} mismatches",
+            f"parse errors: {self.parse_errors}" + (f" ({', '.join(f'{k} {n}' for k, n in self.errors.items())})"
+                                                   if self.errors else ""),
+        ]
+        for symbol, b in sorted(self.books.items()):
+            lines.append(f"  {symbol}: {b['state']} update {b['last_update_id']} applied {b['applied']} "
+                         f"gaps {b['gaps']} resyncs {b['resyncs']}" + (f" top {b['top']}" if b.get("top") else ""))
+        for symbol, uid, got, want in self.bbo_mismatches[:5]:
+            lines.append(f"  MISMATCH {symbol} at update {uid}: book {got} != best bid/offer {want}")
+        lines.append("OK" if self.ok else "NOT OK")
+        return lines
+
+
+class ReplayCheck:
+    """The replay's handler: counts events, checks best bid/offer against the books, then calls ``downstream``.
+
+    Parameters
+    ----------
+    books:
+        The parser's ``BookSyncGroup`` (None: nothing to check against).
+    downstream:
+        The user's handler, called with every event after the check.
+    """
+
+    def __init__(self, books: Any, downstream: Callable[[Any], Any] | None = None):
+        self.books = books
+        self.downstream = downstream
+        self.events: Counter = Counter()
+        self.errors: Counter = Counter()
+        self.pending: dict[str, list[BookTicker]] = {}
+        self.checked = 0
+        self.mismatches: list[tuple[str, int, Any, Any]] = []
+        self.invalidations = 0
+
+    def __call__(self, ev: Any) -> None:
+        self.events[type(ev).__name__] += 1
+        if isinstance(ev, BookTicker):
+            if ev.update_id > 0 and self.books is not None:
+                queue = self.pending.setdefault(ev.symbol, [])
+                queue.append(ev.copy())  # pooled: keep a copy until the book reaches its id
+                self._drain(ev.symbol, queue)
+        elif isinstance(ev, BookUpdate):
+            queue = self.pending.get(ev.symbol)
+            if queue:
+                self._drain(ev.symbol, queue)
+        elif isinstance(ev, BookStatus) and not ev.valid:
+            self.invalidations += 1
+        if self.downstream is not None:
+            self.downstream(ev)
+
+    def on_error(self, error: BaseException) -> None:
+        self.errors[type(error).__name__] += 1
+
+    def _drain(self, symbol: str, queue: list[BookTicker]) -> None:
+        if symbol not in self.books:
+            return
+        sync = self.books[symbol]
+        if not sync.is_valid:
+            return
+        book = sync.book
+        last = book.last_update_id
+        keep = []
+        for bt in queue:
+            if bt.update_id > last:
+                keep.append(bt)
+            elif bt.update_id == last:
+                self.checked += 1
+                got = (book.best_bid, book.best_ask)
+                want = ((bt.bid_price, bt.bid_qty), (bt.ask_price, bt.ask_qty))
+                if got != want:
+                    self.mismatches.append((symbol, last, got, want))
+        queue[:] = keep
+
+
+def _snapshot_symbol(snap: dict[str, Any], books: Any, hint: str | None) -> str | None:
+    """The book a recorded snapshot is for: named, else the one book waiting for it, else the file's hint."""
+    if snap.get("symbol"):
+        return str(snap["symbol"])
+    waiting = [s for s in books.symbols() if not books[s].is_valid]
+    if len(waiting) == 1:
+        return waiting[0]
+    return hint
+
+
+def load_recorded_snapshot(books: Any, rec: Record, hint: str | None = None) -> bool:
+    """Load a ``KIND_SNAPSHOT`` record into its book if that book needs one; True if it was used."""
+    snap = rec.snapshot()
+    symbol = _snapshot_symbol(snap, books, hint)
+    if symbol is None:
+        return False
+    sync = books.get(symbol)
+    if sync.is_valid:
+        return False
+    return bool(sync.load_snapshot(snap["last_update_id"], snap["bids"], snap["asks"], rec.recv_ns))
+
+
+def book_stats(books: Any) -> dict[str, dict[str, Any]]:
+    out = {}
+    for symbol in books.symbols():
+        sync = books[symbol]
+        st = dict(sync.stats())
+        if sync.is_valid and sync.book.best_bid and sync.book.best_ask:
+            (bp, bq), (ap, aq) = sync.book.best_bid, sync.book.best_ask
+            st["top"] = f"{bp:.10g} x {bq:.10g} / {ap:.10g} x {aq:.10g}"
+        out[symbol] = st
+    return out
+
+
+def replay(recording: Recording, handler: Callable[[Any], Any] | None = None, *, parser: Any = None,
+           check: bool = True, speed: str = "max", progress: Callable[[int], None] | None = None,
+           records: Iterable[Record] | None = None) -> tuple[ReplaySummary, Any]:
+    """Replay ``recording``; returns ``(summary, parser)`` (the parser holds the final books).
+
+    Parameters
+    ----------
+    handler:
+        Called with every event (after the checks); events are pooled: valid until it returns.
+    parser:
+        A parser to use instead of ``recording.create_parser()``.
+    check:
+        Count events and check best bid/offer against the books (off: ``handler`` is bound directly, fastest).
+    speed:
+        ``"max"`` or ``"recorded"`` (sleeps the recorded gaps between frames).
+    progress:
+        Called with the frame count now and then (every 4096 frames).
+    records:
+        Pre-read records to replay instead of reading the files (benchmarks).
+    """
+    parser = parser if parser is not None else recording.create_parser()
+    books = getattr(parser, "books", None)
+    if books is not None:
+        books.request_snapshot = None  # snapshots come from the recording, at the moment they arrived
+    summary = ReplaySummary(recording.exchange, recording.format, [str(p) for p in recording.paths])
+    checker = ReplayCheck(books, handler) if check else None
+    parser.bind(checker if checker is not None else handler, checker.on_error if checker is not None else None)
+    feed = parser.feed
+    hint = recording.snapshot_symbol_hint()
+    first_ns = start = 0
+    frames = parse_errors = sent = snapshots = unused = 0
+    last_ns = 0
+    started = time.perf_counter()
+    for rec in (records if records is not None else recording.records()):
+        kind = rec.kind
+        if speed == "recorded":
+            if not first_ns:
+                first_ns, start = rec.recv_ns, time.monotonic_ns()
+            wait = (rec.recv_ns - first_ns) - (time.monotonic_ns() - start)
+            if wait > 0:
+                time.sleep(wait / 1e9)
+        if kind == KIND_SNAPSHOT:
+            snapshots += 1
+            if books is None or not load_recorded_snapshot(books, rec, hint):
+                unused += 1
+            continue
+        if kind == KIND_SENT:
+            sent += 1
+            continue
+        frames += 1
+        last_ns = rec.recv_ns
+        try:
+            feed(rec.payload, last_ns)
+        except ValueError:
+            parse_errors += 1
+        if progress is not None and not frames & 4095:
+            progress(frames)
+    summary.elapsed_s = time.perf_counter() - started
+    summary.frames, summary.sent, summary.snapshots, summary.snapshots_unused = frames, sent, snapshots, unused
+    summary.last_recv_ns = last_ns
+    if checker is not None:
+        summary.events, summary.errors = checker.events, checker.errors
+        summary.bbo_checked, summary.bbo_mismatches = checker.checked, checker.mismatches
+        summary.invalidations = checker.invalidations
+        parse_errors += sum(checker.errors.values())
+    summary.parse_errors = parse_errors
+    if books is not None:
+        summary.books = book_stats(books)
+    return summary, parser
