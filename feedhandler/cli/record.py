@@ -1,6 +1,9 @@
 """``feedhandler record``: raw frames (text and binary) with ``recv_ns`` and their connection, plus snapshots.
 
-``--sim`` records from the built-in simulator instead of the real exchange.
+``--sim`` records from the built-in simulator instead of the real exchange. ``--out X.fhrec.zst`` or a folder
+(or ``--compress``) writes zstd-compressed segments rotated by ``--rotate-mb`` / ``--rotate-minutes``, flushed
+at least every second (:mod:`feedhandler.recording.compressed`); each new segment starts with the live books as
+snapshots, so it replays on its own. ``--duration 0`` records until interrupted.
 """
 from __future__ import annotations
 
@@ -8,11 +11,12 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import time
 from typing import Any, TextIO
 
-from ..recording import RecordingTransport, RecordingWriter
+from ..recording import RecordingTransport, RecordingWriter, RotatingRecordingWriter
 from ..sim import SimExchange
 from ..transport import create_transport
 from .feed import demo_symbols, FeedWatch, build_manager, parse_channels
@@ -23,7 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symbols", help="comma-separated (default with --sim: the demo symbols)")
     parser.add_argument("--channels", default="orderbook,trades", help="comma-separated channel types")
     parser.add_argument("--out", required=True, help="recording file to write")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds to record (default 10)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds to record (default 10; 0: until ^C)")
+    parser.add_argument("--compress", action="store_true",
+                        help="zstd segments (implied by --out *.zst or a folder)")
+    parser.add_argument("--rotate-mb", type=float, default=256.0, help="compressed: new segment after this many MB")
+    parser.add_argument("--rotate-minutes", type=float, default=60.0, help="compressed: new segment after this long")
+    parser.add_argument("--flush-interval", type=float, default=1.0,
+                        help="compressed: longest time a frame stays in memory (seconds, default 1)")
     parser.add_argument("--url", help="WebSocket URL to use instead of the exchange's")
     parser.add_argument("--rest-url", help="REST base URL to use instead of the exchange's")
     parser.add_argument("--sim", action="store_true", help="record from the built-in simulator")
@@ -46,22 +56,28 @@ async def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             raise ValueError("--symbols is required (unless --sim)")
         header = {"exchange": args.exchange, "symbols": symbols, "channels": [c.value for c in channels],
                   "started_unix_ns": time.time_ns(), "source": "sim" if args.sim else (ws_url or "exchange")}
-        writer = stack.enter_context(RecordingWriter(args.out, header))
+        writer = stack.enter_context(_open_writer(args, header))
         watch = FeedWatch(args.exchange)
         manager = build_manager(args.exchange, channels, watch, watch.on_error, ws_url=ws_url, rest_url=rest_url)
-        manager.transport = RecordingTransport(create_transport(manager.config.transport), writer)
+        recorder = RecordingTransport(create_transport(manager.config.transport), writer)
+        manager.transport = recorder
         _record_snapshots(manager.message_parser, writer)
+        if isinstance(writer, RotatingRecordingWriter):
+            writer.on_rotate = lambda w: _write_live_books(manager.message_parser, w)
         await stack.enter_async_context(manager)
         print(f"recording {args.exchange} {', '.join(symbols)} to {args.out} for {args.duration:g}s ...",
               file=out, flush=True)
         await manager.initialize(symbols)
-        await asyncio.sleep(args.duration)
+        await _wait(args.duration, writer)
+        # the books and the end of the recording are taken in one step, with no frame between them
+        recorder.stop()
         if args.books_out:
             from .replay import books_json
 
             with open(args.books_out, "w") as f:
                 json.dump(books_json(manager.message_parser), f)
-    print(f"recorded {writer.frames} frames ({writer.bytes} bytes) and {writer.snapshots} snapshots to {args.out}",
+    where = args.out if isinstance(writer, RecordingWriter) else f"{len(writer.segments)} segment(s) in {writer.folder}"
+    print(f"recorded {writer.frames} frames ({writer.bytes} bytes) and {writer.snapshots} snapshots to {where}",
           file=out, flush=True)
     return 0
 
@@ -79,3 +95,35 @@ def _record_snapshots(parser: Any, writer: RecordingWriter) -> None:
         return update_id, bids, asks
 
     service.fetch = fetch_and_record
+
+
+def _open_writer(args: argparse.Namespace, header: dict[str, Any]) -> RecordingWriter | RotatingRecordingWriter:
+    out = str(args.out)
+    if args.compress or out.endswith(".zst") or out.endswith("/") or os.path.isdir(out):
+        return RotatingRecordingWriter(out, header, max_bytes=int(args.rotate_mb * (1 << 20)),
+                                       max_seconds=args.rotate_minutes * 60.0, flush_interval=args.flush_interval)
+    return RecordingWriter(out, header)
+
+
+async def _wait(duration: float, writer: Any) -> None:
+    """Sleep ``duration`` (forever if 0), ticking a rotating writer so it flushes and rotates on time."""
+    tick = getattr(writer, "tick", None)
+    deadline = time.monotonic() + duration if duration > 0 else float("inf")
+    step = min(0.25, getattr(writer, "flush_interval", 1.0) / 4) if tick else 3600.0
+    while (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(min(step, left))
+        if tick is not None:
+            tick()
+
+
+def _write_live_books(parser: Any, writer: Any) -> None:
+    """Each valid book as a snapshot record at the start of a new segment (so the segment replays alone)."""
+    books = getattr(parser, "books", None)
+    if books is None:
+        return
+    now = time.monotonic_ns()
+    for symbol in books.symbols():
+        sync = books[symbol]
+        if sync.is_valid:
+            d = sync.book.to_dict()
+            writer.snapshot(symbol, d["last_update_id"], d["bids"], d["asks"], now)

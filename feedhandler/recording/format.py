@@ -113,7 +113,7 @@ def read_recording(path: str | Path, opener: Callable[[Path], BinaryIO] | None =
     except BaseException:
         f.close()
         raise
-    return header, _records(f, path)
+    return header, _records(f, path, len(MAGIC) + 4 + n)
 
 
 def _open_plain_or_zstd(path: Path) -> BinaryIO:
@@ -125,9 +125,9 @@ def _open_plain_or_zstd(path: Path) -> BinaryIO:
     return f
 
 
-def _records(f: io.BufferedReader | BinaryIO, path: str | Path) -> Iterator[Record]:
+def _records(f: io.BufferedReader | BinaryIO, path: str | Path, offset: int) -> Iterator[Record]:
+    """``offset``: where the records start in the (decompressed) stream, for the error messages."""
     with f:
-        offset = f.tell()
         while True:
             raw = f.read(_RECORD.size)
             if not raw:

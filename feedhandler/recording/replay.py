@@ -78,13 +78,12 @@ class ReplaySummary:
         lines = [
             f"replayed {self.frames:,} frames, {self.snapshots} snapshots ({self.format}, {self.exchange}) in "
             f"{self.elapsed_s:.3f}s ({rate:,.0f} frames/s)",
-            f"events: {events}",
+            f"events: {events}; {self.parse_errors} parse errors" + (
+                f" ({', '.join(f'{k} {n}' for k, n in self.errors.items())})" if self.errors else ""),
             f"books: {len(self.books)} ({live} live), {self.total('applied'):,} deltas applied, {self.gaps} gaps, "
             f"{self.resyncs} resyncs, {self.crossed} crossed, {self.invalidations} invalidations",
             f"best bid/offer checked against the rebuilt top: {self.bbo_checked}, "
             f"{len(self.bbo_mismatches)} mismatches",
-            f"parse errors: {self.parse_errors}" + (f" ({', '.join(f'{k} {n}' for k, n in self.errors.items())})"
-                                                   if self.errors else ""),
         ]
         for symbol, b in sorted(self.books.items()):
             lines.append(f"  {symbol}: {b['state']} update {b['last_update_id']} applied {b['applied']} "

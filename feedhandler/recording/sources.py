@@ -201,7 +201,8 @@ def detect_format(path: str | Path) -> str:
         return "hftbacktest"
     if _V1_WS.match(first) or _V1_RECV.match(first) or _V1_HTTP.match(first):
         return "cryptofeed-v1"
-    raise RecordingError(f"{path}: not a recording this version reads (known: {', '.join(FORMATS)})")
+    raise RecordingError(f"{path}: not a feedhandler recording, nor one of the formats replay reads "
+                         f"({', '.join(FORMATS)})")
 
 
 @dataclass

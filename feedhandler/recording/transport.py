@@ -1,26 +1,29 @@
-"""A transport wrapper that writes every received frame to a recording."""
+"""A transport wrapper that writes every received frame to a recording (``RecordingWriter`` or
+``RotatingRecordingWriter``) before the parser sees it."""
 from __future__ import annotations
 
 import itertools
-from typing import Mapping
+from typing import Any, Mapping
 
 from ..transport.base import FrameCallback, Transport, TransportConnection
 from .format import RecordingWriter
 
 
 class _RecordingConnection(TransportConnection):
-    def __init__(self, inner: TransportConnection, writer: RecordingWriter, connection_id: int):
-        self._inner, self._writer, self._id = inner, writer, connection_id
+    def __init__(self, inner: TransportConnection, owner: "RecordingTransport", connection_id: int):
+        self._inner, self._owner, self._id = inner, owner, connection_id
 
     async def send(self, data: str | bytes) -> None:
         await self._inner.send(data)
 
     async def run(self, on_frame: FrameCallback) -> None:
-        write = self._writer.frame
+        owner = self._owner
+        write = owner.writer.frame
         cid = self._id
 
         def record_then_parse(payload: str | bytes, recv_ns: int) -> object:
-            write(payload, recv_ns, cid)
+            if owner.recording:
+                write(payload, recv_ns, cid)
             return on_frame(payload, recv_ns)
 
         await self._inner.run(record_then_parse)
@@ -38,12 +41,18 @@ class RecordingTransport(Transport):
 
     name = "recording"
 
-    def __init__(self, inner: Transport, writer: RecordingWriter):
-        self._inner, self._writer = inner, writer
+    def __init__(self, inner: Transport, writer: RecordingWriter | Any):
+        self._inner, self.writer = inner, writer
         self._ids = itertools.count(1)
+        #: False after :meth:`stop`: frames still go to the parser, no longer to the file
+        self.recording = True
+
+    def stop(self) -> None:
+        """Stop writing frames (synchronously: the frame after this call is not recorded)."""
+        self.recording = False
 
     async def connect(self, url: str, *, headers: Mapping[str, str] | None = None,
                       max_frame_size: int = 16 * 1024 * 1024, connect_timeout: float = 10.0) -> TransportConnection:
         conn = await self._inner.connect(url, headers=headers, max_frame_size=max_frame_size,
                                          connect_timeout=connect_timeout)
-        return _RecordingConnection(conn, self._writer, next(self._ids))
+        return _RecordingConnection(conn, self, next(self._ids))

@@ -1,6 +1,7 @@
 """Conformance on real Binance recordings (shared/data/binance): decoder + sync engine vs independent oracles.
 
-hftbacktest files (``<ns> <json>`` per line, gzip): each file is replayed in full (the largest, USD-M BTCUSDT,
+The files are read by the product's reader (``feedhandler.recording.open_recording``, which the
+``replay`` command uses). hftbacktest files (``<ns> <json>`` per line, gzip): each file is replayed in full (the largest, USD-M BTCUSDT,
 is 94k lines and replays in a few seconds). The REST snapshot is in the recording (a bare ``lastUpdateId``
 line, written after the first depth frames, so those are buffered by the sync engine). The spot BTCUSDT
 0809 file has no snapshot: it continues the 0808 file, so the two are replayed back to back through the
@@ -14,7 +15,6 @@ float() of the same frame.
 """
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from feedhandler.events.events import BookTicker, Side, Trade
 SIDE_BUY, SIDE_SELL = int(Side.BUY), int(Side.SELL)
 from feedhandler.exchanges.binance.decoder import BinanceDecoder
 from feedhandler.exchanges.binance.rules import COINM_RULE, SPOT_RULE, USDM_RULE
+from feedhandler.recording import KIND_SENT, KIND_SNAPSHOT, open_recording
 from feedhandler.sync.book_sync import BookSyncGroup
 
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "binance"
@@ -46,10 +47,8 @@ class Replay:
         self.mismatches: list = []
         self.trades_checked = 0
 
-    def load_snapshot(self, symbol: str, body: dict) -> None:
-        bids = [(float(p), float(q)) for p, q in body["bids"]]
-        asks = [(float(p), float(q)) for p, q in body["asks"]]
-        self.books.get(symbol).load_snapshot(body["lastUpdateId"], bids, asks)
+    def load_snapshot(self, symbol: str, snap: dict) -> None:
+        self.books.get(symbol).load_snapshot(snap["last_update_id"], snap["bids"], snap["asks"])
 
     def frame(self, raw: bytes) -> None:
         self.events.clear()
@@ -97,14 +96,14 @@ class Replay:
         return totals
 
 
-def _replay_hft(replay: Replay, name: str, symbol: str) -> None:
-    with gzip.open(DATA / "hftbacktest_2024-08-08" / name, "rb") as fh:
-        for line in fh:
-            raw = line.split(b" ", 1)[1].rstrip(b"\n")
-            if raw.startswith(b'{"lastUpdateId"'):
-                replay.load_snapshot(symbol, json.loads(raw))
-            else:
-                replay.frame(raw)
+def _replay(replay: Replay, paths, symbol: str | None = None) -> None:
+    """The recording through the product's reader (format auto-detected), into the test's decoder and oracles."""
+    for rec in open_recording(paths).records():
+        if rec.kind == KIND_SNAPSHOT:
+            snap = rec.snapshot()
+            replay.load_snapshot(snap["symbol"] or symbol, snap)
+        elif rec.kind != KIND_SENT:
+            replay.frame(rec.payload)
 
 
 @pytest.mark.parametrize(
@@ -118,8 +117,7 @@ def _replay_hft(replay: Replay, name: str, symbol: str) -> None:
 )
 def test_hftbacktest_replay_matches_book_ticker_and_trades(files, symbol, rule, compared):
     replay = Replay(rule)
-    for name in files:
-        _replay_hft(replay, name, symbol)
+    _replay(replay, [DATA / "hftbacktest_2024-08-08" / name for name in files], symbol)
     totals = replay.check_books()
     # The comparison count is the one PROVENANCE.md documents for this counting method: every
     # bookTicker whose id an applied depth event reached was compared, none skipped.
@@ -130,29 +128,9 @@ def test_hftbacktest_replay_matches_book_ticker_and_trades(files, symbol, rule, 
 
 
 def _replay_cryptofeed(folder: str, rule) -> Replay:
-    base = DATA / folder
-    items = []
-    http = next(base.glob("*.http.0.0"))
-    for line in http.read_text().splitlines():
-        if " -> " not in line:
-            continue  # blank separator lines
-        url, rest = line.split(" -> ", 1)
-        ts, body = rest.split(": ", 1)
-        symbol = url.split("symbol=", 1)[1].split("&", 1)[0]
-        items.append((float(ts), 0, symbol, body.encode()))
-    ws = next(base.glob("*.ws.1.0"))
-    for line in ws.read_bytes().splitlines()[1:]:
-        if not line.strip():
-            continue
-        ts, body = line.split(b": ", 1)
-        items.append((float(ts), 1, None, body))
-    items.sort(key=lambda x: (x[0], x[1]))
+    """Snapshots (``*.http.0.0``) merged with the frames (``*.ws.1.0``) by receive time, by the product's reader."""
     replay = Replay(rule)
-    for _, kind, symbol, body in items:
-        if kind == 0:
-            replay.load_snapshot(symbol, json.loads(body))
-        else:
-            replay.frame(body)
+    _replay(replay, DATA / folder)
     return replay
 
 

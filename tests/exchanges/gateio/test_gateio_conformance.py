@@ -16,6 +16,7 @@ from feedhandler.core.dispatch import EventDispatcher
 from feedhandler.events.events import Kline, Side, Ticker, Trade
 from feedhandler.exchanges.gateio.decoder import GateioDecoder
 from feedhandler.exchanges.gateio.rules import GATEIO_SPOT_RULE
+from feedhandler.recording import KIND_SENT, KIND_SNAPSHOT, open_recording
 from feedhandler.sync.book_sync import BookSyncGroup
 
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "gateio" / "cryptofeed_spot_2021-04-22"
@@ -23,21 +24,15 @@ pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"recordings not avail
 
 
 def _load():
-    snapshots = []
-    for line in (DATA / "GATEIO.http.0.0").read_text().splitlines():
-        if not line.strip():
-            continue
-        url, _, rest = line.partition(" -> ")
-        ts, _, body = rest.partition(": ")
-        pair = url.split("currency_pair=")[1].split("&")[0]
-        snapshots.append((float(ts), "snapshot", pair, body))
-    frames = []
-    for line in (DATA / "GATEIO.ws.1.0").read_text().splitlines():
-        if not line.strip() or " <- " in line or " <-> " in line:
-            continue
-        ts, _, body = line.partition(": ")
-        frames.append((float(ts), "frame", None, body))
-    return sorted(snapshots + frames, key=lambda x: x[0])
+    """The recording as the product's reader gives it: snapshots merged with the frames by receive time."""
+    items = []
+    for rec in open_recording(DATA).records():
+        if rec.kind == KIND_SNAPSHOT:
+            snap = rec.snapshot()
+            items.append((rec.recv_ns, "snapshot", snap["symbol"], snap))
+        elif rec.kind != KIND_SENT:
+            items.append((rec.recv_ns, "frame", None, rec.payload.decode()))
+    return items
 
 
 def _oracle_apply(o: dict, res: dict) -> None:
@@ -73,11 +68,10 @@ def test_recording_syncs_every_book_without_gap():
     pending: dict[str, list] = {}
     for _, kind, pair, body in _load():
         if kind == "snapshot":
-            snap = json.loads(body)
-            assert books.get(pair).load_snapshot(snap["id"], [[float(p), float(q)] for p, q in snap["bids"]],
-                                                 [[float(p), float(q)] for p, q in snap["asks"]])
-            oracle[pair] = {"id": snap["id"], "bids": {float(p): float(q) for p, q in snap["bids"]},
-                            "asks": {float(p): float(q) for p, q in snap["asks"]}, "started": False, "applied": 0}
+            snap = body
+            assert books.get(pair).load_snapshot(snap["last_update_id"], snap["bids"], snap["asks"])
+            oracle[pair] = {"id": snap["last_update_id"], "bids": {p: q for p, q in snap["bids"]},
+                            "asks": {p: q for p, q in snap["asks"]}, "started": False, "applied": 0}
             for res in pending.pop(pair, []):
                 _oracle_apply(oracle[pair], res)
             continue
