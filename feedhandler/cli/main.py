@@ -23,7 +23,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "follow": ("feedhandler.cli.follow", "show books rebuilt from the bus (NATS) or a shared-memory table"),
     "sim": ("feedhandler.sim.cli", "serve the local exchange simulator on 127.0.0.1"),
     "record": ("feedhandler.cli.record", "record raw frames with receive timestamps"),
-    "replay": ("feedhandler.cli.replay", "replay a recording through parser, sync and books"),
+    "replay": ("feedhandler.cli.replay", "replay a recording (ours, cryptofeed's, hftbacktest's) through parser, "
+                                         "sync and books, checked"),
+    "export": ("feedhandler.cli.export", "export a recording's events to Parquet tables"),
+    "plot": ("feedhandler.cli.plot", "plot a recording: mid, spread, message rate, gaps/resyncs, latency"),
     "profile": ("feedhandler.cli.profile", "per-stage latency percentiles of the hot path"),
     "compare": ("feedhandler.cli.compare", "run two implementations on the same frames, report the first divergence"),
 }

@@ -16,9 +16,9 @@ import sys
 import time
 from typing import Any, TextIO
 
-from ..core import ChannelType, WebSocketStrategyFactory
+from ..core import ChannelType
 from ..profiling import LatencyHistogram
-from ..recording import KIND_SNAPSHOT, read_recording
+from ..recording import KIND_SENT, KIND_SNAPSHOT, Record, load_recorded_snapshot, open_recording
 from ..sim import SimExchange
 from .feed import demo_symbols, FeedWatch, build_manager, parse_channels
 
@@ -55,7 +55,7 @@ def report(watch: FeedWatch, out: TextIO) -> None:
               + f"{h.max / 1e3:>10.2f}", file=out)
 
 
-def plot(watch: FeedWatch, path: str, title: str) -> None:
+def _pyplot() -> Any:
     try:
         import matplotlib
 
@@ -63,7 +63,11 @@ def plot(watch: FeedWatch, path: str, title: str) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise RuntimeError("--plot needs matplotlib: pip install 'feedhandler[plot]'") from None
-    fig, ax = plt.subplots(figsize=(9, 5))
+    return plt
+
+
+def draw_latency(ax: Any, watch: FeedWatch, title: str) -> None:
+    """The per-stage latency distributions on ``ax`` (shared by ``profile --plot`` and ``plot``)."""
     for name, h in stages(watch).items():
         if h.count == 0:
             continue
@@ -74,6 +78,12 @@ def plot(watch: FeedWatch, path: str, title: str) -> None:
     ax.set_ylabel("fraction of samples")
     ax.set_title(title)
     ax.legend()
+
+
+def plot(watch: FeedWatch, path: str, title: str) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 5))
+    draw_latency(ax, watch, title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -117,18 +127,21 @@ async def _profile_feed(args: argparse.Namespace, watch: FeedWatch, out: TextIO)
 
 
 def _profile_recording(path: str, watch: FeedWatch) -> None:
-    header, records = read_recording(path)
-    _, _, parser = WebSocketStrategyFactory.create_strategies(header["exchange"], False)
+    recording = open_recording(path)  # any format replay reads
+    profile_records(recording.create_parser(), recording.records(), watch, recording.snapshot_symbol_hint())
+
+
+def profile_records(parser: Any, records: Any, watch: FeedWatch, hint: str | None = None) -> None:
+    """Feed ``records`` with profiling on, each frame stamped as if it arrived now."""
     parser.bind(watch, watch.on_error)
     parser.books.request_snapshot = None
     parser.books.set_profiling(True)
     now = time.monotonic_ns
     for rec in records:
         if rec.kind == KIND_SNAPSHOT:
-            snap = rec.snapshot()
-            sync = parser.books.get(snap["symbol"])
-            if not sync.is_valid:
-                sync.load_snapshot(snap["last_update_id"], snap["bids"], snap["asks"], now())
+            load_recorded_snapshot(parser.books, Record(now(), 0, KIND_SNAPSHOT, rec.payload), hint)
+            continue
+        if rec.kind == KIND_SENT:
             continue
         try:
             parser.feed(rec.payload, now())  # as if the frame arrived now

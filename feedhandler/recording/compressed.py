@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
-from .format import _RECORD, _U32, KIND_BINARY, KIND_SNAPSHOT, KIND_TEXT, MAGIC, RecordingError
+from .format import _RECORD, _U32, KIND_BINARY, KIND_SNAPSHOT, KIND_TEXT, MAGIC, RecordingError, snapshot_payload
 
 __all__ = ["RotatingRecordingWriter", "zstd_reader", "segment_paths"]
 
@@ -192,11 +192,7 @@ class RotatingRecordingWriter:
             self.flush()
 
     def snapshot(self, symbol: str, last_update_id: int, bids: Any, asks: Any, recv_ns: int) -> None:
-        def levels(x: Any) -> list[list[float]]:
-            return [[float(p), float(q)] for p, q in (x.tolist() if hasattr(x, "tolist") else x)]
-
-        data = json.dumps({"symbol": symbol, "last_update_id": int(last_update_id),
-                           "bids": levels(bids), "asks": levels(asks)}).encode()
+        data = snapshot_payload(symbol, last_update_id, bids, asks)
         self._due(self._clock())
         self._pending += _RECORD.pack(recv_ns, 0, KIND_SNAPSHOT, len(data)) + data
         self.snapshots += 1

@@ -43,6 +43,15 @@ class Record:
         return json.loads(self.payload)
 
 
+def snapshot_payload(symbol: str, last_update_id: int, bids: Any, asks: Any) -> bytes:
+    """The payload of a ``KIND_SNAPSHOT`` record (levels as ``[[price, qty], ...]``; arrays or lists)."""
+    def levels(x: Any) -> list[list[float]]:
+        return [[float(p), float(q)] for p, q in (x.tolist() if hasattr(x, "tolist") else x)]
+
+    return json.dumps({"symbol": symbol, "last_update_id": int(last_update_id),
+                       "bids": levels(bids), "asks": levels(asks)}).encode()
+
+
 class RecordingWriter:
     """Appends records to a file; use as a context manager."""
 
@@ -68,11 +77,7 @@ class RecordingWriter:
         self.bytes += len(data)
 
     def snapshot(self, symbol: str, last_update_id: int, bids: Any, asks: Any, recv_ns: int) -> None:
-        def levels(x: Any) -> list[list[float]]:
-            return [[float(p), float(q)] for p, q in (x.tolist() if hasattr(x, "tolist") else x)]
-
-        data = json.dumps({"symbol": symbol, "last_update_id": int(last_update_id),
-                           "bids": levels(bids), "asks": levels(asks)}).encode()
+        data = snapshot_payload(symbol, last_update_id, bids, asks)
         self._f.write(_RECORD.pack(recv_ns, 0, KIND_SNAPSHOT, len(data)))
         self._f.write(data)
         self.snapshots += 1

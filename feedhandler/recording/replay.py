@@ -215,37 +215,42 @@ def replay(recording: Recording, handler: Callable[[Any], Any] | None = None, *,
         books.request_snapshot = None  # snapshots come from the recording, at the moment they arrived
     summary = ReplaySummary(recording.exchange, recording.format, [str(p) for p in recording.paths])
     checker = ReplayCheck(books, handler) if check else None
-    parser.bind(checker if checker is not None else handler, checker.on_error if checker is not None else None)
+    errors: Counter = Counter()
+
+    def count_error(error: BaseException) -> None:
+        errors[type(error).__name__] += 1
+
+    parser.bind(checker if checker is not None else handler, checker.on_error if checker is not None else count_error)
     feed = parser.feed
     hint = recording.snapshot_symbol_hint()
     first_ns = start = 0
     frames = parse_errors = sent = snapshots = unused = 0
     last_ns = 0
     started = time.perf_counter()
-    for rec in (records if records is not None else recording.records()):
+    it = records if records is not None else recording.records()
+    for rec in it:
         kind = rec.kind
-        if speed == "recorded":
-            if not first_ns:
-                first_ns, start = rec.recv_ns, time.monotonic_ns()
-            wait = (rec.recv_ns - first_ns) - (time.monotonic_ns() - start)
-            if wait > 0:
-                time.sleep(wait / 1e9)
-        if kind == KIND_SNAPSHOT:
+        if kind <= 1:  # KIND_TEXT / KIND_BINARY: the hot loop, kept short
+            if speed == "recorded":
+                if not first_ns:
+                    first_ns, start = rec.recv_ns, time.monotonic_ns()
+                wait = (rec.recv_ns - first_ns) - (time.monotonic_ns() - start)
+                if wait > 0:
+                    time.sleep(wait / 1e9)
+            frames += 1
+            last_ns = rec.recv_ns
+            try:
+                feed(rec.payload, last_ns)
+            except ValueError:
+                parse_errors += 1
+            if progress is not None and not frames & 4095:
+                progress(frames)
+        elif kind == KIND_SNAPSHOT:
             snapshots += 1
             if books is None or not load_recorded_snapshot(books, rec, hint):
                 unused += 1
-            continue
-        if kind == KIND_SENT:
+        elif kind == KIND_SENT:
             sent += 1
-            continue
-        frames += 1
-        last_ns = rec.recv_ns
-        try:
-            feed(rec.payload, last_ns)
-        except ValueError:
-            parse_errors += 1
-        if progress is not None and not frames & 4095:
-            progress(frames)
     summary.elapsed_s = time.perf_counter() - started
     summary.frames, summary.sent, summary.snapshots, summary.snapshots_unused = frames, sent, snapshots, unused
     summary.last_recv_ns = last_ns
@@ -254,6 +259,9 @@ def replay(recording: Recording, handler: Callable[[Any], Any] | None = None, *,
         summary.bbo_checked, summary.bbo_mismatches = checker.checked, checker.mismatches
         summary.invalidations = checker.invalidations
         parse_errors += sum(checker.errors.values())
+    else:
+        summary.errors = errors
+        parse_errors += sum(errors.values())
     summary.parse_errors = parse_errors
     if books is not None:
         summary.books = book_stats(books)
