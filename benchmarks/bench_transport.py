@@ -173,10 +173,22 @@ def transport_for(name: str):
     return create_transport(name)
 
 
-async def flood(server: ServerProcess, transport: str, n: int, parser_kind: str) -> tuple[float, float]:
-    """Receive ``n`` frames through transport and parser; returns (wall seconds, client CPU seconds)."""
+async def flood(server: ServerProcess, transport: str, n: int, parser_kind: str,
+                record_to: Path | None = None) -> tuple[float, float]:
+    """Receive ``n`` frames through transport and parser; returns (wall seconds, client CPU seconds).
+
+    ``record_to``: a folder; every frame is also recorded there (``RecordingTransport`` + zstd segments, as
+    ``feedhandler record --out X.fhrec.zst`` does), the writer closed (flushed) inside the timed part.
+    """
     parser, counter = make_parser(parser_kind)
-    conn = await transport_for(transport).connect(server.url(f"flood/{n}"), max_frame_size=1 << 20)
+    writer = None
+    tr = transport_for(transport)
+    if record_to is not None:
+        from feedhandler.recording import RecordingTransport, RotatingRecordingWriter
+
+        writer = RotatingRecordingWriter(record_to / "flood.fhrec.zst", {"exchange": parser_kind})
+        tr = RecordingTransport(tr, writer)
+    conn = await tr.connect(server.url(f"flood/{n}"), max_frame_size=1 << 20)
     feed = parser.feed
     gc_was = gc.isenabled()
     gc.disable()
@@ -184,6 +196,8 @@ async def flood(server: ServerProcess, transport: str, n: int, parser_kind: str)
         wall0, cpu0 = time.perf_counter(), time.process_time()
         await conn.send("go")
         await conn.run(feed)
+        if writer is not None:
+            writer.close()
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     finally:
         if gc_was:
@@ -234,7 +248,7 @@ def loop():
     loop.close()
 
 
-def _bench_flood(benchmark, server, loop, transport, parser_kind):
+def _bench_flood(benchmark, server, loop, transport, parser_kind, record_to=None):
     try:
         make_parser(parser_kind)
     except Exception as exc:  # the exchange parser is optional here
@@ -242,7 +256,7 @@ def _bench_flood(benchmark, server, loop, transport, parser_kind):
     cpus: list[float] = []
 
     def one_round():
-        wall, cpu = loop.run_until_complete(flood(server, transport, N_FRAMES, parser_kind))
+        wall, cpu = loop.run_until_complete(flood(server, transport, N_FRAMES, parser_kind, record_to))
         cpus.append(cpu)
 
     benchmark.pedantic(one_round, rounds=5, warmup_rounds=1, iterations=1)
@@ -262,6 +276,13 @@ def test_flood_counting_parser(benchmark, server, loop, transport):
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_flood_binance_parser(benchmark, server, loop, transport):
     _bench_flood(benchmark, server, loop, transport, "binance")
+
+
+@pytest.mark.benchmark(group="transport-flood-binance")
+def test_flood_binance_parser_recording(benchmark, server, loop, tmp_path):
+    """picows + Binance parser with every frame recorded (zstd segments): beside the same case without."""
+    pytest.importorskip("zstandard")
+    _bench_flood(benchmark, server, loop, "picows", "binance", record_to=tmp_path)
 
 
 @pytest.mark.benchmark(group="transport-paced-latency")

@@ -20,11 +20,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import queue
+import threading
 import time
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
-from .format import _RECORD, _U32, KIND_BINARY, KIND_SNAPSHOT, KIND_TEXT, MAGIC, RecordingError, snapshot_payload
+from .format import _U32, KIND_SNAPSHOT, MAGIC, RecordingError, snapshot_payload
 
 __all__ = ["RotatingRecordingWriter", "zstd_reader", "segment_paths"]
 
@@ -93,6 +95,37 @@ def segment_paths(folder: str | Path, stem: str | None = None) -> list[Path]:
     return sorted(Path(folder).glob(pattern))
 
 
+class _Compressor(threading.Thread):
+    """Compresses and writes flushed chunks off the feed's thread (zstd releases the GIL while it works).
+
+    The queue is bounded (``depth`` chunks): a feed faster than the disk blocks on ``put`` rather than grow memory.
+    Items: ``(file, bytes)`` to write as one zstd frame, ``(file, None)`` to close a finished segment.
+    """
+
+    def __init__(self, cctx: Any, on_written: Callable[[int], None], depth: int = 4):
+        super().__init__(name="feedhandler-recording-zstd", daemon=True)
+        self._cctx, self._on_written = cctx, on_written
+        self.queue: queue.Queue[tuple[BinaryIO, bytes | None] | None] = queue.Queue(depth)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        while (item := self.queue.get()) is not None:
+            f, data = item
+            try:
+                if data is None:
+                    f.close()
+                else:
+                    out = self._cctx.compress(data)
+                    f.write(out)
+                    f.flush()
+                    self._on_written(len(out))
+            except BaseException as exc:  # reported by the writer on its next call
+                self.error = exc
+            finally:
+                self.queue.task_done()
+        self.queue.task_done()
+
+
 class RotatingRecordingWriter:
     """Writes zstd-compressed fhrec segments with rotation by size and time (same methods as ``RecordingWriter``).
 
@@ -109,17 +142,24 @@ class RotatingRecordingWriter:
         Longest time a written record stays only in memory (default 1 s); checked on every record and by
         :meth:`tick`, which a caller with an event loop should run periodically (``feedhandler record`` does).
     flush_bytes:
-        Also end a zstd frame when this many uncompressed bytes are pending.
+        Also end a zstd frame when this many uncompressed bytes are pending (the preallocated buffer's size).
     level:
-        zstd level (3: the library's default; ~5x smaller than raw JSON frames).
+        zstd level (3: the library's default).
     on_rotate:
         ``callable(writer)`` run at the start of each segment after the first.
+    background:
+        Compress and write on a worker thread (default), so the feed's thread only copies frames into the
+        buffer; False: in the caller's thread (each :meth:`flush` is on disk when it returns).
+    clock:
+        Monotonic seconds (tests pass a fake one; the compiled tap then uses the frames' ``recv_ns``).
     """
 
     def __init__(self, out: str | Path, header: dict[str, Any], *, max_bytes: int | None = 256 << 20,
                  max_seconds: float | None = 3600.0, flush_interval: float = 1.0, flush_bytes: int = 4 << 20,
                  level: int = 3, on_rotate: Callable[["RotatingRecordingWriter"], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 background: bool = True, clock: Callable[[], float] = time.monotonic):
+        from .tap import RecordBuffer
+
         out = Path(out)
         if out.is_dir() or str(out).endswith(os.sep):
             self.folder, self.stem = out, "recording"
@@ -132,14 +172,34 @@ class RotatingRecordingWriter:
         self.on_rotate = on_rotate
         self._clock = clock
         self._cctx = _zstandard().ZstdCompressor(level=level)
-        self.frames = self.snapshots = self.bytes = 0
+        self.snapshots = 0
         self.segments: list[Path] = []
-        self._pending = bytearray()
+        self.buffer = RecordBuffer(max(self.flush_bytes, 64))
         self._file: BinaryIO | None = None
         self._compressed = 0
         self._opened_at = self._flushed_at = 0.0
         self._rotating = False
+        self._thread: _Compressor | None = None
+        if background:
+            self._thread = _Compressor(self._cctx, self._count_written)
+            self._thread.start()
         self._open_segment()
+
+    @property
+    def frames(self) -> int:
+        return self.buffer.frames
+
+    @property
+    def bytes(self) -> int:
+        """Payload bytes of the frames recorded."""
+        return self.buffer.payload_bytes
+
+    @property
+    def _pending(self) -> int:
+        return self.buffer.size
+
+    def _count_written(self, n: int) -> None:
+        self._compressed += n
 
     # -- segments -----------------------------------------------------------------------------------------------
     def _open_segment(self) -> None:
@@ -150,10 +210,11 @@ class RotatingRecordingWriter:
         self._file = open(path, "wb")
         self.segments.append(path)
         self._compressed = 0
-        self._opened_at = self._flushed_at = self._clock()
+        self._opened_at = self._clock()
         head = json.dumps({**self.header, "segment": seq, "started_unix_ns": started}).encode()
-        self._pending += MAGIC + _U32.pack(len(head)) + head
-        self.flush()  # the header is on disk at once: the file is a valid (empty) recording from the start
+        self._emit(MAGIC + _U32.pack(len(head)) + head)  # on disk at once: a valid (empty) recording from the start
+        self._flushed_at = self._opened_at
+        self._set_deadline()
         if seq and self.on_rotate is not None:
             self._rotating = True
             try:
@@ -161,59 +222,96 @@ class RotatingRecordingWriter:
             finally:
                 self._rotating = False
 
+    def _set_deadline(self) -> None:
+        """The compiled tap's deadline (monotonic ns): the next flush or time rotation."""
+        if self._clock is not time.monotonic:
+            self.buffer.deadline_ns = 1 << 62  # a fake clock: only the Python path (frame/tick) keeps time
+            return
+        due = self._flushed_at + self.flush_interval
+        if self.max_seconds is not None:
+            due = min(due, self._opened_at + self.max_seconds)
+        self.buffer.deadline_ns = int(due * 1e9)
+
     def rotate(self) -> None:
         """Close the current segment and start the next one."""
         self.flush()
         assert self._file is not None
-        self._file.close()
+        self._close_file(self._file)
         self._open_segment()
 
     def _due(self, now: float) -> None:
         if self._rotating:
             return
-        if (self.max_bytes is not None and self._compressed + len(self._pending) // 4 >= self.max_bytes) or (
+        if (self.max_bytes is not None and self._compressed + self.buffer.size // 4 >= self.max_bytes) or (
                 self.max_seconds is not None and now - self._opened_at >= self.max_seconds):
             self.rotate()
 
+    def on_due(self) -> None:
+        """The compiled tap's call before a record that finds the buffer full or its deadline passed."""
+        self.flush()
+        self._due(self._clock())
+
     # -- records ------------------------------------------------------------------------------------------------
+    def tap(self, on_frame: Callable[[Any, int], Any], connection_id: int) -> Any:
+        """The compiled transport callback recording each frame of one connection, then calling ``on_frame``."""
+        from .tap import FrameTap
+
+        return FrameTap(self.buffer, self.on_due, on_frame, connection_id)
+
     def frame(self, payload: bytes | str, recv_ns: int, connection_id: int) -> None:
         now = self._clock()
         self._due(now)  # rotate *before* writing: this record goes whole into the new segment
-        if isinstance(payload, str):
-            data, kind = payload.encode(), KIND_TEXT
-        else:
-            data = payload if isinstance(payload, bytes) else bytes(payload)
-            kind = KIND_TEXT if data[:1] in (b"{", b"[") else KIND_BINARY
-        self._pending += _RECORD.pack(recv_ns, connection_id, kind, len(data))
-        self._pending += data
-        self.frames += 1
-        self.bytes += len(data)
-        if len(self._pending) >= self.flush_bytes or now - self._flushed_at >= self.flush_interval:
+        n = len(payload)
+        if self.buffer.due(n, 0) or now - self._flushed_at >= self.flush_interval:
+            self.flush()
+        self.buffer.append(payload, recv_ns, connection_id)
+        if self.buffer.size >= self.flush_bytes:
             self.flush()
 
     def snapshot(self, symbol: str, last_update_id: int, bids: Any, asks: Any, recv_ns: int) -> None:
         data = snapshot_payload(symbol, last_update_id, bids, asks)
         self._due(self._clock())
-        self._pending += _RECORD.pack(recv_ns, 0, KIND_SNAPSHOT, len(data)) + data
+        if self.buffer.due(len(data), 0):
+            self.flush()
+        self.buffer.append(data, recv_ns, 0, KIND_SNAPSHOT)
         self.snapshots += 1
 
     def tick(self) -> None:
         """Flush if records have waited ``flush_interval``; rotate if the segment is due. Call periodically."""
         now = self._clock()
-        if self._pending and now - self._flushed_at >= self.flush_interval:
+        if self.buffer.size and now - self._flushed_at >= self.flush_interval:
             self.flush()
         self._due(now)
 
     def flush(self) -> None:
-        """End a zstd frame with every pending record and hand it to the OS."""
+        """End a zstd frame with every pending record and hand it to the OS (or to the compressing thread)."""
         self._flushed_at = self._clock()
-        if not self._pending or self._file is None:
+        if self.buffer.size and self._file is not None:
+            self._emit(self.buffer.take())
+        self._set_deadline()
+
+    def _emit(self, data: bytes) -> None:
+        assert self._file is not None
+        if self._thread is not None:
+            if self._thread.error is not None:
+                raise RecordingError(f"{self.path}: writing failed: {self._thread.error}")
+            self._thread.queue.put((self._file, data))
             return
-        out = self._cctx.compress(bytes(self._pending))  # one complete frame: readable on its own
-        self._pending.clear()
+        out = self._cctx.compress(data)  # one complete frame: readable on its own
         self._file.write(out)
         self._file.flush()
         self._compressed += len(out)
+
+    def _close_file(self, f: BinaryIO) -> None:
+        if self._thread is not None:
+            self._thread.queue.put((f, None))
+        else:
+            f.close()
+
+    def drain(self) -> None:
+        """Wait until everything flushed so far is on disk (a no-op without the background thread)."""
+        if self._thread is not None:
+            self._thread.queue.join()
 
     @property
     def path(self) -> Path:
@@ -223,8 +321,14 @@ class RotatingRecordingWriter:
     def close(self) -> None:
         if self._file is not None:
             self.flush()
-            self._file.close()
+            self._close_file(self._file)
             self._file = None
+        if self._thread is not None:
+            self._thread.queue.put(None)
+            self._thread.join()
+            error, self._thread = self._thread.error, None
+            if error is not None:
+                raise RecordingError(f"{self.path}: writing failed: {error}")
 
     def __enter__(self) -> "RotatingRecordingWriter":
         return self

@@ -18,6 +18,10 @@ class _RecordingConnection(TransportConnection):
 
     async def run(self, on_frame: FrameCallback) -> None:
         owner = self._owner
+        tap = getattr(owner.writer, "tap", None)
+        if tap is not None:  # the compiled path: record + parse in one C call per frame
+            await self._inner.run(tap(on_frame, self._id))
+            return
         write = owner.writer.frame
         cid = self._id
 
@@ -50,6 +54,9 @@ class RecordingTransport(Transport):
     def stop(self) -> None:
         """Stop writing frames (synchronously: the frame after this call is not recorded)."""
         self.recording = False
+        buffer = getattr(self.writer, "buffer", None)
+        if buffer is not None:
+            buffer.recording = False
 
     async def connect(self, url: str, *, headers: Mapping[str, str] | None = None,
                       max_frame_size: int = 16 * 1024 * 1024, connect_timeout: float = 10.0) -> TransportConnection:

@@ -59,7 +59,7 @@ def test_rotation_by_size_and_time_loses_and_duplicates_nothing(tmp_path):
 def test_a_crash_loses_at_most_the_last_flush_interval_and_the_file_reads_while_written(tmp_path):
     clock = FakeClock()
     w = RotatingRecordingWriter(tmp_path, {"exchange": "binance"}, max_bytes=None, max_seconds=None,
-                                flush_interval=1.0, flush_bytes=1 << 30, clock=clock)
+                                flush_interval=1.0, flush_bytes=16 << 20, clock=clock, background=False)
     frames = _frames(3000, seed=3)
     written_at = []
     for i, f in enumerate(frames):
@@ -94,7 +94,32 @@ def test_memory_stays_bounded(tmp_path):
     big = b"{" + b"y" * 1000 + b"}"
     for i in range(5000):
         w.frame(big, i, 1)
-        assert len(w._pending) < (64 << 10) + len(big) + 32
+        assert w.buffer.size <= 64 << 10 and w.buffer.capacity == 64 << 10  # preallocated, never grown
+    assert w._thread is not None and w._thread.queue.maxsize == 4  # at most 4 flushed chunks wait for zstd
     w.close()
     recs = list(open_recording(w.segments).records())
     assert len(recs) == 5000 and all(r.kind == KIND_TEXT and r.payload == big for r in recs)
+
+
+def test_compiled_tap_records_then_parses_and_flushes_on_time(tmp_path):
+    """The transport callback path: frames stamped with the monotonic clock, flushed by deadline, in order."""
+    import time
+
+    w = RotatingRecordingWriter(tmp_path, {"exchange": "binance"}, flush_interval=0.05)
+    seen = []
+    tap = w.tap(lambda payload, recv_ns: seen.append((payload, recv_ns)) or 7, 3)
+    frames = _frames(3000, seed=11)
+    deadline = time.monotonic() + 10
+    for i, f in enumerate(frames):
+        assert tap(f, time.monotonic_ns()) == 7  # the parser's return value is passed through
+        if i == 1000:
+            time.sleep(0.06)  # past the flush deadline: the next frame flushes first
+        assert time.monotonic() < deadline
+    assert [p for p, _ in seen] == frames
+    w.drain()
+    on_disk = _payloads(w.segments)
+    assert on_disk[:1001] == frames[:1001]  # flushed by the deadline, before the rest
+    w.close()
+    recs = [r for r in open_recording(w.segments).records()]
+    assert [r.payload for r in recs] == frames and {r.connection_id for r in recs} == {3}
+    assert [r.recv_ns for r in recs] == [ns for _, ns in seen]

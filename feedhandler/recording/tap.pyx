@@ -1,0 +1,147 @@
+# cython: language_level=3
+"""The recording's per-frame path, compiled: append a record to a preallocated buffer, then parse.
+
+``RecordBuffer`` holds the pending records of a writer (the fhrec record layout, ``<qIBI`` header + payload,
+little endian) in one preallocated ``bytearray``; appending a frame is two ``memcpy``s. ``FrameTap`` is the
+transport callback of a recorded connection: it asks the writer to flush/rotate first when the buffer is full
+or its deadline has passed (so a record never straddles a flush or a rotation), appends the frame, then hands
+it to the parser. The writer (:mod:`.compressed`) does everything else in Python, at most once per flush.
+"""
+import sys
+
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_Resize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.stdint cimport int64_t, uint8_t, uint32_t
+from libc.string cimport memcpy
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
+
+if sys.byteorder != "little":  # the record header is written as the host's integers
+    raise ImportError("feedhandler.recording.tap writes little-endian records: big-endian hosts are not supported")
+
+cdef enum:
+    HEADER = 17  # i64 recv_ns | u32 connection | u8 kind | u32 length
+
+
+cdef inline int64_t _now_ns() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)  # the clock of time.monotonic_ns()
+    return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
+
+
+cdef class RecordBuffer:
+    """Pending records in one preallocated buffer.
+
+    Parameters
+    ----------
+    capacity:
+        Bytes reserved up front; ``due`` turns true before a record would not fit (a bigger record grows it).
+    """
+
+    cdef bytearray _array
+    cdef readonly Py_ssize_t size, capacity
+    cdef public int64_t deadline_ns    # monotonic ns: flush (or rotate) at or after this
+    cdef public bint recording         # False: FrameTap passes frames on without recording them
+    cdef readonly int64_t frames, payload_bytes
+
+    def __init__(self, Py_ssize_t capacity=4 << 20):
+        if capacity < 64:
+            raise ValueError("capacity must be >= 64 bytes")
+        self._array = bytearray(capacity)
+        self.capacity = capacity
+        self.size = 0
+        self.deadline_ns = 1 << 62
+        self.recording = True
+
+    cdef inline bint c_due(self, Py_ssize_t n, int64_t now_ns) noexcept:
+        return self.size + HEADER + n > self.capacity or now_ns >= self.deadline_ns
+
+    cdef int c_append(self, int64_t recv_ns, uint32_t connection_id, uint8_t kind, const char* data,
+                      Py_ssize_t n) except -1:
+        cdef Py_ssize_t need = self.size + HEADER + n
+        cdef char* p
+        cdef uint32_t length = <uint32_t>n
+        if need > self.capacity:  # only a record bigger than the whole buffer gets here (due() flushed first)
+            PyByteArray_Resize(self._array, need)
+            self.capacity = need
+        # need <= capacity == len(_array): both copies below stay inside the array
+        p = PyByteArray_AS_STRING(self._array) + self.size
+        memcpy(p, &recv_ns, 8)
+        memcpy(p + 8, &connection_id, 4)
+        p[12] = <char>kind
+        memcpy(p + 13, &length, 4)
+        if n:
+            memcpy(p + HEADER, data, n)
+        self.size = need
+        self.frames += 1
+        self.payload_bytes += n
+        return 0
+
+    def append(self, payload, int64_t recv_ns, uint32_t connection_id, int kind=-1):
+        """Append one record (``kind`` -1: text if the payload starts with ``{`` or ``[``, else binary)."""
+        cdef const unsigned char[::1] view
+        cdef const char* p = NULL
+        if isinstance(payload, str):
+            payload = (<str>payload).encode()
+            if kind < 0:
+                kind = 0
+        if isinstance(payload, bytes):
+            if kind < 0:
+                kind = 0 if PyBytes_GET_SIZE(payload) and PyBytes_AS_STRING(payload)[0] in b"{[" else 1
+            self.c_append(recv_ns, connection_id, <uint8_t>kind, PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload))
+        else:
+            view = memoryview(payload).cast("B")
+            if kind < 0:
+                kind = 0 if view.shape[0] and view[0] in b"{[" else 1
+            if view.shape[0]:
+                p = <const char*>&view[0]
+            self.c_append(recv_ns, connection_id, <uint8_t>kind, p, view.shape[0])
+
+    def due(self, Py_ssize_t n, int64_t now_ns):
+        """True if a record of ``n`` payload bytes should wait for a flush first."""
+        return self.c_due(n, now_ns)
+
+    def take(self):
+        """The pending records as ``bytes``; the buffer is empty afterwards."""
+        out = bytes(memoryview(self._array)[:self.size])
+        self.size = 0
+        return out
+
+
+cdef class FrameTap:
+    """Transport callback of a recorded connection: record (compiled), then ``on_frame(payload, recv_ns)``.
+
+    Parameters
+    ----------
+    buffer:
+        The writer's :class:`RecordBuffer`.
+    on_due:
+        ``callable()`` the writer's flush/rotate step, run *before* a record that is due.
+    on_frame:
+        The parser's ``feed``.
+    connection_id:
+        Written in each record.
+    """
+
+    cdef RecordBuffer _buf
+    cdef object _on_due, _on_frame
+    cdef uint32_t _cid
+
+    def __init__(self, RecordBuffer buffer, on_due, on_frame, uint32_t connection_id):
+        self._buf, self._on_due, self._on_frame, self._cid = buffer, on_due, on_frame, connection_id
+
+    def __call__(self, payload, int64_t recv_ns):
+        cdef RecordBuffer buf = self._buf
+        cdef Py_ssize_t n
+        cdef const char* p
+        if buf.recording:
+            if type(payload) is bytes:
+                n = PyBytes_GET_SIZE(payload)
+                p = PyBytes_AS_STRING(payload)
+                if buf.c_due(n, recv_ns if recv_ns > 0 else _now_ns()):
+                    self._on_due()
+                buf.c_append(recv_ns, self._cid, 0 if n and (p[0] == b"{" or p[0] == b"[") else 1, p, n)
+            else:
+                if buf.c_due(len(payload), recv_ns if recv_ns > 0 else _now_ns()):
+                    self._on_due()
+                buf.append(payload, recv_ns, self._cid)
+        return self._on_frame(payload, recv_ns)
