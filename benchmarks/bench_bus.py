@@ -320,3 +320,48 @@ def test_book_events_nats_publish(benchmark, depth_stream, nats_server, depth):
     benchmark.extra_info.update(book_events=events, published_messages=stats["published"],
                                 book_events_per_s=round(events / benchmark.stats.stats.median))
     loop.close()
+
+
+# ---- the sinks' cost, paired: each round runs the feed alone, then with the sink ----------------
+# (the machine is shared: wall times of separate cases drift with the load; this ratio is taken within
+# each round, feed alone and feed + sink back to back, on the thread's CPU time, then its median)
+
+def _sink_case(name):
+    if name.startswith("encoder"):
+        enc = BusEncoder("binance", depth=int(name[len("encoder"):]))
+        return SinkTap([enc]), enc.take, None
+    if name == "shm":
+        import uuid
+
+        from feedhandler.shm import ShmTable, ShmWriter
+
+        table = ShmTable.create(f"fhbench-{uuid.uuid4().hex[:8]}", [("binance", "BTCUSDT")], depth=10, ring_slots=1 << 16)
+        return SinkTap([ShmWriter(table, 0).sink("binance")]), None, table.close
+    raise ValueError(name)
+
+
+@pytest.mark.benchmark(group="bus-sink-cost-paired")
+@pytest.mark.parametrize("stream", ["depth", "recording"])
+@pytest.mark.parametrize("sink", ["encoder20", "encoder100", "shm"])
+def test_sink_cost_paired(benchmark, request, stream, sink):
+    import statistics
+    import time
+
+    items = request.getfixturevalue("depth_stream" if stream == "depth" else "recording")
+    ratios = []
+
+    def one_round():
+        t0 = time.thread_time()
+        replay(items, _noop)
+        t1 = time.thread_time()
+        tap, every, close = _sink_case(sink)
+        t2 = time.thread_time()
+        replay(items, tap, every)
+        t3 = time.thread_time()
+        if close is not None:
+            close()
+        ratios.append((t3 - t2) / (t1 - t0))
+
+    benchmark.pedantic(one_round, rounds=9, iterations=1, warmup_rounds=1)
+    benchmark.extra_info["slowdown_median"] = round(statistics.median(ratios[1:]), 3)
+    benchmark.extra_info["throughput_drop_pct"] = round((1 - 1 / statistics.median(ratios[1:])) * 100, 1)

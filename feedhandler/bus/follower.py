@@ -40,7 +40,8 @@ class BookFollower:
     channels : iterable of str
         Any of ``book``, ``trades``, ``book_ticker``.
     depth : int
-        Levels per side the publisher sends (``NatsSink(depth=...)``).
+        At least the levels per side the publisher sends (``NatsSink(depth=...)``, 20 by default); a
+        record with more than ``2 * depth`` levels per side is refused as a ``ParseError``.
     jetstream : bool
         Read through JetStream (``stream_name``), replaying ``replay_seconds`` on join.
     error_handler : callable, optional

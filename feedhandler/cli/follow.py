@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exchange", help="only this exchange")
     parser.add_argument("--symbols", help="comma-separated: only these symbols")
     parser.add_argument("--jetstream", action="store_true", help="read through JetStream (replays the last snapshot on join)")
-    parser.add_argument("--depth", type=int, default=100, help="levels per side the publisher sends (its sinks.nats depth)")
+    parser.add_argument("--depth", type=int, default=100,
+                        help="levels per side the books hold: at least the publisher's sinks.nats depth (default 20)")
     parser.add_argument("--duration", type=float, default=0.0, help="seconds to run (default: until Ctrl-C)")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between live views")
     parser.add_argument("--format", choices=("live", "json"), default="live", help="a live view (default) or JSON lines")

@@ -48,11 +48,11 @@ cdef class BusEncoder(EventSink):
     cdef readonly int64_t records, batches, snapshots, dropped_records, dropped_batches, unsupported
     cdef public object wake     # callable() run when the first record of a flush round is written
     cdef bint _woken
-    cdef dict _streams          # (symbol, kind) -> _Stream
+    cdef dict _streams          # symbol -> [book, trades, book_ticker] streams (None until used)
     cdef list _ready            # sealed batches: (subject, bytes), at most max_pending_batches
     cdef list _dirty            # streams with an open, non-empty batch
-    cdef object _last_key_sym
-    cdef _Stream _last_book
+    cdef object _last_sym       # the last event's symbol object, and its stream group
+    cdef list _last_group
 
     cdef _Stream _stream(self, str symbol, int channel)
     cdef int _room(self, _Stream st, Py_ssize_t need) except -1

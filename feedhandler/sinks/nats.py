@@ -47,7 +47,7 @@ class NatsSink:
     """
 
     def __init__(self, servers: str | list[str], *, jetstream: bool = False, prefix: str = "md",
-                 depth: int = 100, snapshot_interval: float = 1.0, batch_bytes: int = 65536,
+                 depth: int = 20, snapshot_interval: float = 1.0, batch_bytes: int = 65536,
                  max_pending_batches: int = 1024, stream_name: str = "FH_MD", stream_max_age: float = 10.0,
                  pending_size: int = 8 << 20, name: str | None = None) -> None:
         self.servers = [servers] if isinstance(servers, str) else list(servers)

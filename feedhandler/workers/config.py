@@ -17,7 +17,7 @@ Example::
     [sinks.nats]
     servers = ["nats://127.0.0.1:4222"]
     jetstream = true
-    depth = 100
+    depth = 20                  # levels per side on the bus (followers need --depth >= this)
     snapshot_interval = 1.0
 
     [sinks.shm]
@@ -57,7 +57,7 @@ class FeedConfig:
 class NatsConfig:
     servers: list[str]
     jetstream: bool = False
-    depth: int = 100
+    depth: int = 20
     snapshot_interval: float = 1.0
     prefix: str = "md"
     stream_name: str = "FH_MD"

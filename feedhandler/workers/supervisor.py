@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
+from ..events import BookStatus, BookUpdate
 from .config import RunConfig, Shard, shard
 
 #: how long a worker gets to stop cleanly after SIGTERM before it is killed
@@ -53,13 +54,12 @@ class _Counter:
         self.valid: dict[str, bool] = {}
 
     def __call__(self, ev: Any) -> None:
-        from ..events import BookStatus, BookUpdate
-
         self.events += 1
-        if isinstance(ev, BookUpdate):
-            self.valid[ev.symbol] = True
-        elif isinstance(ev, BookStatus):
+        cls = type(ev)
+        if cls is BookStatus:
             self.valid[ev.symbol] = bool(ev.valid)
+        elif cls is BookUpdate and not self.valid.get(ev.symbol):
+            self.valid[ev.symbol] = True
 
 
 async def _replay(feed: Any, tap: Any, on_error: Callable[[BaseException], Any], counts: dict[str, int]) -> None:
