@@ -1,0 +1,43 @@
+"""Two supervised worker processes replaying recordings into a shared-memory table."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import orjson
+import pytest
+
+from feedhandler.recording import RecordingWriter
+from feedhandler.workers import Supervisor, parse_config
+
+N = 300
+
+
+def write_recording(path, symbol):
+    with RecordingWriter(path, {"exchange": "binance", "symbols": [symbol]}) as w:
+        w.snapshot(symbol, 1000, [(100.0 - i, 1.0) for i in range(1, 50)], [(101.0 + i, 1.0) for i in range(50)], 1)
+        uid = 1001
+        for i in range(N):
+            data = {"e": "depthUpdate", "E": 1723161255208, "s": symbol, "U": uid, "u": uid,
+                    "b": [[f"{99.0 - i % 7:.2f}", f"{1 + i % 5}.5"]], "a": [[f"{102.0 + i % 3:.2f}", "2.0"]]}
+            uid += 1
+            w.frame(orjson.dumps({"stream": f"{symbol.lower()}@depth@100ms", "data": data}), 2 + i, 0)
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="no /dev/shm on this host")
+def test_two_workers_replay_every_frame(tmp_path):
+    files = []
+    for sym in ("AAAUSDT", "BBBUSDT"):
+        p = tmp_path / f"{sym}.fhrec"
+        write_recording(p, sym)
+        files.append(str(p))
+    name = f"fhsup-{uuid.uuid4().hex[:8]}"
+    config = parse_config({"run": {"progress_interval": 0.2},
+                           "feeds": [{"exchange": "binance", "replay": files, "symbols": ["AAAUSDT", "BBBUSDT"]}],
+                           "sinks": {"shm": {"name": name, "depth": 5}}})
+    sup = Supervisor(config, 2, restart=False)
+    summary = sup.run(duration=60)
+    assert summary["workers"] == 2 and summary["restarts"] == 0
+    assert summary["worker_frames"] == [N, N]           # one recording each, every frame
+    assert all(w.last.get("valid") == 1 for w in sup.workers)   # each worker's book ended valid
+    assert not os.path.exists(f"/dev/shm/{name}.table")          # the supervisor removed its table
