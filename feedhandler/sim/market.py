@@ -265,6 +265,9 @@ class MarketModel:
     clock_ms : callable returning int, optional
         Source of event timestamps (ms). By default a virtual clock that advances a seeded 1..20 ms per
         step, so runs are reproducible; the exchange passes a wall clock for live demos.
+    max_ids_per_step : int
+        A step aggregates 1..max_ids_per_step update ids (3). 1 for exchanges whose push id advances by
+        exactly one per message (a per-topic counter), so the wire id is the model's id.
     """
 
     def __init__(
@@ -277,6 +280,7 @@ class MarketModel:
         step: str | Decimal | Mapping[str, str | Decimal] | None = None,
         history_ids: int = 20_000,
         clock_ms: Callable[[], int] | None = None,
+        max_ids_per_step: int = 3,
     ) -> None:
         symbol_list = list(dict.fromkeys(symbols))
         if not symbol_list:
@@ -288,6 +292,9 @@ class MarketModel:
         self.seed = seed
         self.levels = levels
         self.history_ids = history_ids
+        if max_ids_per_step < 1:
+            raise ValueError(f"max_ids_per_step must be >= 1, got {max_ids_per_step}")
+        self.max_ids_per_step = max_ids_per_step
         self._rng = random.Random(seed)
         self._clock_ms = clock_ms
         self._virtual_ms = 1_700_000_000_000 + self._rng.randrange(86_400_000)
@@ -377,14 +384,14 @@ class MarketModel:
     # ------------------------------------------------------------------ evolution
 
     def step(self, symbol: str) -> Delta:
-        """Advance ``symbol`` by 1..3 update ids and return the aggregated changes."""
+        """Advance ``symbol`` by 1..max_ids_per_step update ids and return the aggregated changes."""
         book = self._book(symbol)
         rng = self._rng
         ts = book.last_ts = self._now()
         first_id = book.last_id + 1
         start_qty: dict[tuple[int, int], int] = {}
         trades: list[Trade] = []
-        for _ in range(rng.randint(1, 3)):
+        for _ in range(rng.randint(1, self.max_ids_per_step)):
             changes: list[tuple[int, int, int, int]] = []
             uid = book.last_id + 1
             self._one_event(book, changes, trades, uid, ts)

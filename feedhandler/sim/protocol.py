@@ -232,6 +232,9 @@ class SimProtocol(abc.ABC):
         True if market data goes out in binary frames (protobuf); shapes the fault frames.
     snapshot_on_subscribe : bool
         Push ``encode_snapshot`` right after a DEPTH subscription (a stream that starts with a full book).
+    max_ids_per_step : int
+        Most update ids one model step (one push) aggregates; 1 when the wire id must advance by exactly one
+        per push (a per-topic message counter), so the wire id is the model's id.
     """
 
     name: ClassVar[str] = ""
@@ -240,6 +243,7 @@ class SimProtocol(abc.ABC):
     max_subscriptions: ClassVar[int] = 50
     binary_data: ClassVar[bool] = False
     snapshot_on_subscribe: ClassVar[bool] = False
+    max_ids_per_step: ClassVar[int] = 3
 
     def __init__(self) -> None:
         self._ctx: ExchangeContext | None = None

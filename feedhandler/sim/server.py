@@ -191,7 +191,8 @@ class SimExchange(ExchangeContext):
         self._protocol.bind(self)
         clock: Callable[[], int] | None = (lambda: time.time_ns() // 1_000_000) if wall_clock else None
         self._model = MarketModel(
-            symbols, seed, levels=levels, tick=tick, step=step, history_ids=history_ids, clock_ms=clock
+            symbols, seed, levels=levels, tick=tick, step=step, history_ids=history_ids, clock_ms=clock,
+            max_ids_per_step=self._protocol.max_ids_per_step,
         )
         self._faults = faults if faults is not None else FaultConfig(seed=seed)
         self._credentials = dict(_DEFAULT_CREDENTIALS if credentials is None else credentials)

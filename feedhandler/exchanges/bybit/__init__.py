@@ -1,0 +1,37 @@
+"""Bybit v5: strategies, compiled decoder and book rule (spot, linear and inverse public; private).
+
+Registered with ``WebSocketStrategyFactory`` under ``"bybit"`` (public and private sides).
+"""
+from feedhandler.core.registry import register_exchange
+
+from .parser import BybitPrivateMessageParser, BybitPublicMessageParser
+from .rules import BYBIT_BOOK_RULE
+from .strategies import (
+    BybitCredentials,
+    BybitPrivateConnectionStrategy,
+    BybitPrivateSubscriptionStrategy,
+    BybitPublicConnectionStrategy,
+    BybitPublicSubscriptionStrategy,
+    sign,
+)
+
+register_exchange(
+    "bybit",
+    public=(BybitPublicConnectionStrategy, BybitPublicSubscriptionStrategy, BybitPublicMessageParser),
+    private=(BybitPrivateConnectionStrategy, BybitPrivateSubscriptionStrategy, BybitPrivateMessageParser),
+    demo_symbols=("BTCUSDT", "ETHUSDT", "SOLUSDT"),
+    sim_protocol="feedhandler.exchanges.bybit.sim_protocol",
+    module=__name__,
+)
+
+__all__ = [
+    "BYBIT_BOOK_RULE",
+    "BybitCredentials",
+    "BybitPrivateConnectionStrategy",
+    "BybitPrivateMessageParser",
+    "BybitPrivateSubscriptionStrategy",
+    "BybitPublicConnectionStrategy",
+    "BybitPublicMessageParser",
+    "BybitPublicSubscriptionStrategy",
+    "sign",
+]

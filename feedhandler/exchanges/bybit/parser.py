@@ -1,0 +1,59 @@
+"""Bybit v5 message parsers: the compiled :class:`BybitDecoder` behind ``SyncedMessageParser``.
+
+Books (``orderbook.{depth}.{symbol}``) carry their own snapshots: there is no REST fetch. A book that
+needs a fresh snapshot (a gap in ``u``, a delta before any snapshot) turns invalid (a ``BookStatus``
+says so) and the manager's in-band recovery unsubscribes and subscribes its topic again.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from feedhandler.core.dispatch import EventDispatcher
+from feedhandler.core.types import ChannelType
+from feedhandler.sync.book_sync import BookSyncGroup
+from feedhandler.sync.synced_parser import SyncedMessageParser
+
+from .constants import EXCHANGE
+from .decoder import BybitDecoder
+from .rules import BYBIT_BOOK_RULE
+
+
+class BybitPublicMessageParser(SyncedMessageParser):
+    """Public Bybit parser: books, trades, tickers (best bid/offer and 24 h ticker), klines.
+
+    Parameters
+    ----------
+    book_depth:
+        Book capacity, levels per side.
+    """
+
+    def __init__(self, book_depth: int = 1000, **kwargs: Any):
+        dispatcher = EventDispatcher()
+        books = BookSyncGroup(EXCHANGE, BYBIT_BOOK_RULE, dispatcher, int(book_depth))
+        super().__init__(BybitDecoder(dispatcher, books, False), None)
+        self._recover: Any = None
+
+    def set_book_recovery(self, recover: Any) -> None:
+        """The manager's in-band recovery ``recover(symbol)``: asked when a book needs a fresh snapshot."""
+        self._recover = recover
+        assert self.books is not None
+        self.books.request_snapshot = (lambda sync: self._recover(sync.symbol)) if recover is not None else None
+
+    def awaits_snapshot(self, symbol: str) -> bool:
+        """True while the book of ``symbol`` waits for the snapshot a recovery asked for."""
+        return self.books is not None and symbol in self.books and not self.books[symbol].is_valid
+
+    def configure(self, config: Any) -> None:
+        """Book depth, and which of BookTicker / Ticker the ``tickers`` topic delivers."""
+        super().configure(config)
+        channels = {ChannelType.parse(c) for c in getattr(config, "channel_types", ())}
+        mask = (1 if ChannelType.BOOK_TICKER in channels else 0) | (2 if ChannelType.TICKER in channels else 0)
+        self._decoder.ticker_mask = mask or 3
+
+
+class BybitPrivateMessageParser(SyncedMessageParser):
+    """Private Bybit parser: ``order`` -> OrderUpdate, ``execution`` -> Fill, ``wallet`` -> BalanceUpdate
+    (one per coin). A refused ``auth`` is reported as ``AuthenticationError`` and the connection retried."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(BybitDecoder(EventDispatcher(), None, True), None)
