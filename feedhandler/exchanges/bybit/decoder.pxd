@@ -32,6 +32,8 @@ ctypedef struct _Book:
     bint has_s, has_u
     const char* err        # on error: the field's name, NULL for an error of the object itself
     const char* err_at
+    const char* b_at       # where the 'b' / 'a' arrays start (a bad level is reported there)
+    const char* a_at
 
 
 cdef class BybitDecoder(FrameDecoder):

@@ -36,7 +36,7 @@ from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport (
     SIDE_BUY, SIDE_SELL, BalanceUpdate, BookTicker, EventPool, Fill, Kline, OrderUpdate, Ticker, Trade,
 )
-from feedhandler.sync.book_sync cimport BookSync, BookSyncGroup
+from feedhandler.sync.book_sync cimport WAITING, BookSync, BookSyncGroup
 
 from feedhandler.codec.json_scan import json_error_message
 from feedhandler.core.errors import AuthenticationError, ParseError
@@ -164,6 +164,10 @@ cdef int _book_data(JsonIter* it, _Book* bk, double* bpx, double* bqty, double* 
             bk.err_at = v.ptr
             if not (_pending(&v) and v.kind == JSON_ARRAY):
                 return JSON_ERR_TYPE if (not _pending(&v) or json_iter_take(it, &v) == 0) else it.state
+            if k.ptr[0] == b'b':
+                bk.b_at = v.ptr
+            else:
+                bk.a_at = v.ptr
             rc = json_iter_levels(it, bpx if k.ptr[0] == b'b' else apx, bqty if k.ptr[0] == b'b' else aqty,
                                   cap, &bk.nb if k.ptr[0] == b'b' else &bk.na)
             if rc != 0:
@@ -193,6 +197,8 @@ cdef int _fields(const JsonSpan* obj, const bb_key* keys, Py_ssize_t nkeys, Json
     cdef Py_ssize_t i
     cdef int rc
     memset(out, 0, nkeys * sizeof(JsonSpan))
+    for i in range(nkeys):
+        out[i].ptr = obj.ptr     # an absent field is reported at its object
     err_at[0] = obj.ptr
     if obj.kind != JSON_OBJECT:
         return JSON_ERR_TYPE
@@ -463,23 +469,26 @@ cdef class BybitDecoder(FrameDecoder):
         cdef bint snapshot = _is(&env.type_, b"snapshot", 8)
         cdef BookSync sync
         if not bk.has_u:
-            return self._fail(env, b"u", NULL, _MISSING)
+            return self._fail(env, b"u", env.data.ptr, _MISSING)
         if not snapshot and not _is(&env.type_, b"delta", 5):
-            return self._fail(env, b"type", env.type_.ptr,
+            return self._fail(env, b"type", env.type_.ptr if env.has_type else env.topic.ptr,
                               JSON_ERR_VALUE if env.has_type else _MISSING)
         if bk.has_s and (bk.s.len != sn or memcmp(bk.s.ptr, sym, sn) != 0):
             return self._fail(env, b"s", bk.s.ptr, _MISMATCH)
         if not _levels_ok(self._bid_px, self._bid_qty, bk.nb):
-            return self._fail(env, b"b", NULL, _BAD_LEVEL)
+            return self._fail(env, b"b", bk.b_at, _BAD_LEVEL)
         if not _levels_ok(self._ask_px, self._ask_qty, bk.na):
-            return self._fail(env, b"a", NULL, _BAD_LEVEL)
+            return self._fail(env, b"a", bk.a_at, _BAD_LEVEL)
         if self.books is None:
-            return self._fail(env, NULL, NULL, JSON_ERR_TYPE)
+            return self._fail(env, NULL, env.topic.ptr, JSON_ERR_TYPE)
         if not self._apply:
             return MT_DATA
         self.data_frames += 1
         sync = self.books.c_get(sym, sn)
         if snapshot:   # any snapshot (``u == 1`` after a restart included) replaces the book
+            if sync.state == WAITING:
+                # deltas buffered before it belong to the previous subscription (or numbering): drop them
+                sync.c_invalidate(sync.invalid_reason, False)
             sync.on_full_snapshot(bk.u, self._bid_px, self._bid_qty, bk.nb, self._ask_px, self._ask_qty, bk.na,
                                   env.ts_ms * 1000000, recv_ns)
         else:
