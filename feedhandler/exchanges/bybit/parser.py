@@ -30,18 +30,7 @@ class BybitPublicMessageParser(SyncedMessageParser):
     def __init__(self, book_depth: int = 1000, **kwargs: Any):
         dispatcher = EventDispatcher()
         books = BookSyncGroup(EXCHANGE, BYBIT_BOOK_RULE, dispatcher, int(book_depth))
-        super().__init__(BybitDecoder(dispatcher, books, False), None)
-        self._recover: Any = None
-
-    def set_book_recovery(self, recover: Any) -> None:
-        """The manager's in-band recovery ``recover(symbol)``: asked when a book needs a fresh snapshot."""
-        self._recover = recover
-        assert self.books is not None
-        self.books.request_snapshot = (lambda sync: self._recover(sync.symbol)) if recover is not None else None
-
-    def awaits_snapshot(self, symbol: str) -> bool:
-        """True while the book of ``symbol`` waits for the snapshot a recovery asked for."""
-        return self.books is not None and symbol in self.books and not self.books[symbol].is_valid
+        super().__init__(BybitDecoder(dispatcher, books, False), None, inband_books=[books])
 
     def configure(self, config: Any) -> None:
         """Book depth, and which of BookTicker / Ticker the ``tickers`` topic delivers."""
