@@ -64,11 +64,13 @@ class Envelope(msgspec.Struct):
 
 
 class PyBooks:
-    """The baseline's books: a SortedDict per side per topic, snapshot / ``u`` + 1 rule."""
+    """The baseline's books: a SortedDict per side per topic, snapshot / ``u`` + 1 rule, and (as the decoder
+    does with its BookUpdate) one handler call per applied update."""
 
     def __init__(self) -> None:
         self.books: dict[str, tuple[SortedDict, SortedDict]] = {}
         self.last: dict[str, int] = {}
+        self.handler = lambda topic, books: None
 
     def apply(self, topic: str, kind: str, u: int, b, a) -> None:
         if kind == "snapshot":
@@ -84,6 +86,7 @@ class PyBooks:
                 else:
                     book[px] = qty
         self.last[topic] = u
+        self.handler(topic, (bids, asks))
 
 
 def _round_decoder(decoder: BybitDecoder) -> None:
