@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -42,6 +43,7 @@ class ReplaySummary:
     elapsed_s: float = 0.0
     first_recv_ns: int = 0
     last_recv_ns: int = 0
+    parsers: list[Any] = field(default_factory=list)
 
     def total(self, key: str) -> int:
         return sum(int(b.get(key, 0)) for b in self.books.values())
@@ -189,17 +191,39 @@ def book_stats(books: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
+class _Lane:
+    """One parser (its books and checker) for the connections to one WebSocket URL."""
+
+    def __init__(self, parser: Any, handler: Callable[[Any], Any] | None, check: bool, errors: Counter):
+        self.parser = parser
+        self.books = getattr(parser, "books", None)
+        if self.books is not None:
+            self.books.request_snapshot = None  # snapshots come from the recording, at the moment they arrived
+        self.checker = ReplayCheck(self.books, handler) if check else None
+
+        def count_error(error: BaseException) -> None:
+            errors[type(error).__name__] += 1
+
+        parser.bind(self.checker if self.checker is not None else handler,
+                    self.checker.on_error if self.checker is not None else count_error)
+        self.feed = parser.feed
+
+
 def replay(recording: Recording, handler: Callable[[Any], Any] | None = None, *, parser: Any = None,
            check: bool = True, speed: str = "max", progress: Callable[[int], None] | None = None,
            records: Iterable[Record] | None = None) -> tuple[ReplaySummary, Any]:
     """Replay ``recording``; returns ``(summary, parser)`` (the parser holds the final books).
+
+    Connections to different WebSocket URLs (a capture of Bybit linear and spot, say) each get their own
+    parser, as they would live (``summary.parsers``; the one returned is the first); the books of a second
+    URL are reported as ``SYMBOL@<url path>``.
 
     Parameters
     ----------
     handler:
         Called with every event (after the checks); events are pooled: valid until it returns.
     parser:
-        A parser to use instead of ``recording.create_parser()``.
+        A parser to use instead of ``recording.create_parser()`` (then every connection goes to it).
     check:
         Count events and check best bid/offer against the books (off: ``handler`` is bound directly, fastest).
     speed:
@@ -209,28 +233,36 @@ def replay(recording: Recording, handler: Callable[[Any], Any] | None = None, *,
     records:
         Pre-read records to replay instead of reading the files (benchmarks).
     """
-    parser = parser if parser is not None else recording.create_parser()
-    books = getattr(parser, "books", None)
-    if books is not None:
-        books.request_snapshot = None  # snapshots come from the recording, at the moment they arrived
     summary = ReplaySummary(recording.exchange, recording.format, [str(p) for p in recording.paths])
-    checker = ReplayCheck(books, handler) if check else None
     errors: Counter = Counter()
+    lanes: dict[str, _Lane] = {}
+    first = _Lane(parser if parser is not None else recording.create_parser(), handler, check, errors)
+    urls = recording.connections  # filled while the records are read
+    lane_of: dict[int, _Lane] = {}
 
-    def count_error(error: BaseException) -> None:
-        errors[type(error).__name__] += 1
+    def lane_for(conn: int) -> _Lane:
+        url = "" if parser is not None else urls.get(conn, "")
+        lane = lanes.get(url)
+        if lane is None:
+            lane = first if not lanes else _Lane(recording.create_parser(), handler, check, errors)
+            lanes[url] = lane
+        lane_of[conn] = lane
+        return lane
 
-    parser.bind(checker if checker is not None else handler, checker.on_error if checker is not None else count_error)
-    feed = parser.feed
     hint = recording.snapshot_symbol_hint()
     first_ns = start = 0
     frames = parse_errors = sent = snapshots = unused = 0
     last_ns = 0
+    conn = -1
+    feed = first.feed
     started = time.perf_counter()
     it = records if records is not None else recording.records()
     for rec in it:
         kind = rec.kind
         if kind <= 1:  # KIND_TEXT / KIND_BINARY: the hot loop, kept short
+            if rec.connection_id != conn:
+                conn = rec.connection_id
+                feed = (lane_of.get(conn) or lane_for(conn)).feed
             if speed == "recorded":
                 if not first_ns:
                     first_ns, start = rec.recv_ns, time.monotonic_ns()
@@ -247,22 +279,27 @@ def replay(recording: Recording, handler: Callable[[Any], Any] | None = None, *,
                 progress(frames)
         elif kind == KIND_SNAPSHOT:
             snapshots += 1
-            if books is None or not load_recorded_snapshot(books, rec, hint):
+            if not any(lane.books is not None and load_recorded_snapshot(lane.books, rec, hint)
+                       for lane in (lanes.values() or (first,))):
                 unused += 1
         elif kind == KIND_SENT:
             sent += 1
     summary.elapsed_s = time.perf_counter() - started
     summary.frames, summary.sent, summary.snapshots, summary.snapshots_unused = frames, sent, snapshots, unused
     summary.last_recv_ns = last_ns
-    if checker is not None:
-        summary.events, summary.errors = checker.events, checker.errors
-        summary.bbo_checked, summary.bbo_mismatches = checker.checked, checker.mismatches
-        summary.invalidations = checker.invalidations
-        parse_errors += sum(checker.errors.values())
-    else:
-        summary.errors = errors
-        parse_errors += sum(errors.values())
-    summary.parse_errors = parse_errors
-    if books is not None:
-        summary.books = book_stats(books)
-    return summary, parser
+    if not lanes:
+        lanes[""] = first
+    summary.parsers = [lane.parser for lane in lanes.values()]
+    for i, (url, lane) in enumerate(lanes.items()):
+        suffix = "" if i == 0 else "@" + (urlsplit(url).path.strip("/") or url)
+        if lane.checker is not None:
+            summary.events.update(lane.checker.events)
+            summary.errors.update(lane.checker.errors)
+            summary.bbo_checked += lane.checker.checked
+            summary.bbo_mismatches += lane.checker.mismatches
+            summary.invalidations += lane.checker.invalidations
+        if lane.books is not None:
+            summary.books.update({k + suffix: v for k, v in book_stats(lane.books).items()})
+    summary.errors.update(errors)
+    summary.parse_errors = parse_errors + sum(summary.errors.values())
+    return summary, first.parser

@@ -226,6 +226,8 @@ class Recording:
     exchange: str
     options: dict[str, Any] = field(default_factory=dict)
     header: dict[str, Any] = field(default_factory=dict)
+    #: connection id -> the WebSocket URL it was opened to, as far as the records read so far say
+    connections: dict[int, str] = field(default_factory=dict)
     _readers: list[_CountingReader] = field(default_factory=list, repr=False)
 
     @property
@@ -309,6 +311,7 @@ class Recording:
                 head, sep, body = line.partition(b": ")
                 if b" <-> " in head or (not sep and b" <-> " in line):
                     conn += 1
+                    self.connections[conn] = line.split(b" <-> ", 1)[0].decode(errors="replace")
                     continue
                 if not sep:
                     raise RecordingError(f"{path}: line {lineno}: not a cryptofeed v1 line")
@@ -351,6 +354,9 @@ class Recording:
                         data = obj["data"]
                         yield Record(_seconds_to_ns(obj["ts"]), conn, KIND_TEXT,
                                      data.encode() if isinstance(data, str) else json.dumps(data).encode())
+                    elif kind == "connect":
+                        conn = conns.setdefault(obj.get("conn", ""), len(conns) + 1)
+                        self.connections[conn] = str(obj.get("addr", ""))
                     elif kind == "send":
                         conn = conns.setdefault(obj.get("conn", ""), len(conns) + 1)
                         yield Record(_seconds_to_ns(obj["ts"]), conn, KIND_SENT, str(obj.get("data", "")).encode())
