@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("parquet",), default="parquet", help="output format (parquet)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--depth", type=int, default=10, help="levels per side in book_snapshots (default 10)")
+    parser.add_argument("--compression", default="zstd", choices=("zstd", "lz4", "snappy", "gzip", "none"),
+                        help="Parquet codec (default zstd: the smallest; lz4/snappy: a little faster)")
     parser.add_argument("--snapshot-interval", type=float, default=1.0,
                         help="seconds between two book_snapshots rows of a symbol (default 1; 0: none)")
 
@@ -29,7 +31,7 @@ async def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     recording = open_from_args(args)
     progress = None if args.quiet else progress_printer(recording, sys.stderr)
     result = export_parquet(recording, args.out, depth=args.depth, snapshot_interval_s=args.snapshot_interval,
-                            progress=progress)
+                            progress=progress, compression=args.compression)
     await result.parser.close()
     if progress is not None:
         progress(result.replay.frames, final=True)

@@ -18,6 +18,7 @@ Needs ``pyarrow`` (``pip install 'feedhandler[parquet]'``).
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -107,23 +108,28 @@ class ParquetSink:
         day = when // _NS_PER_DAY
         sym = cols["symbol"][:n]
         key = sym.astype(np.int64) * 1_000_000 + day
-        if n and key[0] == key[-1] and (key == key[0]).all():
-            self._write(table, cols, 0, n, int(sym[0]), int(day[0]), None)
-        else:
+        # rows come in time order: usually one run per (symbol, day), written as zero-copy slices
+        cuts = np.flatnonzero(key[1:] != key[:-1]) + 1
+        if len(cuts) < 16:
+            bounds = [0, *cuts.tolist(), n]
+            for a, b in zip(bounds[:-1], bounds[1:]):
+                self._write(table, cols, a, b, int(sym[a]), int(day[a]), None)
+        else:  # symbols interleaved: one gather per partition
             keys, inverse = np.unique(key, return_inverse=True)
             for i, k in enumerate(keys):
                 rows = np.flatnonzero(inverse == i)
                 self._write(table, cols, 0, n, int(k // 1_000_000), int(k % 1_000_000), rows)
         self.rows[table] += n
 
-    def _batch(self, table: str, cols: dict[str, np.ndarray], n: int, code: int, rows: np.ndarray | None) -> Any:
+    def _batch(self, cols: dict[str, np.ndarray], start: int, end: int, code: int, rows: np.ndarray | None) -> Any:
+        """Rows ``[start, end)`` (or the gathered ``rows``) of the buffers as one record batch."""
         pa = self.pa
         assert self.columns is not None
 
         def take(a: np.ndarray) -> np.ndarray:
-            return a[:n] if rows is None else a[rows]
+            return a[start:end] if rows is None else a[rows]
 
-        m = n if rows is None else len(rows)
+        m = end - start if rows is None else len(rows)
         zeros = np.zeros(m, dtype=np.int32)
         arrays = {
             "exchange": pa.DictionaryArray.from_arrays(zeros, self._exchange_dict),
@@ -144,14 +150,14 @@ class ParquetSink:
                 arrays[name] = pa.array(v)
         return pa.RecordBatch.from_pydict(arrays)
 
-    def _write(self, table: str, cols: dict[str, np.ndarray], start: int, n: int, code: int, day: int,
+    def _write(self, table: str, cols: dict[str, np.ndarray], start: int, end: int, code: int, day: int,
                rows: np.ndarray | None) -> None:
-        batch = self._batch(table, cols, n, code, rows)
+        batch = self._batch(cols, start, end, code, rows)
         key = (table, code, day)
         writer = self._writers.get(key)
         if writer is None:
             assert self.columns is not None
-            date = np.datetime64(day, "D").astype(str)
+            date = time.strftime("%Y-%m-%d", time.gmtime(day * 86_400))
             path = self.out / table / _safe(self.exchange) / _safe(self.columns.symbols[code]) / f"{date}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
             # dictionary pages only for the string columns: numbers rarely repeat, and encoding them costs time
@@ -176,8 +182,6 @@ def export_parquet(recording: Recording, out: str | Path, *, depth: int = 10, sn
     ``records``: pre-read records instead of the files (the benchmark). The replay runs unchecked (the export
     handler is bound to the parser directly); ``replay`` checks the same recording.
     """
-    import time
-
     started = time.perf_counter()
     fallback = int(recording.header.get("started_unix_ns") or 0)
     sink = ParquetSink(out, recording.exchange, recv_is_unix=recording.format != "fhrec", fallback_unix_ns=fallback,

@@ -37,6 +37,14 @@ CASES = [
      10, None, 212, False),
     # 172 updates + 9 trades + 22 tickers + 14 candles + 22 subscribe acks received; 159 updates applied
     (["gateio/cryptofeed_spot_2021-04-22/GATEIO.ws.1.0"], "cryptofeed-v1", "gateio", 239, 10, 10, 159, 0, True),
+    # in-band snapshots: linear + spot connections, each through its own parser (BTCUSDT and ETHUSDT on both);
+    # PROVENANCE: 6 snapshots, 2,142 deltas, 0 gaps
+    (["bybit/cryptofeed_v3_2026-08-09/BYBIT.jsonl.zst"], "cryptofeed-v3", "bybit", 3_227, 0, 6, 2_142, 0, True),
+    # 3 books snapshots + 287 updates (290 checksums, each verified by the parser)
+    (["okx/cryptofeed_2022-05-13/OKX.ws.1.0"], "cryptofeed-v1", "okx", 410, 0, 3, 287, 0, True),
+    # level2: 2 snapshots + 773 updates (sequence_num contiguous over all 1,030 frames)
+    (["coinbase/cryptofeed_v3_2026-08-09/COINBASE.jsonl.zst"], "cryptofeed-v3", "coinbase", 1_030, 0, 2, None, 0,
+     True),
 ]
 
 
@@ -50,6 +58,8 @@ def _replay_json(capsys, *args: str) -> tuple[int, dict]:
                          ids=lambda v: Path(v[0]).parent.name if isinstance(v, list) else None)
 def test_shared_recording_replays_with_expected_counts(capsys, files, fmt, exchange, frames, snapshots, books,
                                                        applied, checks, exact):
+    if exchange not in WebSocketStrategyFactory.exchanges():
+        pytest.skip(f"{exchange} is not on this branch yet")
     paths = [str(DATA / f) for f in files]
     assert detect_format(paths[0]) == fmt
     code, s = _replay_json(capsys, *paths)
