@@ -4,7 +4,7 @@ Recording: ``binance-replay-btcusdt`` (hftbacktest spot BTCUSDT 2024-08-08 + 08-
 by the product's reader and replayed from memory). Cases (group ``export-binance-replay-btcusdt``):
 
 - ``feedhandler``: :func:`feedhandler.recording.export.export_parquet`: parser + sync + books, the compiled
-  ``EventColumns`` handler into preallocated numpy columns, Arrow record batches, Parquet (zstd) files
+  ``EventColumns`` handler into preallocated numpy columns, Arrow record batches, Parquet (lz4, the default) files
   partitioned by exchange/symbol/date;
 - ``replay-only``: the same replay with a handler that does nothing (the floor: what the export adds is the
   difference);

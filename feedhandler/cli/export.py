@@ -20,8 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("parquet",), default="parquet", help="output format (parquet)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--depth", type=int, default=10, help="levels per side in book_snapshots (default 10)")
-    parser.add_argument("--compression", default="zstd", choices=("zstd", "lz4", "snappy", "gzip", "none"),
-                        help="Parquet codec (default zstd: the smallest; lz4/snappy: a little faster)")
+    parser.add_argument("--compression", default="lz4", choices=("lz4", "zstd", "snappy", "gzip", "none"),
+                        help="Parquet codec (default lz4: the fastest to write; zstd: ~35%% smaller files)")
     parser.add_argument("--snapshot-interval", type=float, default=1.0,
                         help="seconds between two book_snapshots rows of a symbol (default 1; 0: none)")
 

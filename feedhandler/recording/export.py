@@ -81,11 +81,12 @@ class ParquetSink:
     fallback_unix_ns:
         The date of rows with neither (the recording's start).
     compression:
-        Parquet codec (``zstd``).
+        Parquet codec: ``lz4`` (default: ~25% less CPU than ``zstd`` for the writer), ``zstd`` (~35% smaller
+        files), ``snappy``, ``gzip``, ``none``.
     """
 
     def __init__(self, out: str | Path, exchange: str, *, recv_is_unix: bool, fallback_unix_ns: int = 0,
-                 compression: str = "zstd"):
+                 compression: str = "lz4"):
         self.pa, self.pq = _pyarrow()
         self.out = Path(out)
         self.exchange = exchange
@@ -176,7 +177,7 @@ class ParquetSink:
 
 def export_parquet(recording: Recording, out: str | Path, *, depth: int = 10, snapshot_interval_s: float = 1.0,
                    capacity: int = 65536, progress: Callable[[int], None] | None = None,
-                   records: Iterable[Record] | None = None, compression: str = "zstd") -> ExportSummary:
+                   records: Iterable[Record] | None = None, compression: str = "lz4") -> ExportSummary:
     """Replay ``recording`` and write its events as Parquet tables under ``out`` (see the module docstring).
 
     ``records``: pre-read records instead of the files (the benchmark). The replay runs unchecked (the export
