@@ -11,7 +11,7 @@ cdef class FollowedStream:
     """One stream (exchange, symbol, channel) as a follower sees it."""
     cdef readonly str exchange
     cdef readonly str symbol
-    cdef readonly int channel         # 0 book, 1 trades, 2 book ticker
+    cdef readonly int channel         # 0 book, 1 trades, 2 book ticker, 3 ticker, 4 kline
     cdef readonly uint64_t session    # publisher run the sequence belongs to
     cdef readonly int64_t last_seq    # last record seen (0: none yet)
     cdef readonly bint valid          # book streams: the book equals the publisher's top
@@ -27,7 +27,7 @@ cdef class BusDecoder:
     cdef readonly EventDispatcher dispatcher
     cdef dict _streams                # key bytes -> FollowedStream
     cdef FollowedStream _last
-    cdef EventPool _updates, _statuses, _trades, _tickers
+    cdef EventPool _updates, _statuses, _trades, _tickers, _tickers24, _klines
     cdef object _scratch_arr
     cdef double* _scratch             # 4 * 65535 doubles: bid px, bid qty, ask px, ask qty
     cdef int c_feed(self, const unsigned char* p, Py_ssize_t n) except -1

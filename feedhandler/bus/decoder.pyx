@@ -18,16 +18,17 @@ import numpy as np
 
 from feedhandler.book.orderbook cimport OrderBook
 from feedhandler.core.dispatch cimport EventDispatcher
-from feedhandler.events.events cimport BookStatus, BookTicker, BookUpdate, EventPool, Trade
+from feedhandler.events.events cimport BookStatus, BookTicker, BookUpdate, EventPool, Kline, Ticker, Trade
 from feedhandler.sinks.wire cimport (FLAG_EXCHANGE_SNAPSHOT, FLAG_VALID, LEVEL_BYTES, MSG_HEADER, REC_BOOK_DELTA,
-                                     REC_BOOK_SNAPSHOT, REC_BOOK_TICKER, REC_HEADER, REC_STATUS, REC_TRADE,
-                                     WIRE_MAGIC, pad8)
+                                     REC_BOOK_SNAPSHOT, REC_BOOK_TICKER, REC_HEADER, REC_KLINE, REC_STATUS,
+                                     REC_TICKER, REC_TRADE, WIRE_MAGIC, pad8)
 
 from feedhandler.book.orderbook import OrderBook as _OrderBook
 from feedhandler.core.dispatch import EventDispatcher as _EventDispatcher
 from feedhandler.core.errors import ParseError
 from feedhandler.events.events import (BookStatus as _BookStatus, BookTicker as _BookTicker,
-                                       BookUpdate as _BookUpdate, Trade as _Trade)
+                                       BookUpdate as _BookUpdate, Kline as _Kline, Ticker as _Ticker,
+                                       Trade as _Trade)
 
 if sys.byteorder != "little":
     raise ImportError("feedhandler.bus needs a little-endian host")
@@ -61,6 +62,10 @@ cdef inline int channel_of(int kind) noexcept:
         return 1
     if kind == REC_BOOK_TICKER:
         return 2
+    if kind == REC_TICKER:
+        return 3
+    if kind == REC_KLINE:
+        return 4
     return 0
 
 
@@ -75,6 +80,10 @@ cdef Py_ssize_t body_size(int kind, const unsigned char* r) noexcept:
         return 32 + pad8(text)
     if kind == REC_BOOK_TICKER:
         return 32
+    if kind == REC_TICKER:
+        return 48
+    if kind == REC_KLINE:
+        return 72 + pad8(text)
     return -1
 
 
@@ -92,7 +101,7 @@ cdef class BusDecoder:
     Parameters
     ----------
     handler : callable, optional
-        Receives ``BookUpdate`` (the follower's live book), ``BookStatus``, ``Trade``, ``BookTicker``,
+        Receives ``BookUpdate`` (the follower's live book), ``BookStatus``, ``Trade``, ``BookTicker``, ``Ticker``, ``Kline``,
         exactly as the manager's handler does (pooled events: valid until the handler returns).
     error_handler : callable, optional
         Receives a ``HandlerError`` when the handler raises (the decoder goes on).
@@ -110,6 +119,8 @@ cdef class BusDecoder:
         self._statuses = EventPool(_BookStatus, 16)
         self._trades = EventPool(_Trade, 16)
         self._tickers = EventPool(_BookTicker, 16)
+        self._tickers24 = EventPool(_Ticker, 16)
+        self._klines = EventPool(_Kline, 16)
         self._scratch_arr = np.zeros(4 * SCRATCH_LEVELS, dtype=np.float64)
         self._scratch = <double*>(<Py_ssize_t>self._scratch_arr.ctypes.data)
 
@@ -177,6 +188,8 @@ cdef class BusDecoder:
         cdef BookStatus stv
         cdef Trade tr
         cdef BookTicker tk
+        cdef Ticker t24
+        cdef Kline kl
         cdef bytes key
         cdef double* s = self._scratch
         self.messages += 1
@@ -342,4 +355,34 @@ cdef class BusDecoder:
                 tk.ask_qty = get_f64(r + REC_HEADER + 24)
                 tk.update_id = last_id
                 self.dispatcher.emit(tk)
+            elif kind == REC_TICKER:
+                t24 = <Ticker>self._tickers24.acquire()
+                t24.exchange = st.exchange
+                t24.symbol = st.symbol
+                t24.exchange_ts_ns = ts
+                t24.recv_ns = recv
+                t24.last = get_f64(r + REC_HEADER)
+                t24.high = get_f64(r + REC_HEADER + 8)
+                t24.low = get_f64(r + REC_HEADER + 16)
+                t24.volume = get_f64(r + REC_HEADER + 24)
+                t24.quote_volume = get_f64(r + REC_HEADER + 32)
+                t24.change_pct = get_f64(r + REC_HEADER + 40)
+                self.dispatcher.emit(t24)
+            elif kind == REC_KLINE:
+                kl = <Kline>self._klines.acquire()
+                kl.exchange = st.exchange
+                kl.symbol = st.symbol
+                kl.exchange_ts_ns = ts
+                kl.recv_ns = recv
+                kl.interval = (<const char*>(r + REC_HEADER + 72))[:get_u16(r + 6)].decode("utf-8", "replace")
+                kl.open_time_ns = get_i64(r + REC_HEADER)
+                kl.close_time_ns = get_i64(r + REC_HEADER + 8)
+                kl.open = get_f64(r + REC_HEADER + 16)
+                kl.high = get_f64(r + REC_HEADER + 24)
+                kl.low = get_f64(r + REC_HEADER + 32)
+                kl.close = get_f64(r + REC_HEADER + 40)
+                kl.volume = get_f64(r + REC_HEADER + 48)
+                kl.quote_volume = get_f64(r + REC_HEADER + 56)
+                kl.closed = get_i64(r + REC_HEADER + 64) != 0
+                self.dispatcher.emit(kl)
         return 0

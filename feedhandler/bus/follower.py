@@ -2,7 +2,8 @@
 
 It subscribes to ``<prefix>.<exchange>.<symbol>.<channel>`` (wildcards when no exchange or symbols
 are given), decodes each message with :class:`~feedhandler.bus.decoder.BusDecoder` and hands the
-same events as the manager (``BookUpdate``, ``BookStatus``, ``Trade``, ``BookTicker``) to the handler.
+same events as the manager (``BookUpdate``, ``BookStatus``, ``Trade``, ``BookTicker``, ``Ticker``,
+``Kline``) to the handler.
 A book is valid only from a snapshot on; a hole in a stream's sequence numbers, a publisher restart,
 or a lost bus connection makes it invalid (``BookStatus(valid=False)``) until the next snapshot.
 
@@ -21,7 +22,7 @@ from .decoder import BusDecoder
 
 log = logging.getLogger(__name__)
 
-CHANNELS = ("book", "trades", "book_ticker")
+CHANNELS = ("book", "trades", "book_ticker", "ticker", "kline")
 
 
 class BookFollower:
@@ -38,7 +39,7 @@ class BookFollower:
     symbols : iterable of str, optional
         Only these symbols (default: every symbol).
     channels : iterable of str
-        Any of ``book``, ``trades``, ``book_ticker``.
+        Any of ``book``, ``trades``, ``book_ticker``, ``ticker``, ``kline``.
     depth : int
         At least the levels per side the publisher sends (``NatsSink(depth=...)``, 20 by default); a
         record with more than ``2 * depth`` levels per side is refused as a ``ParseError``.

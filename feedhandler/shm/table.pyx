@@ -24,6 +24,7 @@ from libc.string cimport memcpy, memset
 
 import mmap
 import os
+import time
 
 import numpy as np
 
@@ -420,8 +421,13 @@ cdef class ShmReader:
         asks = np.empty((d, 2), dtype=np.float64)
         cdef double[:, ::1] bv = bids
         cdef double[:, ::1] av = asks
-        if self.c_read_book(self.slot(symbol, exchange), &bv[0, 0], &av[0, 0], d, &meta) < 0:
-            raise TimeoutError(f"{symbol}: the writer kept the slot busy for {READ_TRIES} tries")
+        cdef Py_ssize_t slot = self.slot(symbol, exchange)
+        deadline = time.monotonic() + 1.0
+        # a writer preempted mid-update keeps the slot odd until it runs again: yield and retry
+        while self.c_read_book(slot, &bv[0, 0], &av[0, 0], d, &meta) < 0:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{symbol}: the writer kept the slot busy for 1 s (is it stopped mid-write?)")
+            time.sleep(0)
         return {"valid": bool(meta.valid), "last_update_id": meta.last_update_id, "exchange_ts_ns": meta.exchange_ts_ns,
                 "recv_ns": meta.recv_ns, "writer": meta.writer, "bids": bids[:meta.n_bids], "asks": asks[:meta.n_asks]}
 

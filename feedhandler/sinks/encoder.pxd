@@ -48,7 +48,7 @@ cdef class BusEncoder(EventSink):
     cdef readonly int64_t records, batches, snapshots, dropped_records, dropped_batches, unsupported
     cdef public object wake     # callable() run when the first record of a flush round is written
     cdef bint _woken
-    cdef dict _streams          # symbol -> [book, trades, book_ticker] streams (None until used)
+    cdef dict _streams          # symbol -> [book, trades, book_ticker, ticker, kline] (None until used)
     cdef list _ready            # sealed batches: (subject, bytes), at most max_pending_batches
     cdef list _dirty            # streams with an open, non-empty batch
     cdef object _last_sym       # the last event's symbol object, and its stream group
@@ -64,3 +64,5 @@ cdef class BusEncoder(EventSink):
     cdef int _status(self, object ev) except -1
     cdef int _trade(self, object ev) except -1
     cdef int _ticker(self, object ev) except -1
+    cdef int _ticker24(self, object ev) except -1
+    cdef int _kline(self, object ev) except -1

@@ -31,10 +31,10 @@ import sys
 import numpy as np
 
 from feedhandler.book.orderbook cimport OrderBook
-from feedhandler.events.events cimport BookStatus, BookTicker, BookUpdate, Event, Trade
+from feedhandler.events.events cimport BookStatus, BookTicker, BookUpdate, Event, Kline, Ticker, Trade
 from feedhandler.sinks.wire cimport (FLAG_EXCHANGE_SNAPSHOT, FLAG_VALID, LEVEL_BYTES, MAX_TEXT, MSG_HEADER,
-                                     REC_BOOK_DELTA, REC_BOOK_SNAPSHOT, REC_BOOK_TICKER, REC_HEADER, REC_STATUS,
-                                     REC_TRADE, WIRE_MAGIC, pad8)
+                                     REC_BOOK_DELTA, REC_BOOK_SNAPSHOT, REC_BOOK_TICKER, REC_HEADER, REC_KLINE,
+                                     REC_STATUS, REC_TICKER, REC_TRADE, WIRE_MAGIC, pad8)
 
 if sys.byteorder != "little":  # the layout is written with native stores
     raise ImportError("feedhandler.sinks needs a little-endian host")
@@ -43,10 +43,12 @@ cdef enum:
     CH_BOOK = 0
     CH_TRADES = 1
     CH_BOOK_TICKER = 2
+    CH_TICKER = 3
+    CH_KLINE = 4
     MAX_STATUS_TEXT = 1024
 
 #: channel token of each stream in the subject ``<prefix>.<exchange>.<symbol>.<channel>``
-CHANNEL_NAMES = ("book", "trades", "book_ticker")
+CHANNEL_NAMES = ("book", "trades", "book_ticker", "ticker", "kline")
 _SUBJECT_UNSAFE = str.maketrans({".": "_", "*": "_", ">": "_", " ": "_", "\t": "_"})
 
 
@@ -218,6 +220,10 @@ cdef class BusEncoder(EventSink):
             return self._ticker(ev)
         if isinstance(ev, BookStatus):
             return self._status(ev)
+        if isinstance(ev, Ticker):
+            return self._ticker24(ev)
+        if isinstance(ev, Kline):
+            return self._kline(ev)
         self.unsupported += 1
         return 0
 
@@ -229,7 +235,7 @@ cdef class BusEncoder(EventSink):
         else:
             group = self._streams.get(symbol)
             if group is None:
-                group = [None, None, None]
+                group = [None, None, None, None, None]
                 self._streams[symbol] = group
             self._last_sym = symbol
             self._last_group = group
@@ -452,4 +458,44 @@ cdef class BusEncoder(EventSink):
         put_f64(r + REC_HEADER + 16, t.ask_price)
         put_f64(r + REC_HEADER + 24, t.ask_qty)
         self._end_record(st, REC_HEADER + 32)
+        return 0
+
+    cdef int _ticker24(self, object event) except -1:
+        cdef Ticker t = <Ticker>event
+        cdef _Stream st = self._stream(t.symbol, CH_TICKER)
+        cdef char* r
+        self._room(st, REC_HEADER + 48)
+        st.seq += 1
+        r = self._record(st, REC_TICKER, 0, st.seq, t, 0, 0)
+        put_f64(r + REC_HEADER, t.last)
+        put_f64(r + REC_HEADER + 8, t.high)
+        put_f64(r + REC_HEADER + 16, t.low)
+        put_f64(r + REC_HEADER + 24, t.volume)
+        put_f64(r + REC_HEADER + 32, t.quote_volume)
+        put_f64(r + REC_HEADER + 40, t.change_pct)
+        self._end_record(st, REC_HEADER + 48)
+        return 0
+
+    cdef int _kline(self, object event) except -1:
+        cdef Kline k = <Kline>event
+        cdef _Stream st = self._stream(k.symbol, CH_KLINE)
+        cdef bytes text = (k.interval or "").encode("utf-8", "replace")[:MAX_STATUS_TEXT]
+        cdef Py_ssize_t tl = len(text)
+        cdef char* r
+        self._room(st, REC_HEADER + 72 + pad8(tl))
+        st.seq += 1
+        r = self._record(st, REC_KLINE, 0, st.seq, k, k.open_time_ns, k.close_time_ns)
+        put_u16(r + 6, <uint16_t>tl)
+        put_i64(r + REC_HEADER, k.open_time_ns)
+        put_i64(r + REC_HEADER + 8, k.close_time_ns)
+        put_f64(r + REC_HEADER + 16, k.open)
+        put_f64(r + REC_HEADER + 24, k.high)
+        put_f64(r + REC_HEADER + 32, k.low)
+        put_f64(r + REC_HEADER + 40, k.close)
+        put_f64(r + REC_HEADER + 48, k.volume)
+        put_f64(r + REC_HEADER + 56, k.quote_volume)
+        put_i64(r + REC_HEADER + 64, 1 if k.closed else 0)
+        if tl:
+            memcpy(r + REC_HEADER + 72, <char*>text, tl)
+        self._end_record(st, REC_HEADER + 72 + tl)
         return 0

@@ -29,7 +29,9 @@ Record header (48 bytes)::
 
 Bodies: book delta/snapshot: ``n_bids + n_asks`` levels of (f64 price, f64 qty), bids first, best
 first (a delta level with qty 0 deletes the price); trade: f64 price, f64 qty, i64 side, i64 trade id
-(32 bytes); book ticker: f64 bid, bid qty, ask, ask qty (32 bytes); status: no body. Then the text.
+(32 bytes); book ticker: f64 bid, bid qty, ask, ask qty (32 bytes); ticker: f64 last, high, low, volume,
+quote volume, change % (48 bytes); kline: i64 open time, i64 close time, f64 open, high, low, close,
+volume, quote volume, i64 closed (72 bytes, the interval as text); status: no body. Then the text.
 """
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
@@ -43,6 +45,8 @@ cdef enum:
     REC_STATUS = 3
     REC_TRADE = 4
     REC_BOOK_TICKER = 5
+    REC_TICKER = 6
+    REC_KLINE = 7
     FLAG_VALID = 1
     FLAG_EXCHANGE_SNAPSHOT = 2
     MAX_LEVELS_PER_SIDE = 65535

@@ -224,3 +224,24 @@ def test_hostile_messages_raise_parse_error_or_decode(data, cut, flip):
         book = dec.book("BTCUSDT")
         if book is not None and dec.is_valid("BTCUSDT"):
             assert not book.is_crossed()
+
+
+def test_ticker_and_kline_roundtrip():
+    from feedhandler.events import Kline, Ticker
+
+    events = []
+    enc = BusEncoder("sim", depth=5)
+    dec = BusDecoder(lambda e: events.append(e.copy()), depth=5)
+    tk = Ticker(exchange="sim", symbol="X", last=1.5, high=2.5, low=0.5, volume=10.25, quote_volume=15.5,
+                change_pct=-3.25, exchange_ts_ns=7, recv_ns=8)
+    kl = Kline(exchange="sim", symbol="X", interval="1m", open_time_ns=60, close_time_ns=119, open=1.0, high=2.0,
+               low=0.5, close=1.5, volume=3.0, quote_volume=4.5, closed=True, exchange_ts_ns=9, recv_ns=10)
+    enc.deliver(tk)
+    enc.deliver(kl)
+    batches = enc.take()
+    assert sorted(s for s, _ in batches) == ["md.sim.X.kline", "md.sim.X.ticker"]
+    for _s, payload in batches:
+        dec.feed(payload)
+    got = {type(e).__name__: e.to_dict() for e in events}
+    assert got["Ticker"] == tk.to_dict()
+    assert got["Kline"] == kl.to_dict()
