@@ -365,3 +365,50 @@ def test_sink_cost_paired(benchmark, request, stream, sink):
     benchmark.pedantic(one_round, rounds=9, iterations=1, warmup_rounds=1)
     benchmark.extra_info["slowdown_median"] = round(statistics.median(ratios[1:]), 3)
     benchmark.extra_info["throughput_drop_pct"] = round((1 - 1 / statistics.median(ratios[1:])) * 100, 1)
+
+
+@pytest.mark.benchmark(group="bus-sink-cost-paired")
+@pytest.mark.parametrize("linger", [0.0, 0.001], ids=["linger0", "linger1ms"])
+@pytest.mark.parametrize("stream", ["depth", "recording"])
+def test_nats_sink_cost_paired(benchmark, request, nats_server, stream, linger):
+    """The same pairing with the whole NatsSink on (encode + publish through nats-py, same thread)."""
+    import statistics
+    import time
+
+    from feedhandler.sinks.nats import NatsSink
+
+    items = request.getfixturevalue("depth_stream" if stream == "depth" else "recording")
+    loop = asyncio.new_event_loop()
+    sink = loop.run_until_complete(NatsSink(nats_server.url, depth=20, linger=linger).start())
+    ratios = []
+
+    async def with_sink():
+        state = {}
+        tap = sink.tap("binance")
+        for i in range(0, len(items), CHUNK):
+            _feed_chunk(state, items[i:i + CHUNK], tap)
+            await asyncio.sleep(0)
+
+    async def alone():
+        state = {}
+        for i in range(0, len(items), CHUNK):
+            _feed_chunk(state, items[i:i + CHUNK], _noop)
+            await asyncio.sleep(0)
+
+    def one_round():
+        t0 = time.thread_time()
+        loop.run_until_complete(alone())
+        t1 = time.thread_time()
+        loop.run_until_complete(with_sink())
+        loop.run_until_complete(sink.flush())
+        t2 = time.thread_time()
+        ratios.append((t2 - t1) / (t1 - t0))
+
+    benchmark.pedantic(one_round, rounds=9, iterations=1, warmup_rounds=1)
+    stats = sink.stats()
+    loop.run_until_complete(sink.close())
+    loop.close()
+    assert stats["dropped_batches"] == 0 and stats["publish_errors"] == 0
+    benchmark.extra_info["messages_per_round"] = stats["published"] // 10
+    benchmark.extra_info["slowdown_median"] = round(statistics.median(ratios[1:]), 3)
+    benchmark.extra_info["throughput_drop_pct"] = round((1 - 1 / statistics.median(ratios[1:])) * 100, 1)

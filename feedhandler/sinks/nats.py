@@ -42,6 +42,10 @@ class NatsSink:
         The JetStream stream (created or updated on start and after each reconnect).
     pending_size : int
         nats-py's outbound buffer bound while disconnected (bytes).
+    linger : float
+        Seconds to wait after the first record of a round before publishing (0: publish at the end of
+        the event-loop round, the lowest latency). A few hundred microseconds make fuller batches and
+        fewer publishes at a high event rate (see the README's figures).
     name : str, optional
         Connection name shown by the server.
     """
@@ -49,7 +53,7 @@ class NatsSink:
     def __init__(self, servers: str | list[str], *, jetstream: bool = False, prefix: str = "md",
                  depth: int = 20, snapshot_interval: float = 1.0, batch_bytes: int = 65536,
                  max_pending_batches: int = 1024, stream_name: str = "FH_MD", stream_max_age: float = 10.0,
-                 pending_size: int = 8 << 20, name: str | None = None) -> None:
+                 pending_size: int = 8 << 20, linger: float = 0.0, name: str | None = None) -> None:
         self.servers = [servers] if isinstance(servers, str) else list(servers)
         self.jetstream = jetstream
         self.prefix = prefix
@@ -58,6 +62,7 @@ class NatsSink:
         self.stream_name = stream_name
         self.stream_max_age = stream_max_age
         self.pending_size = pending_size
+        self.linger = linger
         self.name = name
         self.encoders: dict[str, BusEncoder] = {}
         self.published = 0
@@ -138,6 +143,8 @@ class NatsSink:
     async def _run(self) -> None:
         while not self._closing:
             await self._wake.wait()
+            if self.linger > 0:
+                await asyncio.sleep(self.linger)
             self._wake.clear()
             await self._publish_ready()
 
