@@ -39,6 +39,8 @@ class ReplaySummary:
     bbo_checked: int = 0
     bbo_mismatches: list[tuple[str, int, Any, Any]] = field(default_factory=list)
     invalidations: int = 0
+    #: frames after which no event came out (acks, heartbeats, pongs, or channels the parser does not decode)
+    silent_frames: int = 0
     books: dict[str, dict[str, Any]] = field(default_factory=dict)
     elapsed_s: float = 0.0
     first_recv_ns: int = 0
@@ -70,7 +72,7 @@ class ReplaySummary:
                 "parse_errors": self.parse_errors, "errors": dict(self.errors), "events": dict(self.events),
                 "bbo_checked": self.bbo_checked, "bbo_mismatches": len(self.bbo_mismatches),
                 "gaps": self.gaps, "resyncs": self.resyncs, "crossed": self.crossed,
-                "invalidations": self.invalidations, "books": self.books, "elapsed_s": self.elapsed_s, "ok": self.ok}
+                "invalidations": self.invalidations, "silent_frames": self.silent_frames, "books": self.books, "elapsed_s": self.elapsed_s, "ok": self.ok}
 
     def report(self) -> list[str]:
         """The human-readable summary, one line each."""
@@ -82,6 +84,7 @@ class ReplaySummary:
             f"{self.elapsed_s:.3f}s ({rate:,.0f} frames/s)",
             f"events: {events}; {self.parse_errors} parse errors" + (
                 f" ({', '.join(f'{k} {n}' for k, n in self.errors.items())})" if self.errors else ""),
+            f"{self.silent_frames:,} frames gave no event (acks, heartbeats, or channels this parser does not decode)",
             f"books: {len(self.books)} ({live} live), {self.total('applied'):,} deltas applied, {self.gaps} gaps, "
             f"{self.resyncs} resyncs, {self.crossed} crossed, {self.invalidations} invalidations",
             f"best bid/offer checked against the rebuilt top: {self.bbo_checked}, "
@@ -116,8 +119,10 @@ class ReplayCheck:
         self.checked = 0
         self.mismatches: list[tuple[str, int, Any, Any]] = []
         self.invalidations = 0
+        self.total = 0
 
     def __call__(self, ev: Any) -> None:
+        self.total += 1
         self.events[type(ev).__name__] += 1
         if isinstance(ev, BookTicker):
             if ev.update_id > 0 and self.books is not None:
@@ -251,10 +256,11 @@ def replay(recording: Recording, handler: Callable[[Any], Any] | None = None, *,
 
     hint = recording.snapshot_symbol_hint()
     first_ns = start = 0
-    frames = parse_errors = sent = snapshots = unused = 0
+    frames = parse_errors = sent = snapshots = unused = silent = 0
     last_ns = 0
     conn = -1
     feed = first.feed
+    checker = first.checker
     started = time.perf_counter()
     it = records if records is not None else recording.records()
     for rec in it:
@@ -262,7 +268,8 @@ def replay(recording: Recording, handler: Callable[[Any], Any] | None = None, *,
         if kind <= 1:  # KIND_TEXT / KIND_BINARY: the hot loop, kept short
             if rec.connection_id != conn:
                 conn = rec.connection_id
-                feed = (lane_of.get(conn) or lane_for(conn)).feed
+                lane = lane_of.get(conn) or lane_for(conn)
+                feed, checker = lane.feed, lane.checker
             if speed == "recorded":
                 if not first_ns:
                     first_ns, start = rec.recv_ns, time.monotonic_ns()
@@ -271,10 +278,13 @@ def replay(recording: Recording, handler: Callable[[Any], Any] | None = None, *,
                     time.sleep(wait / 1e9)
             frames += 1
             last_ns = rec.recv_ns
+            before = checker.total if checker is not None else 0
             try:
                 feed(rec.payload, last_ns)
             except ValueError:
                 parse_errors += 1
+            if checker is not None and checker.total == before:
+                silent += 1
             if progress is not None and not frames & 4095:
                 progress(frames)
         elif kind == KIND_SNAPSHOT:
@@ -286,6 +296,7 @@ def replay(recording: Recording, handler: Callable[[Any], Any] | None = None, *,
             sent += 1
     summary.elapsed_s = time.perf_counter() - started
     summary.frames, summary.sent, summary.snapshots, summary.snapshots_unused = frames, sent, snapshots, unused
+    summary.silent_frames = silent
     summary.last_recv_ns = last_ns
     if not lanes:
         lanes[""] = first

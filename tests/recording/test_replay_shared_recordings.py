@@ -72,6 +72,15 @@ def test_shared_recording_replays_with_expected_counts(capsys, files, fmt, excha
     if applied is not None:
         assert sum(b["applied"] for b in s["books"].values()) == applied
     assert s["bbo_checked"] == checks if exact else s["bbo_checked"] >= checks
+    if fmt == "hftbacktest":
+        assert s["silent_frames"] == 0  # every depth, trade and bookTicker frame gave its event
+
+
+def test_frames_the_parser_does_not_decode_are_reported(capsys):
+    """Gate.io USDT futures (``futures.*`` channels) are not decoded by the spot parser: the summary says so."""
+    code, s = _replay_json(capsys, str(DATA / "gateio" / "cryptofeed_usdt_futures_2023-05-24"))
+    assert s["frames"] == 450 and s["silent_frames"] == 450 and s["snapshots"] == 10
+    assert sum(b["applied"] for b in s["books"].values()) == 0
 
 
 def test_cryptofeed_folder_and_rest_file_open_the_frames():

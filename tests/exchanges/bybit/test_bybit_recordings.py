@@ -16,12 +16,13 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from cryptofeed_capture import SHARED_DATA, frames_by_connection, read_capture  # noqa: E402
+from cryptofeed_capture import SHARED_DATA  # noqa: E402
 
 from feedhandler.core.dispatch import EventDispatcher  # noqa: E402
 from feedhandler.events.events import BookTicker, BookUpdate, Kline, Side, Ticker, Trade  # noqa: E402
 from feedhandler.exchanges.bybit.decoder import BybitDecoder  # noqa: E402
 from feedhandler.exchanges.bybit.rules import BYBIT_BOOK_RULE  # noqa: E402
+from feedhandler.recording import KIND_TEXT, open_recording  # noqa: E402
 from feedhandler.sync.book_sync import BookSyncGroup  # noqa: E402
 
 CAPTURE = SHARED_DATA / "bybit" / "cryptofeed_v3_2026-08-09" / "BYBIT.jsonl.zst"
@@ -73,7 +74,10 @@ def _same(a: tuple, b: tuple) -> bool:
 
 
 def test_recording_books_events_and_counts_match_the_oracle():
-    frames = frames_by_connection(read_capture(CAPTURE))
+    frames: dict[int, list[str]] = {}  # the received frames of each connection, by the product's reader
+    for rec in open_recording(CAPTURE).records():
+        if rec.kind == KIND_TEXT:
+            frames.setdefault(rec.connection_id, []).append(rec.payload.decode())
     totals = {"snapshots": 0, "deltas": 0, "gaps": 0, "trades": 0, "klines": 0, "tickers": 0,
               "top_agree": 0, "top_differ": 0}
     for conn, texts in frames.items():
