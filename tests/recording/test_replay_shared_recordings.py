@@ -73,7 +73,10 @@ def test_shared_recording_replays_with_expected_counts(capsys, files, fmt, excha
         assert sum(b["applied"] for b in s["books"].values()) == applied
     assert s["bbo_checked"] == checks if exact else s["bbo_checked"] >= checks
     if fmt == "hftbacktest":
-        assert s["silent_frames"] == 0  # every depth, trade and bookTicker frame gave its event
+        # every trade and bookTicker frame gave its event; only the few depth frames buffered before the REST
+        # snapshot was written into the file did not (their update comes out when the snapshot is loaded, or never
+        # when the snapshot is newer)
+        assert 0 < s["silent_frames"] <= 10
 
 
 def test_frames_the_parser_does_not_decode_are_reported(capsys):
