@@ -1,8 +1,12 @@
 from typing import Any, Callable
 
+from feedhandler.core.consumer import Consumer
+
 class EventDispatcher:
-    handler: Callable[[Any], Any] | None
+    handler: Callable[[Any], Any] | None  # a compiled Consumer is called from C
     error_handler: Callable[[BaseException], Any] | None
+    @property
+    def consumer(self) -> Consumer | None: ...
     @property
     def events(self) -> int: ...
     @property

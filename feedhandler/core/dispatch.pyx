@@ -1,5 +1,7 @@
 # cython: freethreading_compatible=False
-"""Event delivery from compiled parsers to Python handlers."""
+"""Event delivery from compiled parsers to Python handlers or compiled consumers."""
+from feedhandler.core.consumer cimport Consumer
+
 from feedhandler.core.errors import HandlerError
 
 
@@ -8,18 +10,42 @@ cdef class EventDispatcher:
         self.handler = handler
         self.error_handler = error_handler
 
+    @property
+    def handler(self):
+        """The event handler: a Python callable, a compiled ``Consumer`` (called from C), or None."""
+        return self._handler
+
+    @handler.setter
+    def handler(self, value):
+        self._handler = value
+        self._consumer = <Consumer>value if isinstance(value, Consumer) else None
+
+    @property
+    def consumer(self):
+        """The handler when it is a compiled ``Consumer`` (events reach it with no Python call), else None."""
+        return self._consumer
+
     cdef int emit(self, object event) except -1:
         self.events += 1
-        if self.handler is None:
+        if self._consumer is not None:
+            try:
+                self._consumer.c_event(event)
+            except Exception as exc:
+                self._handler_failed(exc)
+            return 0
+        if self._handler is None:
             return 0
         try:
-            self.handler(event)
+            self._handler(event)
         except Exception as exc:  # the feed must go on whatever the handler does
-            self.handler_errors += 1
-            err = HandlerError(f"message handler raised {type(exc).__name__}: {exc}")
-            err.__cause__ = exc
-            self.report(err)
+            self._handler_failed(exc)
         return 0
+
+    cdef void _handler_failed(self, object exc) noexcept:
+        self.handler_errors += 1
+        err = HandlerError(f"message handler raised {type(exc).__name__}: {exc}")
+        err.__cause__ = exc
+        self.report(err)
 
     cdef void report(self, object error) noexcept:
         if self.error_handler is None:

@@ -31,7 +31,7 @@ from .errors import (
     SubscriptionError,
 )
 from .sink import FrameSink
-from .strategies import ConnectionStrategy, MessageParser, SubscriptionStrategy
+from .strategies import ConnectionStrategy, MessageParser, SubscriptionAck, SubscriptionStrategy
 from .types import (
     ChannelType,
     ConnectionContext,
@@ -426,7 +426,7 @@ class WebSocketManager:
 
     def _on_control(self, conn: _Connection, message_type: int, raw: str | bytes) -> None:
         if message_type == MessageType.SUBSCRIPTION_ACK or message_type == MessageType.ERROR:
-            ack = self.subscription_strategy.parse_ack(raw)
+            ack = self._ack(conn, message_type, raw)
             if ack is not None:
                 for key in ack.confirmed:
                     if key in conn.subscriptions:
@@ -449,6 +449,17 @@ class WebSocketManager:
                 f"connection {conn.id}: the feed asked for a new connection (server shutdown or stream ended), reconnecting")
             if conn.ws is not None:
                 asyncio.get_running_loop().create_task(conn.ws.close())
+
+    def _ack(self, conn: _Connection, message_type: int, raw: str | bytes) -> SubscriptionAck | None:
+        """What an ack/error frame said, decoded once: from the compiled decoder's ``control_*`` fields
+        (read right after it returned this frame's type), else by the strategy parsing the frame."""
+        decoder = conn.sink.decoder
+        if decoder is not None:
+            ack = self.subscription_strategy.ack_from_control(
+                message_type, decoder.control_id, decoder.control_code, decoder.control_text)
+            if ack is not NotImplemented:
+                return ack
+        return self.subscription_strategy.parse_ack(raw)
 
     # --- in-band book recovery ---------------------------------------------------------------
     def _recover_book(self, symbol: str) -> None:

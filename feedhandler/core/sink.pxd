@@ -1,8 +1,14 @@
 from libc.stdint cimport int64_t
 
+from feedhandler.kernel.decoder cimport FrameDecoder
+
+
 cdef class FrameSink:
     """The per-connection frame entry point: count, parse, route (compiled, no Python frame per frame)."""
-    cdef public object feed           # the parser's ``feed(raw, recv_ns) -> MessageType int``
+    cdef object _feed                 # the parser's ``feed(raw, recv_ns) -> MessageType int``
+    # The compiled decoder behind ``feed`` when it is a FrameDecoder's own method, else None:
+    # c_frame then hands the payload pointer straight to its c_feed.
+    cdef readonly FrameDecoder decoder
     cdef public object on_control     # ``callable(message_type, raw)`` for non-data frames
     cdef public object on_error       # ``callable(exception)`` for frames the parser rejects
     cdef public int64_t frames
@@ -10,3 +16,9 @@ cdef class FrameSink:
     cdef public int64_t parse_errors
     cdef public int64_t last_frame_ns
     cdef public bint data_seen
+
+    # The C entry of a compiled transport: ``data[0:n]`` is valid only during the call. Never raises for a
+    # frame the parser rejects (counted, passed to on_error); -1 only for what must end the connection.
+    cdef int c_frame(self, const char* data, Py_ssize_t n, int64_t recv_ns) except -1
+    cdef int _route(self, int message_type, object raw) except -1
+    cdef int _rejected(self, object exc) except -1

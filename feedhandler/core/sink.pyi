@@ -1,7 +1,10 @@
 from typing import Any, Callable
 
+from feedhandler.kernel.decoder import FrameDecoder
+
 class FrameSink:
     feed: Callable[[Any, int], int]
+    decoder: FrameDecoder | None
     on_control: Callable[[int, Any], Any]
     on_error: Callable[[BaseException], Any]
     frames: int

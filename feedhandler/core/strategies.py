@@ -98,8 +98,35 @@ class SubscriptionStrategy(ABC):
         """One key per stream (the exchange's channel name), used to count and track acks."""
 
     def parse_ack(self, frame: Frame) -> SubscriptionAck | None:
-        """Interpret a control frame (ack or error) the parser classified; None if not about subscriptions."""
+        """Interpret a control frame (ack or error) the parser classified; None if not about subscriptions.
+
+        The fallback for parsers that are not compiled decoders: with one, the manager calls
+        :meth:`ack_from_control` with what the decoder already read from the frame instead.
+        """
         return None
+
+    def ack_from_control(self, message_type: int, control_id: int, control_code: int,
+                         control_text: str | None) -> Any:
+        """Interpret a control frame from its decoded classification; the frame is not parsed again.
+
+        Parameters
+        ----------
+        message_type : int
+            ``MessageType.SUBSCRIPTION_ACK`` or ``MessageType.ERROR``.
+        control_id : int
+            The request id the frame answers (-1: none), as the compiled decoder read it.
+        control_code : int
+            The exchange's error code (0: none).
+        control_text : str or None
+            The channel/topic, or the error message.
+
+        Returns
+        -------
+        SubscriptionAck, None or NotImplemented
+            As :meth:`parse_ack`; ``NotImplemented`` (the default, and what a strategy returns when the
+            decoder left the fields empty) makes the manager call :meth:`parse_ack` with the frame.
+        """
+        return NotImplemented
 
     def channel_name(self, symbol: str, channel: ChannelType) -> str:
         """The exchange's stream name for one symbol and channel (default: first key)."""

@@ -2,22 +2,26 @@
 
 Data path
 ---------
-picows parses frames in place in its read buffer and calls
-``_PicowsListener.on_ws_frame`` for each one from the event loop's read
-callback. The listener takes ``recv_ns = time.monotonic_ns()`` first, then
-calls the manager's ``on_frame(payload, recv_ns)`` in the same call: no queue,
-no task switch, no await per frame.
+picows parses frames in place in its read buffer and calls the compiled
+listener's ``on_ws_frame`` (:class:`~feedhandler.transport.picows_listener.PicowsFrameListener`,
+a ``cdef class``, called through picows' C vtable) for each one from the event
+loop's read callback. The listener takes ``recv_ns`` (``CLOCK_MONOTONIC``) first.
+When the frame consumer is a :class:`~feedhandler.core.sink.FrameSink` (what the
+manager passes), the payload pointer and length go to the sink's C entry and on
+to the compiled decoder's ``c_feed``: no ``bytes`` object and no Python call
+between the socket and the user's handler. No queue, no task switch, no await
+per frame.
 
 Payload
 -------
-By default the payload is handed over as ``bytes`` (one ``memcpy`` of the
-frame; text frames too, as UTF-8 bytes, like the ``websockets`` transport).
-``PicowsTransport(payload="memoryview")`` hands over a read-only
-``memoryview`` of picows' read buffer instead (no copy). That view is valid
-only until ``on_frame`` returns: picows reuses the buffer for the next read,
-so a consumer that keeps the payload must copy it (``bytes(view)``). Only use
-it with parsers (and subscription strategies, which see control frames) that
-accept memoryviews.
+A plain Python frame callable (anything but a ``FrameSink``, or a parser that is
+not a compiled ``FrameDecoder``, which the sink feeds a copy) gets ``bytes`` by
+default (one ``memcpy`` of the frame; text frames too, as UTF-8 bytes, like the
+``websockets`` transport). ``PicowsTransport(payload="memoryview")`` hands a
+callable a read-only ``memoryview`` of picows' read buffer instead (no copy).
+That view is valid only until ``on_frame`` returns: picows reuses the buffer for
+the next read, so a consumer that keeps the payload must copy it
+(``bytes(view)``). Only use it with callables that accept memoryviews.
 
 Back-pressure
 -------------
@@ -34,8 +38,12 @@ at most one read's worth is ever held.
 
 Protocol
 --------
-Pings are answered with pongs by picows (``enable_auto_pong``); pongs are
-ignored. Fragmented messages are reassembled (their total size is held to
+Pings are answered with pongs by the listener (after the same checks as any
+frame); pongs are ignored. Frames that break RFC 6455 end the connection with
+the close code ``websockets`` uses (see the listener's docstring: RSV bits,
+reserved opcodes, fragmented or oversized control frames, masked server frames,
+close codes that may not be sent, close reasons that are not UTF-8).
+Fragmented messages are reassembled (their total size is held to
 ``max_frame_size`` as well). A close frame from the peer is answered and the
 connection ends: codes 1000/1001 end :meth:`~PicowsConnection.run` normally,
 any other code raises ``ConnectionFailedError`` carrying the code and reason.
@@ -49,22 +57,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-import time
-from typing import Callable, Literal, Mapping
+from typing import Literal, Mapping
 
-from picows import WSCloseCode, WSError, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from picows import WSCloseCode, WSError, WSMsgType, WSTransport, ws_connect
 
 from ..core.errors import ConnectionFailedError
 from .base import FrameCallback, Transport, TransportConnection, register_transport
+from .picows_listener import PicowsFrameListener
 
 __all__ = ["PicowsConnection", "PicowsTransport"]
 
 _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
-_CONTINUATION = WSMsgType.CONTINUATION
-_CLOSE = WSMsgType.CLOSE
-_PONG = WSMsgType.PONG
-_PING = WSMsgType.PING
 _CLEAN_CLOSE_CODES = (WSCloseCode.OK, WSCloseCode.GOING_AWAY)
 #: How long :meth:`PicowsConnection.close` waits for the peer's close frame before aborting the socket.
 _CLOSE_TIMEOUT = 2.0
@@ -85,122 +89,12 @@ def _redact_text(text: str, url: str) -> str:
     return text
 
 
-class _PicowsListener(WSListener):
-    """picows callbacks of one connection; the frame path is :meth:`on_ws_frame`."""
-
-    def __init__(self, max_message_size: int, as_memoryview: bool):
-        self.on_frame: Callable[[bytes | memoryview, int], object] = self._stash
-        self.stash: list[tuple[bytes, int]] = []
-        self.reading_paused = False
-        self.fragments: bytearray | None = None
-        self.max_message_size = max_message_size
-        self.as_memoryview = as_memoryview
-        self.transport: WSTransport | None = None
-        #: Why this side ended the connection (protocol violation, oversized message, consumer error).
-        self.failure: BaseException | None = None
-        self.disconnected: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    # --- before run(): keep what arrives, then stop reading -------------------------------
-    def _stash(self, payload: bytes | memoryview, recv_ns: int) -> None:
-        # The buffer view dies with the callback: keep a copy.
-        self.stash.append((bytes(payload), recv_ns))
-        if not self.reading_paused and self.transport is not None:
-            self.reading_paused = True
-            self.transport.underlying_transport.pause_reading()
-
-    def _discard(self, payload: bytes | memoryview, recv_ns: int) -> None:
-        """Frames after this side decided to close are not delivered."""
-
-    def resume_reading(self) -> None:
-        # A TLS close handshake must read the peer's close_notify: never disconnect with reading paused.
-        if self.reading_paused and self.transport is not None and not self.transport.is_disconnected:
-            self.reading_paused = False
-            self.transport.underlying_transport.resume_reading()
-
-    # --- picows callbacks ------------------------------------------------------------------
-    def on_ws_connected(self, transport: WSTransport) -> None:
-        self.transport = transport
-
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame, _monotonic_ns=time.monotonic_ns) -> None:
-        recv_ns = _monotonic_ns()
-        msg_type = frame.msg_type
-        if (msg_type is _TEXT or msg_type is _BINARY) and frame.fin and self.fragments is None:
-            if self.as_memoryview:
-                payload = frame.get_payload_as_memoryview()
-            else:
-                payload = frame.get_payload_as_bytes()
-            try:
-                self.on_frame(payload, recv_ns)
-            except BaseException as exc:  # the consumer's failure ends this connection, as in websockets
-                self._fail(exc, WSCloseCode.INTERNAL_ERROR, "")
-            return
-        self._on_other_frame(transport, frame, msg_type, recv_ns)
-
-    def _on_other_frame(self, transport: WSTransport, frame: WSFrame, msg_type: WSMsgType, recv_ns: int) -> None:
-        """Fragments, close and pong frames (pings never get here: picows answers them)."""
-        if msg_type is _PONG or msg_type is _PING:
-            return
-        if msg_type is _CLOSE:
-            if not transport.is_close_frame_sent:
-                # Echo the peer's code, as RFC 6455 section 5.5.1 asks.
-                code = frame.get_close_code()
-                transport.send_close(code if code != WSCloseCode.NO_INFO else WSCloseCode.OK)
-            self.resume_reading()
-            transport.disconnect()
-            return
-        if self.failure is not None:
-            return
-        if msg_type is _CONTINUATION:
-            if self.fragments is None:
-                self._protocol_error("continuation frame without a message to continue")
-                return
-            self.fragments += frame.get_payload_as_memoryview()
-        else:  # TEXT or BINARY that starts a fragmented message
-            if self.fragments is not None:
-                self._protocol_error("new message started before the fragmented one ended")
-                return
-            self.fragments = bytearray(frame.get_payload_as_memoryview())
-        if len(self.fragments) > self.max_message_size:
-            self._fail(
-                ConnectionFailedError(
-                    f"fragmented message larger than max_frame_size ({self.max_message_size} bytes)"),
-                WSCloseCode.MESSAGE_TOO_BIG, "message too big")
-            return
-        if frame.fin:
-            message, self.fragments = self.fragments, None
-            try:
-                self.on_frame(memoryview(message) if self.as_memoryview else bytes(message), recv_ns)
-            except BaseException as exc:
-                self._fail(exc, WSCloseCode.INTERNAL_ERROR, "")
-
-    def on_ws_disconnected(self, transport: WSTransport) -> None:
-        if not self.disconnected.done():
-            self.disconnected.set_result(None)
-
-    # --- failure ---------------------------------------------------------------------------
-    def _protocol_error(self, what: str) -> None:
-        self._fail(ConnectionFailedError(f"protocol error from the server: {what}"),
-                   WSCloseCode.PROTOCOL_ERROR, "protocol error")
-
-    def _fail(self, exc: BaseException, code: WSCloseCode, reason: str) -> None:
-        """Record why and close: the close frame goes out now, the socket follows."""
-        if self.failure is None:
-            self.failure = exc
-        self.fragments = None
-        self.on_frame = self._discard
-        transport = self.transport
-        if transport is not None and not transport.is_disconnected:
-            transport.send_close(code, reason)
-            self.resume_reading()
-            transport.disconnect()
-
-
 class PicowsConnection(TransportConnection):
     """One picows client connection (see the module docstring for the data path and its rules)."""
 
     __slots__ = ("_transport", "_listener", "_reason", "_closing", "_running")
 
-    def __init__(self, transport: WSTransport, listener: _PicowsListener):
+    def __init__(self, transport: WSTransport, listener: PicowsFrameListener):
         self._transport = transport
         self._listener = listener
         self._reason = ""
@@ -226,17 +120,22 @@ class PicowsConnection(TransportConnection):
             raise RuntimeError("PicowsConnection.run() was already called")
         self._running = True
         listener = self._listener
-        stash, listener.stash = listener.stash, []
+        stash = list(listener.stash)
+        listener.stash.clear()
         as_memoryview = listener.as_memoryview
+        # Frames that arrived before a protocol violation was seen are still delivered, as websockets does;
+        # a consumer failure during this replay stops it.
+        failed_before = listener.failure
         for payload, recv_ns in stash:
-            if listener.failure is not None:
+            if listener.failure is not failed_before:
                 break
             try:
                 on_frame(memoryview(payload) if as_memoryview else payload, recv_ns)
             except BaseException as exc:
-                listener._fail(exc, WSCloseCode.INTERNAL_ERROR, "")
+                listener.fail(exc, WSCloseCode.INTERNAL_ERROR, "")
         if listener.failure is None:
-            listener.on_frame = on_frame
+            # A FrameSink gets every later frame by pointer, from C; anything else as bytes/memoryview.
+            listener.deliver_to(on_frame)
         listener.resume_reading()
         await asyncio.shield(listener.disconnected)
         await self._consume_disconnect_error()
@@ -284,7 +183,7 @@ class PicowsConnection(TransportConnection):
         transport = self._transport
         listener = self._listener
         if not self._running:
-            listener.on_frame = listener._discard  # closing before run(): nobody wants the frames
+            listener.discard()  # closing before run(): nobody wants the frames
         if not transport.is_disconnected:
             if not transport.is_close_frame_sent:
                 transport.send_close(WSCloseCode.OK)
@@ -344,10 +243,10 @@ class PicowsTransport(Transport):
         ssl_context = None
         if url[:4].lower() == "wss:":
             ssl_context = self.ssl_context or ssl.create_default_context()
-        listeners: list[_PicowsListener] = []
+        listeners: list[PicowsFrameListener] = []
 
-        def listener_factory() -> _PicowsListener:
-            listener = _PicowsListener(max_frame_size, as_memoryview)
+        def listener_factory() -> PicowsFrameListener:
+            listener = PicowsFrameListener(max_frame_size, as_memoryview)
             listeners.append(listener)
             return listener
 
@@ -358,7 +257,8 @@ class PicowsTransport(Transport):
                     url,
                     ssl_context=ssl_context,
                     websocket_handshake_timeout=connect_timeout,
-                    enable_auto_pong=True,
+                    # The listener answers pings itself, after checking them like every frame (RSV bits).
+                    enable_auto_pong=False,
                     enable_auto_ping=False,
                     max_frame_size=max_frame_size,
                     extra_headers=dict(headers) if headers else None,

@@ -34,6 +34,24 @@ def encode_frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
     return header + payload
 
 
+def encode_frame_bits(opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0,
+                      mask: bytes | None = None) -> bytes:
+    """A frame with chosen reserved bits (``rsv``: 0-7, RSV1 the highest) and optionally masked: the
+    protocol violations a strict client must refuse (RFC 6455 sections 5.1-5.2)."""
+    first = (0x80 if fin else 0) | (rsv & 7) << 4 | opcode
+    n = len(payload)
+    mask_bit = 0x80 if mask is not None else 0
+    if n < 126:
+        header = struct.pack("!BB", first, mask_bit | n)
+    elif n < 65536:
+        header = struct.pack("!BBH", first, mask_bit | 126, n)
+    else:
+        header = struct.pack("!BBQ", first, mask_bit | 127, n)
+    if mask is None:
+        return header + payload
+    return header + mask + bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+
+
 def close_payload(code: int, reason: str = "") -> bytes:
     return struct.pack("!H", code) + reason.encode()
 

@@ -9,7 +9,7 @@ import msgspec
 
 from feedhandler.core.errors import ConfigurationError
 from feedhandler.core.strategies import ConnectionStrategy, Frame, SubscriptionAck, SubscriptionStrategy
-from feedhandler.core.types import ChannelType, ConnectionContext
+from feedhandler.core.types import ChannelType, ConnectionContext, MessageType
 
 from . import constants as C
 
@@ -120,13 +120,28 @@ class BinancePublicSubscriptionStrategy(SubscriptionStrategy):
         if not isinstance(msg, dict):
             return None
         req_id = msg.get("id")
-        streams = self._pending.pop(req_id, None) if isinstance(req_id, int) else None
+        req_id = req_id if isinstance(req_id, int) else None
         if "error" in msg or ("code" in msg and "msg" in msg):
             err = msg.get("error") if isinstance(msg.get("error"), dict) else msg
-            reason = f"code {err.get('code')}: {err.get('msg')}"
-            return SubscriptionAck(failed=streams or [], reason=reason)
+            return self._answer(req_id, f"code {err.get('code')}: {err.get('msg')}")
         if "result" in msg:
-            if streams is None:
-                return None  # not one of our (un)subscribe requests (LIST_SUBSCRIPTIONS, unknown id)
-            return SubscriptionAck(confirmed=streams)
+            return self._answer(req_id, None)
         return None
+
+    def ack_from_control(self, message_type: int, control_id: int, control_code: int,
+                         control_text: str | None) -> SubscriptionAck | None | Any:
+        """The decoder's ``id`` / error ``code`` and ``msg``: the same answer as :meth:`parse_ack`."""
+        if control_id < 0 and control_code == 0 and control_text is None:
+            return NotImplemented
+        failed = message_type == MessageType.ERROR or control_code != 0
+        return self._answer(control_id if control_id >= 0 else None,
+                            f"code {control_code}: {control_text}" if failed else None)
+
+    def _answer(self, req_id: int | None, error: str | None) -> SubscriptionAck | None:
+        """Request ``req_id`` answered: its streams confirmed, or failed with ``error``."""
+        streams = self._pending.pop(req_id, None) if req_id is not None else None
+        if error is not None:
+            return SubscriptionAck(failed=streams or [], reason=error)
+        if streams is None:
+            return None  # not one of our (un)subscribe requests (LIST_SUBSCRIPTIONS, unknown id)
+        return SubscriptionAck(confirmed=streams)

@@ -26,7 +26,7 @@ from feedhandler.core.strategies import (
     SubscriptionAck,
     SubscriptionStrategy,
 )
-from feedhandler.core.types import ChannelType, ConnectionContext
+from feedhandler.core.types import ChannelType, ConnectionContext, MessageType
 
 from . import constants as C
 
@@ -253,9 +253,26 @@ class GateioPublicSubscriptionStrategy(SubscriptionStrategy):
                 reason = "result.status is not 'success'"
         if event == C.EVENT_UNSUBSCRIBE:
             return SubscriptionAck(reason=reason)
-        keys = self._pending.pop(req_id, None) if isinstance(req_id, int) else None
+        return self._answer(req_id if isinstance(req_id, int) else -1, ok, reason, event == C.EVENT_SUBSCRIBE)
+
+    def ack_from_control(self, message_type: int, control_id: int, control_code: int,
+                         control_text: str | None) -> SubscriptionAck | None | Any:
+        """The decoder's ``id`` / ``error.code`` and ``error.message``: the same answer as :meth:`parse_ack`.
+
+        Only subscribe requests are kept by id, so an id found there is a subscribe answer; an unsubscribe
+        answer (its id unknown) gives None, which the manager treats as :meth:`parse_ack`'s empty ack.
+        """
+        if control_id < 0 and control_code == 0 and control_text is None:
+            return NotImplemented
+        ok = message_type != MessageType.ERROR and control_code == 0
+        reason = None if ok else (f"code {control_code}: {control_text}" if control_code
+                                  else "result.status is not 'success'")
+        return self._answer(control_id, ok, reason, control_id in self._pending)
+
+    def _answer(self, req_id: int, ok: bool, reason: str | None, subscribe: bool) -> SubscriptionAck | None:
+        keys = self._pending.pop(req_id, None)
         if keys is None:
-            if event != C.EVENT_SUBSCRIBE:
+            if not subscribe:
                 return None  # an error not tied to a request of ours: the manager reports it as is
             keys = []
         return SubscriptionAck(confirmed=keys if ok else [], failed=[] if ok else keys, reason=reason)

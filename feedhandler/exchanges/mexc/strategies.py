@@ -70,14 +70,24 @@ class _MexcSubscriptionBase(SubscriptionStrategy):
             return SubscriptionAck(reason=text[:200]) if text else None
         if not isinstance(msg_obj, dict):
             return None
-        msg = str(msg_obj.get("msg", ""))
+        return self._answer(msg_obj.get("code", 0), str(msg_obj.get("msg", "")))
+
+    def ack_from_control(self, message_type: int, control_id: int, control_code: int,
+                         control_text: str | None) -> SubscriptionAck | None | Any:
+        """The decoder's ``code`` and ``msg`` (channels, or the failure text): as :meth:`parse_ack`."""
+        if control_text is None and control_code == 0:
+            return NotImplemented
+        return self._answer(control_code, control_text or "")
+
+    @staticmethod
+    def _answer(code: Any, msg: str) -> SubscriptionAck | None:
         if msg == "PONG":
             return None
         if C.NOT_SUBSCRIBED in msg:
             inner = msg[msg.find("[") + 1: msg.find("]")] if "[" in msg and "]" in msg else ""
             reason = msg.split("Reason", 1)[1].lstrip("：: ").strip() if "Reason" in msg else msg
             return SubscriptionAck(failed=[c.strip() for c in inner.split(",") if c.strip()], reason=reason)
-        if msg_obj.get("code", 0) not in (0, "0"):
+        if code not in (0, "0"):
             return SubscriptionAck(reason=msg[:200])
         return SubscriptionAck(confirmed=[c.strip() for c in msg.split(",") if c.strip()])
 
