@@ -8,6 +8,12 @@ parser that only counts frames) and ``binance`` (the real Binance parser from
 ``WebSocketStrategyFactory.create_strategies("binance")[2]`` decoding trade
 frames into ``Trade`` events), when it is importable.
 
+Frame consumer: what the manager passes, a ``FrameSink`` over the parser's ``feed``; on ``picows`` the
+compiled listener hands it the payload pointer (and the sink hands it to the decoder's ``c_feed`` when the
+parser is a compiled ``FrameDecoder``). ``picows-callable`` is the baseline beside it: the same transport
+delivering ``bytes`` to the parser's ``feed`` as a Python callable (one Python call and one ``bytes`` per
+frame), as the listener did before; ``picows-memoryview`` the same with a ``memoryview``.
+
 Latency: the server sends a paced stream (10k frames/s) whose frames carry the
 server's ``CLOCK_MONOTONIC`` send time; the handler records ``monotonic_ns() -
 sent``. The clock is shared by processes on one machine.
@@ -35,6 +41,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from feedhandler.core.sink import FrameSink  # noqa: E402
 from feedhandler.core.strategies import MessageParser  # noqa: E402
 from feedhandler.core.types import MessageType  # noqa: E402
 from feedhandler.transport.base import create_transport  # noqa: E402
@@ -170,7 +177,21 @@ def make_parser(kind: str):
 def transport_for(name: str):
     if name == "picows-memoryview":
         return PicowsTransport("memoryview")
+    if name == "picows-callable":
+        return PicowsTransport("bytes")
     return create_transport(name)
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc
+
+
+def frame_consumer(transport: str, parser):
+    """The manager's FrameSink, or for the ``-callable``/``-memoryview`` baselines the bare ``feed``."""
+    if transport in ("picows-callable", "picows-memoryview"):
+        return parser.feed
+    # Every frame of the flood is data: a control frame or a parse error is a benchmark failure.
+    return FrameSink(parser.feed, lambda kind, raw: _raise(RuntimeError(f"control frame {kind}")), _raise)
 
 
 async def flood(server: ServerProcess, transport: str, n: int, parser_kind: str,
@@ -189,7 +210,7 @@ async def flood(server: ServerProcess, transport: str, n: int, parser_kind: str,
         writer = RotatingRecordingWriter(record_to / "flood.fhrec.zst", {"exchange": parser_kind})
         tr = RecordingTransport(tr, writer)
     conn = await tr.connect(server.url(f"flood/{n}"), max_frame_size=1 << 20)
-    feed = parser.feed
+    feed = frame_consumer(transport, parser)
     gc_was = gc.isenabled()
     gc.disable()
     try:
@@ -208,17 +229,25 @@ async def flood(server: ServerProcess, transport: str, n: int, parser_kind: str,
     return wall, cpu
 
 
+class _PacedParser:
+    """Only a ``feed``: the latency stream is read by the handler itself."""
+
+    def __init__(self, feed) -> None:
+        self.feed = feed
+
+
 async def paced(server: ServerProcess, transport: str, rate: int = 10_000, ms: int = 1500) -> list[int]:
     """Latencies (ns) from the server's send to the handler, for a paced stream."""
     lat: list[int] = []
     now = time.monotonic_ns
 
-    def on_frame(raw, recv_ns) -> None:
+    def on_frame(raw, recv_ns) -> int:
         lat.append(now() - int(raw[5:24]))
+        return _DATA
 
     conn = await transport_for(transport).connect(server.url(f"paced/{rate}/{ms}"))
     await conn.send("go")
-    await conn.run(on_frame)
+    await conn.run(frame_consumer(transport, _PacedParser(on_frame)))
     await conn.close()
     return lat
 
@@ -230,7 +259,7 @@ def percentile(values: list[int], q: float) -> float:
 
 # --- pytest-benchmark -------------------------------------------------------------------------
 
-TRANSPORTS = ["websockets", "picows", "picows-memoryview"]
+TRANSPORTS = ["websockets", "picows", "picows-callable", "picows-memoryview"]
 N_FRAMES = 100_000
 
 
@@ -286,7 +315,7 @@ def test_flood_binance_parser_recording(benchmark, server, loop, tmp_path):
 
 
 @pytest.mark.benchmark(group="transport-paced-latency")
-@pytest.mark.parametrize("transport", TRANSPORTS[:2])
+@pytest.mark.parametrize("transport", TRANSPORTS[:3])
 def test_paced_latency(benchmark, server, loop, transport):
     lats: list[int] = []
 
@@ -329,7 +358,7 @@ def main(argv: list[str]) -> None:
                     cpu = statistics.median(r[1] for r in runs)
                     print(f"{loop_name:8s} {parser_kind:8s} {transport:18s} {n / wall:>10,.0f} frames/s "
                           f"{cpu / n * 1e9:7.0f} ns CPU/frame", flush=True)
-            for transport in TRANSPORTS[:2]:
+            for transport in TRANSPORTS[:3]:
                 lat = loop.run_until_complete(paced(server, transport))
                 print(f"{loop_name:8s} paced 10k/s {transport:18s} n={len(lat)} p50={percentile(lat, .5) / 1e3:.1f}us "
                       f"p99={percentile(lat, .99) / 1e3:.1f}us max={max(lat) / 1e3:.1f}us", flush=True)

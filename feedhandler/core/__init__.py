@@ -13,6 +13,7 @@ from .errors import (
     UnknownExchangeError,
 )
 from .factory import WebSocketStrategyFactory
+from .headers import get_include
 from .manager import ConnectionMetrics, ManagerMetrics, WebSocketManager
 from .strategies import ConnectionStrategy, MessageParser, SubscriptionAck, SubscriptionStrategy
 from .types import (
@@ -31,5 +32,5 @@ __all__ = [
     "HandlerError", "ManagerMetrics", "MessageParser", "MessageType", "ParseError", "ReconnectPolicy",
     "RestError", "StaleConnectionError", "SubscriptionAck", "SubscriptionError", "SubscriptionState",
     "SubscriptionStrategy", "UnknownExchangeError", "WebSocketManager", "WebSocketManagerConfig",
-    "WebSocketStrategyFactory",
+    "WebSocketStrategyFactory", "get_include",
 ]

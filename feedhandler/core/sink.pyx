@@ -19,7 +19,7 @@ from libc.stdint cimport int64_t
 
 from feedhandler.kernel.decoder cimport FrameDecoder
 
-from types import MethodType
+from types import FunctionType
 
 from feedhandler.core.errors import FeedError, ParseError
 
@@ -29,12 +29,12 @@ cdef int _DATA = 1  # MessageType.DATA
 cdef inline FrameDecoder _compiled_decoder(object feed):
     """The FrameDecoder whose own compiled ``feed`` this is, else None.
 
-    A Python override of ``feed`` (a ``MethodType``) is not bypassed: only the C method of a
-    FrameDecoder runs the same code as its ``c_feed``.
+    A ``feed`` overridden in Python (its function is a plain ``FunctionType``) is not bypassed: only the
+    compiled method of a FrameDecoder runs the same code as its ``c_feed``.
     """
     owner = getattr(feed, "__self__", None)
-    if isinstance(owner, FrameDecoder) and not isinstance(feed, MethodType) \
-            and getattr(feed, "__name__", None) == "feed":
+    if isinstance(owner, FrameDecoder) and getattr(feed, "__name__", None) == "feed" \
+            and not isinstance(getattr(feed, "__func__", None), FunctionType):
         return <FrameDecoder>owner
     return None
 
