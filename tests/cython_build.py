@@ -7,6 +7,7 @@ in a user's project.
 from __future__ import annotations
 
 import importlib
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,9 @@ from pathlib import Path
 from types import ModuleType
 
 import feedhandler
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def build_module(directory: Path, name: str, source: str, timeout: float = 300) -> ModuleType:
@@ -27,6 +31,17 @@ def build_module(directory: Path, name: str, source: str, timeout: float = 300) 
               include_path=[{feedhandler.get_include()!r}], compiler_directives={{"language_level": 3}},
               quiet=True))
     """))
+    return _setup_and_import(directory, name, timeout)
+
+
+def build_example(directory: Path, example: str, module: str, timeout: float = 300) -> ModuleType:
+    """Copy ``examples/<example>`` to ``directory``, build it with its own ``setup.py``, import ``module``."""
+    shutil.copytree(EXAMPLES / example, directory, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("build", "*.c", "*.so"))
+    return _setup_and_import(directory, module, timeout)
+
+
+def _setup_and_import(directory: Path, name: str, timeout: float) -> ModuleType:
     proc = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace", "-q"], cwd=directory,
                           capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
