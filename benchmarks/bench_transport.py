@@ -11,8 +11,10 @@ frames into ``Trade`` events), when it is importable.
 Frame consumer: what the manager passes, a ``FrameSink`` over the parser's ``feed``; on ``picows`` the
 compiled listener hands it the payload pointer (and the sink hands it to the decoder's ``c_feed`` when the
 parser is a compiled ``FrameDecoder``). ``picows-callable`` is the baseline beside it: the same transport
-delivering ``bytes`` to the parser's ``feed`` as a Python callable (one Python call and one ``bytes`` per
-frame), as the listener did before; ``picows-memoryview`` the same with a ``memoryview``.
+delivering ``bytes`` to the parser's ``feed`` as a Python callable (one ``bytes`` per frame);
+``picows-memoryview`` the same with a ``memoryview``; ``picows-python-listener`` picows with a Python
+``WSListener`` (a Python call, a ``bytes`` copy and a call into the sink per frame), the data path before the
+compiled listener.
 
 Latency: the server sends a paced stream (10k frames/s) whose frames carry the
 server's ``CLOCK_MONOTONIC`` send time; the handler records ``monotonic_ns() -
@@ -46,6 +48,7 @@ from feedhandler.core.strategies import MessageParser  # noqa: E402
 from feedhandler.core.types import MessageType  # noqa: E402
 from feedhandler.transport.base import create_transport  # noqa: E402
 from feedhandler.transport.picows_transport import PicowsTransport  # noqa: E402
+from picows import WSCloseCode, WSListener, WSMsgType, ws_connect  # noqa: E402
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #: A Binance combined-stream trade frame (153 bytes): small, like most market-data frames.
@@ -174,6 +177,33 @@ def make_parser(kind: str):
     return parser, counter
 
 
+class _PythonListener(WSListener):
+    """The baseline: a Python ``WSListener`` as the transport had before the compiled one (a Python call, a
+    ``bytes`` copy and a call into the consumer per frame)."""
+
+    def __init__(self, on_frame) -> None:
+        self.on_frame = on_frame
+
+    def on_ws_frame(self, transport, frame, _now=time.monotonic_ns):
+        recv_ns = _now()
+        if frame.msg_type is WSMsgType.CLOSE:
+            transport.send_close(WSCloseCode.OK)
+            transport.disconnect()
+            return
+        self.on_frame(frame.get_payload_as_bytes(), recv_ns)
+
+
+async def _python_listener_receive(url: str, consumer):
+    """Connect now; returns the coroutine that starts the flood and waits until it ended."""
+    transport, _ = await ws_connect(lambda: _PythonListener(consumer), url, max_frame_size=1 << 20)
+
+    async def receive() -> None:
+        transport.send(WSMsgType.TEXT, b"go")
+        await transport.wait_disconnected()
+
+    return receive()
+
+
 def transport_for(name: str):
     if name == "picows-memoryview":
         return PicowsTransport("memoryview")
@@ -202,6 +232,9 @@ async def flood(server: ServerProcess, transport: str, n: int, parser_kind: str,
     ``feedhandler record --out X.fhrec.zst`` does), the writer closed (flushed) inside the timed part.
     """
     parser, counter = make_parser(parser_kind)
+    feed = frame_consumer(transport, parser)
+    if transport == "picows-python-listener":
+        return await _timed(await _python_listener_receive(server.url(f"flood/{n}"), feed), counter, n, transport)
     writer = None
     tr = transport_for(transport)
     if record_to is not None:
@@ -210,20 +243,29 @@ async def flood(server: ServerProcess, transport: str, n: int, parser_kind: str,
         writer = RotatingRecordingWriter(record_to / "flood.fhrec.zst", {"exchange": parser_kind})
         tr = RecordingTransport(tr, writer)
     conn = await tr.connect(server.url(f"flood/{n}"), max_frame_size=1 << 20)
-    feed = frame_consumer(transport, parser)
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        wall0, cpu0 = time.perf_counter(), time.process_time()
+
+    async def receive() -> None:
         await conn.send("go")
         await conn.run(feed)
         if writer is not None:
             writer.close()
+
+    try:
+        return await _timed(receive(), counter, n, transport)
+    finally:
+        await conn.close()
+
+
+async def _timed(receive, counter: list[int], n: int, transport: str) -> tuple[float, float]:
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        await receive
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     finally:
         if gc_was:
             gc.enable()
-        await conn.close()
     if counter[0] != n:
         raise RuntimeError(f"{transport}: {counter[0]} events for {n} frames")
     return wall, cpu
@@ -259,7 +301,7 @@ def percentile(values: list[int], q: float) -> float:
 
 # --- pytest-benchmark -------------------------------------------------------------------------
 
-TRANSPORTS = ["websockets", "picows", "picows-callable", "picows-memoryview"]
+TRANSPORTS = ["websockets", "picows", "picows-callable", "picows-memoryview", "picows-python-listener"]
 N_FRAMES = 100_000
 
 
