@@ -115,6 +115,10 @@ cdef int json_iter_levels(JsonIter* it, double* prices, double* qtys,
                           Py_ssize_t capacity, Py_ssize_t* count) noexcept
 cdef int json_iter_child(JsonIter* it, JsonIter* child) noexcept nogil
 cdef int json_iter_child_end(JsonIter* it, const JsonIter* child) noexcept nogil
+# The same for array items: json_array_next_lazy leaves a container item pending
+# (kind set, len 0) exactly as json_object_next_lazy does for member values;
+# json_iter_take / json_iter_levels / json_iter_child work on either.
+cdef int json_array_next_lazy(JsonIter* it, JsonSpan* value) noexcept nogil
 
 # [["p","q"], ...] or [[p,q], ...] (mixed allowed) into prices[i], qtys[i].
 # Inner arrays with > 2 items: extra items validated and ignored; < 2 items:

@@ -39,6 +39,8 @@ cdef enum:
     _ST_DONE = 5
     _ST_OBJ_PENDING = 6  # lazy: it.p is at the opening bracket of a container value not yet scanned
     _ST_OBJ_CHILD = 7    # lazy: a child iterator is walking the pending container
+    _ST_ARR_PENDING = 8  # json_array_next_lazy: it.p is at a container item not yet scanned
+    _ST_ARR_CHILD = 9    # json_array_next_lazy: a child iterator is walking the pending item
     _SCRATCH_LEVELS = 512  # scan_levels parses into this scratch, then copies exact-size arrays
 
 # 1 for bytes a string may contain as they are: 0x20..0x7f except '"' and '\\'.
@@ -530,12 +532,17 @@ cdef inline int _resolve_pending(JsonIter* it) noexcept nogil:
     if rc != JSON_OK:
         return _iter_fail(it, p, rc)
     it.p = p
-    it.state = _ST_OBJ_NEXT
+    it.state = _ST_ARR_NEXT if it.state == _ST_ARR_PENDING else _ST_OBJ_NEXT
     return JSON_OK
 
 
-cdef inline int _object_head(JsonIter* it, JsonSpan* key, const char** pp) noexcept nogil:
-    """Shared start of json_object_next(_lazy): 1 with *pp at the value, 0 at the end, < 0 error."""
+cdef inline bint _is_pending(int state) noexcept nogil:
+    return state == _ST_OBJ_PENDING or state == _ST_ARR_PENDING
+
+
+cdef inline int _container_head(JsonIter* it, const char** pp, char close_char, int first_state,
+                                int next_state, int pending_state) noexcept nogil:
+    """Shared start of the _next functions: 1 with *pp at the next member/item, 0 at the end, < 0 error."""
     cdef const char* p
     cdef const char* end = it.end
     cdef int rc
@@ -543,27 +550,57 @@ cdef inline int _object_head(JsonIter* it, JsonSpan* key, const char** pp) noexc
         return it.state
     if it.state == _ST_DONE:
         return 0
-    if it.state == _ST_OBJ_PENDING:
+    if it.state == pending_state:
         rc = _resolve_pending(it)
         if rc != JSON_OK:
             return rc
-    elif it.state != _ST_OBJ_FIRST and it.state != _ST_OBJ_NEXT:
+    elif it.state != first_state and it.state != next_state:
         return JSON_ERR_STATE
     p = _skip_ws(it.p, end)
     if p >= end:
         return _iter_fail(it, p, JSON_ERR_EOF)
-    if p[0] == b'}':
+    if p[0] == close_char:
         it.p = p + 1
         it.state = _ST_DONE
         return 0
-    if it.state == _ST_OBJ_NEXT:
+    if it.state == next_state:
         if p[0] != b',':
             return _iter_fail(it, p, JSON_ERR_SYNTAX)
         p = _skip_ws(p + 1, end)
-    rc = _scan_key_colon(&p, end, key)
+    pp[0] = p
+    return 1
+
+
+cdef inline int _object_head(JsonIter* it, JsonSpan* key, const char** pp) noexcept nogil:
+    """Shared start of json_object_next(_lazy): 1 with *pp at the value, 0 at the end, < 0 error."""
+    cdef const char* p = NULL
+    cdef int rc = _container_head(it, &p, b'}', _ST_OBJ_FIRST, _ST_OBJ_NEXT, _ST_OBJ_PENDING)
+    if rc != 1:
+        return rc
+    rc = _scan_key_colon(&p, it.end, key)
     if rc != JSON_OK:
         return _iter_fail(it, p, rc)
     pp[0] = p
+    return 1
+
+
+cdef inline int _lazy_value(JsonIter* it, const char* p, JsonSpan* value, int pending_state,
+                            int next_state) noexcept nogil:
+    """The value at p: a container is left pending (kind set, len 0), a scalar is scanned."""
+    cdef int rc
+    if p < it.end and (p[0] == b'{' or p[0] == b'['):
+        value.kind = JSON_OBJECT if p[0] == b'{' else JSON_ARRAY
+        value.ptr = p
+        value.len = 0
+        value.has_escapes = False
+        it.p = p
+        it.state = pending_state
+        return 1
+    rc = _scan_value(&p, it.end, value)   # a scalar (or EOF): no depth involved
+    if rc != JSON_OK:
+        return _iter_fail(it, p, rc)
+    it.p = p
+    it.state = next_state
     return 1
 
 
@@ -572,20 +609,7 @@ cdef int json_object_next_lazy(JsonIter* it, JsonSpan* key, JsonSpan* value) noe
     cdef int rc = _object_head(it, key, &p)
     if rc != 1:
         return rc
-    if p < it.end and (p[0] == b'{' or p[0] == b'['):
-        value.kind = JSON_OBJECT if p[0] == b'{' else JSON_ARRAY
-        value.ptr = p
-        value.len = 0
-        value.has_escapes = False
-        it.p = p
-        it.state = _ST_OBJ_PENDING
-        return 1
-    rc = _scan_value(&p, it.end, value)   # a scalar (or EOF): no depth involved
-    if rc != JSON_OK:
-        return _iter_fail(it, p, rc)
-    it.p = p
-    it.state = _ST_OBJ_NEXT
-    return 1
+    return _lazy_value(it, p, value, _ST_OBJ_PENDING, _ST_OBJ_NEXT)
 
 
 cdef int json_iter_take(JsonIter* it, JsonSpan* value) noexcept nogil:
@@ -593,7 +617,7 @@ cdef int json_iter_take(JsonIter* it, JsonSpan* value) noexcept nogil:
     cdef int rc
     if it.state < 0:
         return it.state
-    if it.state != _ST_OBJ_PENDING:
+    if not _is_pending(it.state):
         return JSON_ERR_STATE
     rc = _resolve_pending(it)
     if rc != JSON_OK:
@@ -612,7 +636,7 @@ cdef int json_iter_levels(JsonIter* it, double* prices, double* qtys,
     count[0] = 0
     if it.state < 0:
         return it.state
-    if it.state != _ST_OBJ_PENDING:
+    if not _is_pending(it.state):
         return JSON_ERR_STATE
     if p[0] != b'[':
         return JSON_ERR_TYPE      # still pending: the caller may take or skip it
@@ -624,7 +648,7 @@ cdef int json_iter_levels(JsonIter* it, double* prices, double* qtys,
         count[0] = 0
         return _iter_fail(it, p, rc)
     it.p = p
-    it.state = _ST_OBJ_NEXT
+    it.state = _ST_ARR_NEXT if it.state == _ST_ARR_PENDING else _ST_OBJ_NEXT
     return JSON_OK
 
 
@@ -632,7 +656,7 @@ cdef int json_iter_child(JsonIter* it, JsonIter* child) noexcept nogil:
     cdef const char* p = it.p
     if it.state < 0:
         return it.state
-    if it.state != _ST_OBJ_PENDING:
+    if not _is_pending(it.state):
         return JSON_ERR_STATE
     if it.depth + 1 > JSON_MAX_DEPTH:
         return _iter_fail(it, p, JSON_ERR_DEPTH)
@@ -640,52 +664,30 @@ cdef int json_iter_child(JsonIter* it, JsonIter* child) noexcept nogil:
     child.end = it.end
     child.depth = it.depth + 1
     child.state = _ST_OBJ_FIRST if p[0] == b'{' else _ST_ARR_FIRST
-    it.state = _ST_OBJ_CHILD
+    it.state = _ST_ARR_CHILD if it.state == _ST_ARR_PENDING else _ST_OBJ_CHILD
     return JSON_OK
 
 
 cdef int json_iter_child_end(JsonIter* it, const JsonIter* child) noexcept nogil:
     if it.state < 0:
         return it.state
-    if it.state != _ST_OBJ_CHILD:
+    if it.state != _ST_OBJ_CHILD and it.state != _ST_ARR_CHILD:
         return JSON_ERR_STATE
     if child.state < 0:
         return _iter_fail(it, child.p, child.state)
     if child.state != _ST_DONE:
         return _iter_fail(it, child.p, JSON_ERR_STATE)   # the child was not walked to its end
     it.p = child.p
-    it.state = _ST_OBJ_NEXT
+    it.state = _ST_ARR_NEXT if it.state == _ST_ARR_CHILD else _ST_OBJ_NEXT
     return JSON_OK
 
 
 cdef int json_object_next(JsonIter* it, JsonSpan* key, JsonSpan* value) noexcept nogil:
-    cdef const char* p
+    cdef const char* p = NULL
     cdef const char* end = it.end
-    cdef int rc
-    if it.state < 0:
-        return it.state
-    if it.state == _ST_DONE:
-        return 0
-    if it.state == _ST_OBJ_PENDING:
-        rc = _resolve_pending(it)
-        if rc != JSON_OK:
-            return rc
-    elif it.state != _ST_OBJ_FIRST and it.state != _ST_OBJ_NEXT:
-        return JSON_ERR_STATE
-    p = _skip_ws(it.p, end)
-    if p >= end:
-        return _iter_fail(it, p, JSON_ERR_EOF)
-    if p[0] == b'}':
-        it.p = p + 1
-        it.state = _ST_DONE
-        return 0
-    if it.state == _ST_OBJ_NEXT:
-        if p[0] != b',':
-            return _iter_fail(it, p, JSON_ERR_SYNTAX)
-        p = _skip_ws(p + 1, end)
-    rc = _scan_key_colon(&p, end, key)
-    if rc != JSON_OK:
-        return _iter_fail(it, p, rc)
+    cdef int rc = _object_head(it, key, &p)
+    if rc != 1:
+        return rc
     rc = _scan_value_lim(&p, end, value, JSON_MAX_DEPTH - it.depth)
     if rc != JSON_OK:
         return _iter_fail(it, p, rc)
@@ -694,27 +696,25 @@ cdef int json_object_next(JsonIter* it, JsonSpan* key, JsonSpan* value) noexcept
     return 1
 
 
+cdef inline int _array_head(JsonIter* it, const char** pp) noexcept nogil:
+    """Shared start of json_array_next(_lazy): 1 with *pp at the item, 0 at the end, < 0 error."""
+    return _container_head(it, pp, b']', _ST_ARR_FIRST, _ST_ARR_NEXT, _ST_ARR_PENDING)
+
+
+cdef int json_array_next_lazy(JsonIter* it, JsonSpan* value) noexcept nogil:
+    cdef const char* p = NULL
+    cdef int rc = _array_head(it, &p)
+    if rc != 1:
+        return rc
+    return _lazy_value(it, p, value, _ST_ARR_PENDING, _ST_ARR_NEXT)
+
+
 cdef int json_array_next(JsonIter* it, JsonSpan* value) noexcept nogil:
-    cdef const char* p
+    cdef const char* p = NULL
     cdef const char* end = it.end
-    cdef int rc
-    if it.state < 0:
-        return it.state
-    if it.state == _ST_DONE:
-        return 0
-    if it.state != _ST_ARR_FIRST and it.state != _ST_ARR_NEXT:
-        return JSON_ERR_STATE
-    p = _skip_ws(it.p, end)
-    if p >= end:
-        return _iter_fail(it, p, JSON_ERR_EOF)
-    if p[0] == b']':
-        it.p = p + 1
-        it.state = _ST_DONE
-        return 0
-    if it.state == _ST_ARR_NEXT:
-        if p[0] != b',':
-            return _iter_fail(it, p, JSON_ERR_SYNTAX)
-        p = _skip_ws(p + 1, end)
+    cdef int rc = _array_head(it, &p)
+    if rc != 1:
+        return rc
     rc = _scan_value_lim(&p, end, value, JSON_MAX_DEPTH - it.depth)
     if rc != JSON_OK:
         return _iter_fail(it, p, rc)

@@ -116,6 +116,12 @@ cdef enum:
 cdef int parse_double(const char* s, Py_ssize_t n, double* out) noexcept
 cdef int parse_int64(const char* s, Py_ssize_t n, int64_t* out) noexcept nogil
 cdef int parse_uint64(const char* s, Py_ssize_t n, uint64_t* out) noexcept nogil
+# ISO-8601 / RFC 3339 UTC instant ``YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)``
+# (Coinbase ``"2023-02-09T20:32:50.714964855Z"``) -> ns since the epoch. A fraction
+# may have 1..9 digits (more is NUM_SYNTAX: nanoseconds are the resolution);
+# fields are range-checked (a real calendar date, hour < 24, minute and second
+# < 60, offset < 24:00); NUM_OVERFLOW outside the int64 nanosecond range.
+cdef int parse_iso8601_ns(const char* s, Py_ssize_t n, int64_t* out) noexcept nogil
 
 
 cdef inline int parse_double_inline(const char* s, Py_ssize_t n, double* out) noexcept:

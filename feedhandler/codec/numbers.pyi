@@ -17,3 +17,6 @@ def parse_int(data: bytes, signed: bool = True) -> int:
 
 def parse_many(items: list[bytes]) -> float:
     """Sum of ``parse_float`` over ``items`` in one C loop (benchmark helper)."""
+
+def parse_iso8601(text: str | bytes) -> int:
+    """Nanoseconds since the epoch of an ISO-8601 UTC instant; ValueError if not one."""

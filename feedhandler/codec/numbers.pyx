@@ -326,6 +326,124 @@ cdef int parse_uint64(const char* s, Py_ssize_t n, uint64_t* out) noexcept nogil
     return NUM_OK
 
 
+cdef inline int _fixed_digits(const char* s, Py_ssize_t n, int64_t* out) noexcept nogil:
+    """s[0:n] as exactly n decimal digits (n <= 4 here, so no overflow); -1 if one is not a digit."""
+    cdef int64_t v = 0
+    cdef Py_ssize_t i
+    for i in range(n):
+        if not _is_digit(s[i]):
+            return -1
+        v = v * 10 + (s[i] - 48)
+    out[0] = v
+    return 0
+
+
+cdef inline int64_t _days_from_civil(int64_t y, int64_t m, int64_t d) noexcept nogil:
+    # Howard Hinnant's days_from_civil: days since 1970-01-01 of a proleptic Gregorian date.
+    cdef int64_t era, yoe, doy, doe
+    if m <= 2:
+        y -= 1
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+cdef int parse_iso8601_ns(const char* s, Py_ssize_t n, int64_t* out) noexcept nogil:
+    cdef int64_t year, month, day, hour, minute, second, oh, om, days, secs, frac = 0
+    cdef int64_t mdays
+    cdef Py_ssize_t i = 19, nd = 0
+    cdef int64_t ns
+    if n == 0:
+        return NUM_EMPTY
+    # Fixed part "YYYY-MM-DDTHH:MM:SS": 19 bytes, each checked before it is read.
+    if n < 20 or s[4] != b'-' or s[7] != b'-' or (s[10] != b'T' and s[10] != b't') \
+            or s[13] != b':' or s[16] != b':':
+        return NUM_SYNTAX
+    if _fixed_digits(s, 4, &year) or _fixed_digits(s + 5, 2, &month) or _fixed_digits(s + 8, 2, &day) \
+            or _fixed_digits(s + 11, 2, &hour) or _fixed_digits(s + 14, 2, &minute) \
+            or _fixed_digits(s + 17, 2, &second):
+        return NUM_SYNTAX
+    if month < 1 or month > 12 or day < 1 or hour > 23 or minute > 59 or second > 59:
+        return NUM_SYNTAX
+    if month == 2:
+        mdays = 29 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 28
+    elif month == 4 or month == 6 or month == 9 or month == 11:
+        mdays = 30
+    else:
+        mdays = 31
+    if day > mdays:
+        return NUM_SYNTAX
+    if s[i] == b'.':
+        i += 1
+        while i < n and _is_digit(s[i]):
+            if nd == 9:
+                return NUM_SYNTAX      # finer than a nanosecond
+            frac = frac * 10 + (s[i] - 48)   # at most 9 digits: < 10**9
+            nd += 1
+            i += 1
+        if nd == 0:
+            return NUM_SYNTAX
+        while nd < 9:
+            frac *= 10
+            nd += 1
+    if i >= n:
+        return NUM_SYNTAX
+    oh = 0
+    om = 0
+    if s[i] == b'Z' or s[i] == b'z':
+        i += 1
+    elif s[i] == b'+' or s[i] == b'-':
+        if n - i != 6 or s[i + 3] != b':' or _fixed_digits(s + i + 1, 2, &oh) \
+                or _fixed_digits(s + i + 4, 2, &om) or oh > 23 or om > 59:
+            return NUM_SYNTAX
+        if s[i] == b'-':
+            oh = -oh
+            om = -om
+        i += 6
+    else:
+        return NUM_SYNTAX
+    if i != n:
+        return NUM_SYNTAX
+    # |secs| < 400 * 10**9 for years 0..9999: no int64 overflow up to here.
+    days = _days_from_civil(year, month, day)
+    secs = days * 86400 + hour * 3600 + minute * 60 + second - oh * 3600 - om * 60
+    # Range check before multiplying: secs * 10**9 + frac must fit int64.
+    if secs > 9223372035LL or secs < -9223372036LL:
+        return NUM_OVERFLOW
+    ns = secs * 1000000000LL
+    if secs == 9223372035LL and frac > 854775807LL:
+        return NUM_OVERFLOW
+    out[0] = ns + frac
+    return NUM_OK
+
+
+def parse_iso8601(text):
+    """Nanoseconds since the epoch of an ISO-8601 UTC instant (``numbers.pxd`` grammar).
+
+    Parameters
+    ----------
+    text : str or bytes
+        E.g. ``"2023-02-09T20:32:50.714964855Z"``.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        Text outside the grammar, an impossible date, or out of the int64 range.
+    """
+    cdef bytes b = text.encode() if isinstance(text, str) else bytes(text)
+    cdef int64_t out = 0
+    cdef int rc = parse_iso8601_ns(b, len(b), &out)
+    if rc != NUM_OK:
+        raise ValueError(f"{_reason(rc)}: {text!r} is not an ISO-8601 UTC instant")
+    return out
+
+
 # ---------------------------------------------------------------------------
 # Python wrappers
 

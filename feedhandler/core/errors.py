@@ -38,7 +38,15 @@ class SubscriptionError(FeedError):
 
 
 class ParseError(FeedError, ValueError):
-    """A frame could not be decoded. It is counted and reported; the feed goes on."""
+    """A frame could not be decoded. It is counted and reported; the feed goes on.
+
+    Decoders built on the kernel set ``field`` (the JSON key or protobuf field the error is in,
+    ``None`` for the frame's syntax itself) and ``offset`` (the byte offset in the frame, -1 when
+    not known); the message names both.
+    """
+
+    field: "str | None" = None
+    offset: int = -1
 
 
 class StaleConnectionError(FeedError):

@@ -5,6 +5,9 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+# The one definition lives in the decoder kernel (a cpdef enum the compiled decoders cimport).
+from ..kernel.message_type import MessageType
+
 
 class ChannelType(enum.Enum):
     """A kind of data stream, independent of any exchange's channel names."""
@@ -49,23 +52,6 @@ class ConnectionState(enum.Enum):
     CONNECTED = "connected"
     RECONNECTING = "reconnecting"
     CLOSED = "closed"
-
-
-class MessageType(enum.IntEnum):
-    """What a received frame is, as told by ``MessageParser.get_message_type``.
-
-    An ``IntEnum`` so that compiled parsers can return plain ints from their
-    fast entry point.
-    """
-
-    UNKNOWN = 0
-    DATA = 1  # market/user data: parsed into events
-    SUBSCRIPTION_ACK = 2
-    PONG = 3
-    ERROR = 4  # an error message from the exchange
-    PING = 5  # an application-level ping the client must answer
-    AUTH_ACK = 6
-    RECONNECT = 7  # the server announced it will close (e.g. Binance serverShutdown)
 
 
 class SubscriptionState(enum.Enum):

@@ -8,7 +8,12 @@ the C entry (used by the compiled picows listener) run the same code.
 """
 from libc.stdint cimport int64_t
 
+import numpy as np
+
 from feedhandler.codec.frame cimport FrameBytes, frame_acquire, frame_release
+from feedhandler.codec.json_scan cimport JsonSpan
+from feedhandler.kernel.extract cimport KT_MAX_LEVEL_SLOTS, kt_error_text, kt_out_init, kt_scan
+
 from feedhandler.core.errors import ParseError
 
 
@@ -26,6 +31,63 @@ cdef class FrameDecoder:
         self.control_id = -1
         self.control_code = 0
         self.control_text = None
+
+    def __cinit__(self, *args, **kwargs):
+        kt_out_init(&self.out)
+        self.levels_capacity = 0
+        self._levels_mem = None
+
+    cdef int use_levels(self, Py_ssize_t capacity, bint keep_text) except -1:
+        """Preallocate the level arrays behind ``self.out.levels[0..3]`` (once, at construction).
+
+        ``capacity`` levels per array; with ``keep_text`` also the price/size text spans
+        (``KF_KEEP_TEXT`` fields). One numpy buffer holds everything: no allocation per frame.
+        """
+        cdef Py_ssize_t per = 2 * sizeof(double) + (2 * sizeof(JsonSpan) if keep_text else 0)
+        cdef Py_ssize_t i
+        cdef char* base
+        if capacity < 1:
+            raise ValueError("levels capacity must be at least 1")
+        self._levels_mem = np.zeros(KT_MAX_LEVEL_SLOTS * capacity * per, dtype=np.uint8)
+        cdef unsigned char[::1] view = self._levels_mem
+        base = <char*>&view[0]
+        for i in range(KT_MAX_LEVEL_SLOTS):
+            # layout per level slot: px[capacity] qty[capacity] (px_text[capacity] qty_text[capacity])
+            self.out.levels[i].px = <double*>(base + i * capacity * per)
+            self.out.levels[i].qty = self.out.levels[i].px + capacity
+            if keep_text:
+                self.out.levels[i].px_text = <JsonSpan*>(self.out.levels[i].qty + capacity)
+                self.out.levels[i].qty_text = self.out.levels[i].px_text + capacity
+            else:
+                self.out.levels[i].px_text = NULL
+                self.out.levels[i].qty_text = NULL
+            self.out.levels[i].capacity = capacity
+            self.out.levels[i].count = 0
+        self.levels_capacity = capacity
+        return 0
+
+    cdef int scan(self, const KtTable* table, const char* data, Py_ssize_t n) except -1:
+        if kt_scan(table, data, n, &self.out) < 0:
+            return self.scan_fail(data, "")
+        return 0
+
+    cdef int scan_fail(self, const char* base, str what) except -1:
+        self.parse_errors += 1
+        where = f" {what}" if what else ""
+        cdef Py_ssize_t offset = self.out.err_at - base if self.out.err_at != NULL else -1
+        field = (<bytes>self.out.err_key).decode("utf-8", "replace") if self.out.err_key != NULL else None
+        exc = ParseError(f"{self.exchange}{where}: {kt_error_text(&self.out, base)}")
+        exc.field = field
+        exc.offset = offset
+        raise exc
+
+    cdef int fail(self, str field, Py_ssize_t offset, str reason) except -1:
+        self.parse_errors += 1
+        at = f" at byte {offset}" if offset >= 0 else ""
+        exc = ParseError(f"{self.exchange}: field {field!r}: {reason}{at}")
+        exc.field = field
+        exc.offset = offset
+        raise exc
 
     cdef int c_feed(self, const char* data, Py_ssize_t n, int64_t recv_ns) except -1:
         raise NotImplementedError(f"{type(self).__name__} does not implement c_feed")
@@ -53,5 +115,17 @@ cdef class FrameDecoder:
             frame_release(&f)
 
     cpdef int classify(self, object raw) except -1:
-        """The frame's ``MessageType`` int; subclasses override (the base says UNKNOWN: 0)."""
+        """The frame's ``MessageType`` int, nothing applied or delivered (UNKNOWN: 0 if malformed)."""
+        cdef FrameBytes f
+        try:
+            frame_acquire(raw, &f)
+        except (TypeError, BufferError, UnicodeError):
+            return 0
+        try:
+            return self.c_classify(f.p, f.n)
+        finally:
+            frame_release(&f)
+
+    cdef int c_classify(self, const char* data, Py_ssize_t n) except -1:
+        """Subclasses override: the MessageType of data[0:n] without applying it (the base: UNKNOWN)."""
         return 0

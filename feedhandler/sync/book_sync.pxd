@@ -14,6 +14,7 @@ from libc.stdint cimport int64_t
 from feedhandler.book.orderbook cimport OrderBook
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport EventPool
+from feedhandler.kernel.symbols cimport SymbolTable
 
 cpdef enum SyncState:
     WAITING = 0   # no valid book: buffering deltas until a snapshot arrives
@@ -130,16 +131,12 @@ cdef class BookSyncGroup:
     cdef public BookIntegrity integrity   # given to every BookSync created (None: no check)
     cdef readonly bint profiling
     cdef Py_ssize_t _buffer_levels, _buffer_deltas
-    # lookup by frame bytes without building a str: the last hit, then an open-addressing table
-    # (FNV-1a of the UTF-8 name -> index into _keys/_entries), rebuilt only when a symbol is added/removed
-    cdef bytes _last_key
-    cdef BookSync _last_sync
-    cdef list _keys                   # UTF-8 names, bytes
-    cdef list _entries                # BookSync, same index
-    cdef object _table_arr            # int64 slots, -1 = empty
-    cdef int64_t* _table
-    cdef Py_ssize_t _mask
+    # lookup by frame bytes without building a str: the symbol table shared with the decoder
+    # (bytes -> id, no allocation on a hit), then id -> BookSync
+    cdef readonly SymbolTable symbol_table
+    cdef list _by_id                  # BookSync or None, indexed by symbol id
 
     cdef BookSync c_get(self, const char* symbol, Py_ssize_t n)
-    cdef void _rebuild_table(self)
+    # the BookSync if the symbol already has one, else None (creates nothing)
+    cdef BookSync c_find(self, const char* symbol, Py_ssize_t n)
     cpdef BookSync get(self, str symbol)

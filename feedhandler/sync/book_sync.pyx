@@ -20,6 +20,7 @@ import numpy as np
 
 from feedhandler.book.orderbook cimport OrderBook
 from feedhandler.core.dispatch cimport EventDispatcher
+from feedhandler.kernel.symbols cimport SymbolTable
 from feedhandler.events.events cimport BookStatus, BookUpdate, EventPool
 
 from feedhandler.events.events import BookStatus as _BookStatus, BookUpdate as _BookUpdate
@@ -577,11 +578,15 @@ cdef class BookSyncGroup:
         ``callable(BookSync)``; set later by the snapshot service.
     integrity:
         A :class:`BookIntegrity` given to every book of the group (e.g. OKX's checksum).
+    symbol_table:
+        The :class:`~feedhandler.kernel.symbols.SymbolTable` shared with the decoder (frame bytes
+        -> id without allocation); a new one if None.
     """
 
     def __init__(self, str exchange, SequenceRule rule, EventDispatcher dispatcher=None,
                  Py_ssize_t depth=1000, request_snapshot=None,
-                 Py_ssize_t buffer_levels=65536, Py_ssize_t buffer_deltas=4096, BookIntegrity integrity=None):
+                 Py_ssize_t buffer_levels=65536, Py_ssize_t buffer_deltas=4096, BookIntegrity integrity=None,
+                 SymbolTable symbol_table=None):
         self.exchange = exchange
         self.rule = rule
         self.depth = depth
@@ -593,12 +598,9 @@ cdef class BookSyncGroup:
         self.integrity = integrity
         self._buffer_levels = buffer_levels
         self._buffer_deltas = buffer_deltas
-        self._last_key = None
-        self._last_sync = None
         self.profiling = False
-        self._keys = []
-        self._entries = []
-        self._rebuild_table()
+        self.symbol_table = symbol_table if symbol_table is not None else SymbolTable()
+        self._by_id = []
 
     def set_depth(self, Py_ssize_t depth):
         """Capacity (levels per side) of the books created from now on; existing books keep theirs."""
@@ -612,48 +614,20 @@ cdef class BookSyncGroup:
         for sync in self._syncs.values():
             (<BookSync>sync).profiling = enabled
 
+    cdef BookSync c_find(self, const char* symbol, Py_ssize_t n):
+        """The BookSync of a symbol given as frame bytes, None if it has none; no allocation."""
+        cdef Py_ssize_t sid = self.symbol_table.c_find(symbol, n)
+        if sid < 0 or sid >= len(self._by_id):
+            return None
+        return <BookSync>self._by_id[sid]
+
     cdef BookSync c_get(self, const char* symbol, Py_ssize_t n):
         """The BookSync for a symbol given as frame bytes; no allocation once the symbol is known."""
-        cdef bytes key
-        cdef Py_ssize_t slot
-        cdef int64_t idx
-        if self._last_key is not None and PyBytes_GET_SIZE(self._last_key) == n \
-                and memcmp(PyBytes_AS_STRING(self._last_key), symbol, n) == 0:
-            return self._last_sync
-        slot = <Py_ssize_t>(_fnv1a(symbol, n) & <uint64_t>self._mask)
-        # Bound: slot is masked to [0, mask] and the table has mask + 1 slots; idx < len(_keys) by construction.
-        while True:
-            idx = self._table[slot]
-            if idx < 0:
-                break
-            key = <bytes>self._keys[idx]
-            if PyBytes_GET_SIZE(key) == n and memcmp(PyBytes_AS_STRING(key), symbol, n) == 0:
-                self._last_key = key
-                self._last_sync = <BookSync>self._entries[idx]
-                return self._last_sync
-            slot = (slot + 1) & self._mask
+        cdef BookSync sync = self.c_find(symbol, n)
+        if sync is not None:
+            return sync
         # first sight of this symbol (or an unknown one): the only path that builds a str
-        sync = self.get(symbol[:n].decode("utf-8", "replace"))
-        return sync
-
-    cdef void _rebuild_table(self):
-        # at most half full, so probing always reaches an empty slot
-        cdef Py_ssize_t size = 16, i, slot
-        cdef bytes key
-        while size < 2 * (len(self._keys) + 1):
-            size *= 2
-        self._table_arr = np.full(size, -1, dtype=np.int64)
-        cdef int64_t[::1] view = self._table_arr
-        self._table = &view[0]
-        self._mask = size - 1
-        for i in range(len(self._keys)):
-            key = <bytes>self._keys[i]
-            slot = <Py_ssize_t>(_fnv1a(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key)) & <uint64_t>self._mask)
-            while self._table[slot] >= 0:
-                slot = (slot + 1) & self._mask
-            self._table[slot] = i
-        self._last_key = None
-        self._last_sync = None
+        return self.get(self.symbol_table.c_intern(symbol, n))
 
     def lookup_bytes(self, bytes name):
         """:meth:`c_get` from Python (tests): the BookSync for a UTF-8 symbol name."""
@@ -668,9 +642,11 @@ cdef class BookSyncGroup:
             (<BookSync>sync).profiling = self.profiling
             (<BookSync>sync).integrity = self.integrity
             self._syncs[symbol] = sync
-            self._keys.append(symbol.encode("utf-8", "replace"))
-            self._entries.append(sync)
-            self._rebuild_table()
+            sid = self.symbol_table.add(symbol)
+            if sid >= 0:
+                while len(self._by_id) <= sid:
+                    self._by_id.append(None)
+                self._by_id[sid] = sync
         return <BookSync>sync
 
     def _request(self, BookSync sync):
@@ -680,10 +656,10 @@ cdef class BookSyncGroup:
     def forget(self, symbols):
         """Drop the state of ``symbols`` (unsubscribed)."""
         for s in symbols:
-            self._syncs.pop(s, None)
-        self._keys = [k.encode("utf-8", "replace") for k in self._syncs]
-        self._entries = list(self._syncs.values())
-        self._rebuild_table()
+            if self._syncs.pop(s, None) is not None:
+                sid = self.symbol_table.find(s)
+                if 0 <= sid < len(self._by_id):
+                    self._by_id[sid] = None
 
     def invalidate_all(self, symbols, str reason):
         """Mark the books of ``symbols`` invalid (their connection dropped)."""
@@ -707,11 +683,3 @@ cdef class BookSyncGroup:
     def books(self):
         """symbol -> OrderBook of every tracked symbol."""
         return {s: (<BookSync>v).book for s, v in self._syncs.items()}
-
-
-cdef inline uint64_t _fnv1a(const char* p, Py_ssize_t n) noexcept nogil:
-    cdef uint64_t h = 14695981039346656037ULL
-    cdef Py_ssize_t i
-    for i in range(n):
-        h = (h ^ <unsigned char>p[i]) * 1099511628211ULL
-    return h

@@ -1,0 +1,28 @@
+# cython: language_level=3
+"""The shared symbol table: UTF-8 names from frame bytes -> interned ``str`` and a small int id.
+
+One :class:`SymbolTable` is shared by a decoder and its ``BookSyncGroup`` (the group maps ids to
+books), so a symbol seen in a frame is looked up once, by its bytes, with no allocation on a hit.
+"""
+from libc.stdint cimport int64_t
+
+
+cdef class SymbolTable:
+    cdef list _keys                   # id -> UTF-8 bytes
+    cdef list _names                  # id -> str
+    cdef object _table_arr            # open addressing: int64 ids, -1 = empty (at most half full)
+    cdef int64_t* _table
+    cdef Py_ssize_t _mask
+    cdef bytes _last_key              # one-entry cache: the last hit (frames of one symbol in a row)
+    cdef Py_ssize_t _last_id
+    cdef readonly Py_ssize_t max_symbols
+
+    # id of data[0:n], -1 if unknown (never allocates, never adds)
+    cdef Py_ssize_t c_find(self, const char* data, Py_ssize_t n) noexcept
+    # id of data[0:n], added if new; -1 when the table is full (max_symbols)
+    cdef Py_ssize_t c_add(self, const char* data, Py_ssize_t n) except -2
+    # the interned str (added if new; a fresh str, not stored, when the table is full)
+    cdef str c_intern(self, const char* data, Py_ssize_t n)
+    cdef str c_name(self, Py_ssize_t sid)
+    cpdef Py_ssize_t add(self, str name) except -2
+    cdef void _rebuild(self, Py_ssize_t size)
