@@ -8,15 +8,18 @@ preallocated scratch arrays, then applies it: depth deltas go to ``books``
 as full snapshots of a separate book keyed ``"<SYMBOL>@depth<N>"``, trades,
 book tickers and klines to ``dispatcher`` as pooled events.
 
-Return value of ``feed``/``classify``: a ``MessageType`` int. ``feed``
-raises ``feedhandler.core.errors.ParseError`` (-1) for a malformed frame and
-applies nothing of it.
+It extends the kernel's ``FrameDecoder`` (one C entry ``c_feed``, the Python
+``feed`` over it). Return value of ``feed``/``classify``: a ``MessageType``
+int. ``feed`` raises ``feedhandler.core.errors.ParseError`` (-1) for a
+malformed frame and applies nothing of it: levels, ids, prices and sizes are
+checked (the kernel's one rule) before any book is looked up or created.
 """
 from libc.stdint cimport int64_t
 
 from feedhandler.codec.json_scan cimport JsonIter, JsonSpan
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport EventPool
+from feedhandler.kernel.decoder cimport FrameDecoder
 from feedhandler.sync.book_sync cimport BookSyncGroup
 
 cpdef enum BinanceFrameKind:
@@ -36,16 +39,15 @@ ctypedef unsigned int uint32_mask
 cdef enum:
     N_SLOTS = 26           # payload/envelope keys the decoder knows (see decoder.pyx KEY_*)
 
-cdef class BinanceDecoder:
+cdef class BinanceDecoder(FrameDecoder):
     cdef public EventDispatcher dispatcher
     cdef public BookSyncGroup books            # diff-depth books (REST snapshot + U/u deltas)
     cdef public BookSyncGroup partial_books    # depth5/10/20 books, one full snapshot per frame
     cdef public str raw_stream                 # stream of a raw /ws/<stream> connection ('' if combined)
-    cdef readonly str exchange
     cdef readonly int64_t ts_scale             # exchange ms (or us) -> ns
     cdef readonly Py_ssize_t max_levels        # per side, per frame
     # counters
-    cdef readonly int64_t frames, depth_updates, partial_depths, trades, book_tickers, klines
+    cdef readonly int64_t depth_updates, partial_depths, trades, book_tickers, klines
     cdef readonly int64_t acks, exchange_errors, shutdowns, ignored
     cdef readonly int64_t err_json, err_field, err_levels, err_book, err_stream
     # pools
@@ -82,10 +84,12 @@ cdef class BinanceDecoder:
     cdef Py_ssize_t _last_stream_len[3]
     cdef Py_ssize_t _partial_key_len
 
-    cpdef int feed(self, object raw, int64_t recv_ns) except -1
     cpdef int classify(self, object raw) except -1
     cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -1
+    cdef int _control(self, const char* base) except -1
     cdef int _decode(self, const char* p, const char* end) except -1
+    cdef int _decode_any(self, const char* p, const char* end) except -1
+    cdef int _check_numbers(self) except -1
     cdef bint _decode_book_ticker_exact(self, const char* p, const char* end) noexcept
     cdef bint _decode_trade_exact(self, const char* p, const char* end) noexcept
     cdef bint _decode_depth_exact(self, const char* p, const char* end) noexcept

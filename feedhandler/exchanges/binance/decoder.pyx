@@ -35,20 +35,22 @@ from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport (
     SIDE_BUY, SIDE_SELL, BookTicker, EventPool, Kline, Trade,
 )
+from feedhandler.kernel.decoder cimport FrameDecoder
+from feedhandler.kernel.extract cimport (
+    KT_INT64, KT_STR, FieldTable, kt_levels_ok, kt_price_ok, kt_scan_span, kt_seen, kt_size_ok, kt_text,
+)
+from feedhandler.kernel.message_type cimport MessageType
 from feedhandler.sync.book_sync cimport BookSync, BookSyncGroup
 
 from feedhandler.core.errors import ParseError
-from feedhandler.core.types import MessageType
 from feedhandler.events.events import BookTicker as _BookTicker, Kline as _Kline, Trade as _Trade
+
+# The error object of a WS API / subscription error answer.
+cdef FieldTable _ERROR_FIELDS = FieldTable("binance.error", [("code", KT_INT64, 0), ("msg", KT_STR, 1)])
 
 # Largest timestamp accepted, in ns (year 2255): keeps ms/us -> ns multiplication inside int64.
 cdef int64_t _MAX_TS_NS = 9000000000000000000LL
 
-cdef int MT_UNKNOWN = MessageType.UNKNOWN
-cdef int MT_DATA = MessageType.DATA
-cdef int MT_ACK = MessageType.SUBSCRIPTION_ACK
-cdef int MT_ERROR = MessageType.ERROR
-cdef int MT_RECONNECT = MessageType.RECONNECT
 
 # Key ids: index into the span slots; bit in the presence mask.
 cdef enum:
@@ -193,10 +195,13 @@ cdef inline const char* _fx_uint(const char* q, const char* end, int64_t* out, J
     """A JSON integer token of 1..18 digits without a leading zero (< 10**18: no int64 overflow)."""
     cdef const char* s0 = q
     cdef int64_t v = 0
-    while q < end and q - s0 < 19 and <unsigned char>(q[0] - 48) < 10:
+    # At most 18 digits are accumulated (v < 10**17 before each multiply, so v * 10 + 9 < 10**18
+    # fits int64): the digit count is checked before multiplying, never after (a 19th digit is
+    # refused below without being multiplied in).
+    while q < end and q - s0 < 18 and <unsigned char>(q[0] - 48) < 10:
         v = v * 10 + (q[0] - 48)
         q += 1
-    if q == s0 or q - s0 > 18 or (s0[0] == b'0' and q - s0 > 1):
+    if q == s0 or (s0[0] == b'0' and q - s0 > 1):
         return NULL
     if q < end and <unsigned char>(q[0] - 48) < 10:
         return NULL
@@ -383,7 +388,7 @@ cdef class BinanceDecoder:
             raise ValueError("max_levels must be positive")
         if time_unit not in ("ms", "us"):
             raise ValueError(f"time_unit must be 'ms' or 'us', not {time_unit!r}")
-        self.exchange = exchange
+        FrameDecoder.__init__(self, exchange)
         self.dispatcher = dispatcher if dispatcher is not None else EventDispatcher()
         self.books = books
         if partial_books is None:
@@ -406,63 +411,73 @@ cdef class BinanceDecoder:
         v = self._ask_px_arr; self._ask_px = &v[0]
         v = self._ask_qty_arr; self._ask_qty = &v[0]
 
-    # ---- entry points -----------------------------------------------------------------
-    cpdef int feed(self, object raw, int64_t recv_ns) except -1:
-        """Decode one frame, apply it and deliver its events; return its ``MessageType``.
-
-        Raises
-        ------
-        ParseError
-            Malformed frame (bad JSON, missing or mistyped field, invalid levels, too many levels);
-            nothing of it was applied.
-        """
-        cdef FrameBytes f
-        try:
-            frame_acquire(raw, &f)
-        except (TypeError, BufferError, UnicodeError):
-            self.err_json += 1
-            raise ParseError(f"binance: frame must be bytes, str or a contiguous buffer, not {type(raw).__name__}") from None
-        try:
-            return self.c_feed(f.p, f.n, recv_ns)
-        finally:
-            frame_release(&f)
-
+    # ---- entry points (feed: FrameDecoder's, over c_feed) --------------------------------
     cpdef int classify(self, object raw) except -1:
         """The frame's ``MessageType`` by decoding it without applying anything (UNKNOWN if malformed)."""
         cdef FrameBytes f
         try:
             frame_acquire(raw, &f)
         except (TypeError, BufferError, UnicodeError):
-            return MT_UNKNOWN
+            return MessageType.UNKNOWN
         try:
             self._decode(f.p, f.p + f.n)
         except ParseError:
-            return MT_UNKNOWN
+            return MessageType.UNKNOWN
         finally:
             frame_release(&f)
         return self._message_type()
 
     cdef int _message_type(self) noexcept:
         if self._kind == BK_ACK:
-            return MT_ACK
+            return MessageType.SUBSCRIPTION_ACK
         if self._kind == BK_ERROR:
-            return MT_ERROR
+            return MessageType.ERROR
         if self._kind == BK_SHUTDOWN:
-            return MT_RECONNECT
+            return MessageType.RECONNECT
         if self._kind == BK_UNKNOWN:
-            return MT_UNKNOWN
-        return MT_DATA
+            return MessageType.UNKNOWN
+        return MessageType.DATA
 
     cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -1:
         """C entry point over (pointer, length)."""
         self.frames += 1
         self._decode(p, p + n)
         self._apply(recv_ns)
+        return self._control(p)
+
+    cdef int _control(self, const char* base) except -1:
+        """The MessageType; for acks and errors also control_id/code/text (decoded once, here)."""
+        cdef int kind = self._kind
+        cdef int64_t v
+        if kind != BK_ACK and kind != BK_ERROR:
+            return self._message_type()
+        self.control_id = -1
+        self.control_code = 0
+        self.control_text = None
+        if (self._present & (1u << KEY_id)) and json_span_to_int64(&self._slot[KEY_id], &v) == JSON_OK:
+            self.control_id = v
+        if kind == BK_ERROR:
+            if self._present & (1u << KEY_error):
+                # {"error":{"code":-1121,"msg":"Invalid symbol."},"id":1}: read with the kernel's table scan
+                if self._slot[KEY_error].kind == JSON_OBJECT \
+                        and kt_scan_span(&_ERROR_FIELDS.table, &self._slot[KEY_error], &self.out) == 0:
+                    if kt_seen(&self.out, 0):
+                        self.control_code = self.out.i64[0]
+                    if kt_seen(&self.out, 1):
+                        self.control_text = kt_text(&self.out.span[1])
+            else:
+                if (self._present & (1u << KEY_code)) and json_span_to_int64(&self._slot[KEY_code], &v) == JSON_OK:
+                    self.control_code = v
+                if self._present & (1u << KEY_msg):
+                    self.control_text = kt_text(&self._slot[KEY_msg])
+            if self.control_code == 0:
+                self.control_code = -1          # an error without a numeric code is still an error
         return self._message_type()
 
     # ---- decoding ---------------------------------------------------------------------
     cdef int _fail(self, int64_t* counter, str what) except -1:
         counter[0] += 1
+        self.parse_errors += 1
         raise ParseError(f"binance: {what}")
 
     cdef int _decode(self, const char* p, const char* end) except -1:
@@ -473,6 +488,32 @@ cdef class BinanceDecoder:
         which gives every error its precise message and counter. Nothing is applied before either
         path has finished, so a malformed frame still changes nothing.
         """
+        self._decode_any(p, end)
+        return self._check_numbers()
+
+    cdef int _check_numbers(self) except -1:
+        """The one rule for every price and size (kernel ``kt_price_ok``/``kt_size_ok``), whichever
+        path decoded the frame, and ids in order; checked here so that applying can never fail."""
+        cdef int kind = self._kind
+        if kind == BK_DEPTH_UPDATE or kind == BK_PARTIAL_DEPTH:
+            if not (kt_levels_ok(self._bid_px, self._bid_qty, self._nb)
+                    and kt_levels_ok(self._ask_px, self._ask_qty, self._na)):
+                # counted as "book" errors, as when the book itself refused such levels
+                return self._fail(&self.err_book, "a level has a non-finite or non-positive price or a "
+                                                    "non-finite or negative quantity")
+            if kind == BK_DEPTH_UPDATE and self._last < self._first:
+                return self._fail(&self.err_field, f"final update id {self._last} below the first {self._first}")
+        elif kind == BK_TRADE or kind == BK_AGG_TRADE:
+            if not (kt_price_ok(self._price) and kt_size_ok(self._qty)):
+                return self._fail(&self.err_field, "trade price must be finite and > 0, quantity finite and >= 0")
+        elif kind == BK_BOOK_TICKER:
+            if not (kt_price_ok(self._bid_p) and kt_size_ok(self._bid_q) and kt_price_ok(self._ask_p)
+                    and kt_size_ok(self._ask_q)):
+                return self._fail(&self.err_field, "book ticker prices must be finite and > 0, quantities "
+                                                   "finite and >= 0")
+        return 0
+
+    cdef int _decode_any(self, const char* p, const char* end) except -1:
         cdef const char* q
         cdef const char* s0
         cdef Py_ssize_t sn
@@ -1248,13 +1289,10 @@ cdef class BinanceDecoder:
             self.depth_updates += 1
             if self.books is None:
                 return 0
+            # levels and ids passed _check_numbers: nothing below can refuse the frame
             sync = self.books.c_get(self._slot[KEY_s].ptr, self._slot[KEY_s].len)
-            try:
-                sync.on_delta(self._first, self._last, self._prev, self._bid_px, self._bid_qty, self._nb,
-                              self._ask_px, self._ask_qty, self._na, self._event_ts, recv_ns)
-            except ValueError as exc:  # invalid levels: refused before anything changed
-                self.err_book += 1
-                raise ParseError(f"binance: {exc}") from None
+            sync.on_delta_validated(self._first, self._last, self._prev, self._bid_px, self._bid_qty, self._nb,
+                                    self._ask_px, self._ask_qty, self._na, self._event_ts, recv_ns)
         elif kind == BK_TRADE or kind == BK_AGG_TRADE:
             self.trades += 1
             tr = <Trade>self._trades.acquire()
@@ -1286,12 +1324,8 @@ cdef class BinanceDecoder:
             if self.partial_books is None:
                 return 0
             sync = self.partial_books.c_get(self._partial_key, self._partial_key_len)
-            try:
-                sync.on_full_snapshot(self._last, self._bid_px, self._bid_qty, self._nb,
-                                      self._ask_px, self._ask_qty, self._na, 0, recv_ns)
-            except ValueError as exc:
-                self.err_book += 1
-                raise ParseError(f"binance: {exc}") from None
+            sync.c_load_snapshot(self._last, self._bid_px, self._bid_qty, self._nb,
+                                 self._ask_px, self._ask_qty, self._na, recv_ns)
         elif kind == BK_KLINE:
             self.klines += 1
             self._emit_kline(recv_ns)
@@ -1355,6 +1389,9 @@ cdef class BinanceDecoder:
             "trades": self.trades, "book_tickers": self.book_tickers, "klines": self.klines,
             "acks": self.acks, "exchange_errors": self.exchange_errors, "shutdowns": self.shutdowns,
             "ignored": self.ignored,
-            "errors": {"json": self.err_json, "field": self.err_field, "levels": self.err_levels,
+            # parse_errors counts every refusal; those not counted by kind here are frames FrameDecoder.feed
+            # refused before decoding (not bytes/str/a buffer, or not UTF-8): input errors, as JSON errors
+            "errors": {"json": self.parse_errors - self.err_field - self.err_levels - self.err_book - self.err_stream,
+                       "field": self.err_field, "levels": self.err_levels,
                        "book": self.err_book, "stream": self.err_stream},
         }

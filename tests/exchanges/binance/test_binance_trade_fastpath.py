@@ -7,6 +7,7 @@ events, the same return value, the same counters and, for broken frames, the sam
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import pytest
@@ -109,6 +110,8 @@ def _oracle(frame: bytes, scale: int):
         if not (_JSON_NUM.fullmatch(d["p"]) and _JSON_NUM.fullmatch(d["q"])):
             return None   # number strings follow the decimal grammar above
         price, qty = float(d["p"]), float(d["q"])
+        if not (math.isfinite(price) and price > 0 and math.isfinite(qty) and qty >= 0):
+            return None   # the one rule for every price and size (issue 18.7)
         m = d["m"]
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
