@@ -29,8 +29,9 @@ cdef class FrameDecoder:
     cdef readonly Py_ssize_t levels_capacity
     cdef object _levels_mem
 
-    # Point out.levels[0..3] at preallocated arrays of ``capacity`` levels (texts too if keep_text).
-    cdef int use_levels(self, Py_ssize_t capacity, bint keep_text) except -1
+    # Point out.levels[0..nslots-1] at preallocated arrays of ``capacity`` levels (texts too if keep_text);
+    # the slots above nslots hold no level (capacity 0). Decoders use levels[0] for bids, [1] for asks.
+    cdef int use_levels(self, Py_ssize_t capacity, bint keep_text, int nslots=*) except -1
     # kt_scan(table, data, n, &self.out), raising ParseError (field and byte offset) on failure.
     cdef int scan(self, const KtTable* table, const char* data, Py_ssize_t n) except -1
     # Count and raise the ParseError for self.out's error; ``what`` says which frame (e.g. a channel).

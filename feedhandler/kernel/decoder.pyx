@@ -37,21 +37,31 @@ cdef class FrameDecoder:
         self.levels_capacity = 0
         self._levels_mem = None
 
-    cdef int use_levels(self, Py_ssize_t capacity, bint keep_text) except -1:
-        """Preallocate the level arrays behind ``self.out.levels[0..3]`` (once, at construction).
+    cdef int use_levels(self, Py_ssize_t capacity, bint keep_text, int nslots=KT_MAX_LEVEL_SLOTS) except -1:
+        """Preallocate the level arrays behind ``self.out.levels[0..nslots-1]`` (once, at construction).
 
         ``capacity`` levels per array; with ``keep_text`` also the price/size text spans
         (``KF_KEEP_TEXT`` fields). One numpy buffer holds everything: no allocation per frame.
+        Slots from ``nslots`` on hold nothing (capacity 0: a level there is "more than the capacity").
         """
         cdef Py_ssize_t per = 2 * sizeof(double) + (2 * sizeof(JsonSpan) if keep_text else 0)
         cdef Py_ssize_t i
         cdef char* base
         if capacity < 1:
             raise ValueError("levels capacity must be at least 1")
-        self._levels_mem = np.zeros(KT_MAX_LEVEL_SLOTS * capacity * per, dtype=np.uint8)
+        if not 1 <= nslots <= KT_MAX_LEVEL_SLOTS:
+            raise ValueError(f"nslots must be 1..{KT_MAX_LEVEL_SLOTS}")
+        self._levels_mem = np.zeros(nslots * capacity * per, dtype=np.uint8)
         cdef unsigned char[::1] view = self._levels_mem
         base = <char*>&view[0]
-        for i in range(KT_MAX_LEVEL_SLOTS):
+        for i in range(nslots, KT_MAX_LEVEL_SLOTS):
+            self.out.levels[i].px = NULL
+            self.out.levels[i].qty = NULL
+            self.out.levels[i].px_text = NULL
+            self.out.levels[i].qty_text = NULL
+            self.out.levels[i].capacity = 0
+            self.out.levels[i].count = 0
+        for i in range(nslots):
             # layout per level slot: px[capacity] qty[capacity] (px_text[capacity] qty_text[capacity])
             self.out.levels[i].px = <double*>(base + i * capacity * per)
             self.out.levels[i].qty = self.out.levels[i].px + capacity

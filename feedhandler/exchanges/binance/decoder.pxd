@@ -53,7 +53,7 @@ cdef class BinanceDecoder(FrameDecoder):
     # pools
     cdef EventPool _trades, _tickers, _klines
     # scratch: levels of one frame
-    cdef object _bid_px_arr, _bid_qty_arr, _ask_px_arr, _ask_qty_arr
+    # (pointers into the kernel's level scratch, FrameDecoder.use_levels: levels[0] bids, [1] asks)
     cdef double* _bid_px
     cdef double* _bid_qty
     cdef double* _ask_px

@@ -401,15 +401,12 @@ cdef class BinanceDecoder:
         self._trades = EventPool(_Trade, 256)
         self._tickers = EventPool(_BookTicker, 256)
         self._klines = EventPool(_Kline, 64)
-        self._bid_px_arr = np.zeros(max_levels, dtype=np.float64)
-        self._bid_qty_arr = np.zeros(max_levels, dtype=np.float64)
-        self._ask_px_arr = np.zeros(max_levels, dtype=np.float64)
-        self._ask_qty_arr = np.zeros(max_levels, dtype=np.float64)
-        cdef double[::1] v
-        v = self._bid_px_arr; self._bid_px = &v[0]
-        v = self._bid_qty_arr; self._bid_qty = &v[0]
-        v = self._ask_px_arr; self._ask_px = &v[0]
-        v = self._ask_qty_arr; self._ask_qty = &v[0]
+        # the kernel's preallocated scratch: levels[0] bids, levels[1] asks
+        self.use_levels(max_levels, False, 2)
+        self._bid_px = self.out.levels[0].px
+        self._bid_qty = self.out.levels[0].qty
+        self._ask_px = self.out.levels[1].px
+        self._ask_qty = self.out.levels[1].qty
 
     # ---- entry points (feed: FrameDecoder's, over c_feed) --------------------------------
     cpdef int classify(self, object raw) except -1:

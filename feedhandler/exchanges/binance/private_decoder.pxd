@@ -23,6 +23,7 @@ from libc.stdint cimport int64_t, uint32_t
 from feedhandler.codec.json_scan cimport JsonSpan
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport EventPool
+from feedhandler.kernel.decoder cimport FrameDecoder
 
 cpdef enum BinancePrivateKind:
     BP_UNKNOWN = 0            # valid JSON of no known shape (counted, ignored)
@@ -40,16 +41,15 @@ cdef enum:
     NP_SLOTS = 26             # single-letter event keys the decoder knows (see private_decoder.pyx PK_*)
     MAX_BALANCES = 1024       # assets in one outboundAccountPosition
 
-cdef class BinancePrivateDecoder:
+cdef class BinancePrivateDecoder(FrameDecoder):
     cdef public EventDispatcher dispatcher
     cdef public object books                   # always None: user data keeps no books (contract with the public decoder)
     cdef public int want_mask                  # PRIVATE_MASK_* bits delivered; the subscribe ack's id sets it
     cdef public bint reconnect_on_reject
-    cdef readonly str exchange
     cdef readonly int64_t subscription_id      # from the last successful subscribe ack; -1 none on this connection
     cdef readonly str last_reject              # text of the last rejected subscribe ('' if none)
     # counters
-    cdef readonly int64_t frames, execution_reports, order_updates, fills, account_positions, balance_updates
+    cdef readonly int64_t execution_reports, order_updates, fills, account_positions, balance_updates
     cdef readonly int64_t balance_deltas, terminations, ignored_events, filtered, acks, pongs
     cdef readonly int64_t exchange_errors, rejects, unknown
     cdef readonly int64_t err_json, err_field
@@ -76,9 +76,8 @@ cdef class BinancePrivateDecoder:
     cdef Py_ssize_t _nbal
     cdef dict _str_cache
 
-    cpdef int feed(self, object raw, int64_t recv_ns) except -1
-    cpdef int classify(self, object raw) except -1
     cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -1
+    cdef int c_classify(self, const char* p, Py_ssize_t n) except -1
     cdef int _decode(self, const char* p, const char* end) except -1
     cdef int _scan_event(self, const char* p, const char* end) except -1
     cdef int _decode_event(self) except -1

@@ -20,7 +20,6 @@ Every frame is validated (strict JSON) and decoded into scratch before any event
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 
-from feedhandler.codec.frame cimport FrameBytes, frame_acquire, frame_release
 from libc.math cimport isfinite
 from libc.stdint cimport int64_t, uint32_t
 from libc.string cimport memcmp
@@ -32,12 +31,13 @@ from feedhandler.codec.json_scan cimport (
 )
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport SIDE_BUY, SIDE_SELL, BalanceUpdate, EventPool, Fill, OrderUpdate
+from feedhandler.kernel.decoder cimport FrameDecoder
+from feedhandler.kernel.message_type cimport MessageType
 
 import json as _json
 
 from feedhandler.core.dispatch import EventDispatcher as _EventDispatcher
 from feedhandler.core.errors import AuthenticationError, ParseError, SubscriptionError
-from feedhandler.core.types import MessageType
 from feedhandler.events.events import BalanceUpdate as _BalanceUpdate, Fill as _Fill, OrderUpdate as _OrderUpdate
 
 cdef extern from "Python.h":
@@ -47,12 +47,6 @@ cdef extern from "Python.h":
 cdef int64_t _MAX_TS_MS = 9000000000000LL
 cdef int64_t _NS_PER_MS = 1000000
 
-cdef int MT_UNKNOWN = MessageType.UNKNOWN
-cdef int MT_DATA = MessageType.DATA
-cdef int MT_ACK = MessageType.SUBSCRIPTION_ACK
-cdef int MT_PONG = MessageType.PONG
-cdef int MT_ERROR = MessageType.ERROR
-cdef int MT_RECONNECT = MessageType.RECONNECT
 
 # Channel bits (constants.PRIVATE_MASK_*).
 cdef enum:
@@ -147,7 +141,7 @@ cdef str _json_err(int rc):
 
 
 @cython.final
-cdef class BinancePrivateDecoder:
+cdef class BinancePrivateDecoder(FrameDecoder):
     """Compiled decoder of the Binance user-data stream (WebSocket API subscription).
 
     Parameters
@@ -179,76 +173,62 @@ cdef class BinancePrivateDecoder:
         if not 0 <= want_mask <= WANT_ALL:
             raise ValueError(f"want_mask must be in 0..7 (ORDERS 1 | FILLS 2 | BALANCES 4), not {want_mask}")
         self.dispatcher = dispatcher if dispatcher is not None else _EventDispatcher()
+        FrameDecoder.__init__(self, exchange)
         self.books = None
-        self.exchange = exchange
         self.want_mask = want_mask
         self.reconnect_on_reject = reconnect_on_reject
         self._orders = EventPool(_OrderUpdate, 64)
         self._fills = EventPool(_Fill, 64)
         self._balances = EventPool(_BalanceUpdate, 256)
 
-    # ---- entry points -----------------------------------------------------------------
-    cpdef int feed(self, object raw, int64_t recv_ns) except -1:
-        """Decode one frame, deliver its events and return its ``MessageType``.
-
-        Raises
-        ------
-        ParseError
-            Malformed frame (bad JSON, missing or mistyped field, too many balances); nothing of it
-            was delivered.
-        """
-        cdef FrameBytes f
-        try:
-            frame_acquire(raw, &f)
-        except (TypeError, BufferError, UnicodeError):
-            self.err_json += 1
-            raise ParseError(f"binance user data: frame must be bytes, str or a contiguous buffer, not {type(raw).__name__}") from None
-        try:
-            return self.c_feed(f.p, f.n, recv_ns)
-        finally:
-            frame_release(&f)
-
-    cpdef int classify(self, object raw) except -1:
+    # ---- entry points (feed and classify: FrameDecoder's, over c_feed / c_classify) ------
+    cdef int c_classify(self, const char* p, Py_ssize_t n) except -1:
         """The frame's ``MessageType`` by decoding it without delivering anything (UNKNOWN if malformed)."""
-        cdef FrameBytes f
-        cdef int64_t ej = self.err_json, ef = self.err_field
+        cdef int64_t ej = self.err_json, ef = self.err_field, pe = self.parse_errors
         try:
-            frame_acquire(raw, &f)
-        except (TypeError, BufferError, UnicodeError):
-            return MT_UNKNOWN
-        try:
-            self._decode(f.p, f.p + f.n)
+            self._decode(p, p + n)
         except ParseError:
             self.err_json = ej   # classify only looks: the error counters are feed()'s
             self.err_field = ef
-            return MT_UNKNOWN
-        finally:
-            frame_release(&f)
+            self.parse_errors = pe
+            return MessageType.UNKNOWN
         return self._message_type()
 
     cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -1:
         """C entry point over (pointer, length)."""
+        cdef int kind
         self.frames += 1
         self._decode(p, p + n)
         self._apply(recv_ns)
+        kind = self._kind
+        if kind == BP_ACK or kind == BP_ERROR or kind == BP_REJECTED:
+            # decoded once for the subscription strategy: the request id (its text: "uds-..."),
+            # the error code and message
+            self.control_id = -1
+            self.control_code = (self._err_code if self._has_err_code else -1) if kind != BP_ACK else 0
+            if kind != BP_ACK and self._has_err_msg:
+                self.control_text = self._span_str(&self._err_msg)
+            else:
+                self.control_text = self._span_str(&self._id) if self._has_id else None
         return self._message_type()
 
     cdef int _message_type(self) noexcept:
         cdef int k = self._kind
         if k == BP_EXECUTION_REPORT or k == BP_ACCOUNT_POSITION or k == BP_BALANCE_UPDATE or k == BP_IGNORED_EVENT:
-            return MT_DATA
+            return MessageType.DATA
         if k == BP_ACK:
-            return MT_ACK
+            return MessageType.SUBSCRIPTION_ACK
         if k == BP_PONG:
-            return MT_PONG
+            return MessageType.PONG
         if k == BP_ERROR:
-            return MT_ERROR
+            return MessageType.ERROR
         if k == BP_TERMINATED or k == BP_REJECTED:
-            return MT_RECONNECT
-        return MT_UNKNOWN
+            return MessageType.RECONNECT
+        return MessageType.UNKNOWN
 
     cdef int _fail(self, int64_t* counter, str what) except -1:
         counter[0] += 1
+        self.parse_errors += 1
         raise ParseError(f"binance user data: {what}")
 
     # ---- decoding ---------------------------------------------------------------------

@@ -8,27 +8,23 @@ updates. It scans the frame with the allocation-free JSON kernel
 preallocated scratch arrays and only then hands them to the book sync
 engine: a malformed frame raises ``ParseError`` and changes nothing.
 
-Return values of ``feed``/``classify``/``c_feed`` are ``MessageType`` ints:
-``MT_UNKNOWN`` (a channel the decoder does not know), ``MT_DATA``,
-``MT_SUBSCRIPTION_ACK``, ``MT_PONG``, ``MT_ERROR`` (an error envelope or a
-failed subscription ack). ``-1`` means a Python exception is set
-(``ParseError`` for a malformed frame).
+It extends the kernel's ``FrameDecoder``: ``c_feed`` is the one C entry,
+``feed``/``classify`` the kernel's. Return values are ``MessageType`` ints
+(``feedhandler.kernel.message_type``): UNKNOWN (a channel the decoder does
+not know), DATA, SUBSCRIPTION_ACK, PONG, ERROR (an error envelope or a failed
+subscription ack, with ``control_code``/``control_text`` from its error
+object). ``-1`` means a Python exception is set (``ParseError`` for a
+malformed frame).
 """
 from libc.stdint cimport int64_t
 
 from feedhandler.codec.json_scan cimport JsonSpan
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport EventPool
+from feedhandler.kernel.decoder cimport FrameDecoder
 from feedhandler.sync.book_sync cimport BookSyncGroup
 
 cpdef enum:
-    # The values of feedhandler.core.types.MessageType.
-    MT_UNKNOWN = 0
-    MT_DATA = 1
-    MT_SUBSCRIPTION_ACK = 2
-    MT_PONG = 3
-    MT_ERROR = 4
-
     # Symbol-string cache size (per decoder) before falling back to a dict.
     SYMBOL_CACHE = 64
 
@@ -40,7 +36,9 @@ ctypedef struct _Envelope:
     JsonSpan result       # len 0 when book_parsed (walked in place, never scanned as a whole)
     JsonSpan time_ms
     JsonSpan tsec
-    bint has_channel, has_event, has_result, has_error, has_time_ms, has_time
+    JsonSpan id
+    JsonSpan error
+    bint has_channel, has_event, has_result, has_error, has_time_ms, has_time, has_id
     bint book_parsed      # result decoded as a book update into _BookFields + scratch (single pass)
 
 ctypedef struct _BookFields:
@@ -52,8 +50,7 @@ ctypedef struct _BookFields:
     const char* err_field  # on error: the field's name (NUL-terminated literal), NULL for a JSON error
 
 
-cdef class GateioDecoder:
-    cdef readonly str exchange
+cdef class GateioDecoder(FrameDecoder):
     cdef readonly bint private
     cdef public EventDispatcher dispatcher
     cdef public BookSyncGroup books          # spot.order_book_update (REST-synced)
@@ -63,13 +60,13 @@ cdef class GateioDecoder:
     cdef readonly set obu_resubscribe        # pairs whose obu stream must be resubscribed
     cdef readonly Py_ssize_t capacity        # levels per side a frame may carry
     # counters
-    cdef readonly int64_t frames, data_frames, acks, pongs, error_frames, unknown_frames, parse_errors
+    cdef readonly int64_t data_frames, acks, pongs, error_frames, unknown_frames
     cdef dict _errors_by_kind
     cdef dict _obu_level                     # pair -> "50"/"400" (from the last obu snapshot)
     # events
     cdef EventPool _trades, _book_tickers, _klines, _tickers, _orders, _fills, _balances
     # scratch levels, preallocated once
-    cdef object _bid_px_arr, _bid_qty_arr, _ask_px_arr, _ask_qty_arr
+    # (pointers into the kernel's level scratch, FrameDecoder.use_levels: levels[0] bids, [1] asks)
     cdef double* _bid_px
     cdef double* _bid_qty
     cdef double* _ask_px
@@ -79,13 +76,13 @@ cdef class GateioDecoder:
     cdef list _cache_vals
     cdef dict _cache_more
 
-    cpdef int feed(self, object raw, int64_t recv_ns) except -1
-    cpdef int classify(self, object raw) except -1
-    cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns, bint apply) except -1
+    cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -1
+    cdef int c_classify(self, const char* p, Py_ssize_t n) except -1
+    cdef int _decode(self, const char* p, Py_ssize_t n, int64_t recv_ns, bint apply) except -1
+    cdef int _control(self, _Envelope* env) except -1
     cdef str c_intern(self, const char* p, Py_ssize_t n)
 
     # private helpers (each channel's decoder: validate into locals/scratch, then apply/emit when asked)
-    cdef int _with_buffer(self, object raw, int64_t recv_ns, bint apply) except -1
     cdef int _feed_fast(self, const char* p, Py_ssize_t n, int64_t recv_ns, bint apply) except -2
     cdef int _feed_slow(self, const char* p, Py_ssize_t n, int64_t recv_ns, bint apply) except -1
     cdef int _dispatch(self, _Envelope* env, _BookFields* bf, int64_t recv_ns, bint apply) except -1

@@ -4,11 +4,6 @@ from typing import Any, Callable
 from feedhandler.core.dispatch import EventDispatcher
 from feedhandler.sync.book_sync import BookSyncGroup
 
-MT_UNKNOWN: int
-MT_DATA: int
-MT_SUBSCRIPTION_ACK: int
-MT_PONG: int
-MT_ERROR: int
 SYMBOL_CACHE: int
 
 class GateioDecoder:

@@ -21,9 +21,8 @@ before anything is applied or emitted, so a malformed frame raises
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 
-from feedhandler.codec.frame cimport FrameBytes, frame_acquire, frame_release
 from cpython.unicode cimport PyUnicode_DecodeUTF8
-from libc.math cimport NAN, isfinite
+from libc.math cimport NAN, isfinite, isnan
 from libc.stdint cimport int64_t
 from libc.string cimport memcmp
 
@@ -45,6 +44,11 @@ from feedhandler.events.events cimport (
     SIDE_BUY, SIDE_SELL, SIDE_UNKNOWN, BalanceUpdate, BookTicker, EventPool, Fill, Kline, OrderUpdate,
     Ticker, Trade,
 )
+from feedhandler.kernel.decoder cimport FrameDecoder
+from feedhandler.kernel.extract cimport (
+    KT_INT64, KT_STR, FieldTable, kt_levels_ok, kt_price_ok, kt_scan_span, kt_seen, kt_size_ok, kt_text,
+)
+from feedhandler.kernel.message_type cimport MessageType
 from feedhandler.sync.book_sync cimport BookSync, BookSyncGroup
 
 from feedhandler.codec.json_scan import json_error_message
@@ -79,6 +83,20 @@ cdef enum:
     CH_USERTRADES = 11
     CH_BALANCES = 12
 
+# The error object of an ack or error frame: {"code": 2, "message": "..."}.
+cdef FieldTable _ERROR_FIELDS = FieldTable("gateio.error", [("code", KT_INT64, 0), ("message", KT_STR, 1)])
+
+# Channel names by kind (CH_BOOK_UPDATE..CH_BALANCES), for values that carry JSON escapes.
+cdef const char* _CHANNEL_NAMES[13]
+cdef Py_ssize_t _CHANNEL_LENS[13]
+_CHANNEL_BYTES = {CH_BOOK_UPDATE: b"spot.order_book_update", CH_OBU: b"spot.obu", CH_ORDER_BOOK: b"spot.order_book",
+                  CH_TRADES: b"spot.trades", CH_BOOK_TICKER: b"spot.book_ticker", CH_CANDLES: b"spot.candlesticks",
+                  CH_TICKERS: b"spot.tickers", CH_PONG: b"spot.pong", CH_ORDERS: b"spot.orders",
+                  CH_USERTRADES: b"spot.usertrades", CH_BALANCES: b"spot.balances"}
+for _k, _name in _CHANNEL_BYTES.items():
+    _CHANNEL_NAMES[_k] = <const char*>_name      # the bytes objects live in _CHANNEL_BYTES for good
+    _CHANNEL_LENS[_k] = len(_name)
+
 # Kline interval lengths in seconds (Gate.io spot.candlesticks intervals, protocols.md 2.6).
 cdef dict _INTERVAL_SECONDS = {
     "10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400,
@@ -96,8 +114,10 @@ cdef inline bint _key(const JsonSpan* k, const char* lit, Py_ssize_t n) noexcept
 
 
 cdef int _channel_kind(const JsonSpan* c) noexcept nogil:
-    if c.kind != JSON_STRING or c.has_escapes:
+    if c.kind != JSON_STRING:
         return CH_OTHER
+    if c.has_escapes:
+        return _channel_kind_escaped(c)
     if _key(c, b"spot.order_book_update", 22):
         return CH_BOOK_UPDATE
     if _key(c, b"spot.obu", 8):
@@ -123,11 +143,21 @@ cdef int _channel_kind(const JsonSpan* c) noexcept nogil:
     return CH_OTHER
 
 
+cdef int _channel_kind_escaped(const JsonSpan* c) noexcept nogil:
+    """The channel of a value written with JSON escapes ("spot.\\u0074rades"), as json.loads reads it."""
+    cdef int k
+    for k in range(CH_BOOK_UPDATE, CH_BALANCES + 1):
+        if json_span_eq(c, _CHANNEL_NAMES[k], _CHANNEL_LENS[k]):
+            return k
+    return CH_OTHER
+
+
 cdef inline void _env_clear(_Envelope* env) noexcept nogil:
     env.has_channel = False
     env.has_event = False
     env.has_result = False
     env.has_error = False
+    env.has_id = False
     env.has_time_ms = False
     env.has_time = False
     env.book_parsed = False
@@ -159,6 +189,12 @@ cdef bint _envelope_member(JsonIter* it, const JsonSpan* key, JsonSpan* val, _En
         if not _take(it, val):
             return False
         env.has_error = val.kind != JSON_NULL
+        env.error = val[0]
+    elif key.len == 2 and memcmp(key.ptr, b"id", 2) == 0:
+        if not _take(it, val):
+            return False
+        env.id = val[0]
+        env.has_id = True
     elif key.len == 7 and memcmp(key.ptr, b"time_ms", 7) == 0:
         if not _take(it, val):
             return False
@@ -257,14 +293,6 @@ cdef inline int _levels_member(JsonIter* it, JsonSpan* v, double* px, double* qt
     return JSON_ERR_TYPE
 
 
-cdef inline bint _levels_ok(const double* px, const double* qty, Py_ssize_t n) noexcept:
-    cdef Py_ssize_t i
-    for i in range(n):
-        if not (isfinite(px[i]) and px[i] > 0.0 and isfinite(qty[i]) and qty[i] >= 0.0):
-            return False
-    return True
-
-
 cdef int _num(const JsonSpan* v, double* out) noexcept:
     """A price/amount: number or number-in-string; an empty string is NaN (Gate sends "" for none)."""
     if v.kind == JSON_STRING and v.len == 0:
@@ -325,7 +353,7 @@ cdef inline int _side(const JsonSpan* v) noexcept nogil:
 
 # ---------------------------------------------------------------------------
 
-cdef class GateioDecoder:
+cdef class GateioDecoder(FrameDecoder):
     """Compiled Gate.io spot v4 decoder (public or private side).
 
     Parameters
@@ -356,7 +384,7 @@ cdef class GateioDecoder:
                  str exchange="gateio"):
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
-        self.exchange = exchange
+        FrameDecoder.__init__(self, exchange)
         self.private = private
         self.dispatcher = dispatcher if dispatcher is not None else EventDispatcher()
         self.books = books
@@ -376,49 +404,25 @@ cdef class GateioDecoder:
         self._orders = EventPool(_OrderUpdate, 64)
         self._fills = EventPool(_Fill, 64)
         self._balances = EventPool(_BalanceUpdate, 64)
-        self._bid_px_arr = np.zeros(capacity, dtype=np.float64)
-        self._bid_qty_arr = np.zeros(capacity, dtype=np.float64)
-        self._ask_px_arr = np.zeros(capacity, dtype=np.float64)
-        self._ask_qty_arr = np.zeros(capacity, dtype=np.float64)
-        cdef double[::1] a = self._bid_px_arr
-        cdef double[::1] b = self._bid_qty_arr
-        cdef double[::1] c = self._ask_px_arr
-        cdef double[::1] d = self._ask_qty_arr
-        self._bid_px = &a[0]
-        self._bid_qty = &b[0]
-        self._ask_px = &c[0]
-        self._ask_qty = &d[0]
+        # the kernel's preallocated scratch: levels[0] bids, levels[1] asks
+        self.use_levels(capacity, False, 2)
+        self._bid_px = self.out.levels[0].px
+        self._bid_qty = self.out.levels[0].qty
+        self._ask_px = self.out.levels[1].px
+        self._ask_qty = self.out.levels[1].qty
         self._cache_keys = []
         self._cache_vals = []
         self._cache_more = {}
 
-    # ---- entry points -------------------------------------------------------------------
-    cpdef int feed(self, object raw, int64_t recv_ns) except -1:
-        """Decode one frame, apply it and deliver its events; return its ``MessageType`` int.
+    # ---- entry points (feed and classify: FrameDecoder's, over c_feed / c_classify) --------
+    cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -1:
+        """Decode ``p[0:n]``, apply it and deliver its events; return its ``MessageType`` int."""
+        self.frames += 1
+        return self._decode(p, n, recv_ns, True)
 
-        Raises
-        ------
-        ParseError
-            The frame is malformed (nothing of it was applied or emitted).
-        """
-        return self._with_buffer(raw, recv_ns, True)
-
-    cpdef int classify(self, object raw) except -1:
+    cdef int c_classify(self, const char* p, Py_ssize_t n) except -1:
         """The ``MessageType`` of a frame without applying or emitting anything (fully validated)."""
-        return self._with_buffer(raw, 0, False)
-
-    cdef int _with_buffer(self, object raw, int64_t recv_ns, bint apply) except -1:
-        cdef FrameBytes f
-        try:
-            frame_acquire(raw, &f)
-        except UnicodeError:
-            self._fail("encoding", "text frame is not valid UTF-8 (lone surrogate)")
-        except (TypeError, BufferError):
-            self._fail("type", f"frame must be bytes, str, bytearray or a contiguous memoryview, not {type(raw).__name__}")
-        try:
-            return self.c_feed(f.p, f.n, recv_ns, apply)
-        finally:
-            frame_release(&f)
+        return self._decode(p, n, 0, False)
 
     cdef int _fail(self, str kind, str message) except -1:
         self.parse_errors += 1
@@ -432,7 +436,7 @@ cdef class GateioDecoder:
         return self._fail("field", f"{channel}: field {field!r}: {json_error_message(rc)}")
 
     # ---- the frame envelope ----------------------------------------------------------------
-    cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns, bint apply) except -1:
+    cdef int _decode(self, const char* p, Py_ssize_t n, int64_t recv_ns, bint apply) except -1:
         """Decode ``p[0:n]``; apply/emit only when ``apply``. Returns a MessageType int.
 
         The single-pass path (``_feed_fast``) takes the usual frames; when it declines (invalid JSON,
@@ -440,8 +444,6 @@ cdef class GateioDecoder:
         precise error. Neither applies or emits anything before the whole frame is decoded.
         """
         cdef int rc
-        if apply:
-            self.frames += 1
         rc = self._feed_fast(p, n, recv_ns, apply)
         if rc != _DECLINED:
             return rc
@@ -541,26 +543,30 @@ cdef class GateioDecoder:
                 return self._fail("field", "field 'time' is not an integer in seconds")
         if _is_ack(env):
             # a subscription ack: success only when error is null and result.status == "success"
+            self._control(env)
             if env.has_error or not env.has_result or not self._status_success(result):
                 self.error_frames += 1
-                return MT_ERROR
+                if self.control_code == 0:
+                    self.control_code = -1
+                return MessageType.ERROR
             self.acks += 1
-            return MT_SUBSCRIPTION_ACK
+            return MessageType.SUBSCRIPTION_ACK
         if not env.has_channel:
             if env.has_error:
+                self._control(env)
                 self.error_frames += 1
-                return MT_ERROR
+                return MessageType.ERROR
             return self._fail("schema", "frame has no 'channel'")
         kind = _channel_kind(&env.channel)
         if kind == CH_PONG:
             self.pongs += 1
-            return MT_PONG
+            return MessageType.PONG
         if env.has_error:
             self.error_frames += 1
-            return MT_ERROR
+            return MessageType.ERROR
         if kind == CH_OTHER:
             self.unknown_frames += 1
-            return MT_UNKNOWN
+            return MessageType.UNKNOWN
         if not env.has_result or (result.kind != JSON_OBJECT and result.kind != JSON_ARRAY):
             return self._fail("schema", f"{self._channel_str(kind)}: 'result' missing or not an object/array")
         if kind == CH_BOOK_UPDATE or kind == CH_OBU:
@@ -581,11 +587,28 @@ cdef class GateioDecoder:
         elif kind == CH_ORDERS or kind == CH_USERTRADES or kind == CH_BALANCES:
             if not self.private:
                 self.unknown_frames += 1
-                return MT_UNKNOWN
+                return MessageType.UNKNOWN
             self._private_array(kind, result, recv_ns, apply)
         if apply:
             self.data_frames += 1
-        return MT_DATA
+        return MessageType.DATA
+
+    cdef int _control(self, _Envelope* env) except -1:
+        """control_id (the request id), control_code/text (the error object's code and message, or
+        the channel), decoded once for the subscription strategy."""
+        cdef int64_t v
+        self.control_id = -1
+        self.control_code = 0
+        self.control_text = kt_text(&env.channel) if env.has_channel and env.channel.kind == JSON_STRING else None
+        if env.has_id and json_span_to_int64(&env.id, &v) == 0:
+            self.control_id = v
+        if env.has_error and env.error.kind == JSON_OBJECT \
+                and kt_scan_span(&_ERROR_FIELDS.table, &env.error, &self.out) == 0:
+            if kt_seen(&self.out, 0):
+                self.control_code = self.out.i64[0]
+            if kt_seen(&self.out, 1):
+                self.control_text = kt_text(&self.out.span[1])
+        return 0
 
     cdef str _channel_str(self, int kind):
         return {CH_BOOK_UPDATE: "spot.order_book_update", CH_OBU: "spot.obu", CH_ORDER_BOOK: "spot.order_book",
@@ -678,7 +701,7 @@ cdef class GateioDecoder:
             first = last
         if last < first or first < 0:
             return self._fail("sequence", f"{ch}: update ids out of order (U={first} > u={last})")
-        if not _levels_ok(self._bid_px, self._bid_qty, nb) or not _levels_ok(self._ask_px, self._ask_qty, na):
+        if not kt_levels_ok(self._bid_px, self._bid_qty, nb) or not kt_levels_ok(self._ask_px, self._ask_qty, na):
             return self._fail("levels", f"{ch}: a level has a non-finite or non-positive price or a negative amount")
         # the pair: obu streams are named "ob.<PAIR>.<LEVEL>"
         cdef const char* sp = sym.ptr
@@ -712,8 +735,9 @@ cdef class GateioDecoder:
             sync.on_full_snapshot(last, self._bid_px, self._bid_qty, nb, self._ask_px, self._ask_qty, na,
                                   t_ms * 1000000, recv_ns)
         else:
-            sync.on_delta(first, last, 0, self._bid_px, self._bid_qty, nb, self._ask_px, self._ask_qty, na,
-                          t_ms * 1000000, recv_ns)
+            # levels and ids were checked above (kernel rule): BookSync does not check them again
+            sync.on_delta_validated(first, last, 0, self._bid_px, self._bid_qty, nb, self._ask_px, self._ask_qty,
+                                    na, t_ms * 1000000, recv_ns)
         return 0
 
     def _obu_needs_snapshot(self, BookSync sync):
@@ -766,7 +790,7 @@ cdef class GateioDecoder:
         if not (has_sym and has_id and has_b and has_a):
             return self._fail("schema", f"{ch}: needs 's', 'lastUpdateId', 'bids' and 'asks'")
         self._plain_string(&sym, ch, "s")
-        if not _levels_ok(self._bid_px, self._bid_qty, nb) or not _levels_ok(self._ask_px, self._ask_qty, na):
+        if not kt_levels_ok(self._bid_px, self._bid_qty, nb) or not kt_levels_ok(self._ask_px, self._ask_qty, na):
             return self._fail("levels", f"{ch}: a level has a non-finite or non-positive price or a negative amount")
         if not apply:
             return 0
@@ -824,8 +848,10 @@ cdef class GateioDecoder:
                 rc = json_span_to_int64(&v, &id_market)  # validated; Trade carries the all-market ``id``
                 if rc != 0:
                     return self._field_fail(ch, "id_market", rc)
-        if not (has_sym and has_id) or side < 0 or not isfinite(price) or not isfinite(qty):
+        if not (has_sym and has_id) or side < 0 or isnan(price) or isnan(qty):
             return self._fail("schema", f"{ch}: needs 'currency_pair', 'id', 'side', 'price' and 'amount'")
+        if not (kt_price_ok(price) and kt_size_ok(qty)):
+            return self._fail("field", f"{ch}: price must be finite and > 0, amount finite and >= 0")
         self._plain_string(&sym, ch, "currency_pair")
         if not apply:
             return 0
@@ -880,6 +906,10 @@ cdef class GateioDecoder:
                 return self._field_fail(ch, PyUnicode_DecodeUTF8(k.ptr, 1, "strict"), rc)
         if not has_sym:
             return self._fail("schema", f"{ch}: missing 's'")
+        # the one rule for prices and sizes; an absent (or "") side stays NaN
+        if not ((isnan(bp) or kt_price_ok(bp)) and (isnan(bq) or kt_size_ok(bq))
+                and (isnan(ap) or kt_price_ok(ap)) and (isnan(aq) or kt_size_ok(aq))):
+            return self._fail("field", f"{ch}: prices must be finite and > 0, amounts finite and >= 0")
         self._plain_string(&sym, ch, "s")
         if not apply:
             return 0
@@ -1226,11 +1256,19 @@ cdef class GateioDecoder:
         self.obu_resubscribe.clear()
         return out
 
+    def _errors_by_kind_all(self):
+        by_kind = dict(self._errors_by_kind)
+        # frames FrameDecoder.feed refused before decoding (not bytes/str/a buffer, not UTF-8)
+        refused = self.parse_errors - sum(by_kind.values())
+        if refused > 0:
+            by_kind["type"] = refused
+        return by_kind
+
     def stats(self):
         """Counters: frames, data/ack/pong/error/unknown frames, parse errors and errors by kind."""
         return {
             "frames": self.frames, "data_frames": self.data_frames, "acks": self.acks, "pongs": self.pongs,
             "error_frames": self.error_frames, "unknown_frames": self.unknown_frames,
-            "parse_errors": self.parse_errors, "errors_by_kind": dict(self._errors_by_kind),
+            "parse_errors": self.parse_errors, "errors_by_kind": self._errors_by_kind_all(),
             "obu_resubscribe": sorted(self.obu_resubscribe),
         }

@@ -40,6 +40,7 @@ from libc.stdint cimport int64_t, uint8_t
 
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport EventPool
+from feedhandler.kernel.decoder cimport FrameDecoder
 from feedhandler.sync.book_sync cimport BookSyncGroup
 
 cdef enum:
@@ -59,20 +60,19 @@ ctypedef struct MxSpan:
     Py_ssize_t n
 
 
-cdef class MexcDecoder:
+cdef class MexcDecoder(FrameDecoder):
     cdef public EventDispatcher dispatcher
     cdef public BookSyncGroup books            # aggre depth (313) / legacy increase depth (302)
     cdef public BookSyncGroup partial_books    # limit depth (303), full snapshot per frame
-    cdef readonly str exchange
     cdef readonly Py_ssize_t max_levels        # per side, per frame
     # counters
-    cdef readonly int64_t frames, depth_updates, limit_depths, trades, book_tickers, klines, tickers
+    cdef readonly int64_t depth_updates, limit_depths, trades, book_tickers, klines, tickers
     cdef readonly int64_t orders, fills, balances, acks, pongs, exchange_errors, empty, unsupported
     cdef readonly int64_t err_wire, err_number, err_levels, err_symbol, err_text
     # pools
     cdef EventPool _trades, _book_tickers, _klines, _tickers, _orders, _fills, _balances
     # scratch: levels of one depth frame
-    cdef object _bid_px_arr, _bid_qty_arr, _ask_px_arr, _ask_qty_arr
+    # (pointers into the kernel's level scratch, FrameDecoder.use_levels: levels[0] bids, [1] asks)
     cdef double* _bid_px
     cdef double* _bid_qty
     cdef double* _ask_px
@@ -97,9 +97,8 @@ cdef class MexcDecoder:
     cdef bytes _last_int_key
     cdef str _last_int
 
-    cpdef int feed(self, object raw, int64_t recv_ns) except -1
-    cpdef int classify(self, object raw) except -1
-    cdef int c_feed(self, const uint8_t* p, Py_ssize_t n, int64_t recv_ns) except -1
+    cdef int c_feed(self, const char* data, Py_ssize_t n, int64_t recv_ns) except -1
+    cdef int c_classify(self, const char* data, Py_ssize_t n) except -1
     cdef int _control(self, const uint8_t* p, Py_ssize_t n) except -1
     cdef int _walk_wrapper(self, const uint8_t* p, Py_ssize_t n) noexcept
     cdef int _decode_depth(self) noexcept

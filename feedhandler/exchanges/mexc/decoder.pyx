@@ -15,7 +15,6 @@ empty (absent) string is the proto3 default, which reads as 0 for numbers.
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 
-from feedhandler.codec.frame cimport FrameBytes, frame_acquire, frame_release
 from libc.math cimport isfinite
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memset
@@ -31,6 +30,11 @@ from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport (
     SIDE_BUY, SIDE_SELL, SIDE_UNKNOWN, BalanceUpdate, BookTicker, EventPool, Fill, Kline, OrderUpdate, Ticker, Trade,
 )
+from feedhandler.kernel.decoder cimport FrameDecoder
+from feedhandler.kernel.extract cimport (
+    KT_INT64, KT_STR, FieldTable, kt_price_ok, kt_scan, kt_seen, kt_size_ok, kt_text,
+)
+from feedhandler.kernel.message_type cimport MessageType
 from feedhandler.sync.book_sync cimport BookSync, BookSyncGroup
 
 from feedhandler.core.errors import ParseError
@@ -41,13 +45,9 @@ from feedhandler.events.events import (
 
 
 
-# MessageType values (feedhandler.core.types.MessageType), as C constants.
-cdef enum:
-    MT_UNKNOWN = 0
-    MT_DATA = 1
-    MT_SUBSCRIPTION_ACK = 2
-    MT_PONG = 3
-    MT_ERROR = 4
+# The text control frames ({"id":0,"code":0,"msg":"spot@public..."}), read with the kernel's table scan.
+cdef FieldTable _CONTROL_FIELDS = FieldTable("mexc.control", [("id", KT_INT64, 0), ("code", KT_INT64, 1),
+                                                              ("msg", KT_STR, 2)])
 
 # Body field numbers of PushDataV3ApiWrapper (constants.py lists them with names).
 cdef enum:
@@ -79,6 +79,20 @@ cdef inline int _dbl(MxSpan s, double* out) noexcept:
         return 0
     # inline fast path for the "I.F" shape every MEXC price/quantity has; same bits as parse_double
     if parse_double_inline(<const char*>s.p, s.n, out) != NUM_OK:
+        return MX_E_NUMBER
+    return 0
+
+
+cdef inline int _price(MxSpan s, double* out) noexcept:
+    """A price field: _dbl and, when present, the kernel's one rule (finite, > 0)."""
+    if _dbl(s, out) != 0 or (s.n != 0 and not kt_price_ok(out[0])):
+        return MX_E_NUMBER
+    return 0
+
+
+cdef inline int _size(MxSpan s, double* out) noexcept:
+    """A quantity field: _dbl and the kernel's one rule (finite, >= 0)."""
+    if _dbl(s, out) != 0 or not kt_size_ok(out[0]):
         return MX_E_NUMBER
     return 0
 
@@ -229,7 +243,7 @@ cdef inline str _text(MxSpan s):
     return (<const char*>s.p)[:s.n].decode("utf-8", "replace")
 
 
-cdef class MexcDecoder:
+cdef class MexcDecoder(FrameDecoder):
     """Compiled MEXC spot v3 frame decoder (protobuf data, JSON control frames).
 
     Parameters
@@ -256,7 +270,7 @@ cdef class MexcDecoder:
         self.dispatcher = dispatcher if dispatcher is not None else EventDispatcher()
         self.books = books
         self.partial_books = partial_books
-        self.exchange = exchange
+        FrameDecoder.__init__(self, exchange)
         self.max_levels = max_levels
         self._trades = EventPool(_Trade, 1024)
         self._book_tickers = EventPool(_BookTicker, 256)
@@ -265,61 +279,33 @@ cdef class MexcDecoder:
         self._orders = EventPool(_OrderUpdate, 64)
         self._fills = EventPool(_Fill, 64)
         self._balances = EventPool(_BalanceUpdate, 64)
-        self._bid_px_arr = np.zeros(max_levels, dtype=np.float64)
-        self._bid_qty_arr = np.zeros(max_levels, dtype=np.float64)
-        self._ask_px_arr = np.zeros(max_levels, dtype=np.float64)
-        self._ask_qty_arr = np.zeros(max_levels, dtype=np.float64)
-        cdef double[::1] a = self._bid_px_arr
-        cdef double[::1] b = self._bid_qty_arr
-        cdef double[::1] c = self._ask_px_arr
-        cdef double[::1] d = self._ask_qty_arr
-        self._bid_px = &a[0]
-        self._bid_qty = &b[0]
-        self._ask_px = &c[0]
-        self._ask_qty = &d[0]
+        # the kernel's preallocated scratch: levels[0] bids, levels[1] asks
+        self.use_levels(max_levels, False, 2)
+        self._bid_px = self.out.levels[0].px
+        self._bid_qty = self.out.levels[0].qty
+        self._ask_px = self.out.levels[1].px
+        self._ask_qty = self.out.levels[1].qty
         self._str_cache = {}
 
     # ---- entry points -------------------------------------------------------------------------------
 
-    cpdef int feed(self, object raw, int64_t recv_ns) except -1:
-        """Decode one frame, apply/emit its content and return its ``MessageType`` int.
+    # feed and classify: FrameDecoder's, over c_feed / c_classify
 
-        Raises
-        ------
-        ParseError
-            The frame is malformed (the message names the field and byte offset); nothing was applied.
-        """
-        cdef FrameBytes f
-        try:
-            frame_acquire(raw, &f)
-        except (TypeError, BufferError, UnicodeError):
-            raise ParseError(f"mexc: frame must be bytes, str or a contiguous buffer, not {type(raw).__name__}") from None
-        try:
-            return self.c_feed(<const uint8_t*>f.p, f.n, recv_ns)
-        finally:
-            frame_release(&f)
-
-    cpdef int classify(self, object raw) except -1:
+    cdef int c_classify(self, const char* data, Py_ssize_t n) except -1:
         """Tell a frame's ``MessageType`` by quick inspection (first byte, control-frame text)."""
-        cdef FrameBytes f
-        try:
-            frame_acquire(raw, &f)
-        except (TypeError, BufferError, UnicodeError):
-            return 0  # MessageType.UNKNOWN
-        try:
-            return _classify(<const uint8_t*>f.p, f.n)
-        finally:
-            frame_release(&f)
+        return _classify(<const uint8_t*>data, n)
 
-    cdef int c_feed(self, const uint8_t* p, Py_ssize_t n, int64_t recv_ns) except -1:
+    cdef int c_feed(self, const char* data, Py_ssize_t n, int64_t recv_ns) except -1:
+        cdef const uint8_t* p = <const uint8_t*>data
         cdef int rc, kind, body
         self.frames += 1
         self._base = p
         kind = _classify(p, n)
-        if kind == MT_UNKNOWN:
+        if kind == MessageType.UNKNOWN:
             self.err_text += 1
+            self.parse_errors += 1
             raise ParseError("mexc: empty frame")
-        if kind != MT_DATA:
+        if kind != MessageType.DATA:
             return self._control(p, n)
         rc = self._walk_wrapper(p, n)
         if rc != 0:
@@ -327,13 +313,13 @@ cdef class MexcDecoder:
         body = self._body
         if body == 0:
             self.empty += 1
-            return MT_DATA
+            return MessageType.DATA
         if (body == F_AGGRE_DEPTHS or body == F_INCREASE_DEPTHS or body == F_LIMIT_DEPTHS):
             rc = self._decode_depth()
             if rc != 0:
                 self._raise(rc, "depth body")
             self._apply_depth(recv_ns)
-            return MT_DATA
+            return MessageType.DATA
         if body == F_AGGRE_DEALS or body == F_DEALS:
             self._run(self._deals(False, recv_ns), "deals body")
             self._deals(True, recv_ns)
@@ -357,7 +343,7 @@ cdef class MexcDecoder:
             self._balance(True, recv_ns)
         else:
             self.unsupported += 1
-        return MT_DATA
+        return MessageType.DATA
 
     cdef int _run(self, int rc, str what) except -1:
         if rc != 0:
@@ -365,9 +351,11 @@ cdef class MexcDecoder:
         return 0
 
     cdef int _raise(self, int rc, str what) except -1:
+        self.parse_errors += 1
         if rc == MX_E_NUMBER:
             self.err_number += 1
-            raise ParseError(f"mexc: {what}: field {self._err_field} is not a decimal number")
+            raise ParseError(f"mexc: {what}: field {self._err_field} is not a decimal number obeying the "
+                             "price/size rule (finite; price > 0, size >= 0)")
         if rc == MX_E_LEVELS or rc == MX_E_VERSION:
             self.err_levels += 1
             if rc == MX_E_VERSION:
@@ -387,15 +375,30 @@ cdef class MexcDecoder:
 
     cdef int _control(self, const uint8_t* p, Py_ssize_t n) except -1:
         cdef int kind = _classify(p, n)
-        if kind == MT_PONG:
+        if kind == MessageType.PONG:
             self.pongs += 1
-        elif kind == MT_SUBSCRIPTION_ACK:
+        elif kind == MessageType.SUBSCRIPTION_ACK:
             self.acks += 1
-        elif kind == MT_ERROR:
+        elif kind == MessageType.ERROR:
             self.exchange_errors += 1
         if p[0] == b'{' and (p[n - 1] != b'}' or _find(p, n, b'"msg"', 5) < 0):
             self.err_text += 1
+            self.parse_errors += 1
             raise ParseError(f"mexc: malformed text frame {(<const char*>p)[:min(n, 80)]!r}")
+        # what the frame says, decoded once for the subscription strategy
+        self.control_id = -1
+        self.control_code = 0
+        self.control_text = None
+        if p[0] == b'{' and kt_scan(&_CONTROL_FIELDS.table, <const char*>p, n, &self.out) == 0:
+            if kt_seen(&self.out, 0):
+                self.control_id = self.out.i64[0]
+            if kt_seen(&self.out, 1):
+                self.control_code = self.out.i64[1]
+            if kt_seen(&self.out, 2):
+                self.control_text = kt_text(&self.out.span[2])
+        elif kind == MessageType.ERROR:
+            self.control_code = -1
+            self.control_text = (<const char*>p)[:min(n, 200)].decode("utf-8", "replace")
         return kind
 
     # ---- wrapper ----------------------------------------------------------------------------------
@@ -688,10 +691,10 @@ cdef class MexcDecoder:
                 if rc != 0:
                     return rc
                 self._err_field = 1
-                if _dbl(it[1], &px) != 0:
+                if _price(it[1], &px) != 0:
                     return MX_E_NUMBER
                 self._err_field = 2
-                if _dbl(it[2], &qty) != 0:
+                if _size(it[2], &qty) != 0:
                     return MX_E_NUMBER
                 if not emit:
                     continue
@@ -783,16 +786,16 @@ cdef class MexcDecoder:
         cdef double bp, bq, ap, aq
         cdef BookTicker ev
         self._err_field = 1
-        if _dbl(st[1], &bp) != 0:
+        if _price(st[1], &bp) != 0:
             return MX_E_NUMBER
         self._err_field = 2
-        if _dbl(st[2], &bq) != 0:
+        if _size(st[2], &bq) != 0:
             return MX_E_NUMBER
         self._err_field = 3
-        if _dbl(st[3], &ap) != 0:
+        if _price(st[3], &ap) != 0:
             return MX_E_NUMBER
         self._err_field = 4
-        if _dbl(st[4], &aq) != 0:
+        if _size(st[4], &aq) != 0:
             return MX_E_NUMBER
         if not emit:
             return 0
@@ -1126,8 +1129,8 @@ cdef class MexcDecoder:
             ``bids``/``asks`` (``(n, 2)`` float64 arrays), ``from_version``, ``to_version``,
             ``last_order_create_time`` (ms, 0 if absent).
         """
-        bids = np.stack([self._bid_px_arr[:self._nb], self._bid_qty_arr[:self._nb]], axis=1)
-        asks = np.stack([self._ask_px_arr[:self._na], self._ask_qty_arr[:self._na]], axis=1)
+        bids = np.array([(self._bid_px[i], self._bid_qty[i]) for i in range(self._nb)], dtype=np.float64).reshape(-1, 2)
+        asks = np.array([(self._ask_px[i], self._ask_qty[i]) for i in range(self._na)], dtype=np.float64).reshape(-1, 2)
         return {"bids": bids, "asks": asks, "from_version": self._from, "to_version": self._to,
                 "last_order_create_time": self._last_order_ts}
 
@@ -1148,24 +1151,24 @@ cdef int _classify(const uint8_t* p, Py_ssize_t n) noexcept:
     """JSON control text, plain error text, or a protobuf wrapper."""
     cdef Py_ssize_t i, m
     if n <= 0:
-        return MT_UNKNOWN
+        return MessageType.UNKNOWN
     if p[0] == b'{':
         if _find(p, n, b'"msg":"PONG"', 12) >= 0:
-            return MT_PONG
+            return MessageType.PONG
         if _find(p, n, b"Not Subscribed", 14) >= 0:
-            return MT_ERROR
+            return MessageType.ERROR
         i = _find(p, n, b'"code":', 7)
         if i >= 0 and i + 7 < n and p[i + 7] != b'0':
-            return MT_ERROR
+            return MessageType.ERROR
         if i >= 0 and i + 8 < n and b'0' <= p[i + 8] <= b'9':
-            return MT_ERROR  # "code":0N... is not zero either
-        return MT_SUBSCRIPTION_ACK
+            return MessageType.ERROR  # "code":0N... is not zero either
+        return MessageType.SUBSCRIPTION_ACK
     # A wrapper starts with a tag byte; real frames start with 0x0a (channel). Printable
     # ASCII text that is not JSON is a plain-text error such as "Invalid listen key".
     if 0x20 <= p[0] <= 0x7e:
         m = n if n < 256 else 256
         for i in range(m):
             if not (0x20 <= p[i] <= 0x7e):
-                return MT_DATA
-        return MT_ERROR
-    return MT_DATA
+                return MessageType.DATA
+        return MessageType.ERROR
+    return MessageType.DATA

@@ -186,6 +186,9 @@ def frame_ts(w) -> int:
     return 0
 
 
+REFUSED = "refused: breaks the price/size rule"
+
+
 def expected(data: bytes):
     w = pb.PushDataV3ApiWrapper()
     w.ParseFromString(data)
@@ -199,6 +202,14 @@ def expected(data: bytes):
         lot = b.lastOrderCreateTime if name != "publicIncreaseDepths" else 0
         return name, {"bids": levels(b.bids), "asks": levels(b.asks), "from": frm, "to": to, "lot": lot}
     out = []
+    # the one rule for every price and size (issue 18.7): a price present in a trade or book ticker is > 0
+    zero_price = lambda text: text != "" and float(text) == 0.0  # noqa: E731
+    if name in ("publicAggreDeals", "publicDeals") and any(zero_price(dl.price) for dl in b.deals):
+        return name, REFUSED
+    if name in ("publicAggreBookTicker", "publicBookTicker") and (zero_price(b.bidPrice) or zero_price(b.askPrice)):
+        return name, REFUSED
+    if name == "publicBookTickerBatch" and any(zero_price(i.bidPrice) or zero_price(i.askPrice) for i in b.items):
+        return name, REFUSED
     if name in ("publicAggreDeals", "publicDeals"):
         for dl in b.deals:
             tid = getattr(dl, "tradeId", "")
@@ -277,6 +288,11 @@ def new_decoder():
 def test_differential_against_protobuf(data):
     dec, events = new_decoder()
     name, want = expected(data)
+    if want == REFUSED:
+        with pytest.raises(ParseError, match="price/size rule"):
+            dec.feed(data, 7)
+        assert events == []
+        return
     assert dec.feed(data, 7) == MessageType.DATA
     if name in DEPTH_BODIES:
         got = dec.last_depth()
