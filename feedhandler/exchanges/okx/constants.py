@@ -46,3 +46,5 @@ MAX_SUBSCRIPTIONS_PER_CONNECTION = 240
 LOGIN_METHOD = "GET"
 LOGIN_PATH = "/users/self/verify"
 LOGIN_TIMEOUT = 10.0
+#: Environment variable holding the API passphrase (beside the CLI's OKX_API_KEY / OKX_API_SECRET).
+PASSPHRASE_ENV = "OKX_API_PASSPHRASE"

@@ -25,9 +25,9 @@ form as they are read; a book that received a text not in it is not checksum-ver
 """
 cimport cython
 from cpython.unicode cimport PyUnicode_DecodeUTF8
-from libc.math cimport NAN, llround
-from libc.stdint cimport int32_t, int64_t, uint32_t
-from libc.string cimport memcmp
+from libc.math cimport NAN
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.string cimport memcmp, memcpy
 
 import json as _json
 
@@ -57,6 +57,8 @@ from feedhandler.events.events import (
 DEF CHECKSUM_DEPTH = 25      # levels per side in the checksum (okx.com/docs-v5, "Checksum")
 DEF TEXT_MAX = 32            # bytes of one formatted number (<= 15 digits, '.', leading "0.")
 DEF SYMBOLS = 64             # interned symbol strings kept
+DEF CACHE_BITS = 10          # formatted-number cache of the checksum: 1024 slots
+DEF CACHE_SLOTS = 1024
 
 # MessageType values (feedhandler.core.types.MessageType)
 cdef enum:
@@ -116,8 +118,8 @@ cdef dict _CANDLE_SECONDS = {
 }
 
 # ---------------------------------------------------------------------------------------------------
-# CRC32 (IEEE, zlib's) of the checksum string, table-driven; table built once at import.
-cdef uint32_t _CRC_TABLE[256]
+# CRC32 (IEEE, zlib's) of the checksum string: slicing-by-8 tables built once at import.
+cdef uint32_t _CRC[8][256]
 
 
 cdef void _crc_init() noexcept:
@@ -127,7 +129,10 @@ cdef void _crc_init() noexcept:
         c = <uint32_t>i
         for k in range(8):
             c = (0xEDB88320 ^ (c >> 1)) if (c & 1) else (c >> 1)
-        _CRC_TABLE[i] = c
+        _CRC[0][i] = c
+    for i in range(256):
+        for k in range(1, 8):
+            _CRC[k][i] = (_CRC[k - 1][i] >> 8) ^ _CRC[0][_CRC[k - 1][i] & 0xFF]
 
 
 _crc_init()
@@ -135,13 +140,28 @@ _crc_init()
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef inline uint32_t _crc32(uint32_t crc, const char* p, Py_ssize_t n) noexcept nogil:
-    # Bound: i < n bytes of p; the table index is a byte (& 0xFF) into 256 entries.
-    cdef Py_ssize_t i
+cdef uint32_t _crc32(uint32_t crc, const char* p, Py_ssize_t n) noexcept nogil:
+    # Bounds: 8 bytes are read at p[i..i+7] only while i + 8 <= n, then single bytes while i < n; every
+    # table index is a byte (& 0xFF) into 256 entries.
+    cdef Py_ssize_t i = 0
+    cdef const unsigned char* q = <const unsigned char*>p
+    cdef uint32_t lo, hi
     crc = ~crc
-    for i in range(n):
-        crc = _CRC_TABLE[(crc ^ <unsigned char>p[i]) & 0xFF] ^ (crc >> 8)
+    while i + 8 <= n:
+        lo = crc ^ (q[i] | (<uint32_t>q[i + 1] << 8) | (<uint32_t>q[i + 2] << 16) | (<uint32_t>q[i + 3] << 24))
+        hi = q[i + 4] | (<uint32_t>q[i + 5] << 8) | (<uint32_t>q[i + 6] << 16) | (<uint32_t>q[i + 7] << 24)
+        crc = (_CRC[7][lo & 0xFF] ^ _CRC[6][(lo >> 8) & 0xFF] ^ _CRC[5][(lo >> 16) & 0xFF] ^ _CRC[4][lo >> 24]
+               ^ _CRC[3][hi & 0xFF] ^ _CRC[2][(hi >> 8) & 0xFF] ^ _CRC[1][(hi >> 16) & 0xFF] ^ _CRC[0][hi >> 24])
+        i += 8
+    while i < n:
+        crc = _CRC[0][(crc ^ q[i]) & 0xFF] ^ (crc >> 8)
+        i += 1
     return ~crc
+
+
+def okx_crc32(bytes data):
+    """The CRC32 used by the checksum (for tests against ``zlib.crc32``)."""
+    return _crc32(0, data, len(data))
 
 
 cdef double _POW10[16]
@@ -169,7 +189,7 @@ cdef int _format(double v, char* out) noexcept nogil:
         x = v * _POW10[k]
         if x >= 1e15:
             return -1   # more than 15 significant digits: not an OKX text
-        m = llround(x)
+        m = <long long>(x + 0.5)   # x >= 0: round half up (any m with m / 10^k == v is the text)
         if <double>m / _POW10[k] == v:
             break
         k += 1
@@ -249,9 +269,33 @@ cdef class OkxChecksum(BookIntegrity):
 
     cdef char _buf[CHECKSUM_DEPTH * 4 * TEXT_MAX]
     cdef readonly int64_t unformattable
+    # direct-mapped cache value -> text: the top 25 levels mostly repeat from one frame to the next
+    cdef uint64_t _cache_key[CACHE_SLOTS]
+    cdef char _cache_text[CACHE_SLOTS][TEXT_MAX]
+    cdef int _cache_len[CACHE_SLOTS]
 
     def __init__(self):
         super().__init__("checksum")
+        cdef int i
+        for i in range(CACHE_SLOTS):
+            self._cache_len[i] = 0   # empty (no formatted text is empty)
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    cdef inline int _text(self, double v, char* out) noexcept:
+        # Bound: the slot is the top CACHE_BITS bits of a 64-bit hash, < CACHE_SLOTS; texts are < TEXT_MAX.
+        cdef uint64_t bits = (<uint64_t*>&v)[0]
+        cdef int slot = <int>((bits * <uint64_t>0x9E3779B97F4A7C15) >> (64 - CACHE_BITS))
+        cdef int n = self._cache_len[slot]
+        if n > 0 and self._cache_key[slot] == bits:
+            memcpy(out, self._cache_text[slot], n)
+            return n
+        n = _format(v, out)
+        if n > 0:
+            self._cache_key[slot] = bits
+            self._cache_len[slot] = n
+            memcpy(self._cache_text[slot], out, n)
+        return n
 
     cdef int verify(self, BookSync sync, int64_t expected) except -1:
         cdef int64_t got = self.compute(sync.book)
@@ -276,24 +320,24 @@ cdef class OkxChecksum(BookIntegrity):
         top = max(min(nb, CHECKSUM_DEPTH), min(na, CHECKSUM_DEPTH))
         for i in range(top):
             if i < nb:
-                k = _format(bp[nb - 1 - i], out + w)
+                k = self._text(bp[nb - 1 - i], out + w)
                 if k < 0:
                     return 0x100000000
                 w += k
                 out[w] = b':'
-                k = _format(bq[nb - 1 - i], out + w + 1)
+                k = self._text(bq[nb - 1 - i], out + w + 1)
                 if k < 0:
                     return 0x100000000
                 w += k + 1
                 out[w] = b':'
                 w += 1
             if i < na:
-                k = _format(ap[na - 1 - i], out + w)
+                k = self._text(ap[na - 1 - i], out + w)
                 if k < 0:
                     return 0x100000000
                 w += k
                 out[w] = b':'
-                k = _format(aq[na - 1 - i], out + w + 1)
+                k = self._text(aq[na - 1 - i], out + w + 1)
                 if k < 0:
                     return 0x100000000
                 w += k + 1

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import time
 from typing import Any, Callable, Sequence
 
@@ -88,7 +89,9 @@ class OkxPrivateConnectionStrategy(OkxPublicConnectionStrategy):
     Parameters
     ----------
     api_key, secret_key, passphrase:
-        Credentials (factory options); kept in ``context.auth_params``, never in a repr or an error.
+        Credentials (factory options; the passphrase defaults to ``$OKX_API_PASSPHRASE``, as the command
+        line takes ``OKX_API_KEY``/``OKX_API_SECRET``); kept in ``context.auth_params``, never in a repr or
+        an error.
     login_timeout:
         Seconds to wait for the login answer before the connection counts as rejected.
     clock:
@@ -101,7 +104,7 @@ class OkxPrivateConnectionStrategy(OkxPublicConnectionStrategy):
                  passphrase: str | None = None, login_timeout: float = C.LOGIN_TIMEOUT,
                  clock: Callable[[], float] = time.time, **kwargs: Any):
         super().__init__(ws_url=ws_url, **kwargs)
-        self._credentials = _Credentials(api_key, secret_key, passphrase)
+        self._credentials = _Credentials(api_key, secret_key, passphrase or os.environ.get(C.PASSPHRASE_ENV))
         self.login_timeout = float(login_timeout)
         self._clock = clock
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import zlib
 from pathlib import Path
 
 import pytest
@@ -21,3 +22,20 @@ def frames() -> list[bytes]:
         if m and not m.group(2).startswith('{"op"'):
             out.append(m.group(2).encode())
     return out
+
+
+def reference_checksum(bids: list, asks: list) -> int:
+    """OKX's documented checksum, computed independently with zlib over wire strings.
+
+    ``bids``/``asks``: ``(price_text, size_text)`` pairs, best first; the top 25 of each side interleaved
+    as ``bidPx:bidSz:askPx:askSz:...`` (a shorter side just ends), CRC32 as a signed 32-bit integer.
+    """
+    b, a = bids[:25], asks[:25]
+    parts: list[str] = []
+    for i in range(max(len(b), len(a))):
+        if i < len(b):
+            parts += b[i]
+        if i < len(a):
+            parts += a[i]
+    c = zlib.crc32(":".join(parts).encode())
+    return c - (1 << 32) if c >= 1 << 31 else c

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-import zlib
 
 sys.path.insert(0, os.path.dirname(__file__))
-from recording import frames  # noqa: E402
+from recording import frames, reference_checksum  # noqa: E402
 
 from feedhandler.core.dispatch import EventDispatcher  # noqa: E402
 from feedhandler.events import BookStatus, BookUpdate, Ticker, Trade  # noqa: E402
@@ -17,21 +16,9 @@ from feedhandler.exchanges.okx import OKX_BOOKS_RULE, OkxChecksum, OkxDecoder, o
 from feedhandler.sync import BookSyncGroup  # noqa: E402
 
 
-def _signed(c: int) -> int:
-    return c - (1 << 32) if c >= 1 << 31 else c
-
-
 def _reference_checksum(bids: dict, asks: dict) -> int:
     """The documented checksum over the exchange's own strings, kept beside the float keys."""
-    b = [bids[p] for p in sorted(bids, reverse=True)[:25]]
-    a = [asks[p] for p in sorted(asks)[:25]]
-    parts: list[str] = []
-    for i in range(max(len(b), len(a))):
-        if i < len(b):
-            parts += b[i]
-        if i < len(a):
-            parts += a[i]
-    return _signed(zlib.crc32(":".join(parts).encode()))
+    return reference_checksum([bids[p] for p in sorted(bids, reverse=True)], [asks[p] for p in sorted(asks)])
 
 
 def test_every_recorded_checksum_recomputed_from_the_rebuilt_book():
