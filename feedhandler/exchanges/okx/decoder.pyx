@@ -36,7 +36,8 @@ import numpy as np
 from feedhandler.book.orderbook cimport OrderBook
 from feedhandler.codec.json_scan cimport (
     JSON_ARRAY, JSON_ERR_TYPE, JSON_ERR_VALUE, JSON_NUMBER, JSON_OBJECT, JSON_STRING, JsonIter, JsonSpan,
-    json_array_begin, json_array_next, json_expect_end, json_iter_child, json_iter_child_end, json_iter_take,
+    json_array_begin, json_array_next, json_expect_end, json_iter_child, json_iter_child_end, json_iter_levels,
+    json_iter_take,
     json_object_begin, json_object_next, json_object_next_lazy, json_parse_levels, json_span_eq,
     json_span_to_double, json_span_to_int64,
 )
@@ -62,6 +63,7 @@ DEF CACHE_SLOTS = 1024
 
 # MessageType values (feedhandler.core.types.MessageType)
 cdef enum:
+    _DECLINED = -100   # the one-pass path leaves the frame to the general path
     MT_UNKNOWN = 0
     MT_DATA = 1
     MT_ACK = 2
@@ -379,6 +381,20 @@ cdef int _channel(const JsonSpan* c) noexcept nogil:
     return CH_OTHER
 
 
+cdef inline bint _levels_ok(const double* px, const double* qty, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if not (px[i] > 0.0 and px[i] < 1e300 and qty[i] >= 0.0 and qty[i] < 1e300):
+            return False
+    return True
+
+
+cdef inline const char* _ws(const char* p, const char* end) noexcept nogil:
+    while p < end and (p[0] == b' ' or p[0] == b'\t' or p[0] == b'\n' or p[0] == b'\r'):
+        p += 1
+    return p
+
+
 cdef inline int _ms_ns(const JsonSpan* v, int64_t* out) noexcept:
     cdef int64_t ms
     cdef int rc = json_span_to_int64(v, &ms)
@@ -540,12 +556,114 @@ cdef class OkxDecoder(FrameDecoder):
             return -1
         return 0
 
+    cdef int _feed_one_record(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -2:
+        """``books``/``bbo-tbt`` frames with one record and ``data`` last (how OKX sends them), in one pass.
+
+        The record is walked in place (levels parsed while they are validated) instead of validating
+        ``data`` first and parsing it again. Anything else (another shape, or any error) returns
+        ``_DECLINED`` with nothing applied, and the general path decodes the frame (and words the error).
+        """
+        cdef JsonIter it, child, rec
+        cdef JsonSpan k, v
+        cdef _Env env
+        cdef const char* end = p + n
+        cdef const char* q
+        cdef const char* start
+        cdef Py_ssize_t nb = 0, na = 0
+        cdef int rc = json_object_begin(&it, p, end), i, ch = CH_OTHER
+        env.has_channel = env.has_inst = env.has_action = False
+        env.has_arg = env.has_data = env.has_event = env.has_code = False
+        while rc == 0:
+            rc = json_object_next_lazy(&it, &k, &v)
+            if rc != 1:
+                return _DECLINED
+            rc = 0
+            if _eq(&k, b"arg", 3) and v.kind == JSON_OBJECT:
+                rc = json_iter_child(&it, &child)
+                while rc == 0:
+                    rc = json_object_next(&child, &k, &v)
+                    if rc != 1:
+                        break
+                    rc = 0
+                    if _eq(&k, b"channel", 7):
+                        env.channel = v
+                        env.has_channel = True
+                    elif _eq(&k, b"instId", 6):
+                        env.inst = v
+                        env.has_inst = v.kind == JSON_STRING and v.len > 0
+                rc = json_iter_child_end(&it, &child)
+            elif _eq(&k, b"action", 6):
+                env.action = v
+                env.has_action = True
+            elif _eq(&k, b"data", 4):
+                break
+            else:
+                return _DECLINED
+        if rc != 0 or v.kind != JSON_ARRAY or not (env.has_channel and env.has_inst):
+            return _DECLINED
+        ch = _channel(&env.channel)
+        if not ((ch == CH_BOOKS and env.has_action and self.books is not None) or ch == CH_BBO):
+            return _DECLINED
+        q = _ws(v.ptr + 1, end)
+        if q >= end or q[0] != b'{' or json_object_begin(&rec, q, end) != 0:
+            return _DECLINED
+        for i in range(N_FIELDS):
+            self._has[i] = False
+        while True:
+            rc = json_object_next_lazy(&rec, &k, &v)
+            if rc != 1:
+                break
+            if _eq(&k, b"bids", 4) or _eq(&k, b"asks", 4):
+                if v.kind != JSON_ARRAY or v.len != 0:
+                    return _DECLINED
+                start = v.ptr
+                if k.ptr[0] == b'b':
+                    rc = json_iter_levels(&rec, self._bid_px, self._bid_qty, self._cap, &nb)
+                    i = F_BIDS
+                else:
+                    rc = json_iter_levels(&rec, self._ask_px, self._ask_qty, self._cap, &na)
+                    i = F_ASKS
+                if rc != 0:
+                    return _DECLINED
+                self._f[i].ptr = start
+                self._f[i].len = rec.p - start
+                self._f[i].kind = JSON_ARRAY
+                self._has[i] = True
+                continue
+            for i in range(2, N_FIELDS):
+                if _eq(&k, _KEY_PTR[i], _KEY_LEN[i]):
+                    if v.kind == JSON_OBJECT or v.kind == JSON_ARRAY:
+                        return _DECLINED   # a container where a scalar belongs: the general path words it
+                    self._f[i] = v
+                    self._has[i] = True
+                    break
+        if rc != 0:
+            return _DECLINED
+        # the rest of the frame: "]" "}" and nothing else (one record, data last)
+        q = _ws(rec.p, end)
+        if q >= end or q[0] != b']':
+            return _DECLINED
+        q = _ws(q + 1, end)
+        if q >= end or q[0] != b'}' or json_expect_end(q + 1, end) != 0:
+            return _DECLINED
+        if not (self._has[F_BIDS] and self._has[F_ASKS]) or not _levels_ok(self._bid_px, self._bid_qty, nb) \
+                or not _levels_ok(self._ask_px, self._ask_qty, na):
+            return _DECLINED
+        if ch == CH_BOOKS:
+            self._book(&env, p, <str>_CH_NAMES[ch], recv_ns, nb, na)
+        else:
+            self._bbo(&env, p, <str>_CH_NAMES[ch], recv_ns, nb, na)
+        return MT_DATA
+
     cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -1:
         cdef _Env env
-        cdef int ch
+        cdef int ch, rc
         self.frames += 1
         if n == 4 and memcmp(p, b"pong", 4) == 0:
             return MT_PONG
+        rc = self._feed_one_record(p, n, recv_ns)
+        if rc != _DECLINED:
+            return rc
         self._envelope(p, n, &env, True)
         if env.has_event:
             return self._control(&env)
@@ -606,9 +724,13 @@ cdef class OkxDecoder(FrameDecoder):
             if rc < 0:
                 return self._json_fail(rc, base, rec.p, cname)
             if ch == CH_BOOKS:
-                self._book(env, base, cname, recv_ns)
+                self._book(env, base, cname, recv_ns,
+                           self._levels(F_BIDS, self._bid_px, self._bid_qty, cname, base),
+                           self._levels(F_ASKS, self._ask_px, self._ask_qty, cname, base))
             elif ch == CH_BBO:
-                self._bbo(env, base, cname, recv_ns)
+                self._bbo(env, base, cname, recv_ns,
+                          self._levels(F_BIDS, self._bid_px, self._bid_qty, cname, base),
+                          self._levels(F_ASKS, self._ask_px, self._ask_qty, cname, base))
             elif ch == CH_TRADES:
                 self._trade(env, base, cname, recv_ns)
             else:
@@ -657,14 +779,16 @@ cdef class OkxDecoder(FrameDecoder):
         rc = json_parse_levels(&self._f[slot], px, qty, self._cap, &count)
         if rc != 0:
             self._field_fail(cname, slot, rc, base)
-        for i in range(count):
-            if not (px[i] > 0.0 and px[i] < 1e300 and qty[i] >= 0.0 and qty[i] < 1e300):
-                return self._fail("field", f"{cname}: field {_FIELD_NAMES[slot]!r}: level {i} is not a finite "
-                                           f"price > 0 and size >= 0, at byte {self._f[slot].ptr - base}")
+        if not _levels_ok(px, qty, count):
+            for i in range(count):
+                if not _levels_ok(px + i, qty + i, 1):
+                    return self._fail("field", f"{cname}: field {_FIELD_NAMES[slot]!r}: level {i} is not a finite "
+                                               f"price > 0 and size >= 0, at byte {self._f[slot].ptr - base}")
         return count
 
-    cdef int _book(self, const _Env* env, const char* base, str cname, int64_t recv_ns) except -1:
-        cdef Py_ssize_t nb, na
+    cdef int _book(self, const _Env* env, const char* base, str cname, int64_t recv_ns,
+                   Py_ssize_t nb, Py_ssize_t na) except -1:
+        """One books record; its levels are in the scratch arrays already (nb bids, na asks)."""
         cdef int64_t ts, seq = 0, prev = 0, checksum = 0
         cdef bint snapshot, sequenced, canonical
         cdef BookSync sync
@@ -673,8 +797,6 @@ cdef class OkxDecoder(FrameDecoder):
         if not env.has_action or not (_eq(&env.action, b"snapshot", 8) or _eq(&env.action, b"update", 6)):
             return self._fail("field", "books: 'action' must be \"snapshot\" or \"update\"")
         snapshot = _eq(&env.action, b"snapshot", 8)
-        na = self._levels(F_ASKS, self._ask_px, self._ask_qty, cname, base)
-        nb = self._levels(F_BIDS, self._bid_px, self._bid_qty, cname, base)
         ts = self._ts(cname, base)
         if self._has[F_CHECKSUM]:
             checksum = self._int(F_CHECKSUM, cname, base)
@@ -722,9 +844,8 @@ cdef class OkxDecoder(FrameDecoder):
         return sync.on_delta(prev, seq, prev, self._bid_px, self._bid_qty, nb, self._ask_px, self._ask_qty, na,
                              ts, recv_ns)
 
-    cdef int _bbo(self, const _Env* env, const char* base, str cname, int64_t recv_ns) except -1:
-        cdef Py_ssize_t na = self._levels(F_ASKS, self._ask_px, self._ask_qty, cname, base)
-        cdef Py_ssize_t nb = self._levels(F_BIDS, self._bid_px, self._bid_qty, cname, base)
+    cdef int _bbo(self, const _Env* env, const char* base, str cname, int64_t recv_ns,
+                  Py_ssize_t nb, Py_ssize_t na) except -1:
         cdef int64_t ts = self._ts(cname, base)
         cdef int64_t seq = self._int(F_SEQ, cname, base) if self._has[F_SEQ] else 0
         cdef BookTicker ev
