@@ -411,6 +411,25 @@ ctypedef struct _Env:
     bint has_arg, has_channel, has_inst, has_action, has_data, has_event, has_code
 
 
+cdef int _arg(JsonIter* it, _Env* env) noexcept:
+    """The pending ``arg`` object of ``it``: its ``channel`` and ``instId`` (0, or the JSON error)."""
+    cdef JsonIter child
+    cdef JsonSpan k, v
+    cdef int rc = json_iter_child(it, &child)
+    while rc == 0:
+        rc = json_object_next(&child, &k, &v)
+        if rc != 1:
+            break
+        rc = 0
+        if _eq(&k, b"channel", 7):
+            env.channel = v
+            env.has_channel = True
+        elif _eq(&k, b"instId", 6):
+            env.inst = v
+            env.has_inst = v.kind == JSON_STRING and v.len > 0
+    return json_iter_child_end(it, &child)
+
+
 cdef class OkxDecoder(FrameDecoder):
     """Compiled OKX v5 decoder.
 
@@ -510,7 +529,7 @@ cdef class OkxDecoder(FrameDecoder):
 
     cdef int _envelope(self, const char* p, Py_ssize_t n, _Env* env, bint strict) except -2:
         """Walk the top-level object; ``data`` is validated and kept as a span. -1: not JSON (strict: raise)."""
-        cdef JsonIter it, child
+        cdef JsonIter it
         cdef JsonSpan k, v
         cdef int rc = json_object_begin(&it, p, p + n)
         env.has_arg = env.has_channel = env.has_inst = env.has_action = env.has_data = False
@@ -522,19 +541,7 @@ cdef class OkxDecoder(FrameDecoder):
             rc = 0
             if _eq(&k, b"arg", 3) and v.kind == JSON_OBJECT:
                 env.has_arg = True
-                rc = json_iter_child(&it, &child)
-                while rc == 0:
-                    rc = json_object_next(&child, &k, &v)
-                    if rc != 1:
-                        break
-                    rc = 0
-                    if _eq(&k, b"channel", 7):
-                        env.channel = v
-                        env.has_channel = True
-                    elif _eq(&k, b"instId", 6):
-                        env.inst = v
-                        env.has_inst = True
-                rc = json_iter_child_end(&it, &child)
+                rc = _arg(&it, env)
             elif _eq(&k, b"data", 4):
                 rc = json_iter_take(&it, &v) if (v.kind == JSON_OBJECT or v.kind == JSON_ARRAY) else 0
                 env.data = v
@@ -563,7 +570,7 @@ cdef class OkxDecoder(FrameDecoder):
         ``data`` first and parsing it again. Anything else (another shape, or any error) returns
         ``_DECLINED`` with nothing applied, and the general path decodes the frame (and words the error).
         """
-        cdef JsonIter it, child, rec
+        cdef JsonIter it, rec
         cdef JsonSpan k, v
         cdef _Env env
         cdef const char* end = p + n
@@ -579,19 +586,7 @@ cdef class OkxDecoder(FrameDecoder):
                 return _DECLINED
             rc = 0
             if _eq(&k, b"arg", 3) and v.kind == JSON_OBJECT:
-                rc = json_iter_child(&it, &child)
-                while rc == 0:
-                    rc = json_object_next(&child, &k, &v)
-                    if rc != 1:
-                        break
-                    rc = 0
-                    if _eq(&k, b"channel", 7):
-                        env.channel = v
-                        env.has_channel = True
-                    elif _eq(&k, b"instId", 6):
-                        env.inst = v
-                        env.has_inst = v.kind == JSON_STRING and v.len > 0
-                rc = json_iter_child_end(&it, &child)
+                rc = _arg(&it, &env)
             elif _eq(&k, b"action", 6):
                 env.action = v
                 env.has_action = True
@@ -677,7 +672,7 @@ cdef class OkxDecoder(FrameDecoder):
             return MT_DATA
         if ch == CH_OTHER:
             return MT_DATA   # a channel this decoder does not read (funding, open interest): ignored
-        if not env.has_inst or env.inst.kind != JSON_STRING or env.inst.len == 0:
+        if not env.has_inst:
             return self._fail("schema", f"{env.channel.ptr[:env.channel.len].decode()}: 'arg.instId' missing")
         self._records(ch, &env, p, recv_ns)
         return MT_DATA
