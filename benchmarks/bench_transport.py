@@ -155,8 +155,45 @@ class CountingParser(MessageParser):
         self._handler = handler
 
 
+#: ``count-compiled``: the least a compiled ``FrameDecoder`` can do (count the frame in C), so that the
+#: flood measures the frame path itself (socket -> picows -> listener -> sink -> ``c_feed``).
+_COUNT_DECODER = r"""
+from libc.stdint cimport int64_t
+from feedhandler.kernel.decoder cimport FrameDecoder
+
+cdef class CountingDecoder(FrameDecoder):
+    cdef int c_feed(self, const char* data, Py_ssize_t n, int64_t recv_ns) except -1:
+        self.frames += 1
+        return 1
+"""
+_compiled: dict[str, object] = {}
+
+
+class _DecoderFrames:
+    """``counter[0]``: the frames the compiled decoder counted."""
+
+    def __init__(self, decoder) -> None:
+        self.decoder = decoder
+
+    def __getitem__(self, index: int) -> int:
+        return self.decoder.frames
+
+
+def _counting_decoder_parser():
+    if "module" not in _compiled:
+        import tempfile
+
+        from cython_build import build_module  # tests/ is on sys.path (benchmarks/conftest.py)
+
+        _compiled["module"] = build_module(Path(tempfile.mkdtemp()), "bench_counting_decoder", _COUNT_DECODER)
+    decoder = _compiled["module"].CountingDecoder()
+    return type("CountingDecoderParser", (), {"feed": decoder.feed})(), _DecoderFrames(decoder)
+
+
 def make_parser(kind: str):
-    """(parser, counter list) for ``count`` or ``binance``; raises ImportError/RuntimeError if unusable."""
+    """(parser, counter list) for ``count``, ``count-compiled`` or ``binance``; raises if unusable."""
+    if kind == "count-compiled":
+        return _counting_decoder_parser()
     counter = [0]
 
     def handler(event) -> None:
@@ -341,6 +378,12 @@ def _bench_flood(benchmark, server, loop, transport, parser_kind, record_to=None
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_flood_counting_parser(benchmark, server, loop, transport):
     _bench_flood(benchmark, server, loop, transport, "count")
+
+
+@pytest.mark.benchmark(group="transport-flood-count-compiled")
+@pytest.mark.parametrize("transport", ["picows", "picows-callable", "picows-python-listener"])
+def test_flood_counting_compiled_decoder(benchmark, server, loop, transport):
+    _bench_flood(benchmark, server, loop, transport, "count-compiled")
 
 
 @pytest.mark.benchmark(group="transport-flood-binance")

@@ -425,6 +425,8 @@ class WebSocketManager:
                 f"{shown}; check the symbol and channel names"))
 
     def _on_control(self, conn: _Connection, message_type: int, raw: str | bytes) -> None:
+        if message_type == MessageType.AUTH_ACK or message_type == MessageType.ERROR:
+            self.connection_strategy.on_control(message_type, raw, conn.context)
         if message_type == MessageType.SUBSCRIPTION_ACK or message_type == MessageType.ERROR:
             ack = self._ack(conn, message_type, raw)
             if ack is not None:

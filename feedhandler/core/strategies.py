@@ -49,6 +49,10 @@ class ConnectionStrategy(ABC):
         """The reply to an application-level ping from the server, or None."""
         return None
 
+    def on_control(self, message_type: int, raw: Frame, context: ConnectionContext | None) -> None:
+        """An ``AUTH_ACK`` or ``ERROR`` frame arrived on the connection of ``context`` (e.g. the answer to a
+        login sent by :meth:`authenticate`, which may be waiting for it). Default: nothing."""
+
     async def close(self) -> None:
         """Release what the strategy holds (delete a listen key, close a REST session)."""
 

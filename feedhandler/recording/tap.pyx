@@ -129,11 +129,14 @@ cdef class FrameTap:
     def __init__(self, RecordBuffer buffer, on_due, on_frame, uint32_t connection_id):
         self._buf, self._on_due, self._on_frame, self._cid = buffer, on_due, on_frame, connection_id
 
-    def __call__(self, payload, int64_t recv_ns):
+    def __call__(self, payload, recv_ns_obj):
+        # recv_ns_obj is handed on to on_frame as it came (no new int object per frame)
         cdef RecordBuffer buf = self._buf
         cdef Py_ssize_t n
         cdef const char* p
+        cdef int64_t recv_ns
         if buf.recording:
+            recv_ns = recv_ns_obj
             if type(payload) is bytes:
                 n = PyBytes_GET_SIZE(payload)
                 p = PyBytes_AS_STRING(payload)
@@ -144,4 +147,4 @@ cdef class FrameTap:
                 if buf.c_due(len(payload), recv_ns if recv_ns > 0 else _now_ns()):
                     self._on_due()
                 buf.append(payload, recv_ns, self._cid)
-        return self._on_frame(payload, recv_ns)
+        return self._on_frame(payload, recv_ns_obj)

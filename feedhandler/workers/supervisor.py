@@ -68,6 +68,7 @@ async def _replay(feed: Any, tap: Any, on_error: Callable[[BaseException], Any],
 
     for path in feed.replay:
         began = time.perf_counter()
+        began_cpu = time.process_time()
         _, _, parser = WebSocketStrategyFactory.create_strategies(feed.exchange, False, **feed.options)
         parser.bind(tap, on_error)
         books = parser.books
@@ -91,6 +92,7 @@ async def _replay(feed: Any, tap: Any, on_error: Callable[[BaseException], Any],
                 await asyncio.sleep(0)   # a loop round: the sinks publish what is batched
         await parser.close()
         counts["replay_seconds"] += time.perf_counter() - began
+        counts["replay_cpu_seconds"] += time.process_time() - began_cpu
 
 
 async def _worker(config: RunConfig, part: Shard, progress: Any, worker_id: int, generation: int) -> int:
@@ -102,7 +104,7 @@ async def _worker(config: RunConfig, part: Shard, progress: Any, worker_id: int,
     loop.add_signal_handler(signal.SIGINT, stop.set)
     counter = _Counter()
     errors = {"count": 0}
-    counts: dict[str, Any] = {"frames": 0, "parse_errors": 0, "replay_seconds": 0.0}
+    counts: dict[str, Any] = {"frames": 0, "parse_errors": 0, "replay_seconds": 0.0, "replay_cpu_seconds": 0.0}
 
     def on_error(exc: BaseException) -> None:
         errors["count"] += 1
@@ -145,7 +147,8 @@ async def _worker(config: RunConfig, part: Shard, progress: Any, worker_id: int,
                "events": counter.events, "errors": errors["count"], "valid": sum(counter.valid.values()),
                "books": len(counter.valid), "published": stats.get("published", 0),
                "dropped": stats.get("dropped_batches", 0), "elapsed": time.monotonic() - started,
-               "replay_seconds": counts["replay_seconds"], "final": final}
+               "replay_seconds": counts["replay_seconds"], "replay_cpu_seconds": counts["replay_cpu_seconds"],
+               "final": final}
         try:
             progress.put_nowait(msg)
         except queue.Full:
@@ -334,4 +337,5 @@ class Supervisor:
                 "restarts": sum(w.restarts for w in self.workers),
                 "worker_elapsed": [w.last.get("elapsed", 0.0) for w in self.workers],
                 "worker_frames": [w.frames_before + w.last.get("frames", 0) for w in self.workers],
-                "replay_seconds": [w.last.get("replay_seconds", 0.0) for w in self.workers]}
+                "replay_seconds": [w.last.get("replay_seconds", 0.0) for w in self.workers],
+                "replay_cpu_seconds": [w.last.get("replay_cpu_seconds", 0.0) for w in self.workers]}
