@@ -49,7 +49,7 @@ class _Feed:
 
 def _verifier(sim: SimExchange):
     def verify(ev: Any) -> bool:
-        truth = sim.model.true_book(ev.symbol, ev.last_update_id)
+        truth = sim.model.true_book(ev.symbol, sim.protocol.book_update_id(ev.symbol, ev.last_update_id))
         book = ev.book.to_dict()
         n_b, n_a = len(book["bids"]), len(book["asks"])
         return ([tuple(x) for x in book["bids"]] == [tuple(x) for x in truth.bids[:n_b]]

@@ -306,6 +306,22 @@ class SimProtocol(abc.ABC):
         """
         return None
 
+    def on_enqueue(self, conn: SimConnection, frame: Frame, last_id: int) -> Frame:
+        """The frame as this connection gets it, called in send order for every frame queued to ``conn``
+        (data and replies; ``last_id``: the model update id a book frame carries, else 0). Protocols that
+        number frames per connection (a ``sequence_num`` over all channels) fill the number in here;
+        encoded frames are shared between connections. Default: as is."""
+        return frame
+
+    def book_update_id(self, symbol: str, wire_id: int) -> int:
+        """The model update id of a book a client knows by ``wire_id`` (the id its BookUpdate carries).
+        The same by default; a protocol whose books carry a per-connection frame number maps it back."""
+        return wire_id
+
+    def on_skipped(self, conn: SimConnection) -> None:
+        """The gap fault skipped a book delta ``conn`` subscribes to: a protocol that numbers frames per
+        connection leaves a hole in its numbering, as a lost frame would."""
+
     # -- fault frames ---------------------------------------------------------------------------
 
     def garbage_frame(self, rng: random.Random) -> Frame:

@@ -413,6 +413,8 @@ class SimExchange(ExchangeContext):
         gap = self._faults.gap_probability
         if gap and self._gap_rng.random() < gap:
             self.stats.gaps[symbol] += 1
+            for conn, _subs in self._subscribers(Channel.DEPTH, symbol):
+                self._protocol.on_skipped(conn)
             ranges = self.stats.gap_ids.setdefault(symbol, [])
             ranges.append((delta.first_id, delta.last_id))
             del ranges[:-1000]
@@ -470,6 +472,10 @@ class SimExchange(ExchangeContext):
     def _enqueue(self, conn: _LiveConnection, item: _Outgoing) -> None:
         if not conn.active:
             return
+        if item.frame is not None:
+            # per-connection numbering (a frame sequence) is given in order here, even to frames the
+            # faults will then suppress: those are lost frames, and the numbers show the hole
+            item.frame = self._protocol.on_enqueue(conn, item.frame, item.last_id)
         if self._faults.is_silent and item.close is None:
             conn.stats.suppressed += 1
             return

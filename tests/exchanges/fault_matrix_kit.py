@@ -24,8 +24,14 @@ def book_sides(book) -> tuple[list, list]:
     return [tuple(x) for x in d["bids"]], [tuple(x) for x in d["asks"]]
 
 
+def model_id(sim: SimExchange, symbol: str, update_id: int) -> int:
+    """The model update id of a book known by ``update_id`` (the same, unless the protocol's books carry a
+    per-connection frame number, e.g. Coinbase's ``sequence_num``)."""
+    return sim.protocol.book_update_id(symbol, update_id)
+
+
 def true_sides(sim: SimExchange, symbol: str, update_id: int) -> tuple[list, list]:
-    t = sim.model.true_book(symbol, update_id)
+    t = sim.model.true_book(symbol, model_id(sim, symbol, update_id))
     return [tuple(x) for x in t.bids], [tuple(x) for x in t.asks]
 
 
@@ -161,7 +167,8 @@ async def run_fault_case(exchange: str, sim: SimExchange, symbols: list[str], fa
         mark = checker.updates
         # after the fault clears: every book valid, near the head, and updates flowing again
         await wait_for(lambda: checker.updates >= mark + 10 and all(
-            parser.books[s].is_valid and parser.books[s].book.last_update_id >= sim.model.last_update_id(s) - 30
+            parser.books[s].is_valid
+            and model_id(sim, s, parser.books[s].book.last_update_id) >= sim.model.last_update_id(s) - 30
             for s in symbols), f"recovery after {fault}")
         for s in symbols:
             sync = parser.books[s]

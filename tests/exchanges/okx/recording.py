@@ -1,7 +1,6 @@
 """The OKX 2022 recording (../shared/data/okx, read in place; tests skip when it is absent)."""
 from __future__ import annotations
 
-import re
 import zlib
 from pathlib import Path
 
@@ -9,19 +8,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 RECORDING = ROOT.parent / "shared" / "data" / "okx" / "cryptofeed_2022-05-13" / "OKX.ws.1.0"
-_LINE = re.compile(r"^(?:\S+ <- )?(\d+\.\d+): (.*)$")
 
 
 def frames() -> list[bytes]:
-    """Every received frame of the recording, in order (the client's own requests and connects left out)."""
+    """Every received frame of the recording, in order, as the product's reader gives them (the client's own
+    requests and connects left out)."""
     if not RECORDING.exists():
         pytest.skip(f"recording not present: {RECORDING}")
-    out = []
-    for line in RECORDING.read_text().splitlines():
-        m = _LINE.match(line)
-        if m and not m.group(2).startswith('{"op"'):
-            out.append(m.group(2).encode())
-    return out
+    from feedhandler.recording import KIND_TEXT, open_recording
+
+    return [r.payload for r in open_recording(RECORDING).records() if r.kind == KIND_TEXT]
 
 
 def reference_checksum(bids: list, asks: list) -> int:
