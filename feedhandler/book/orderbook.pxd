@@ -3,12 +3,37 @@
 
 Layout
 ------
-Each side is two preallocated float64 numpy arrays (price, quantity) of
-length ``capacity``, owned by the book for its whole life (never resized).
-The used region ``[0, n)`` is sorted so that the BEST level sits at index
-``n - 1``: bids ascending by price, asks descending.  Updates cluster near
-the top of the book, so inserting or deleting there moves only the few
-elements above the touched level (one ``memmove`` per array).
+Each side is a price-indexed LADDER over a decimal tick grid plus a sorted
+OVERFLOW array, all preallocated in ``__cinit__`` and never resized:
+
+* The grid is ``10**-price_decimals``: the coarsest power of ten on which
+  every price seen so far lies exactly (inferred from the first prices, made
+  finer, at most ``_MAX_DECIMALS``, when a finer price arrives).  A price ``p``
+  is the integer tick ``t = round(p * 10**d)``, checked exactly as
+  ``t / 10**d == p`` (both sides are the correctly rounded double of the
+  rational ``t / 10**d``, so this holds exactly for the prices the decimal
+  parser produces and for no other double).
+* The ladder is ``ladder_ticks`` (W, a power of two) slots: slot ``i`` holds
+  the level whose key is ``_k0 + i``, where the key is ``t`` for bids and
+  ``-t`` for asks (a larger key is always a better price).  Slot ``i`` is
+  the pair ``_lp[2 i]`` (the exact price double) and ``_lq[2 i]`` (its
+  quantity, 0.0 = empty slot; ``_lq = _lp + 1``, interleaved so one level
+  is one cache line), ``_bits`` one occupancy bit per slot; ``_best_slot`` is the slot of the best level.  Lookup,
+  insert, update and delete are O(1) whatever the depth; a delete of the best
+  level finds the next one with a bit scan.
+* Levels worse than the ladder's bottom (key < ``_k0``) live in the overflow
+  arrays ``_px``/``_qty`` (used region ``[0, _n)`` sorted worst first, best at
+  ``_n - 1``, exactly the previous layout).  Invariant: every overflow level
+  is worse than every ladder level, and the ladder is never empty while the
+  overflow is not, so the best level is always slot ``_best_slot``.
+* The window RE-CENTRES (O(W / 64 + levels moved), never allocating) so the
+  best sits 3/4 up: when a price better than the window arrives, when the
+  ladder empties, or when the best falls into the bottom quarter.
+* Slower path: a price not on any grid up to ``_MAX_DECIMALS`` (or an
+  integer tick beyond 2**53) switches the book to the overflow arrays alone
+  (the previous sorted-array layout: binary search + ``memmove``) until
+  ``clear``; so does ``ladder_ticks=0`` from the start (the benchmarks'
+  baseline of the previous layout).
 
 Errors
 ------
@@ -29,7 +54,7 @@ levels, inserts worse than a full side's worst, snapshot levels beyond
 were not in the book.  Both are cumulative until ``c_clear``.
 """
 cimport cython
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 
 cpdef enum:
     # Side selectors for every ``side`` argument; also Python ints BID, ASK.
@@ -43,14 +68,30 @@ cdef class OrderBook:
     cdef readonly Py_ssize_t capacity
     cdef public int64_t last_update_id
     cdef readonly int64_t dropped_levels, absent_deletes
+    # Ladder size W (0: ladder off, the sorted-array layout only) and the grid.
+    cdef readonly Py_ssize_t ladder_ticks
+    cdef int _decimals            # current grid 10**-_decimals; -1 unknown yet; -2 off-grid (sorted only)
+    cdef int _init_decimals       # what c_clear returns _decimals to
+    cdef double _scale            # 10.0 ** _decimals (exact)
 
-    # The four numpy arrays that own the memory (read-only to Python; the
-    # book writes them through the raw pointers below).
+    # The numpy arrays that own the memory (read-only to Python; the book
+    # writes them through the raw pointers below).
     cdef object _bid_px_arr, _bid_qty_arr, _ask_px_arr, _ask_qty_arr
-    # Raw pointers / used counts indexed by side (BID=0, ASK=1).
+    cdef object _ladder_arrs      # tuple of the six ladder arrays
+    cdef object _out_arrs         # None until the first top_*(): per side (px, qty) copies, best first
+    # Overflow (sorted) arrays and used counts, indexed by side (BID=0, ASK=1).
     cdef double* _px[2]
     cdef double* _qty[2]
     cdef Py_ssize_t _n[2]
+    # Ladder per side.
+    cdef double* _lp[2]
+    cdef double* _lq[2]
+    cdef uint64_t* _bits[2]
+    cdef int64_t _k0[2]
+    cdef Py_ssize_t _ln[2]
+    cdef Py_ssize_t _best_slot[2]
+    cdef double* _opx[2]
+    cdef double* _oqty[2]
     # Cache of the last best_bid/best_ask tuples and the doubles they hold.
     cdef object _best_bid_obj, _best_ask_obj
     cdef double _best_px[2]
@@ -84,8 +125,9 @@ cdef class OrderBook:
     cdef object _best(self, int side)
     cdef list _levels(self, int side)
 
-    # Declared last so the vtable slots of the methods above keep their
-    # places (modules built against the previous header stay compatible).
+    # Declared after the methods above so their vtable slots keep their places
+    # (the attributes did change with the ladder layout: rebuild every module
+    # that cimports this header).
     # Apply ``n`` levels of one side in order WITHOUT validation, for callers
     # that have already checked every level (BookSync validates each delta once
     # before buffering or applying it).  Caller guarantees: side is BID or
@@ -94,6 +136,20 @@ cdef class OrderBook:
     # the book's ordering; everyone else uses ``c_apply_levels``.
     cdef void c_apply_levels_trusted(self, int side, const double* prices, const double* qtys,
                                      Py_ssize_t n) noexcept
+
+    # Ladder layout helpers (see Layout above).
+    cdef int _sorted_set(self, int side, double price, double qty, bint full) noexcept
+    cdef int _ladder_set(self, int side, Py_ssize_t slot, double price, double qty) noexcept
+    cdef void _recentre(self, int side, int64_t best_key) noexcept
+    cdef void _flush_ladder(self, int side) noexcept
+    cdef void _clear_ladder(self, int side) noexcept
+    cdef void _disable_ladder(self) noexcept
+    cdef bint _fits(self, int decimals) noexcept
+    cdef void _regrid(self, int decimals) noexcept
+    cdef Py_ssize_t _walk(self, int side, Py_ssize_t n, double* out_px, double* out_qty) noexcept
+    cdef Py_ssize_t _side_count(self, int side) noexcept
+    cdef void _drop_worst(self, int side, Py_ssize_t k) noexcept
+
 
 
 @cython.final

@@ -32,9 +32,9 @@ with scan 32, 29.8 with 4 (the default), 32.7 with 0.
 """
 cimport cython
 from libc.math cimport INFINITY, NAN
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc, qsort
-from libc.string cimport memcpy, memmove
+from libc.string cimport memcpy, memmove, memset
 
 cimport numpy as cnp
 import numpy as np
@@ -255,9 +255,106 @@ cdef inline int _check_side(int side) except -1:
     return 0
 
 
+# ------------------------------------------------------------ ladder helpers
+
+# Grid limits: 10**d is an exact double for d <= 22; the ladder stops at 12
+# decimals (finer instruments go to the sorted layout) and at integer ticks
+# below 2**53 (where every integer is an exact double).
+cdef int _MAX_DECIMALS = 12
+cdef double _TICK_LIMIT = 9007199254740992.0   # 2**53
+cdef double _POW10[13]
+_POW10[0] = 1.0
+for _d in range(1, 13):
+    _POW10[_d] = _POW10[_d - 1] * 10.0   # exact: every 10**d, d <= 22, is a double
+
+# Default ladder size: 4 slots per level of capacity, within these bounds
+# (16 bytes a slot per side: 16 KiB .. 256 KiB per side).
+cdef Py_ssize_t _LADDER_MIN = 1024
+cdef Py_ssize_t _LADDER_MAX = 16384
+
+
+cdef extern from *:
+    """
+    static inline int fh_clz64(unsigned long long x) { return __builtin_clzll(x); }
+    static inline int fh_ctz64(unsigned long long x) { return __builtin_ctzll(x); }
+    """
+    # Leading / trailing zero bits of a NON-ZERO 64-bit word.
+    int fh_clz64(uint64_t x) noexcept nogil
+    int fh_ctz64(uint64_t x) noexcept nogil
+
+
+cdef inline bint _on_grid(double price, int d) noexcept nogil:
+    # True when price is exactly the double of the decimal t / 10**d for an
+    # integer 0 < t < 2**53 (see the .pxd: exact, no tolerance).
+    cdef double x = price * _POW10[d]
+    cdef int64_t t
+    if not (x < _TICK_LIMIT):
+        return False
+    t = <int64_t>(x + 0.5)   # x > 0: truncation of x + 0.5 rounds to nearest
+    return <double>t / _POW10[d] == price
+
+
+cdef inline int _needed_decimals(double price, int dmin) noexcept nogil:
+    # The smallest d in [dmin, _MAX_DECIMALS] whose grid holds price, else -1.
+    cdef int d
+    for d in range(dmin, _MAX_DECIMALS + 1):
+        if _on_grid(price, d):
+            return d
+    return -1
+
+
+cdef inline int64_t _key_of(double price, double scale, bint is_bid) noexcept nogil:
+    # Ladder key of an on-grid price: its tick, negated for asks so that a
+    # larger key is a better price on both sides.
+    cdef int64_t t = <int64_t>(price * scale + 0.5)
+    return t if is_bid else -t
+
+
+cdef inline Py_ssize_t _hi_bit(const uint64_t* bits, Py_ssize_t slot) noexcept nogil:
+    # Highest occupied slot <= slot, or -1.  Caller: -1 <= slot < W, so every
+    # word read is bits[w] with 0 <= w <= slot >> 6 < W / 64.
+    cdef Py_ssize_t w
+    cdef uint64_t m
+    if slot < 0:
+        return -1
+    w = slot >> 6
+    # Bits 0..slot&63 (for slot&63 == 63, 2 << 63 wraps to 0 and 0 - 1 is all ones).
+    m = bits[w] & ((<uint64_t>2 << (slot & 63)) - 1)
+    while m == 0:
+        w -= 1
+        if w < 0:
+            return -1
+        m = bits[w]
+    return (w << 6) + 63 - fh_clz64(m)
+
+
+cdef inline Py_ssize_t _lo_bit(const uint64_t* bits, Py_ssize_t nwords) noexcept nogil:
+    # Lowest occupied slot, or -1; reads bits[0:nwords].
+    cdef Py_ssize_t w
+    for w in range(nwords):
+        if bits[w] != 0:
+            return (w << 6) + fh_ctz64(bits[w])
+    return -1
+
+
+cdef int _snapshot_grid(const double* px, const double* qty, Py_ssize_t n, int d, int if_none) noexcept nogil:
+    # The smallest grid >= d holding every positive level of px[0:n]
+    # (-2: none up to _MAX_DECIMALS); if_none when there is no such level.
+    cdef Py_ssize_t i
+    cdef bint seen = False
+    for i in range(n):
+        if qty[i] > 0.0:
+            seen = True
+            if not _on_grid(px[i], d):
+                d = _needed_decimals(px[i], d + 1)
+                if d < 0:
+                    return -2
+    return d if seen else if_none
+
+
 @cython.final
 cdef class OrderBook:
-    """L2 order book over preallocated float64 numpy arrays.
+    """L2 order book over preallocated memory: a tick ladder plus a sorted overflow.
 
     Parameters
     ----------
@@ -268,22 +365,49 @@ cdef class OrderBook:
         when a side is full, an insert pushes out the level farthest from the
         top (or is itself dropped if it is the farthest) and
         ``dropped_levels`` counts it.  There is never a reallocation.
+    ladder_ticks : int, default -1
+        Slots of the price ladder per side: a power of two >= 64; -1 picks
+        4 x capacity within [1024, 16384]; 0 turns the ladder off (the
+        previous sorted-array layout, kept as a benchmark baseline).
+    price_decimals : int, default -1
+        Decimal places of the tick grid to start from (e.g. 2 for a 0.01
+        tick); -1 infers it from the first prices.  A price on a finer grid
+        refines it (one rebuild); see the layout notes in ``orderbook.pxd``.
 
     Notes
     -----
     Prices must be finite and > 0, quantities finite and >= 0 (0 deletes a
     level).  Prices are compared exactly (see the module docstring).
 
-    ``top_bids``/``top_asks`` return read-only numpy views into the book's
-    own memory: they are only meaningful until the next mutation of the book
-    (levels shift in place).  Use ``to_dict()`` or ``copy()`` to keep a state.
+    With the ladder (the default), ``top_bids``/``top_asks`` copy the best
+    ``n`` levels into a per-book buffer allocated on the first call and
+    return read-only views of it, valid until the next ``top_*`` call of that
+    side or mutation of the book.  With ``ladder_ticks=0`` (or after an
+    off-grid price) they are read-only views into the sorted arrays
+    themselves.  Use ``to_dict()`` or ``copy()`` to keep a state.
     """
 
-    def __cinit__(self, str symbol not None, Py_ssize_t capacity=1000):
+    def __cinit__(self, str symbol not None, Py_ssize_t capacity=1000, Py_ssize_t ladder_ticks=-1,
+                  int price_decimals=-1):
+        cdef int s
+        cdef Py_ssize_t w
         if capacity < 1:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
+        if ladder_ticks == -1:
+            w = _LADDER_MIN
+            while w < 4 * capacity and w < _LADDER_MAX:
+                w *= 2
+            ladder_ticks = w
+        elif ladder_ticks != 0 and (ladder_ticks < 64 or ladder_ticks & (ladder_ticks - 1)):
+            raise ValueError(f"ladder_ticks must be 0, -1 or a power of two >= 64, got {ladder_ticks}")
+        if not -1 <= price_decimals <= _MAX_DECIMALS:
+            raise ValueError(f"price_decimals must be -1 (infer) or 0..{_MAX_DECIMALS}, got {price_decimals}")
         self.symbol = symbol
         self.capacity = capacity
+        self.ladder_ticks = ladder_ticks
+        self._init_decimals = price_decimals if ladder_ticks else -2
+        self._decimals = self._init_decimals
+        self._scale = _POW10[self._decimals] if self._decimals >= 0 else 1.0
         self._bid_px_arr = np.zeros(capacity, dtype=np.float64)
         self._bid_qty_arr = np.zeros(capacity, dtype=np.float64)
         self._ask_px_arr = np.zeros(capacity, dtype=np.float64)
@@ -292,10 +416,27 @@ cdef class OrderBook:
         self._qty[BID] = _pointer(self._bid_qty_arr)
         self._px[ASK] = _pointer(self._ask_px_arr)
         self._qty[ASK] = _pointer(self._ask_qty_arr)
-        for arr in (self._bid_px_arr, self._bid_qty_arr, self._ask_px_arr, self._ask_qty_arr):
+        # Ladder memory (one slot when the ladder is off, so the pointers stay valid).
+        w = ladder_ticks if ladder_ticks else 64
+        # Per side: (price, qty) pairs of the W slots interleaved (one cache
+        # line per level touched), then the occupancy bits.
+        ladder = (np.zeros(2 * w, dtype=np.float64), np.zeros(w // 64, dtype=np.uint64),
+                  np.zeros(2 * w, dtype=np.float64), np.zeros(w // 64, dtype=np.uint64))
+        self._ladder_arrs = ladder
+        cdef uint64_t[::1] bits_view
+        for s in range(2):
+            self._lp[s] = _pointer(ladder[2 * s])
+            self._lq[s] = self._lp[s] + 1   # qty of slot i at _lq[s][2 * i]
+            bits_view = ladder[2 * s + 1]
+            self._bits[s] = &bits_view[0]
+            self._k0[s] = 0
+            self._ln[s] = 0
+            self._best_slot[s] = -1
+        for arr in (self._bid_px_arr, self._bid_qty_arr, self._ask_px_arr, self._ask_qty_arr) + ladder:
             # Python sees the memory read-only (views included) so it can never
             # break the ordering; the book writes through its raw pointers.
             arr.flags.writeable = False
+        self._out_arrs = None
         self._n[BID] = 0
         self._n[ASK] = 0
         # NaN never compares equal, so the first best_* read builds a tuple.
@@ -304,8 +445,261 @@ cdef class OrderBook:
 
     # ------------------------------------------------------------------ C API
 
+    cdef Py_ssize_t _side_count(self, int side) noexcept:
+        return self._ln[side] + self._n[side]
+
     cdef int _set_level(self, int side, double price, double qty) noexcept:
         # Caller guarantees a valid side, price and quantity.
+        cdef bint is_bid = side == BID
+        cdef double x
+        cdef int64_t t, key, diff
+        cdef Py_ssize_t slot
+        cdef int d
+        if self._decimals >= 0:
+            x = price * self._scale
+            if x < _TICK_LIMIT:
+                t = <int64_t>(x + 0.5)
+                key = t if is_bid else -t
+                diff = key - self._k0[side]
+                if 0 <= diff < self.ladder_ticks:
+                    slot = <Py_ssize_t>diff   # in [0, W): a ladder slot
+                    if self._lq[side][2 * slot] != 0.0:
+                        if self._lp[side][2 * slot] == price:
+                            return self._ladder_set(side, slot, price, qty)
+                        # another double on the same tick: price is off this grid
+                    elif qty == 0.0:
+                        return _ABSENT_DELETE
+                    elif <double>t / self._scale == price:
+                        return self._ladder_set(side, slot, price, qty)
+                elif qty == 0.0:
+                    if diff < 0 and self._n[side] > 0:
+                        return self._sorted_set(side, price, qty, False)
+                    return _ABSENT_DELETE   # nothing is kept above the window
+                elif <double>t / self._scale == price:
+                    if diff >= self.ladder_ticks or self._ln[side] == 0:
+                        # A new best above the window (or an empty side): move the window.
+                        self._recentre(side, key)
+                        return self._ladder_set(side, <Py_ssize_t>(key - self._k0[side]), price, qty)
+                    # Below the window: the overflow (worse than every ladder level).
+                    return self._sorted_set(side, price, qty, self._side_count(side) >= self.capacity)
+            # Off the current grid.
+            if qty == 0.0:
+                return _ABSENT_DELETE   # every level in the book lies on the grid
+            d = _needed_decimals(price, self._decimals + 1)
+            if d >= 0 and self._fits(d):
+                self._regrid(d)
+            else:
+                self._disable_ladder()
+            return self._set_level(side, price, qty)   # once: the price is now on the grid, or the ladder is off
+        if self._decimals == -1:
+            # Grid unknown yet, which means the book is empty (every insert sets it).
+            if qty == 0.0:
+                return _ABSENT_DELETE
+            d = _needed_decimals(price, 0)
+            if d >= 0:
+                self._decimals = d
+                self._scale = _POW10[d]
+            else:
+                self._decimals = -2
+            return self._set_level(side, price, qty)
+        return self._sorted_set(side, price, qty, self._n[side] >= self.capacity)
+
+    cdef int _ladder_set(self, int side, Py_ssize_t slot, double price, double qty) noexcept:
+        # slot in [0, W) holds price (occupied with exactly this price) or is
+        # empty and price is on the grid at key _k0 + slot.
+        cdef double* lq = self._lq[side]
+        cdef uint64_t* bits = self._bits[side]
+        cdef Py_ssize_t top, lo, n
+        cdef int r = _INSERTED
+        if lq[2 * slot] != 0.0:
+            if qty != 0.0:
+                lq[2 * slot] = qty
+                return _UPDATED
+            lq[2 * slot] = 0.0
+            bits[slot >> 6] &= ~(<uint64_t>1 << (slot & 63))
+            self._ln[side] -= 1
+            if slot == self._best_slot[side]:
+                top = _hi_bit(bits, slot - 1)
+                self._best_slot[side] = top
+                if self._n[side] > 0:
+                    if top < 0:
+                        # The ladder emptied: bring the overflow's best levels in.
+                        n = self._n[side]
+                        self._recentre(side, _key_of(self._px[side][n - 1], self._scale, side == BID))
+                    elif top < (self.ladder_ticks >> 2):
+                        # The best sank into the bottom quarter: re-centre on it.
+                        self._recentre(side, self._k0[side] + top)
+            return _DELETED
+        n = self._n[side]
+        if self._ln[side] + n >= self.capacity:
+            if n > 0:
+                # Full: the worst level is the overflow's index 0.
+                memmove(self._px[side], self._px[side] + 1, (n - 1) * sizeof(double))
+                memmove(self._qty[side], self._qty[side] + 1, (n - 1) * sizeof(double))
+                self._n[side] = n - 1
+            else:
+                lo = _lo_bit(bits, self.ladder_ticks >> 6)   # >= 0: the ladder holds capacity >= 1 levels
+                if slot < lo:
+                    return _REJECTED
+                lq[2 * lo] = 0.0
+                bits[lo >> 6] &= ~(<uint64_t>1 << (lo & 63))
+                self._ln[side] -= 1
+            r = _INSERTED_EVICTED
+        self._lp[side][2 * slot] = price
+        lq[2 * slot] = qty
+        bits[slot >> 6] |= <uint64_t>1 << (slot & 63)
+        self._ln[side] += 1
+        if self._ln[side] == 1 or slot > self._best_slot[side]:
+            self._best_slot[side] = slot
+        return r
+
+    cdef void _recentre(self, int side, int64_t best_key) noexcept:
+        # Move the window so that best_key sits 3/4 up.  Caller guarantees
+        # best_key >= every ladder key, so no ladder level ends above the new
+        # window; levels that end below it go to the overflow's best end, and
+        # overflow levels that end inside it come in.
+        cdef Py_ssize_t W = self.ladder_ticks
+        cdef int64_t new_k0 = best_key - (W - (W >> 2))
+        cdef int64_t shift = new_k0 - self._k0[side]
+        cdef double* lq = self._lq[side]
+        cdef double* lp = self._lp[side]
+        cdef uint64_t* bits = self._bits[side]
+        cdef double* px = self._px[side]
+        cdef double* qv = self._qty[side]
+        cdef Py_ssize_t n = self._n[side], ln = self._ln[side], lim, s, w, slot, b
+        cdef uint64_t m
+        cdef int64_t key
+        cdef bint is_bid = side == BID
+        if ln > 0 and shift != 0:
+            if shift > 0:
+                lim = W if shift >= W else <Py_ssize_t>shift
+                # Slots [0, lim) fall out, worst first: appended in order they
+                # stay sorted and better than every overflow level.  n + ln <=
+                # capacity, so index n stays inside the overflow arrays.
+                for w in range((lim + 63) >> 6):
+                    m = bits[w]
+                    while m != 0:
+                        slot = (w << 6) + fh_ctz64(m)
+                        m &= m - 1
+                        if slot >= lim:
+                            break
+                        px[n] = lp[2 * slot]
+                        qv[n] = lq[2 * slot]
+                        n += 1
+                        ln -= 1
+                        lq[2 * slot] = 0.0
+                if lim < W:
+                    # (price, qty) pairs: slots [lim, W) down to [0, W - lim), the rest emptied
+                    memmove(lp, lp + 2 * lim, 2 * (W - lim) * sizeof(double))
+                    memset(lp + 2 * (W - lim), 0, 2 * lim * sizeof(double))
+            else:
+                # Ladder keys <= best_key < new_k0 + W, and every key >= old
+                # k0 = new_k0 + s: so s < W here and the top s slots are empty.
+                s = <Py_ssize_t>(-shift)
+                memmove(lp + 2 * s, lp, 2 * (W - s) * sizeof(double))
+                memset(lp, 0, 2 * s * sizeof(double))
+            # Occupancy from the quantities (0.0 = empty slot).
+            for w in range(W >> 6):
+                m = 0
+                for b in range(64):
+                    if lq[2 * ((w << 6) + b)] != 0.0:
+                        m |= <uint64_t>1 << b
+                bits[w] = m
+        self._k0[side] = new_k0
+        # Overflow levels now inside the window (its best end): new_k0 <= key
+        # <= best_key < new_k0 + W, so slot is in [0, W).
+        while n > 0:
+            key = _key_of(px[n - 1], self._scale, is_bid)
+            if key < new_k0:
+                break
+            slot = <Py_ssize_t>(key - new_k0)
+            lp[2 * slot] = px[n - 1]
+            lq[2 * slot] = qv[n - 1]
+            bits[slot >> 6] |= <uint64_t>1 << (slot & 63)
+            ln += 1
+            n -= 1
+        self._n[side] = n
+        self._ln[side] = ln
+        self._best_slot[side] = _hi_bit(bits, W - 1) if ln > 0 else -1
+
+    cdef void _flush_ladder(self, int side) noexcept:
+        # Every ladder level to the overflow's best end, worst first (they are
+        # all better than the overflow's levels; n + ln <= capacity).
+        cdef double* lq = self._lq[side]
+        cdef double* lp = self._lp[side]
+        cdef uint64_t* bits = self._bits[side]
+        cdef Py_ssize_t n = self._n[side], w, slot
+        cdef uint64_t m
+        if self._ln[side] > 0:
+            for w in range(self.ladder_ticks >> 6):
+                m = bits[w]
+                while m != 0:
+                    slot = (w << 6) + fh_ctz64(m)
+                    m &= m - 1
+                    self._px[side][n] = lp[2 * slot]
+                    self._qty[side][n] = lq[2 * slot]
+                    n += 1
+                    lq[2 * slot] = 0.0
+                bits[w] = 0
+        self._n[side] = n
+        self._ln[side] = 0
+        self._best_slot[side] = -1
+
+    cdef void _clear_ladder(self, int side) noexcept:
+        # Empty the ladder without keeping its levels (O(W / 64 + levels)).
+        cdef double* lq = self._lq[side]
+        cdef uint64_t* bits = self._bits[side]
+        cdef Py_ssize_t w
+        cdef uint64_t m
+        if self._ln[side] > 0:
+            for w in range(self.ladder_ticks >> 6):
+                m = bits[w]
+                while m != 0:
+                    lq[2 * ((w << 6) + fh_ctz64(m))] = 0.0
+                    m &= m - 1
+                bits[w] = 0
+        self._ln[side] = 0
+        self._best_slot[side] = -1
+
+    cdef void _regrid(self, int decimals) noexcept:
+        # A finer grid: every level lies on it too (a multiple of 10**-d is a
+        # multiple of 10**-(d+k)); rebuild both ladders around their best.
+        cdef int s
+        for s in range(2):
+            self._flush_ladder(s)
+        self._decimals = decimals
+        self._scale = _POW10[decimals]
+        for s in range(2):
+            if self._n[s] > 0:
+                self._recentre(s, _key_of(self._px[s][self._n[s] - 1], self._scale, s == BID))
+
+    cdef void _disable_ladder(self) noexcept:
+        # The documented slower path: the sorted arrays alone, until clear().
+        self._flush_ladder(BID)
+        self._flush_ladder(ASK)
+        self._decimals = -2
+
+    cdef bint _fits(self, int decimals) noexcept:
+        # Every price of the book below 2**53 ticks on the grid 10**-decimals:
+        # the largest are the best bid and the worst ask.
+        cdef double hi = 0.0, p
+        cdef Py_ssize_t lo
+        if self._side_count(BID) > 0:
+            hi = self.c_best_bid_price()
+        if self._n[ASK] > 0:
+            p = self._px[ASK][0]
+        elif self._ln[ASK] > 0:
+            lo = _lo_bit(self._bits[ASK], self.ladder_ticks >> 6)
+            p = self._lp[ASK][2 * lo]
+        else:
+            p = 0.0
+        if p > hi:
+            hi = p
+        return hi * _POW10[decimals] < _TICK_LIMIT
+
+    cdef int _sorted_set(self, int side, double price, double qty, bint full) noexcept:
+        # The overflow arrays (the previous layout).  ``full``: the side holds
+        # capacity levels, so an insert must push out the worst (index 0).
         cdef double* px = self._px[side]
         cdef double* qv = self._qty[side]
         cdef Py_ssize_t n = self._n[side]
@@ -322,9 +716,9 @@ cdef class OrderBook:
         if qty == 0.0:
             return _ABSENT_DELETE
         j = -j - 1   # insertion point in [0, n]
-        if n < self.capacity:
+        if not full:
             # Open a slot at j by shifting the better levels [j, n) up one;
-            # n < capacity so index n is inside the array.
+            # not full means n < capacity, so index n is inside the array.
             memmove(px + j + 1, px + j, (n - j) * sizeof(double))
             memmove(qv + j + 1, qv + j, (n - j) * sizeof(double))
             px[j] = price
@@ -340,6 +734,47 @@ cdef class OrderBook:
         px[j - 1] = price
         qv[j - 1] = qty
         return _INSERTED_EVICTED
+
+    cdef Py_ssize_t _walk(self, int side, Py_ssize_t n, double* out_px, double* out_qty) noexcept:
+        # The best min(n, count) levels, best first, into out_*[0:k]; returns k.
+        cdef Py_ssize_t k = 0, slot = self._best_slot[side], i
+        cdef double* lp = self._lp[side]
+        cdef double* lq = self._lq[side]
+        if self._ln[side] > 0:
+            while k < n and slot >= 0:
+                out_px[k] = lp[2 * slot]
+                out_qty[k] = lq[2 * slot]
+                k += 1
+                slot = _hi_bit(self._bits[side], slot - 1)
+        i = self._n[side] - 1
+        while k < n and i >= 0:
+            out_px[k] = self._px[side][i]
+            out_qty[k] = self._qty[side][i]
+            k += 1
+            i -= 1
+        return k
+
+    cdef void _drop_worst(self, int side, Py_ssize_t k) noexcept:
+        # Remove the k worst levels: the overflow's first, then the ladder's lowest.
+        cdef Py_ssize_t n = self._n[side], slot
+        cdef uint64_t* bits = self._bits[side]
+        if k <= 0:
+            return
+        if k < n:
+            memmove(self._px[side], self._px[side] + k, (n - k) * sizeof(double))
+            memmove(self._qty[side], self._qty[side] + k, (n - k) * sizeof(double))
+            self._n[side] = n - k
+            return
+        k -= n
+        self._n[side] = 0
+        while k > 0 and self._ln[side] > 0:
+            slot = _lo_bit(bits, self.ladder_ticks >> 6)
+            self._lq[side][2 * slot] = 0.0
+            bits[slot >> 6] &= ~(<uint64_t>1 << (slot & 63))
+            self._ln[side] -= 1
+            k -= 1
+        if self._ln[side] == 0:
+            self._best_slot[side] = -1
 
     cdef int c_apply_level(self, int side, double price, double qty) except -1:
         cdef int r
@@ -358,16 +793,9 @@ cdef class OrderBook:
 
     cdef int c_apply_levels(self, int side, const double* prices, const double* qtys,
                             Py_ssize_t n) except -1:
-        cdef Py_ssize_t i
-        cdef int r
         _check_side(side)
         _validate(prices, qtys, n, "apply_levels")
-        for i in range(n):
-            r = self._set_level(side, prices[i], qtys[i])
-            if r == _ABSENT_DELETE:
-                self.absent_deletes += 1
-            elif r == _INSERTED_EVICTED or r == _REJECTED:
-                self.dropped_levels += 1
+        self.c_apply_levels_trusted(side, prices, qtys, n)
         return 0
 
     cdef void c_apply_levels_trusted(self, int side, const double* prices, const double* qtys,
@@ -385,23 +813,39 @@ cdef class OrderBook:
     cdef int c_load_snapshot(self, const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
                              const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
                              int64_t update_id) except -1:
-        cdef Py_ssize_t drops
+        cdef Py_ssize_t drops, i
+        cdef int d = self._decimals, s
         _validate(bid_px, bid_qty, n_bids, "load_snapshot bids")
         _validate(ask_px, ask_qty, n_asks, "load_snapshot asks")
         # Counted before mutating: its only failure (MemoryError) must leave
         # the book untouched.
         drops = (_snapshot_drops(bid_px, bid_qty, n_bids, self.capacity)
                  + _snapshot_drops(ask_px, ask_qty, n_asks, self.capacity))
+        if d != -2:
+            # The coarsest grid (at least the current one) holding every price;
+            # still unknown (-1) when the snapshot has no level.
+            d = _snapshot_grid(bid_px, bid_qty, n_bids, d if d >= 0 else 0, d)
+            d = _snapshot_grid(ask_px, ask_qty, n_asks, d if d >= 0 else 0, d)
+        for s in range(2):
+            self._clear_ladder(s)
+        self._decimals = d
+        self._scale = _POW10[d] if d >= 0 else 1.0
         self._load_side(BID, bid_px, bid_qty, n_bids)
         self._load_side(ASK, ask_px, ask_qty, n_asks)
+        if d >= 0:
+            for s in range(2):
+                if self._n[s] > 0:
+                    self._recentre(s, _key_of(self._px[s][self._n[s] - 1], self._scale, s == BID))
         self.dropped_levels += drops
         self.last_update_id = update_id
         return 0
 
     cdef void _load_side(self, int side, const double* px, const double* qty, Py_ssize_t n) noexcept:
-        # Inputs are validated.  Fast path: exchanges send snapshots sorted
-        # (best first, sometimes worst first) without duplicates, which is
-        # copied straight in; anything else goes through ordered inserts.
+        # Inputs are validated and the ladder is empty: this fills the sorted
+        # overflow arrays (c_load_snapshot then re-centres the ladder on them).
+        # Fast path: exchanges send snapshots sorted (best first, sometimes
+        # worst first) without duplicates, which is copied straight in;
+        # anything else goes through ordered inserts.
         cdef bint is_bid = side == BID
         cdef double* dpx = self._px[side]
         cdef double* dqv = self._qty[side]
@@ -443,59 +887,98 @@ cdef class OrderBook:
             return
         for i in range(n):
             if qty[i] > 0.0:
-                self._set_level(side, px[i], qty[i])
+                self._sorted_set(side, px[i], qty[i], self._n[side] >= self.capacity)
 
     cdef void c_clear(self) noexcept:
+        self._clear_ladder(BID)
+        self._clear_ladder(ASK)
         self._n[BID] = 0
         self._n[ASK] = 0
+        self._decimals = self._init_decimals
+        self._scale = _POW10[self._decimals] if self._decimals >= 0 else 1.0
         self.last_update_id = 0
         self.dropped_levels = 0
         self.absent_deletes = 0
 
     cdef bint c_is_crossed(self) noexcept:
-        return (self._n[BID] > 0 and self._n[ASK] > 0
-                and self._px[BID][self._n[BID] - 1] >= self._px[ASK][self._n[ASK] - 1])
+        return (self._side_count(BID) > 0 and self._side_count(ASK) > 0
+                and self.c_best_bid_price() >= self.c_best_ask_price())
 
+    # Best level: the ladder's top whenever the ladder holds levels (it is
+    # never empty while the overflow is not), else the overflow's last.
     cdef double c_best_bid_price(self) noexcept:
+        if self._ln[BID] > 0:
+            return self._lp[BID][2 * self._best_slot[BID]]
         return self._px[BID][self._n[BID] - 1] if self._n[BID] > 0 else NAN
 
     cdef double c_best_bid_qty(self) noexcept:
+        if self._ln[BID] > 0:
+            return self._lq[BID][2 * self._best_slot[BID]]
         return self._qty[BID][self._n[BID] - 1] if self._n[BID] > 0 else NAN
 
     cdef double c_best_ask_price(self) noexcept:
+        if self._ln[ASK] > 0:
+            return self._lp[ASK][2 * self._best_slot[ASK]]
         return self._px[ASK][self._n[ASK] - 1] if self._n[ASK] > 0 else NAN
 
     cdef double c_best_ask_qty(self) noexcept:
+        if self._ln[ASK] > 0:
+            return self._lq[ASK][2 * self._best_slot[ASK]]
         return self._qty[ASK][self._n[ASK] - 1] if self._n[ASK] > 0 else NAN
 
     cdef void _copy_from(self, OrderBook other) noexcept:
-        # Caller guarantees other.capacity <= self.capacity.
+        # Caller guarantees other.capacity <= self.capacity and the same ladder_ticks.
         cdef int s
+        cdef Py_ssize_t W = self.ladder_ticks if self.ladder_ticks else 64
         for s in range(2):
             memcpy(self._px[s], other._px[s], other._n[s] * sizeof(double))
             memcpy(self._qty[s], other._qty[s], other._n[s] * sizeof(double))
+            memcpy(self._lp[s], other._lp[s], 2 * W * sizeof(double))
+            memcpy(self._bits[s], other._bits[s], (W >> 6) * sizeof(uint64_t))
             self._n[s] = other._n[s]
+            self._ln[s] = other._ln[s]
+            self._best_slot[s] = other._best_slot[s]
+            self._k0[s] = other._k0[s]
+        self._decimals = other._decimals
+        self._scale = other._scale
         self.last_update_id = other.last_update_id
         self.dropped_levels = other.dropped_levels
         self.absent_deletes = other.absent_deletes
 
     cdef object _top(self, int side, Py_ssize_t n):
-        cdef Py_ssize_t used = self._n[side]
+        cdef Py_ssize_t used = self._side_count(side), k
+        cdef double* opx
+        cdef double* oqv
         if n < 0:
             raise ValueError(f"depth must be >= 0, got {n}")
         if n > used:
             n = used
-        px = self._bid_px_arr if side == BID else self._ask_px_arr
-        qv = self._bid_qty_arr if side == BID else self._ask_qty_arr
-        # Slice first, then reverse: a single negative-stride slice would need
-        # stop = used - n - 1, which is -1 (wraps around) when n == used.
-        return px[used - n:used][::-1], qv[used - n:used][::-1]
+        if self._ln[side] == 0:
+            # Sorted layout (ladder off or empty): views of the arrays themselves.
+            px = self._bid_px_arr if side == BID else self._ask_px_arr
+            qv = self._bid_qty_arr if side == BID else self._ask_qty_arr
+            # Slice first, then reverse: a single negative-stride slice would need
+            # stop = used - n - 1, which is -1 (wraps around) when n == used.
+            return px[used - n:used][::-1], qv[used - n:used][::-1]
+        cdef int s
+        if self._out_arrs is None:
+            # Once per book: the copy buffers of both sides, read-only to Python.
+            self._out_arrs = tuple(np.zeros(self.capacity, dtype=np.float64) for _ in range(4))
+            for s in range(2):
+                self._opx[s] = _pointer(self._out_arrs[2 * s])
+                self._oqty[s] = _pointer(self._out_arrs[2 * s + 1])
+                self._out_arrs[2 * s].flags.writeable = False
+                self._out_arrs[2 * s + 1].flags.writeable = False
+        k = self._walk(side, n, self._opx[side], self._oqty[side])
+        return self._out_arrs[2 * side][:k], self._out_arrs[2 * side + 1][:k]
 
     cdef list _levels(self, int side):
-        cdef Py_ssize_t i
-        cdef double* px = self._px[side]
-        cdef double* qv = self._qty[side]
-        return [(px[i], qv[i]) for i in range(self._n[side] - 1, -1, -1)]
+        cdef Py_ssize_t n = self._side_count(side)
+        px = np.empty(n, dtype=np.float64)
+        qv = np.empty(n, dtype=np.float64)
+        if n:
+            self._walk(side, n, _pointer(px), _pointer(qv))
+        return list(zip(px.tolist(), qv.tolist()))
 
     # ------------------------------------------------------------ Python API
 
@@ -580,12 +1063,15 @@ cdef class OrderBook:
         # and returned again while the top level is unchanged: reading the
         # top after every update usually allocates nothing.  (Compared by
         # value, so no mutation path has to remember to invalidate it.)
-        cdef Py_ssize_t n = self._n[side]
         cdef double p, q
-        if n == 0:
+        if self._side_count(side) == 0:
             return None
-        p = self._px[side][n - 1]
-        q = self._qty[side][n - 1]
+        if side == BID:
+            p = self.c_best_bid_price()
+            q = self.c_best_bid_qty()
+        else:
+            p = self.c_best_ask_price()
+            q = self.c_best_ask_qty()
         if p != self._best_px[side] or q != self._best_qty[side]:
             self._best_px[side] = p
             self._best_qty[side] = q
@@ -628,16 +1114,16 @@ cdef class OrderBook:
     @property
     def bid_count(self):
         """Number of bid levels."""
-        return self._n[BID]
+        return self._side_count(BID)
 
     @property
     def ask_count(self):
         """Number of ask levels."""
-        return self._n[ASK]
+        return self._side_count(ASK)
 
     def __len__(self):
         """Total number of levels, both sides."""
-        return self._n[BID] + self._n[ASK]
+        return self._side_count(BID) + self._side_count(ASK)
 
     def top_bids(self, Py_ssize_t n):
         """Best ``n`` bids as read-only views, best first, without copying.
@@ -675,16 +1161,10 @@ cdef class OrderBook:
         ``dropped_levels``.
         """
         cdef int s
-        cdef Py_ssize_t n
         if depth < 0:
             raise ValueError(f"depth must be >= 0, got {depth}")
         for s in range(2):
-            n = self._n[s]
-            if n > depth:
-                # The best `depth` levels are [n-depth, n): move them to [0, depth).
-                memmove(self._px[s], self._px[s] + (n - depth), depth * sizeof(double))
-                memmove(self._qty[s], self._qty[s] + (n - depth), depth * sizeof(double))
-                self._n[s] = depth
+            self._drop_worst(s, self._side_count(s) - depth)
 
     def clear(self):
         """Empty both sides; reset ``last_update_id`` and the counters to 0."""
@@ -692,7 +1172,7 @@ cdef class OrderBook:
 
     def copy(self):
         """An independent book with the same symbol, capacity and state."""
-        cdef OrderBook other = OrderBook(self.symbol, self.capacity)
+        cdef OrderBook other = OrderBook(self.symbol, self.capacity, self.ladder_ticks, max(self._init_decimals, -1))
         other._copy_from(self)
         return other
 
@@ -713,9 +1193,23 @@ cdef class OrderBook:
         }
 
     def __repr__(self):
-        return (f"OrderBook({self.symbol!r}, capacity={self.capacity}, bids={self._n[BID]}, "
-                f"asks={self._n[ASK]}, best_bid={self.best_bid}, best_ask={self.best_ask}, "
-                f"last_update_id={self.last_update_id})")
+        return (f"OrderBook({self.symbol!r}, capacity={self.capacity}, bids={self._side_count(BID)}, "
+                f"asks={self._side_count(ASK)}, best_bid={self.best_bid}, best_ask={self.best_ask}, "
+                f"last_update_id={self.last_update_id}, layout={self.layout!r})")
+
+    @property
+    def layout(self):
+        """``"ladder"`` (the tick ladder is in use) or ``"sorted"`` (the sorted arrays alone).
+
+        ``"sorted"`` with ``ladder_ticks=0``, or after a price off every grid
+        up to 12 decimals (until ``clear``).
+        """
+        return "sorted" if self._decimals == -2 else "ladder"
+
+    @property
+    def price_decimals(self):
+        """Decimal places of the ladder's tick grid; None while unknown or in the sorted layout."""
+        return self._decimals if self._decimals >= 0 else None
 
     def __reduce__(self):
         raise TypeError("OrderBook cannot be pickled; use to_dict()")
@@ -837,3 +1331,31 @@ cdef class OrderBookPool:
     def __repr__(self):
         return (f"OrderBookPool(size={self.size}, capacity={self.capacity}, "
                 f"assigned={len(self._books)}, free={len(self._free)})")
+
+
+def _apply_with_best(OrderBook book not None, const signed char[::1] sides, const double[::1] prices,
+                     const double[::1] qtys):
+    """Apply levels one by one and read the best bid and ask after each, in one C loop (benchmarks).
+
+    The per-level cost a compiled decoder pays: ``c_apply_level`` (validation
+    included) then ``c_best_*`` of both sides.
+
+    Parameters
+    ----------
+    book : OrderBook
+    sides : int8 array of BID/ASK
+    prices, qtys : float64 arrays of the same length
+
+    Returns
+    -------
+    float
+        A checksum of the best prices and quantities read (so the reads are kept).
+    """
+    cdef Py_ssize_t i, n = prices.shape[0]
+    cdef double acc = 0.0
+    if sides.shape[0] != n or qtys.shape[0] != n:
+        raise ValueError("sides, prices and qtys differ in length")
+    for i in range(n):
+        book.c_apply_level(sides[i], prices[i], qtys[i])
+        acc += book.c_best_bid_price() + book.c_best_ask_price() + book.c_best_bid_qty() + book.c_best_ask_qty()
+    return acc

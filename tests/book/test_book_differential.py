@@ -119,7 +119,7 @@ sides = st.sampled_from([BID, ASK])
 
 
 @st.composite
-def snapshot_side(draw, side: int):
+def snapshot_side(draw, side: int, level=level):
     levels = draw(st.lists(level, max_size=16))
     order = draw(st.sampled_from(["as-is", "best-first", "worst-first", "best-first-unique"]))
     if order == "best-first-unique":
@@ -133,18 +133,24 @@ def snapshot_side(draw, side: int):
 
 update_ids = st.integers(-(2**63), 2**63 - 1)
 
-operation = st.one_of(
-    st.tuples(st.just("apply"), sides, st.lists(level, max_size=12)),
-    st.tuples(st.just("apply_one"), sides, level),
-    st.tuples(st.just("snapshot"), snapshot_side(BID), snapshot_side(ASK), update_ids),
-    st.tuples(st.just("truncate"), st.integers(0, 10)),
-    st.tuples(st.just("clear")),
-    st.tuples(st.just("set_id"), update_ids),
-)
+
+def make_operation(level):
+    """One book operation over levels drawn from ``level``."""
+    return st.one_of(
+        st.tuples(st.just("apply"), sides, st.lists(level, max_size=12)),
+        st.tuples(st.just("apply_one"), sides, level),
+        st.tuples(st.just("snapshot"), snapshot_side(BID, level), snapshot_side(ASK, level), update_ids),
+        st.tuples(st.just("truncate"), st.integers(0, 10)),
+        st.tuples(st.just("clear")),
+        st.tuples(st.just("set_id"), update_ids),
+    )
 
 
-def run_ops(capacity: int, ops, depth: int) -> None:
-    book = OrderBook("TEST", capacity)
+operation = make_operation(level)
+
+
+def run_ops(capacity: int, ops, depth: int, **layout) -> None:
+    book = OrderBook("TEST", capacity, **layout)
     ref = ReferenceBook("TEST", capacity)
     for op in ops:
         kind = op[0]
@@ -213,3 +219,63 @@ def test_snapshot_overflow_counts_distinct_levels(capacity, bids, asks):
     ref.load_snapshot(bids, asks, 7)
     book.load_snapshot(np.array(bids, dtype=np.float64).reshape(-1, 2), asks, 7)
     assert_same(book, ref, capacity)
+
+
+# ---------------------------------------------------------------- ladder layout
+# A 64-slot ladder (the smallest) over prices spread across hundreds of ticks
+# of a 0.01 grid, with coarser and finer decimal grids mixed in and rare
+# prices on no decimal grid at all: every window move (a new best above the
+# window, the ladder emptying, the best sinking into the bottom quarter),
+# the overflow below the window, grid refinement and the fall back to the
+# sorted layout are reached and compared with the reference.
+ladder_price = st.one_of(
+    st.integers(1, 400).map(lambda t: t / 100),
+    st.integers(1, 40).map(lambda t: t / 10),
+    st.integers(1, 4).map(float),
+    st.integers(1, 4000).map(lambda t: t / 1000),
+)
+ladder_level = st.tuples(ladder_price, qtys)
+odd_level = st.tuples(st.one_of(ladder_price, ladder_price, ladder_price, st.integers(1, 30).map(lambda t: t / 3),
+                                st.just(2.0**60)), qtys)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(capacity=st.integers(1, 60), ops=st.lists(make_operation(ladder_level), max_size=30),
+       depth=st.integers(0, 70))
+def test_ladder_matches_reference(capacity, ops, depth):
+    run_ops(capacity, ops, depth, ladder_ticks=64)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(capacity=st.integers(1, 60), ops=st.lists(make_operation(odd_level), max_size=30),
+       depth=st.integers(0, 70), decimals=st.sampled_from([-1, 0, 2]))
+def test_ladder_with_off_grid_prices_matches_reference(capacity, ops, depth, decimals):
+    run_ops(capacity, ops, depth, ladder_ticks=64, price_decimals=decimals)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(capacity=st.integers(1, 40), ops=st.lists(make_operation(ladder_level), max_size=25))
+def test_sorted_layout_matches_reference(capacity, ops):
+    # ladder_ticks=0: the previous layout, kept as the benchmarks' baseline.
+    run_ops(capacity, ops, 8, ladder_ticks=0)
+
+
+def test_ladder_long_random_walk_matches_reference():
+    # A longer seeded run than hypothesis draws: the mid wanders over ~40
+    # windows of a 64-slot ladder, levels cluster near the top, the book is
+    # full most of the time (evictions), every check after each level.
+    rng = np.random.default_rng(7)
+    book, ref = OrderBook("W", 40, ladder_ticks=64), ReferenceBook("W", 40)
+    mid = 100_000
+    for step in range(6000):
+        mid += int(rng.integers(-3, 4))
+        side = BID if rng.random() < 0.5 else ASK
+        off = int(rng.geometric(0.08))
+        tick = mid - off if side == BID else mid + off
+        qty = 0.0 if rng.random() < 0.4 else float(rng.integers(1, 50))
+        ref.apply_levels(side, [tick / 100], [qty])
+        book.apply_level(side, tick / 100, qty)
+        if step % 7 == 0:
+            assert_same(book, ref, 50)
+    assert book.layout == "ladder" and book.price_decimals == 2
+    assert_same(book, ref, 50)

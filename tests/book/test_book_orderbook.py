@@ -237,8 +237,16 @@ def test_repr_mentions_state():
 
 # -------------------------------------------------------------------- views
 
+def sample_sorted_book(capacity: int = 50) -> OrderBook:
+    book = OrderBook("BTCUSDT", capacity, ladder_ticks=0)
+    book.load_snapshot([(100.0 - i, 1.0 + i) for i in range(10)], [(101.0 + i, 2.0 + i) for i in range(10)], 42)
+    return book
+
+
 def test_top_n_are_views_not_copies():
-    book = sample_book()
+    # The sorted layout (ladder_ticks=0) hands out views of the book's own memory.
+    book = sample_sorted_book()
+    assert book.layout == "sorted"
     px, qty = book.top_bids(3)
     assert px.tolist() == [100.0, 99.0, 98.0] and qty.tolist() == [1.0, 2.0, 3.0]
     assert px.dtype == np.float64 and px.shape == (3,)
@@ -252,6 +260,49 @@ def test_top_n_are_views_not_copies():
     book.apply_level(ASK, 101.0, 0.25)
     assert aqty.tolist() == [0.25, 3.0] and apx.tolist() == [101.0, 102.0]
     assert np.shares_memory(apx, book.top_asks(10)[0])
+
+
+def test_ladder_top_n_are_views_of_one_refilled_buffer():
+    # The ladder layout copies the best n into a per-book buffer (allocated
+    # once) and hands out read-only views of it, refreshed by each top_* call.
+    book = sample_book()
+    assert book.layout == "ladder" and book.price_decimals == 0
+    px, qty = book.top_bids(3)
+    assert px.tolist() == [100.0, 99.0, 98.0] and qty.tolist() == [1.0, 2.0, 3.0]
+    assert px.dtype == np.float64 and px.shape == (3,) and not px.flags.owndata
+    deeper_px, deeper_qty = book.top_bids(10)
+    assert np.shares_memory(px, deeper_px) and np.shares_memory(qty, deeper_qty)
+    book.apply_level(BID, 100.0, 7.5)
+    assert qty[0] == 1.0  # a copy: the book's change shows at the next call
+    assert book.top_bids(1)[1].tolist() == [7.5] and qty[0] == 7.5
+    apx, aqty = book.top_asks(2)
+    assert not np.shares_memory(apx, px)  # each side has its own buffer
+    book.apply_level(ASK, 101.0, 0.25)
+    assert book.top_asks(2)[1].tolist() == [0.25, 3.0] and apx.tolist() == [101.0, 102.0]
+    with pytest.raises(ValueError):
+        px[0] = 1.0
+
+
+def test_layouts_and_grid():
+    book = OrderBook("X", 10)
+    assert book.layout == "ladder" and book.price_decimals is None and book.ladder_ticks == 1024
+    book.apply_level(BID, 61837.6, 1.0)
+    assert book.price_decimals == 1
+    book.apply_level(BID, 61837.63, 1.0)  # a finer price refines the grid
+    assert book.price_decimals == 2 and book.best_bid == (61837.63, 1.0)
+    book.apply_level(ASK, 1 / 3, 1.0)  # on no decimal grid: the sorted layout from now on
+    assert book.layout == "sorted" and book.price_decimals is None
+    assert book.to_dict()["bids"] == [(61837.63, 1.0), (61837.6, 1.0)] and book.best_ask == (1 / 3, 1.0)
+    book.clear()
+    assert book.layout == "ladder" and book.price_decimals is None
+    assert OrderBook("X", 10, ladder_ticks=0).layout == "sorted"
+    assert OrderBook("X", 5000).ladder_ticks == 16384
+    assert OrderBook("X", 10, price_decimals=4).price_decimals == 4
+    for bad in (63, 100, -2):
+        with pytest.raises(ValueError, match="ladder_ticks"):
+            OrderBook("X", 10, ladder_ticks=bad)
+    with pytest.raises(ValueError, match="price_decimals"):
+        OrderBook("X", 10, price_decimals=13)
 
 
 def test_views_are_read_only_and_clamped():
