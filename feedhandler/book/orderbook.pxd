@@ -70,6 +70,7 @@ cdef class OrderBook:
     cdef readonly int64_t dropped_levels, absent_deletes
     # Ladder size W (0: ladder off, the sorted-array layout only) and the grid.
     cdef readonly Py_ssize_t ladder_ticks
+    cdef readonly int64_t recentres   # window moves (cumulative until c_clear)
     cdef int _decimals            # current grid 10**-_decimals; -1 unknown yet; -2 off-grid (sorted only)
     cdef int _init_decimals       # what c_clear returns _decimals to
     cdef double _scale            # 10.0 ** _decimals (exact)

@@ -570,6 +570,7 @@ cdef class OrderBook:
         cdef uint64_t m
         cdef int64_t key
         cdef bint is_bid = side == BID
+        self.recentres += 1
         if ln > 0 and shift != 0:
             if shift > 0:
                 lim = W if shift >= W else <Py_ssize_t>shift
@@ -899,6 +900,7 @@ cdef class OrderBook:
         self.last_update_id = 0
         self.dropped_levels = 0
         self.absent_deletes = 0
+        self.recentres = 0
 
     cdef bint c_is_crossed(self) noexcept:
         return (self._side_count(BID) > 0 and self._side_count(ASK) > 0
