@@ -1,8 +1,10 @@
 """Binance decoder + books against Python baselines, in the same run.
 
 1. Replay of the spot BTCUSDT recording (hftbacktest 2024-08-08 + 08-09: every depth, trade and bookTicker
-   frame, preloaded as bytes; the REST snapshot loaded where the recording has it): BinanceDecoder +
-   BookSyncGroup vs orjson + float() + sortedcontainers.SortedDict books (same sync rule, same events).
+   frame, preloaded as bytes; the REST snapshot loaded where the recording has it, through the compiled
+   snapshot decoder): BinanceDecoder + BookSyncGroup vs orjson + float() + sortedcontainers.SortedDict books
+   (same sync rule, same events), and vs cryptofeed 2.4's own Binance handler and book where cryptofeed is
+   installed (the ``bench`` extra; skipped with the reason otherwise).
 2. One 10-level depthUpdate (5 bids + 5 asks) decode + apply: 2,000 distinct frames with contiguous ids per
    round vs msgspec + float() + SortedDict; plus the decode alone (``classify``: validated and decoded,
    nothing applied) to show the split between the decoder and the book.
@@ -23,6 +25,7 @@ from sortedcontainers import SortedDict
 
 from feedhandler.core.dispatch import EventDispatcher
 from feedhandler.exchanges.binance.decoder import BinanceDecoder
+from feedhandler.exchanges.binance.rest import parse_depth_snapshot
 from feedhandler.exchanges.binance.rules import SPOT_RULE
 from feedhandler.sync.book_sync import BookSyncGroup
 
@@ -116,12 +119,65 @@ def compiled_replay(items):
     feed = dec.feed
     for is_snap, raw in items:
         if is_snap:
-            snap = orjson.loads(raw)
-            books.get("BTCUSDT").load_snapshot(snap["lastUpdateId"], [(float(p), float(q)) for p, q in snap["bids"]],
-                                               [(float(p), float(q)) for p, q in snap["asks"]])
+            # the REST body through the compiled snapshot decoder, as BinanceSnapshotFetcher does
+            books.get("BTCUSDT").load_snapshot(*parse_depth_snapshot(raw))
         else:
             feed(raw, 0)
     return books
+
+
+def cryptofeed_replay(items):
+    """The same frames through cryptofeed's own Binance handler and book (``Binance.message_handler``).
+
+    Its path: ``json.loads(parse_float=Decimal)`` (yapic), ``Decimal`` prices, the ``order_book`` C
+    library's sorted dicts, the update-id check, one awaited callback per book update and per ticker.
+    Differences, stated: cryptofeed subscribes ``aggTrade``, not ``trade``, so the recording's ``trade``
+    frames are only JSON-decoded the way its handler decodes every frame; the REST snapshot is loaded as
+    its ``_snapshot`` does (same parse, same ``OrderBook`` call) without the HTTP request; depth frames
+    that arrive before the snapshot are skipped (older than it: its own check would drop them).
+    """
+    import asyncio
+    from decimal import Decimal
+
+    import yapic.json as yjson
+    from cryptofeed.defines import L2_BOOK, TICKER
+    from cryptofeed.exchanges import Binance
+    from cryptofeed.symbols import Symbols
+    from order_book import OrderBook as CfOrderBook  # what cryptofeed's types.OrderBook wraps
+
+    from cryptofeed.types import OrderBook as CfBook
+
+    if not Symbols.populated(Binance.id):
+        Symbols.set(Binance.id, {"BTC-USDT": "BTCUSDT"}, {"tick_size": {}, "instrument_type": {"BTC-USDT": "spot"}})
+    state = {"books": 0, "tickers": 0}
+
+    async def on_book(book, ts):
+        state["books"] += 1
+
+    async def on_ticker(t, ts):
+        state["tickers"] += 1
+
+    feed = Binance(symbols=["BTC-USDT"], channels=[L2_BOOK, TICKER], callbacks={L2_BOOK: on_book, TICKER: on_ticker})
+    assert CfOrderBook is not None
+
+    async def run():
+        handler = feed.message_handler
+        loaded = False
+        for is_snap, raw in items:
+            if is_snap:
+                resp = yjson.loads(raw, parse_float=Decimal)
+                feed.last_update_id["BTC-USDT"] = resp["lastUpdateId"]
+                feed._l2_book["BTC-USDT"] = CfBook(feed.id, "BTC-USDT", max_depth=feed.max_depth,
+                                                   bids={Decimal(u[0]): Decimal(u[1]) for u in resp["bids"]},
+                                                   asks={Decimal(u[0]): Decimal(u[1]) for u in resp["asks"]})
+                loaded = True
+            elif b'"e":"trade"' in raw[:120]:
+                yjson.loads(raw, parse_float=Decimal)
+            elif loaded or b"depthUpdate" not in raw[:120]:
+                await handler(raw, None, 0.0)
+
+    asyncio.run(run())
+    return feed, state
 
 
 def _noop(ev):
@@ -153,6 +209,19 @@ def test_replay_orjson_float_sorteddict(benchmark, recording):
     benchmark.extra_info["frames"] = len(recording)
     books = _pedantic(benchmark, python_replay, recording, rounds=3)
     assert books["BTCUSDT"].live
+
+
+@pytest.mark.benchmark(group="binance-replay-btcusdt")
+def test_replay_cryptofeed(benchmark, recording):
+    """cryptofeed 2.4's own Binance book path on the same frames (``pip install 'feedhandler[bench]'``)."""
+    pytest.importorskip("cryptofeed", reason="cryptofeed not installed (bench extra: pip install 'feedhandler[bench]')")
+    benchmark.extra_info["frames"] = len(recording)
+    feed, state = _pedantic(benchmark, cryptofeed_replay, recording, rounds=3)
+    book = feed._l2_book["BTC-USDT"].book
+    assert state["books"] > 6000 and state["tickers"] > 70_000
+    # it ends in the same book as the Python baseline (else the comparison is unfair)
+    py = python_replay(recording)["BTCUSDT"]
+    assert [(float(p), float(q)) for p, q in book.bids.to_list()[:50]] == list(reversed(py.bids.items()[-50:]))
 
 
 # ---- one 10-level depthUpdate ----------------------------------------------------------------

@@ -27,6 +27,7 @@ Groups (each case next to its baseline in the same run):
 """
 from __future__ import annotations
 
+import functools
 import gc
 import platform
 import random
@@ -37,6 +38,7 @@ import pytest
 
 order_book = pytest.importorskip("order_book", reason="benchmark baseline: pip install order-book")
 sortedcontainers = pytest.importorskip("sortedcontainers")
+orjson = pytest.importorskip("orjson")
 
 from feedhandler.book import ASK, BID, OrderBook  # noqa: E402
 from feedhandler.book import orderbook as orderbook_module  # noqa: E402
@@ -180,11 +182,11 @@ def _fh_book() -> OrderBook:
     return book
 
 
-def _ob_book():
+def _ob_book(snapshot=SNAPSHOT):
     ob = order_book.OrderBook()
-    for p, q in SNAPSHOT[0]:
+    for p, q in snapshot[0]:
         ob.bids[p] = q
-    for p, q in SNAPSHOT[1]:
+    for p, q in snapshot[1]:
         ob.asks[p] = q
     return ob
 
@@ -195,9 +197,9 @@ def _sd_book():
 
 # ----------------------------------------------------------------- targets
 
-def fh_per_level_best(book: OrderBook):
+def fh_per_level_best(book: OrderBook, sides=SIDES, prices=PRICES, qtys=QTYS):
     apply_level = book.apply_level
-    for s, p, q in zip(SIDES, PRICES, QTYS):
+    for s, p, q in zip(sides, prices, qtys):
         apply_level(s, p, q)
         book.best_bid
         book.best_ask
@@ -212,9 +214,9 @@ def fh_batched_best(book: OrderBook):
         book.best_ask
 
 
-def ob_per_level_best(ob):
+def ob_per_level_best(ob, sides=SIDES, prices=PRICES, qtys=QTYS):
     bids, asks = ob.bids, ob.asks
-    for s, p, q in zip(SIDES, PRICES, QTYS):
+    for s, p, q in zip(sides, prices, qtys):
         side = bids if s == BID else asks
         if q == 0.0:
             try:
@@ -229,9 +231,9 @@ def ob_per_level_best(ob):
             asks.index(0)
 
 
-def sd_per_level_best(state):
+def sd_per_level_best(state, sides=SIDES, prices=PRICES, qtys=QTYS):
     bids, asks = state
-    for s, p, q in zip(SIDES, PRICES, QTYS):
+    for s, p, q in zip(sides, prices, qtys):
         side = bids if s == BID else asks
         if q == 0.0:
             side.pop(p, None)
@@ -335,3 +337,229 @@ def test_feedhandler_linear_scan_length(benchmark, scan):
     finally:
         orderbook_module._set_linear_scan(old)
     benchmark.extra_info["linear_scan"] = scan
+
+
+# ------------------------------------------------------- depth scaling (issue 14)
+# One level applied, then the best bid AND ask read, at books of 20, 200, 1,000 and 5,000 levels a side,
+# with updates clustered near the top ("near": exponential ranks, mean 8) or uniformly deep ("uniform":
+# ranks and new prices uniform over the whole book).  Cases per group, same stream, same run:
+#   feedhandler-ladder-c   the default layout, a C loop (``_apply_with_best``: c_apply_level + c_best_*),
+#   feedhandler-sorted-c   the previous layout (``ladder_ticks=0``), the same C loop,
+#   feedhandler-ladder-py  one Python call per level (``apply_level``) + ``best_bid``/``best_ask``,
+#   order-book             the ``order-book`` C library from Python,
+#   sorteddict             ``sortedcontainers.SortedDict``.
+DEPTHS = (20, 200, 1000, 5000)
+DEPTH_UPDATES = 20_000
+
+
+@functools.lru_cache(maxsize=None)
+def depth_stream(depth: int, uniform: bool, n_updates: int = DEPTH_UPDATES):
+    """Seeded stream at a stable book depth: ((bids, asks) snapshot, (sides int8, prices, qtys))."""
+    rng = random.Random(20240601 + depth + uniform)
+    mid = 3_000_000
+    span = int(depth * 1.5) + 2
+    bids, asks = sortedcontainers.SortedDict(), sortedcontainers.SortedDict()
+    for off in rng.sample(range(span), depth):
+        bids[mid - 1 - off] = rng.randint(1, 500)
+    for off in rng.sample(range(span), depth):
+        asks[mid + 1 + off] = rng.randint(1, 500)
+    snapshot = ([(_price(t), q / 1000) for t, q in reversed(bids.items())],
+                [(_price(t), q / 1000) for t, q in asks.items()])
+
+    def rank(n: int) -> int:
+        return rng.randrange(n) if uniform else min(int(rng.expovariate(1 / 8)), n - 1)
+
+    events: list[tuple[int, float, float]] = []
+    while len(events) < n_updates:
+        side = BID if rng.random() < 0.5 else ASK
+        own = bids if side == BID else asks
+        lean_delete = min(0.95, max(0.05, 0.5 + (len(own) - depth) / max(40, depth / 5)))
+        is_change = rng.random() < 0.34
+        if not is_change and own and rng.random() < lean_delete:
+            k = rank(len(own))
+            tick = own.peekitem(-1 - k)[0] if side == BID else own.peekitem(k)[0]
+            del own[tick]
+            events.append((side, _price(tick), 0.0))
+            continue
+        if is_change and own:
+            k = rank(len(own))
+            tick = own.peekitem(-1 - k)[0] if side == BID else own.peekitem(k)[0]
+        else:
+            off = rng.randrange(span) if uniform else int(rng.expovariate(1 / 12))
+            tick = mid - 1 - off if side == BID else mid + 1 + off
+            while tick in own:  # the first free tick; bids stay below the mid, asks above: never crossed
+                tick += -1 if side == BID else 1
+        qty = rng.randint(1, 5000)
+        own[tick] = qty
+        events.append((side, _price(tick), qty / 1000))
+    sides = np.array([s for s, _, _ in events], dtype=np.int8)
+    prices = np.array([p for _, p, _ in events], dtype=np.float64)
+    qtys = np.array([q for _, _, q in events], dtype=np.float64)
+    return snapshot, (sides, prices, qtys)
+
+
+def _depth_book(snapshot, depth: int, ladder_ticks: int) -> OrderBook:
+    book = OrderBook("BTCUSDT", 2 * depth + 64, ladder_ticks=ladder_ticks)
+    book.load_snapshot(snapshot[0], snapshot[1], 1)
+    return book
+
+
+def _depth_case(benchmark, depth: int, mode: str, impl: str):
+    snapshot, (sides, prices, qtys) = depth_stream(depth, mode == "uniform")
+    s_list, p_list, q_list = sides.tolist(), prices.tolist(), qtys.tolist()
+    if impl in ("feedhandler-ladder-c", "feedhandler-sorted-c"):
+        lt = -1 if impl == "feedhandler-ladder-c" else 0
+
+        def make():
+            return _depth_book(snapshot, depth, lt)
+
+        def target(book):
+            orderbook_module._apply_with_best(book, sides, prices, qtys)
+    elif impl == "feedhandler-ladder-py":
+        def make():
+            return _depth_book(snapshot, depth, -1)
+
+        def target(book):
+            fh_per_level_best(book, s_list, p_list, q_list)
+    elif impl == "order-book":
+        def make():
+            return _ob_book(snapshot)
+
+        def target(ob):
+            ob_per_level_best(ob, s_list, p_list, q_list)
+    else:
+        def make():
+            return sortedcontainers.SortedDict(snapshot[0]), sortedcontainers.SortedDict(snapshot[1])
+
+        def target(state):
+            sd_per_level_best(state, s_list, p_list, q_list)
+    benchmark.extra_info.update({"depth": depth, "mode": mode, "impl": impl, "levels": len(p_list)})
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        rounds = 15 if impl.endswith("-c") else 5
+        benchmark.pedantic(target, setup=lambda: ((make(),), {}), rounds=rounds, iterations=1, warmup_rounds=1)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    if benchmark.stats is not None:
+        benchmark.extra_info["ns_per_level"] = round(benchmark.stats.stats.median / len(p_list) * 1e9, 1)
+
+
+DEPTH_IMPLS = ("feedhandler-ladder-c", "feedhandler-sorted-c", "feedhandler-ladder-py", "order-book", "sorteddict")
+
+
+@pytest.mark.parametrize("impl", DEPTH_IMPLS)
+@pytest.mark.parametrize("depth", DEPTHS)
+@pytest.mark.parametrize("mode", ["near", "uniform"])
+def test_depth_apply_best(benchmark, mode, depth, impl):
+    benchmark.group = f"book-depth-{mode}-{depth}"
+    _depth_case(benchmark, depth, mode, impl)
+
+
+def test_depth_streams_agree_across_layouts():
+    """Every layout ends each depth stream in the SortedDict's book (else the race is unfair)."""
+    for depth in DEPTHS:
+        for uniform in (False, True):
+            snapshot, (sides, prices, qtys) = depth_stream(depth, uniform, 4000)
+            ref = [dict(snapshot[0]), dict(snapshot[1])]
+            for s, p, q in zip(sides.tolist(), prices.tolist(), qtys.tolist()):
+                if q == 0.0:
+                    ref[s].pop(p, None)
+                else:
+                    ref[s][p] = q
+            for lt in (-1, 0):
+                book = _depth_book(snapshot, depth, lt)
+                orderbook_module._apply_with_best(book, sides, prices, qtys)
+                assert book.to_dict()["bids"] == sorted(ref[BID].items(), reverse=True)
+                assert book.to_dict()["asks"] == sorted(ref[ASK].items())
+                assert book.layout == ("ladder" if lt else "sorted")
+            assert abs(len(ref[BID]) - depth) <= max(20, depth // 5), (depth, len(ref[BID]))
+
+
+# ------------------------------------------------------------- snapshot load
+# A REST depth snapshot body (Binance's shape, N levels a side, prices/quantities as strings) to a usable
+# book: the compiled decoder + BookSync.load_snapshot (what SnapshotService runs), against
+# orjson + float() + SortedDict, orjson + float() + order-book, and the previous way (msgspec Struct +
+# float() + numpy + BookSync on the sorted layout).
+SNAPSHOT_LEVELS = (100, 1000, 5000)
+
+
+@functools.lru_cache(maxsize=None)
+def snapshot_body(levels: int) -> bytes:
+    rng = random.Random(levels)
+    mid = 6_183_763
+    bids = [[f"{(mid - i) / 100:.8f}", f"{rng.randint(1, 400000) / 100000:.8f}"] for i in range(levels)]
+    asks = [[f"{(mid + 1 + i) / 100:.8f}", f"{rng.randint(1, 400000) / 100000:.8f}"] for i in range(levels)]
+    return orjson.dumps({"lastUpdateId": 51312367391, "bids": bids, "asks": asks})
+
+
+def _snapshot_case(benchmark, levels: int, impl: str):
+    from feedhandler.sync.book_sync import BookSync, SequenceRule
+    from feedhandler.sync.snapshot import DepthSnapshotDecoder
+    body = snapshot_body(levels)
+    rule = SequenceRule("bench")
+    if impl.startswith("feedhandler"):
+        ladder = -1 if impl == "feedhandler" else 0
+        sync = BookSync("binance", "BTCUSDT", OrderBook("BTCUSDT", 5000, ladder_ticks=ladder), rule)
+        decoder = DepthSnapshotDecoder("binance", 5000)
+
+        if impl == "feedhandler":
+            def target():
+                sync.invalidate("bench")
+                uid, bids, asks = decoder.decode(body)
+                sync.load_snapshot(uid, bids, asks)
+        else:
+            import msgspec
+
+            class _Depth(msgspec.Struct):
+                lastUpdateId: int
+                bids: list[tuple[str, str]]
+                asks: list[tuple[str, str]]
+
+            dec = msgspec.json.Decoder(_Depth)
+
+            def target():
+                sync.invalidate("bench")
+                snap = dec.decode(body)
+                bids = np.array([(float(p), float(q)) for p, q in snap.bids], dtype=np.float64).reshape(-1, 2)
+                asks = np.array([(float(p), float(q)) for p, q in snap.asks], dtype=np.float64).reshape(-1, 2)
+                sync.load_snapshot(snap.lastUpdateId, bids, asks)
+        check = lambda: sync.is_valid and sync.book.bid_count == levels  # noqa: E731
+    elif impl == "orjson-float-sorteddict":
+        state = {}
+
+        def target():
+            snap = orjson.loads(body)
+            state["b"] = sortedcontainers.SortedDict({float(p): float(q) for p, q in snap["bids"]})
+            state["a"] = sortedcontainers.SortedDict({float(p): float(q) for p, q in snap["asks"]})
+        check = lambda: len(state["b"]) == levels  # noqa: E731
+    else:
+        state = {}
+
+        def target():
+            snap = orjson.loads(body)
+            ob = order_book.OrderBook()
+            for p, q in snap["bids"]:
+                ob.bids[float(p)] = float(q)
+            for p, q in snap["asks"]:
+                ob.asks[float(p)] = float(q)
+            state["ob"] = ob
+        check = lambda: len(state["ob"].bids) == levels  # noqa: E731
+    benchmark.extra_info.update({"levels_per_side": levels, "body_bytes": len(body), "impl": impl})
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        benchmark.pedantic(target, rounds=30 if levels <= 1000 else 15, iterations=1, warmup_rounds=2)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    assert check()
+
+
+@pytest.mark.parametrize("impl", ["feedhandler", "feedhandler-previous-way", "orjson-float-sorteddict",
+                                  "orjson-float-order-book"])
+@pytest.mark.parametrize("levels", SNAPSHOT_LEVELS)
+def test_snapshot_load(benchmark, levels, impl):
+    benchmark.group = f"book-snapshot-{levels}"
+    _snapshot_case(benchmark, levels, impl)

@@ -23,7 +23,9 @@ OVERFLOW array, all preallocated in ``__cinit__`` and never resized:
   level finds the next one with a bit scan.
 * Levels worse than the ladder's bottom (key < ``_k0``) live in the overflow
   arrays ``_px``/``_qty`` (used region ``[0, _n)`` sorted worst first, best at
-  ``_n - 1``, exactly the previous layout).  Invariant: every overflow level
+  ``_n - 1``, the previous layout), a region floating in twice its capacity
+  so that an insert or delete moves the shorter of the two parts around it
+  (far-tail updates and evicting the worst level are cheap too).  Invariant: every overflow level
   is worse than every ladder level, and the ladder is never empty while the
   overflow is not, so the best level is always slot ``_best_slot``.
 * The window RE-CENTRES (O(W / 64 + levels moved), never allocating) so the
@@ -80,7 +82,11 @@ cdef class OrderBook:
     cdef object _bid_px_arr, _bid_qty_arr, _ask_px_arr, _ask_qty_arr
     cdef object _ladder_arrs      # tuple of the six ladder arrays
     cdef object _out_arrs         # None until the first top_*(): per side (px, qty) copies, best first
-    # Overflow (sorted) arrays and used counts, indexed by side (BID=0, ASK=1).
+    # Overflow (sorted) arrays: 2 x capacity doubles each from _pbase/_qbase;
+    # the used region [_px, _px + _n) floats inside so that both its ends
+    # are cheap to grow or shrink.  Indexed by side (BID=0, ASK=1).
+    cdef double* _pbase[2]
+    cdef double* _qbase[2]
     cdef double* _px[2]
     cdef double* _qty[2]
     cdef Py_ssize_t _n[2]
@@ -150,16 +156,7 @@ cdef class OrderBook:
     cdef Py_ssize_t _walk(self, int side, Py_ssize_t n, double* out_px, double* out_qty) noexcept
     cdef Py_ssize_t _side_count(self, int side) noexcept
     cdef void _drop_worst(self, int side, Py_ssize_t k) noexcept
-
-
-
-@cython.final
-cdef class OrderBookPool:
-    cdef readonly Py_ssize_t capacity
-    cdef readonly Py_ssize_t size
-    cdef dict _books      # symbol -> OrderBook, assigned books only
-    cdef list _free       # stack of unassigned preallocated books
-    cdef list _all        # every preallocated book, for reset()
-
-    # The book assigned to ``symbol`` or None (no exception, no allocation).
-    cdef OrderBook c_get(self, str symbol)
+    cdef void _ov_place(self, int side, Py_ssize_t offset) noexcept
+    cdef void _ov_reserve_above(self, int side, Py_ssize_t k) noexcept
+    cdef void _ov_insert(self, int side, Py_ssize_t j, double price, double qty) noexcept
+    cdef void _ov_remove(self, int side, Py_ssize_t j) noexcept

@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Preallocated, numpy-backed L2 order book and a pool of books.
+"""Preallocated, numpy-backed L2 order book: a tick ladder plus a sorted overflow.
 
 See ``orderbook.pxd`` for the memory layout and the C-level entry points.
 
@@ -408,14 +408,17 @@ cdef class OrderBook:
         self._init_decimals = price_decimals if ladder_ticks else -2
         self._decimals = self._init_decimals
         self._scale = _POW10[self._decimals] if self._decimals >= 0 else 1.0
-        self._bid_px_arr = np.zeros(capacity, dtype=np.float64)
-        self._bid_qty_arr = np.zeros(capacity, dtype=np.float64)
-        self._ask_px_arr = np.zeros(capacity, dtype=np.float64)
-        self._ask_qty_arr = np.zeros(capacity, dtype=np.float64)
-        self._px[BID] = _pointer(self._bid_px_arr)
-        self._qty[BID] = _pointer(self._bid_qty_arr)
-        self._px[ASK] = _pointer(self._ask_px_arr)
-        self._qty[ASK] = _pointer(self._ask_qty_arr)
+        self._bid_px_arr = np.zeros(2 * capacity, dtype=np.float64)
+        self._bid_qty_arr = np.zeros(2 * capacity, dtype=np.float64)
+        self._ask_px_arr = np.zeros(2 * capacity, dtype=np.float64)
+        self._ask_qty_arr = np.zeros(2 * capacity, dtype=np.float64)
+        self._pbase[BID] = _pointer(self._bid_px_arr)
+        self._qbase[BID] = _pointer(self._bid_qty_arr)
+        self._pbase[ASK] = _pointer(self._ask_px_arr)
+        self._qbase[ASK] = _pointer(self._ask_qty_arr)
+        for s in range(2):
+            self._px[s] = self._pbase[s] + capacity // 2
+            self._qty[s] = self._qbase[s] + capacity // 2
         # Ladder memory (one slot when the ladder is off, so the pointers stay valid).
         w = ladder_ticks if ladder_ticks else 64
         # Per side: (price, qty) pairs of the W slots interleaved (one cache
@@ -533,10 +536,8 @@ cdef class OrderBook:
         n = self._n[side]
         if self._ln[side] + n >= self.capacity:
             if n > 0:
-                # Full: the worst level is the overflow's index 0.
-                memmove(self._px[side], self._px[side] + 1, (n - 1) * sizeof(double))
-                memmove(self._qty[side], self._qty[side] + 1, (n - 1) * sizeof(double))
-                self._n[side] = n - 1
+                # Full: the worst level is the overflow's index 0 (O(1): the region starts one later).
+                self._ov_remove(side, 0)
             else:
                 lo = _lo_bit(bits, self.ladder_ticks >> 6)   # >= 0: the ladder holds capacity >= 1 levels
                 if slot < lo:
@@ -573,10 +574,13 @@ cdef class OrderBook:
         self.recentres += 1
         if ln > 0 and shift != 0:
             if shift > 0:
+                self._ov_reserve_above(side, ln)
+                px = self._px[side]
+                qv = self._qty[side]
                 lim = W if shift >= W else <Py_ssize_t>shift
                 # Slots [0, lim) fall out, worst first: appended in order they
-                # stay sorted and better than every overflow level.  n + ln <=
-                # capacity, so index n stays inside the overflow arrays.
+                # stay sorted and better than every overflow level (room for
+                # ln of them was reserved above the region).
                 for w in range((lim + 63) >> 6):
                     m = bits[w]
                     while m != 0:
@@ -625,13 +629,14 @@ cdef class OrderBook:
 
     cdef void _flush_ladder(self, int side) noexcept:
         # Every ladder level to the overflow's best end, worst first (they are
-        # all better than the overflow's levels; n + ln <= capacity).
+        # all better than the overflow's levels; room reserved first).
         cdef double* lq = self._lq[side]
         cdef double* lp = self._lp[side]
         cdef uint64_t* bits = self._bits[side]
         cdef Py_ssize_t n = self._n[side], w, slot
         cdef uint64_t m
         if self._ln[side] > 0:
+            self._ov_reserve_above(side, self._ln[side])
             for w in range(self.ladder_ticks >> 6):
                 m = bits[w]
                 while m != 0:
@@ -707,34 +712,81 @@ cdef class OrderBook:
         cdef Py_ssize_t j = _find(px, n, price, side == BID, _linear_scan)
         if j >= 0:
             if qty == 0.0:
-                # Delete index j: shift the (few) better levels (j, n) down one.
-                memmove(px + j, px + j + 1, (n - j - 1) * sizeof(double))
-                memmove(qv + j, qv + j + 1, (n - j - 1) * sizeof(double))
-                self._n[side] = n - 1
+                self._ov_remove(side, j)
                 return _DELETED
             qv[j] = qty
             return _UPDATED
         if qty == 0.0:
             return _ABSENT_DELETE
         j = -j - 1   # insertion point in [0, n]
-        if not full:
-            # Open a slot at j by shifting the better levels [j, n) up one;
-            # not full means n < capacity, so index n is inside the array.
+        if full:
+            if j == 0:
+                return _REJECTED   # worse than the worst level of a full side
+            # Push out the worst level (index 0, O(1)), then insert.
+            self._ov_remove(side, 0)
+            self._ov_insert(side, j - 1, price, qty)
+            return _INSERTED_EVICTED
+        self._ov_insert(side, j, price, qty)
+        return _INSERTED
+
+    cdef void _ov_place(self, int side, Py_ssize_t offset) noexcept:
+        # Move the used region to start at base + offset; caller: offset + n <= 2 x capacity.
+        cdef Py_ssize_t n = self._n[side]
+        memmove(self._pbase[side] + offset, self._px[side], n * sizeof(double))
+        memmove(self._qbase[side] + offset, self._qty[side], n * sizeof(double))
+        self._px[side] = self._pbase[side] + offset
+        self._qty[side] = self._qbase[side] + offset
+
+    cdef void _ov_reserve_above(self, int side, Py_ssize_t k) noexcept:
+        # At least k free slots after the region; caller: n + k <= capacity (so it fits).
+        cdef Py_ssize_t below = self._px[side] - self._pbase[side], n = self._n[side]
+        if 2 * self.capacity - below - n < k:
+            self._ov_place(side, (2 * self.capacity - n - k) // 2)
+
+    cdef void _ov_insert(self, int side, Py_ssize_t j, double price, double qty) noexcept:
+        # Insert at index j in [0, n] of the region; caller: n < capacity.  The
+        # shorter part moves: [0, j) down one, or [j, n) up one; when that side
+        # of the region is at the array's edge the region is first re-centred
+        # (n < capacity, so both sides then have >= capacity / 2 free slots).
+        cdef Py_ssize_t n = self._n[side]
+        cdef Py_ssize_t below = self._px[side] - self._pbase[side]
+        cdef Py_ssize_t above = 2 * self.capacity - below - n
+        cdef double* px
+        cdef double* qv
+        if j < n - j:
+            if below == 0:
+                self._ov_place(side, (2 * self.capacity - n) // 2 + 1)
+            self._px[side] -= 1
+            self._qty[side] -= 1
+            px = self._px[side]
+            qv = self._qty[side]
+            memmove(px, px + 1, j * sizeof(double))
+            memmove(qv, qv + 1, j * sizeof(double))
+        else:
+            if above == 0:
+                self._ov_place(side, (2 * self.capacity - n) // 2)
+            px = self._px[side]
+            qv = self._qty[side]
             memmove(px + j + 1, px + j, (n - j) * sizeof(double))
             memmove(qv + j + 1, qv + j, (n - j) * sizeof(double))
-            px[j] = price
-            qv[j] = qty
-            self._n[side] = n + 1
-            return _INSERTED
-        if j == 0:
-            return _REJECTED   # worse than the worst level of a full side
-        # Full: push out the worst level (index 0) by shifting [1, j) down one,
-        # which frees slot j-1 for the new level.
-        memmove(px, px + 1, (j - 1) * sizeof(double))
-        memmove(qv, qv + 1, (j - 1) * sizeof(double))
-        px[j - 1] = price
-        qv[j - 1] = qty
-        return _INSERTED_EVICTED
+        px[j] = price
+        qv[j] = qty
+        self._n[side] = n + 1
+
+    cdef void _ov_remove(self, int side, Py_ssize_t j) noexcept:
+        # Remove index j in [0, n) of the region, moving the shorter part.
+        cdef Py_ssize_t n = self._n[side]
+        cdef double* px = self._px[side]
+        cdef double* qv = self._qty[side]
+        if j < n - 1 - j:
+            memmove(px + 1, px, j * sizeof(double))
+            memmove(qv + 1, qv, j * sizeof(double))
+            self._px[side] = px + 1
+            self._qty[side] = qv + 1
+        else:
+            memmove(px + j, px + j + 1, (n - j - 1) * sizeof(double))
+            memmove(qv + j, qv + j + 1, (n - j - 1) * sizeof(double))
+        self._n[side] = n - 1
 
     cdef Py_ssize_t _walk(self, int side, Py_ssize_t n, double* out_px, double* out_qty) noexcept:
         # The best min(n, count) levels, best first, into out_*[0:k]; returns k.
@@ -762,8 +814,8 @@ cdef class OrderBook:
         if k <= 0:
             return
         if k < n:
-            memmove(self._px[side], self._px[side] + k, (n - k) * sizeof(double))
-            memmove(self._qty[side], self._qty[side] + k, (n - k) * sizeof(double))
+            self._px[side] += k   # the region now starts k later: O(1)
+            self._qty[side] += k
             self._n[side] = n - k
             return
         k -= n
@@ -863,6 +915,9 @@ cdef class OrderBook:
                 prev = px[i]
                 m += 1
         self._n[side] = 0
+        self._ov_place(side, self.capacity // 2)   # empty: room for capacity levels above
+        dpx = self._px[side]
+        dqv = self._qty[side]
         if m == 0:
             return
         if best_first or worst_first:
@@ -895,6 +950,8 @@ cdef class OrderBook:
         self._clear_ladder(ASK)
         self._n[BID] = 0
         self._n[ASK] = 0
+        self._ov_place(BID, self.capacity // 2)
+        self._ov_place(ASK, self.capacity // 2)
         self._decimals = self._init_decimals
         self._scale = _POW10[self._decimals] if self._decimals >= 0 else 1.0
         self.last_update_id = 0
@@ -929,10 +986,12 @@ cdef class OrderBook:
         return self._qty[ASK][self._n[ASK] - 1] if self._n[ASK] > 0 else NAN
 
     cdef void _copy_from(self, OrderBook other) noexcept:
-        # Caller guarantees other.capacity <= self.capacity and the same ladder_ticks.
+        # Caller guarantees the same capacity and ladder_ticks.
         cdef int s
         cdef Py_ssize_t W = self.ladder_ticks if self.ladder_ticks else 64
         for s in range(2):
+            self._px[s] = self._pbase[s] + (other._px[s] - other._pbase[s])
+            self._qty[s] = self._qbase[s] + (other._qty[s] - other._qbase[s])
             memcpy(self._px[s], other._px[s], other._n[s] * sizeof(double))
             memcpy(self._qty[s], other._qty[s], other._n[s] * sizeof(double))
             memcpy(self._lp[s], other._lp[s], 2 * W * sizeof(double))
@@ -948,7 +1007,7 @@ cdef class OrderBook:
         self.absent_deletes = other.absent_deletes
 
     cdef object _top(self, int side, Py_ssize_t n):
-        cdef Py_ssize_t used = self._side_count(side), k
+        cdef Py_ssize_t used = self._side_count(side), k, off
         cdef double* opx
         cdef double* oqv
         if n < 0:
@@ -961,7 +1020,8 @@ cdef class OrderBook:
             qv = self._bid_qty_arr if side == BID else self._ask_qty_arr
             # Slice first, then reverse: a single negative-stride slice would need
             # stop = used - n - 1, which is -1 (wraps around) when n == used.
-            return px[used - n:used][::-1], qv[used - n:used][::-1]
+            off = self._px[side] - self._pbase[side]
+            return px[off + used - n:off + used][::-1], qv[off + used - n:off + used][::-1]
         cdef int s
         if self._out_arrs is None:
             # Once per book: the copy buffers of both sides, read-only to Python.
@@ -1215,124 +1275,6 @@ cdef class OrderBook:
 
     def __reduce__(self):
         raise TypeError("OrderBook cannot be pickled; use to_dict()")
-
-
-@cython.final
-cdef class OrderBookPool:
-    """Preallocated order books for many symbols, with O(1) lookup.
-
-    Parameters
-    ----------
-    symbols : iterable of str, default ()
-        Symbols that get a book right away.
-    capacity : int, default 1000
-        Levels per side of every book.
-    size : int, optional
-        Number of books to preallocate; defaults to ``len(symbols)``.  Books
-        beyond the initial symbols are kept free for ``acquire``.
-
-    Notes
-    -----
-    ``release`` clears a book and puts it back on the free list; a later
-    ``acquire`` hands out the very same object for the new symbol, so a pool
-    never allocates after construction.
-    """
-
-    def __cinit__(self, symbols=(), Py_ssize_t capacity=1000, size=None):
-        cdef list syms = list(symbols)
-        cdef Py_ssize_t n
-        for s in syms:
-            if not isinstance(s, str):
-                raise TypeError(f"symbols must be str, got {type(s).__name__}: {s!r}")
-        if len(set(syms)) != len(syms):
-            raise ValueError("symbols contain duplicates")
-        n = len(syms) if size is None else size
-        if n < len(syms):
-            raise ValueError(f"size={n} is smaller than the {len(syms)} symbols given")
-        if capacity < 1:
-            raise ValueError(f"capacity must be >= 1, got {capacity}")
-        self.capacity = capacity
-        self.size = n
-        self._books = {}
-        self._all = [OrderBook("", capacity) for _ in range(n)]
-        # Free stack popped from the end: hand out books in creation order.
-        self._free = self._all[::-1]
-        for s in syms:
-            self.acquire(s)
-
-    cdef OrderBook c_get(self, str symbol):
-        return <OrderBook>self._books.get(symbol)
-
-    def acquire(self, str symbol not None):
-        """Assign a free preallocated book to ``symbol`` and return it.
-
-        Returns the already assigned book when ``symbol`` has one.
-
-        Raises
-        ------
-        RuntimeError
-            No free book left (raise ``size``).
-        """
-        cdef OrderBook book = self._books.get(symbol)
-        if book is not None:
-            return book
-        if not self._free:
-            raise RuntimeError(
-                f"OrderBookPool exhausted: all {self.size} books are assigned; cannot acquire "
-                f"{symbol!r} (create the pool with a larger size=, or release a symbol)")
-        book = self._free.pop()
-        book.c_clear()
-        book.symbol = symbol
-        self._books[symbol] = book
-        return book
-
-    def release(self, str symbol not None):
-        """Clear the book of ``symbol`` and return it to the free list.
-
-        Raises
-        ------
-        KeyError
-            ``symbol`` has no book.
-        """
-        cdef OrderBook book = self._books.pop(symbol)
-        book.c_clear()
-        book.symbol = ""
-        self._free.append(book)
-
-    def reset(self):
-        """Clear every book (levels, ids, counters); assignments are kept."""
-        cdef OrderBook book
-        for book in self._all:
-            book.c_clear()
-
-    def get(self, str symbol, default=None):
-        """The book of ``symbol``, or ``default``."""
-        return self._books.get(symbol, default)
-
-    def symbols(self):
-        """List of the assigned symbols."""
-        return list(self._books)
-
-    @property
-    def free_count(self):
-        """Number of preallocated books not assigned to a symbol."""
-        return len(self._free)
-
-    def __getitem__(self, str symbol not None):
-        return self._books[symbol]
-
-    def __contains__(self, symbol):
-        return symbol in self._books
-
-    def __len__(self):
-        return len(self._books)
-
-    def __iter__(self):
-        return iter(self._books)
-
-    def __repr__(self):
-        return (f"OrderBookPool(size={self.size}, capacity={self.capacity}, "
-                f"assigned={len(self._books)}, free={len(self._free)})")
 
 
 def _apply_with_best(OrderBook book not None, const signed char[::1] sides, const double[::1] prices,

@@ -315,9 +315,18 @@ class RestClient:
         """
         return await self.request_json("GET", path, params, headers, weight=weight)
 
+    async def get_bytes(self, path: str, params: Params = None, headers: Mapping[str, str] | None = None,
+                        *, weight: float = 1) -> bytes:
+        """``GET`` exactly as :meth:`get_json` (retries, rate limit, body cap, errors) but return the raw body.
+
+        For callers that decode the body themselves without building Python objects (the compiled depth
+        snapshot decoder, ``feedhandler.sync.snapshot``).
+        """
+        return await self.request_json("GET", path, params, headers, weight=weight, _raw=True)
+
     async def request_json(self, method: str, path: str, params: Params = None,
                            headers: Mapping[str, str] | None = None, body: Any = None, *,
-                           weight: float = 1) -> Any:
+                           weight: float = 1, _raw: bool = False) -> Any:
         """Send ``method base_url + path`` and return the decoded JSON body.
 
         Parameters
@@ -374,7 +383,7 @@ class RestClient:
                 if not outcome.retryable:
                     break
             elif 200 <= outcome.status < 300:  # type: ignore[operator]
-                return self._decode(method, display, outcome, secrets)
+                return outcome.body if _raw else self._decode(method, display, outcome, secrets)
             else:
                 reason = f"HTTP {outcome.status}: {self._snippet(outcome.body, secrets)}"
                 if not _is_retryable_status(outcome.status):  # type: ignore[arg-type]

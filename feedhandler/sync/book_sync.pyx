@@ -149,7 +149,7 @@ cdef class BookSync:
     exchange, symbol:
         Names carried by the events.
     book:
-        The book to maintain (usually from an ``OrderBookPool``).
+        The book to maintain (``BookSyncGroup`` creates one per symbol).
     rule:
         The exchange's :class:`SequenceRule`.
     dispatcher:

@@ -239,14 +239,14 @@ odd_level = st.tuples(st.one_of(ladder_price, ladder_price, ladder_price, st.int
                                 st.just(2.0**60)), qtys)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(capacity=st.integers(1, 60), ops=st.lists(make_operation(ladder_level), max_size=30),
        depth=st.integers(0, 70))
 def test_ladder_matches_reference(capacity, ops, depth):
     run_ops(capacity, ops, depth, ladder_ticks=64)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(capacity=st.integers(1, 60), ops=st.lists(make_operation(odd_level), max_size=30),
        depth=st.integers(0, 70), decimals=st.sampled_from([-1, 0, 2]))
 def test_ladder_with_off_grid_prices_matches_reference(capacity, ops, depth, decimals):

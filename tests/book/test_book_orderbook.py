@@ -1,4 +1,4 @@
-"""OrderBook behaviour: validation, views, ids, inputs, and the pool."""
+"""OrderBook behaviour: validation, views, ids, inputs, layouts."""
 from __future__ import annotations
 
 import array
@@ -10,7 +10,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from feedhandler.book import ASK, BID, OrderBook, OrderBookPool
+from feedhandler.book import ASK, BID, OrderBook
 
 
 def sample_book(capacity: int = 50) -> OrderBook:
@@ -381,60 +381,3 @@ def test_steady_state_apply_level_does_not_grow_memory():
         tracemalloc.stop()
     assert end - start < 1024
     assert book.dropped_levels > 0
-
-
-# --------------------------------------------------------------------- pool
-
-def test_pool_lookup_and_preallocation():
-    pool = OrderBookPool(["BTCUSDT", "ETHUSDT"], capacity=20, size=4)
-    assert len(pool) == 2 and pool.size == 4 and pool.free_count == 2 and pool.capacity == 20
-    assert sorted(pool.symbols()) == ["BTCUSDT", "ETHUSDT"]
-    btc = pool["BTCUSDT"]
-    assert isinstance(btc, OrderBook) and btc.symbol == "BTCUSDT" and btc.capacity == 20
-    assert pool.get("BTCUSDT") is btc and pool.get("XRP") is None and pool.get("XRP", 1) == 1
-    assert "ETHUSDT" in pool and "XRP" not in pool
-    with pytest.raises(KeyError):
-        pool["XRP"]
-    assert sorted(pool) == ["BTCUSDT", "ETHUSDT"]
-
-
-def test_pool_acquire_release_reuses_same_object():
-    pool = OrderBookPool(capacity=8, size=2)
-    assert len(pool) == 0 and pool.free_count == 2
-    a = pool.acquire("A")
-    assert pool.acquire("A") is a  # idempotent
-    b = pool.acquire("B")
-    a.load_snapshot([(1.0, 1.0)], [(2.0, 1.0)], 5)
-    with pytest.raises(RuntimeError, match="size"):
-        pool.acquire("C")
-    pool.release("A")
-    assert "A" not in pool and pool.free_count == 1
-    c = pool.acquire("C")
-    assert c is a and c.symbol == "C"
-    assert c.to_dict() == {"symbol": "C", "last_update_id": 0, "bids": [], "asks": []}
-    with pytest.raises(KeyError):
-        pool.release("A")
-    assert pool["B"] is b
-
-
-def test_pool_reset_clears_all_books_keeps_assignment():
-    pool = OrderBookPool(["A", "B"], capacity=4)
-    for sym in ("A", "B"):
-        pool[sym].load_snapshot([(1.0, 1.0)], [(2.0, 1.0)], 3)
-    pool.reset()
-    for sym in ("A", "B"):
-        assert pool[sym].to_dict() == {"symbol": sym, "last_update_id": 0, "bids": [], "asks": []}
-    assert len(pool) == 2
-
-
-def test_pool_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="size"):
-        OrderBookPool(["A", "B"], size=1)
-    with pytest.raises(ValueError, match="duplicates"):
-        OrderBookPool(["A", "A"])
-    with pytest.raises(TypeError):
-        OrderBookPool([1])
-    with pytest.raises(ValueError, match="capacity"):
-        OrderBookPool(["A"], capacity=0)
-    with pytest.raises(RuntimeError, match="size"):
-        OrderBookPool().acquire("A")

@@ -3,46 +3,31 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 import numpy as np
 
-from feedhandler.core.errors import RestError
 from feedhandler.rest import RateLimit, RestClient
+from feedhandler.sync.snapshot import DepthSnapshotDecoder, decode_depth_body, snapshot_body_limit
 
 from . import constants as C
 
 __all__ = ["BinanceSnapshotFetcher", "parse_depth_snapshot"]
 
 
-class _Depth(msgspec.Struct):
-    lastUpdateId: int
-    bids: list[tuple[str, str]]
-    asks: list[tuple[str, str]]
-
-
-_decoder = msgspec.json.Decoder(_Depth)
-
-
-def parse_depth_snapshot(body: bytes | str | dict[str, Any]) -> tuple[int, np.ndarray, np.ndarray]:
+def parse_depth_snapshot(body: bytes | str | dict[str, Any],
+                         max_levels: int = C.MAX_SNAPSHOT_LIMIT) -> tuple[int, np.ndarray, np.ndarray]:
     """``(lastUpdateId, bids, asks)`` from a depth snapshot body; levels as ``(n, 2)`` float64 arrays.
 
-    Prices and quantities are parsed with ``float()`` (bit-identical to the stream decoder's parser).
+    Decoded in C (:class:`~feedhandler.sync.snapshot.DepthSnapshotDecoder`): prices and quantities are
+    bit-identical to ``float()`` of their text, no Python object per level, at most ``max_levels`` levels a
+    side kept (the rest counted and dropped, see the decoder's rules). A dict (an already decoded body) is
+    re-encoded first.
 
     Raises
     ------
     RestError
-        The body is not a depth snapshot (missing fields, wrong types, unparsable numbers).
+        The body is not a depth snapshot (missing fields, wrong types, unparsable or invalid numbers).
     """
-    try:
-        if isinstance(body, dict):
-            snap = msgspec.convert(body, _Depth)
-        else:
-            snap = _decoder.decode(body)
-        bids = np.array([(float(p), float(q)) for p, q in snap.bids], dtype=np.float64).reshape(-1, 2)
-        asks = np.array([(float(p), float(q)) for p, q in snap.asks], dtype=np.float64).reshape(-1, 2)
-    except (msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError) as exc:
-        raise RestError(f"binance: invalid depth snapshot: {exc}") from None
-    return snap.lastUpdateId, bids, asks
+    return decode_depth_body("binance", body, max_levels)
 
 
 class BinanceSnapshotFetcher:
@@ -67,13 +52,20 @@ class BinanceSnapshotFetcher:
         self.limit = int(limit)
         self.path = path
         self.weight = C.depth_weight(self.limit)
-        self._client = client or RestClient(rest_url, rate_limit=rate_limit or RateLimit(100.0, 6000))
+        # Bounded: a body larger than `limit` levels a side can need is refused while it is read, and at
+        # most `limit` levels a side are decoded (issue 18.9: 1.66 M levels sent for limit=1000).
+        self._client = client or RestClient(rest_url, rate_limit=rate_limit or RateLimit(100.0, 6000),
+                                            max_body_bytes=snapshot_body_limit(self.limit))
+        self._decoder = DepthSnapshotDecoder("binance", self.limit)
+
+    @property
+    def truncated(self) -> int:
+        """Levels beyond ``limit`` dropped from the last snapshot (0 when the exchange behaved)."""
+        return self._decoder.truncated
 
     async def __call__(self, symbol: str) -> tuple[int, np.ndarray, np.ndarray]:
-        body = await self._client.get_json(self.path, {"symbol": symbol, "limit": self.limit}, weight=self.weight)
-        if not isinstance(body, dict):
-            raise RestError(f"binance: depth snapshot of {symbol} is not a JSON object")
-        return parse_depth_snapshot(body)
+        body = await self._client.get_bytes(self.path, {"symbol": symbol, "limit": self.limit}, weight=self.weight)
+        return self._decoder.decode(body)
 
     async def close(self) -> None:
         """Close the REST session."""

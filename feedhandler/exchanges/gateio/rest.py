@@ -1,29 +1,12 @@
 """Gate.io spot REST: the order-book snapshot used to sync ``spot.order_book_update`` books."""
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from feedhandler.core.errors import RestError
 from feedhandler.rest import RateLimit, RestClient
+from feedhandler.sync.snapshot import DepthSnapshotDecoder, snapshot_body_limit
 
 from .constants import REST_ORDER_BOOK_LIMIT, REST_ORDER_BOOK_PATH, REST_URL
-
-
-def _levels(raw: Any, name: str) -> np.ndarray:
-    if not isinstance(raw, list):
-        raise RestError(f"gateio order_book: '{name}' is not a list")
-    out = np.empty((len(raw), 2), dtype=np.float64)
-    for i, level in enumerate(raw):
-        if not isinstance(level, (list, tuple)) or len(level) < 2:
-            raise RestError(f"gateio order_book: '{name}'[{i}] is not a [price, amount] pair")
-        try:
-            out[i, 0] = float(level[0])  # exactly the float64 the stream decoder gives (parse_double == float)
-            out[i, 1] = float(level[1])
-        except (TypeError, ValueError):
-            raise RestError(f"gateio order_book: '{name}'[{i}] holds a non-number") from None
-    return out
 
 
 class GateioSnapshotFetcher:
@@ -44,7 +27,10 @@ class GateioSnapshotFetcher:
     def __init__(self, rest_url: str | None = None, limit: int = REST_ORDER_BOOK_LIMIT,
                  rate_limit: RateLimit | None = None, client: RestClient | None = None):
         self.limit = int(limit)
-        self._client = client if client is not None else RestClient(rest_url or REST_URL, rate_limit=rate_limit)
+        # Bounded: the body is capped while read and at most `limit` levels a side are decoded (in C).
+        self._client = client if client is not None else RestClient(
+            rest_url or REST_URL, rate_limit=rate_limit, max_body_bytes=snapshot_body_limit(self.limit))
+        self._decoder = DepthSnapshotDecoder("gateio order_book", self.limit, update_id="id")
 
     @property
     def client(self) -> RestClient:
@@ -52,11 +38,14 @@ class GateioSnapshotFetcher:
         return self._client
 
     async def __call__(self, pair: str) -> tuple[int, np.ndarray, np.ndarray]:
-        body = await self._client.get_json(
+        body = await self._client.get_bytes(
             REST_ORDER_BOOK_PATH, [("currency_pair", pair), ("limit", self.limit), ("with_id", True)])
-        if not isinstance(body, dict) or not isinstance(body.get("id"), int):
-            raise RestError(f"gateio order_book {pair}: response has no integer 'id' (with_id=true)")
-        return int(body["id"]), _levels(body.get("bids"), "bids"), _levels(body.get("asks"), "asks")
+        return self._decoder.decode(body)  # RestError naming the field when it is not a with_id snapshot
+
+    @property
+    def truncated(self) -> int:
+        """Levels beyond ``limit`` dropped from the last snapshot (0 when the exchange behaved)."""
+        return self._decoder.truncated
 
     async def close(self) -> None:
         """Close the REST session."""

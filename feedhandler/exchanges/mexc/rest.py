@@ -18,6 +18,7 @@ import numpy as np
 
 from feedhandler.core.errors import AuthenticationError, ConfigurationError, RestError
 from feedhandler.rest import RateLimit, RestClient
+from feedhandler.sync.snapshot import decode_depth_body, snapshot_body_limit
 
 from . import constants as C
 
@@ -29,23 +30,20 @@ def sign(secret_key: str, total_params: str) -> str:
     return hmac.new(secret_key.encode(), total_params.encode(), hashlib.sha256).hexdigest()
 
 
-def parse_depth_snapshot(body: Any) -> tuple[int, np.ndarray, np.ndarray]:
+def parse_depth_snapshot(body: bytes | str | dict[str, Any],
+                         max_levels: int = C.DEPTH_SNAPSHOT_LIMIT) -> tuple[int, np.ndarray, np.ndarray]:
     """``{"lastUpdateId":..,"bids":[[p,q],..],"asks":[..]}`` -> ``(last_update_id, bids, asks)``.
 
-    Prices/quantities parse with ``float()`` (the same float64 the stream decoder gives).
+    Decoded in C (:class:`~feedhandler.sync.snapshot.DepthSnapshotDecoder`): the same float64 the stream
+    decoder gives, no Python object per level, at most ``max_levels`` levels a side. A dict (an already
+    decoded body) is re-encoded first.
 
     Raises
     ------
     RestError
         The body is not a depth snapshot.
     """
-    try:
-        uid = int(body["lastUpdateId"])
-        bids = np.array([[float(p), float(q)] for p, q, *_ in body["bids"]], dtype=np.float64).reshape(-1, 2)
-        asks = np.array([[float(p), float(q)] for p, q, *_ in body["asks"]], dtype=np.float64).reshape(-1, 2)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RestError(f"mexc: malformed depth snapshot ({type(exc).__name__}: {exc})") from None
-    return uid, bids, asks
+    return decode_depth_body("mexc", body, max_levels)
 
 
 class MexcRestClient:
@@ -73,8 +71,9 @@ class MexcRestClient:
         self.recv_window_ms = recv_window_ms
         self._clock = clock_ms or (lambda: time.time_ns() // 1_000_000)
         # Signed calls are not retried by the client: a timestamp must be fresh, the caller decides.
+        # Public calls: the depth snapshot is the largest body (capped at what limit=5000 can need).
         self.rest = RestClient(rest_url, timeout=timeout, retries=retries, rate_limit=rate_limit,
-                               backoff=(0.05, 1.0))
+                               backoff=(0.05, 1.0), max_body_bytes=snapshot_body_limit(C.DEPTH_SNAPSHOT_LIMIT))
         self._signed_rest = RestClient(rest_url, timeout=timeout, retries=0, rate_limit=rate_limit)
 
     def __repr__(self) -> str:
@@ -87,8 +86,8 @@ class MexcRestClient:
     # ---- public -------------------------------------------------------------------------------------
     async def depth(self, symbol: str, limit: int = C.DEPTH_SNAPSHOT_LIMIT) -> tuple[int, np.ndarray, np.ndarray]:
         """``GET /api/v3/depth``: ``(lastUpdateId, bids, asks)`` as float64 ``(n, 2)`` arrays."""
-        body = await self.rest.get_json(C.DEPTH_PATH, {"symbol": symbol, "limit": limit})
-        return parse_depth_snapshot(body)
+        body = await self.rest.get_bytes(C.DEPTH_PATH, {"symbol": symbol, "limit": limit})
+        return parse_depth_snapshot(body, limit)
 
     # ---- signed -------------------------------------------------------------------------------------
     def signed_query(self, params: list[tuple[str, Any]] | None = None) -> str:
