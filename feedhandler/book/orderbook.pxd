@@ -82,6 +82,8 @@ cdef class OrderBook:
     cdef object _bid_px_arr, _bid_qty_arr, _ask_px_arr, _ask_qty_arr
     cdef object _ladder_arrs      # tuple of the six ladder arrays
     cdef object _out_arrs         # None until the first top_*(): per side (px, qty) copies, best first
+    cdef object _pairs_arrs       # per side: capacity (price, qty) pairs for c_top_pairs
+    cdef double* _pairs[2]
     # Overflow (sorted) arrays: 2 x capacity doubles each from _pbase/_qbase;
     # the used region [_px, _px + _n) floats inside so that both its ends
     # are cheap to grow or shrink.  Indexed by side (BID=0, ASK=1).
@@ -144,6 +146,14 @@ cdef class OrderBook:
     cdef void c_apply_levels_trusted(self, int side, const double* prices, const double* qtys,
                                      Py_ssize_t n) noexcept
 
+    # The best min(n, count) levels of one side (BID or ASK, caller-checked),
+    # best first, as (price, qty) pairs: (*pairs)[2 i], (*pairs)[2 i + 1] for
+    # i < the returned count.  The pairs live in a buffer the book owns
+    # (allocated with it): valid until the book changes or the next
+    # c_top_pairs of that side.  For code that copies the top of the book
+    # (sinks, shared memory): the layout itself is not one sorted array.
+    cdef Py_ssize_t c_top_pairs(self, int side, Py_ssize_t n, const double** pairs) noexcept
+
     # Ladder layout helpers (see Layout above).
     cdef int _sorted_set(self, int side, double price, double qty, bint full) noexcept
     cdef int _ladder_set(self, int side, Py_ssize_t slot, double price, double qty) noexcept
@@ -153,7 +163,8 @@ cdef class OrderBook:
     cdef void _disable_ladder(self) noexcept
     cdef bint _fits(self, int decimals) noexcept
     cdef void _regrid(self, int decimals) noexcept
-    cdef Py_ssize_t _walk(self, int side, Py_ssize_t n, double* out_px, double* out_qty) noexcept
+    cdef Py_ssize_t _walk(self, int side, Py_ssize_t n, double* out_px, double* out_qty,
+                          Py_ssize_t stride) noexcept
     cdef Py_ssize_t _side_count(self, int side) noexcept
     cdef void _drop_worst(self, int side, Py_ssize_t k) noexcept
     cdef void _ov_place(self, int side, Py_ssize_t offset) noexcept

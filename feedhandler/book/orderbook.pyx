@@ -440,6 +440,9 @@ cdef class OrderBook:
             # break the ordering; the book writes through its raw pointers.
             arr.flags.writeable = False
         self._out_arrs = None
+        self._pairs_arrs = (np.zeros(2 * capacity, dtype=np.float64), np.zeros(2 * capacity, dtype=np.float64))
+        for s in range(2):
+            self._pairs[s] = _pointer(self._pairs_arrs[s])
         self._n[BID] = 0
         self._n[ASK] = 0
         # NaN never compares equal, so the first best_* read builds a tuple.
@@ -788,21 +791,29 @@ cdef class OrderBook:
             memmove(qv + j, qv + j + 1, (n - j - 1) * sizeof(double))
         self._n[side] = n - 1
 
-    cdef Py_ssize_t _walk(self, int side, Py_ssize_t n, double* out_px, double* out_qty) noexcept:
-        # The best min(n, count) levels, best first, into out_*[0:k]; returns k.
+    cdef Py_ssize_t c_top_pairs(self, int side, Py_ssize_t n, const double** pairs) noexcept:
+        cdef double* buf = self._pairs[side]
+        pairs[0] = buf
+        if n <= 0:
+            return 0
+        return self._walk(side, n, buf, buf + 1, 2)
+
+    cdef Py_ssize_t _walk(self, int side, Py_ssize_t n, double* out_px, double* out_qty,
+                          Py_ssize_t stride) noexcept:
+        # The best min(n, count) levels, best first, into out_*[0], out_*[stride], ...; returns k.
         cdef Py_ssize_t k = 0, slot = self._best_slot[side], i
         cdef double* lp = self._lp[side]
         cdef double* lq = self._lq[side]
         if self._ln[side] > 0:
             while k < n and slot >= 0:
-                out_px[k] = lp[2 * slot]
-                out_qty[k] = lq[2 * slot]
+                out_px[k * stride] = lp[2 * slot]
+                out_qty[k * stride] = lq[2 * slot]
                 k += 1
                 slot = _hi_bit(self._bits[side], slot - 1)
         i = self._n[side] - 1
         while k < n and i >= 0:
-            out_px[k] = self._px[side][i]
-            out_qty[k] = self._qty[side][i]
+            out_px[k * stride] = self._px[side][i]
+            out_qty[k * stride] = self._qty[side][i]
             k += 1
             i -= 1
         return k
@@ -1031,7 +1042,7 @@ cdef class OrderBook:
                 self._oqty[s] = _pointer(self._out_arrs[2 * s + 1])
                 self._out_arrs[2 * s].flags.writeable = False
                 self._out_arrs[2 * s + 1].flags.writeable = False
-        k = self._walk(side, n, self._opx[side], self._oqty[side])
+        k = self._walk(side, n, self._opx[side], self._oqty[side], 1)
         return self._out_arrs[2 * side][:k], self._out_arrs[2 * side + 1][:k]
 
     cdef list _levels(self, int side):
@@ -1039,7 +1050,7 @@ cdef class OrderBook:
         px = np.empty(n, dtype=np.float64)
         qv = np.empty(n, dtype=np.float64)
         if n:
-            self._walk(side, n, _pointer(px), _pointer(qv))
+            self._walk(side, n, _pointer(px), _pointer(qv), 1)
         return list(zip(px.tolist(), qv.tolist()))
 
     # ------------------------------------------------------------ Python API
@@ -1303,3 +1314,14 @@ def _apply_with_best(OrderBook book not None, const signed char[::1] sides, cons
         book.c_apply_level(sides[i], prices[i], qtys[i])
         acc += book.c_best_bid_price() + book.c_best_ask_price() + book.c_best_bid_qty() + book.c_best_ask_qty()
     return acc
+
+
+def _top_pairs(OrderBook book not None, int side, Py_ssize_t n):
+    """``c_top_pairs`` from Python (tests): a copy of the best ``n`` (price, qty) pairs, shape (k, 2)."""
+    cdef const double* pairs
+    _check_side(side)
+    cdef Py_ssize_t k = book.c_top_pairs(side, n, &pairs)
+    out = np.empty((k, 2), dtype=np.float64)
+    if k:
+        memcpy(cnp.PyArray_DATA(out), pairs, 2 * k * sizeof(double))
+    return out

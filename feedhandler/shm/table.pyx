@@ -250,7 +250,9 @@ cdef class ShmWriterSink(EventSink):
         cdef char* s
         cdef double* out
         cdef OrderBook book
-        cdef Py_ssize_t side, i, n, top, depth
+        cdef Py_ssize_t side, n, depth
+        cdef const double* pairs[2]
+        cdef Py_ssize_t nlev[2]
         cdef uint64_t seq
         if slot < 0:
             self.unknown += 1
@@ -259,6 +261,10 @@ cdef class ShmWriterSink(EventSink):
             book = <OrderBook?>(<BookUpdate>ev).book
             depth = self._t.depth
             s = self._t._slot(slot)
+            # the best levels, best first, as (price, qty) pairs (the book's public C API), gathered
+            # before the slot is marked busy so that the seqlock's critical section is only copies
+            nlev[0] = book.c_top_pairs(0, depth, &pairs[0])
+            nlev[1] = book.c_top_pairs(1, depth, &pairs[1])
             seq = fh_load_relaxed(u64(s))
             fh_store_relaxed(u64(s), (seq | 1) + (0 if seq & 1 else 0))   # odd: being written
             fh_fence_release()
@@ -266,12 +272,9 @@ cdef class ShmWriterSink(EventSink):
             (<int64_t*>(s + 16))[0] = ev.exchange_ts_ns
             (<int64_t*>(s + 24))[0] = ev.recv_ns
             for side in range(2):
-                n = book._n[side] if book._n[side] < depth else depth
-                top = book._n[side] - 1
+                n = nlev[side]
                 out = <double*>(s + SLOT_HEADER + side * 16 * depth)
-                for i in range(n):
-                    out[2 * i] = book._px[side][top - i]
-                    out[2 * i + 1] = book._qty[side][top - i]
+                memcpy(out, pairs[side], 2 * n * sizeof(double))
                 (<uint32_t*>(s + 32 + 4 * side))[0] = <uint32_t>n
             (<uint32_t*>(s + 40))[0] = 1
             (<uint32_t*>(s + 44))[0] = self._writer

@@ -313,7 +313,7 @@ cdef class BusEncoder(EventSink):
     @cython.boundscheck(False)
     @cython.wraparound(False)
     cdef int _book(self, object event) except -1:
-        # Bounds: the book's top region is [b._n[s] - n, b._n[s]) with n <= b._n[s]; the mirror holds
+        # Bounds: the book's top region (c_top_region) holds n levels at [0, n); the mirror holds
         # m_n[s] <= depth levels at [0, m_n[s]); the output holds at most m_n + n levels per side,
         # reserved by _room before anything is written. Both the book and the mirror keep their
         # best level at the END (the book's own orientation), so an unchanged top is one memcmp and
@@ -323,7 +323,7 @@ cdef class BusEncoder(EventSink):
         cdef _Stream st = self._stream(u.symbol, CH_BOOK)
         cdef Py_ssize_t nside[2]
         cdef Py_ssize_t out_n[2]
-        cdef Py_ssize_t s, i, j, k, k0, n, mn, lo
+        cdef Py_ssize_t s, i, j, k, k0, n, mn
         cdef double bp = 0.0, bq = 0.0, mp = 0.0
         cdef double* px
         cdef double* qv
@@ -332,8 +332,12 @@ cdef class BusEncoder(EventSink):
         cdef double* out
         cdef char* r
         cdef bint snap, better
-        nside[0] = b._n[0] if b._n[0] < self.depth else self.depth
-        nside[1] = b._n[1] if b._n[1] < self.depth else self.depth
+        cdef const double* tpx[2]
+        cdef const double* tqv[2]
+        # The book's top `depth` levels in its orientation (best LAST), through its public C API: the
+        # book's layout is a tick ladder, not one sorted array.
+        nside[0] = b.c_top_region(0, self.depth, &tpx[0], &tqv[0])
+        nside[1] = b.c_top_region(1, self.depth, &tpx[1], &tqv[1])
         snap = (not st.primed) or u.is_snapshot or (u.recv_ns - st.last_snapshot_ns >= self.snapshot_interval_ns)
         if snap:
             self._room(st, REC_HEADER + (nside[0] + nside[1]) * LEVEL_BYTES)
@@ -347,9 +351,8 @@ cdef class BusEncoder(EventSink):
         k = 0
         for s in range(2):
             n = nside[s]
-            lo = b._n[s] - n                # the book's top region starts here
-            px = b._px[s] + lo
-            qv = b._qty[s] + lo
+            px = <double*>tpx[s]            # the book's top region: n levels, best last
+            qv = <double*>tqv[s]
             mpx = st.m_px[s]
             mqv = st.m_qty[s]
             mn = st.m_n[s]

@@ -107,6 +107,8 @@ def assert_same(book: OrderBook, ref: ReferenceBook, depth: int) -> None:
         px, qty = top(depth)
         assert px.tolist() == [p for p, _ in levels[:depth]]
         assert qty.tolist() == [q for _, q in levels[:depth]]
+        # the C API the sinks and the shared-memory table copy the top with
+        assert [tuple(pq) for pq in orderbook_module._top_pairs(book, side, depth).tolist()] == levels[:depth]
 
 
 # Prices on a small grid of exact binary fractions so that collisions
