@@ -134,7 +134,8 @@ def cryptofeed_replay(items):
     Differences, stated: cryptofeed subscribes ``aggTrade``, not ``trade``, so the recording's ``trade``
     frames are only JSON-decoded the way its handler decodes every frame; the REST snapshot is loaded as
     its ``_snapshot`` does (same parse, same ``OrderBook`` call) without the HTTP request; depth frames
-    that arrive before the snapshot are skipped (older than it: its own check would drop them).
+    that arrive before the snapshot are queued and handled after it, as cryptofeed queues them while it
+    fetches the snapshot.
     """
     import asyncio
     from decimal import Decimal
@@ -162,7 +163,7 @@ def cryptofeed_replay(items):
 
     async def run():
         handler = feed.message_handler
-        loaded = False
+        queued: list[bytes] | None = []   # depth frames before the snapshot, queued as cryptofeed does
         for is_snap, raw in items:
             if is_snap:
                 resp = yjson.loads(raw, parse_float=Decimal)
@@ -170,10 +171,14 @@ def cryptofeed_replay(items):
                 feed._l2_book["BTC-USDT"] = CfBook(feed.id, "BTC-USDT", max_depth=feed.max_depth,
                                                    bids={Decimal(u[0]): Decimal(u[1]) for u in resp["bids"]},
                                                    asks={Decimal(u[0]): Decimal(u[1]) for u in resp["asks"]})
-                loaded = True
+                for q in queued or ():
+                    await handler(q, None, 0.0)
+                queued = None
             elif b'"e":"trade"' in raw[:120]:
                 yjson.loads(raw, parse_float=Decimal)
-            elif loaded or b"depthUpdate" not in raw[:120]:
+            elif queued is not None and b"depthUpdate" in raw[:120]:
+                queued.append(raw)
+            else:
                 await handler(raw, None, 0.0)
 
     asyncio.run(run())

@@ -437,7 +437,8 @@ def _depth_case(benchmark, depth: int, mode: str, impl: str):
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        rounds = 15 if impl.endswith("-c") else 5
+        # order-book's index(0) re-sorts after every change: seconds per round on deep books
+        rounds = 15 if impl.endswith("-c") else 3 if impl == "order-book" else 5
         benchmark.pedantic(target, setup=lambda: ((make(),), {}), rounds=rounds, iterations=1, warmup_rounds=1)
     finally:
         if gc_was_enabled:
