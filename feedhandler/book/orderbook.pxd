@@ -153,6 +153,13 @@ cdef class OrderBook:
     # c_top_pairs of that side.  For code that copies the top of the book
     # (sinks, shared memory): the layout itself is not one sorted array.
     cdef Py_ssize_t c_top_pairs(self, int side, Py_ssize_t n, const double** pairs) noexcept
+    # The same k = min(n, count) best levels in the previous layout's
+    # orientation: k prices at *px and k quantities at *qty, WORST first,
+    # best at index k - 1 (the encoder diffs its mirror in that order).  With
+    # the sorted layout these point into the book itself; with the ladder into
+    # the same per-side buffer as c_top_pairs (valid until the book changes or
+    # the next c_top_* call of that side).
+    cdef Py_ssize_t c_top_region(self, int side, Py_ssize_t n, const double** px, const double** qty) noexcept
 
     # Ladder layout helpers (see Layout above).
     cdef int _sorted_set(self, int side, double price, double qty, bint full) noexcept

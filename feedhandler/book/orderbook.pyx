@@ -798,6 +798,23 @@ cdef class OrderBook:
             return 0
         return self._walk(side, n, buf, buf + 1, 2)
 
+    cdef Py_ssize_t c_top_region(self, int side, Py_ssize_t n, const double** px, const double** qty) noexcept:
+        cdef Py_ssize_t k = self._side_count(side)
+        cdef double* buf = self._pairs[side]
+        if n < k:
+            k = n if n > 0 else 0
+        if self._ln[side] == 0:
+            # sorted layout: the top k levels are the region's last k, in place
+            px[0] = self._px[side] + (self._n[side] - k)
+            qty[0] = self._qty[side] + (self._n[side] - k)
+            return k
+        # ladder: best first walked into [k - 1 .. 0] (stride -1) of prices at buf, quantities at buf + capacity
+        px[0] = buf
+        qty[0] = buf + self.capacity
+        if k > 0:
+            self._walk(side, k, buf + (k - 1), buf + self.capacity + (k - 1), -1)
+        return k
+
     cdef Py_ssize_t _walk(self, int side, Py_ssize_t n, double* out_px, double* out_qty,
                           Py_ssize_t stride) noexcept:
         # The best min(n, count) levels, best first, into out_*[0], out_*[stride], ...; returns k.
@@ -1325,3 +1342,18 @@ def _top_pairs(OrderBook book not None, int side, Py_ssize_t n):
     if k:
         memcpy(cnp.PyArray_DATA(out), pairs, 2 * k * sizeof(double))
     return out
+
+
+
+def _top_region(OrderBook book not None, int side, Py_ssize_t n):
+    """``c_top_region`` from Python (tests): copies of (prices, qtys), worst first, best last."""
+    cdef const double* px
+    cdef const double* qv
+    _check_side(side)
+    cdef Py_ssize_t k = book.c_top_region(side, n, &px, &qv)
+    out_p = np.empty(k, dtype=np.float64)
+    out_q = np.empty(k, dtype=np.float64)
+    if k:
+        memcpy(cnp.PyArray_DATA(out_p), px, k * sizeof(double))
+        memcpy(cnp.PyArray_DATA(out_q), qv, k * sizeof(double))
+    return out_p, out_q

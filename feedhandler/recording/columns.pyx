@@ -165,6 +165,8 @@ cdef class EventColumns:
         cdef Py_ssize_t row, i, k, nb, na
         cdef int32_t code
         cdef OrderBook book
+        cdef const double* bpairs
+        cdef const double* apairs
         cdef BookUpdate u
         cdef Trade t
         cdef BookTicker b
@@ -198,18 +200,20 @@ cdef class EventColumns:
                 self.s_ts[row] = u.exchange_ts_ns
                 self.s_sym[row] = code
                 self.s_last[row] = u.last_update_id
-                nb, na = book._n[BID], book._n[ASK]
-                # best level at index n - 1 (orderbook.pxd); k < depth and n - 1 - k >= 0 are both checked
+                # the top `depth` levels, best first, as (price, qty) pairs (the book's public C API:
+                # its layout is a tick ladder); k < depth and k < nb (na) are both checked
+                nb = book.c_top_pairs(BID, self.depth, &bpairs)
+                na = book.c_top_pairs(ASK, self.depth, &apairs)
                 for k in range(self.depth):
                     if k < nb:
-                        self.s_bp[row, k] = book._px[BID][nb - 1 - k]
-                        self.s_bq[row, k] = book._qty[BID][nb - 1 - k]
+                        self.s_bp[row, k] = bpairs[2 * k]
+                        self.s_bq[row, k] = bpairs[2 * k + 1]
                     else:
                         self.s_bp[row, k] = NAN
                         self.s_bq[row, k] = NAN
                     if k < na:
-                        self.s_ap[row, k] = book._px[ASK][na - 1 - k]
-                        self.s_aq[row, k] = book._qty[ASK][na - 1 - k]
+                        self.s_ap[row, k] = apairs[2 * k]
+                        self.s_aq[row, k] = apairs[2 * k + 1]
                     else:
                         self.s_ap[row, k] = NAN
                         self.s_aq[row, k] = NAN

@@ -109,6 +109,8 @@ def assert_same(book: OrderBook, ref: ReferenceBook, depth: int) -> None:
         assert qty.tolist() == [q for _, q in levels[:depth]]
         # the C API the sinks and the shared-memory table copy the top with
         assert [tuple(pq) for pq in orderbook_module._top_pairs(book, side, depth).tolist()] == levels[:depth]
+        rp, rq = orderbook_module._top_region(book, side, depth)
+        assert list(zip(rp.tolist(), rq.tolist())) == levels[:depth][::-1]
 
 
 # Prices on a small grid of exact binary fractions so that collisions
