@@ -82,6 +82,7 @@ cdef class BookMirror(EventCounter):
     cdef int on_book_update(self, BookUpdate event) except -1:
         cdef OrderBook book = <OrderBook?>event.book
         cdef Py_ssize_t slot, side, i, n, row
+        cdef const double* pairs
         EventCounter.on_book_update(self, event)
         found = self._slot.get(event.symbol)
         if found is None:
@@ -93,12 +94,13 @@ cdef class BookMirror(EventCounter):
             self._symbols.append(event.symbol)
         else:
             slot = <Py_ssize_t>found
-        # The book keeps each side sorted with the BEST level at index n - 1 (orderbook.pxd); copy best first.
+        # The book's best levels, best first, as (price, qty) pairs: its public C API (orderbook.pxd,
+        # c_top_pairs); the layout itself (a tick ladder) is private.
         for side in range(2):
-            n = min(book._n[side], self.depth)
+            n = book.c_top_pairs(side, self.depth, &pairs)
             for i in range(n):
-                self._px[slot, side, i] = book._px[side][book._n[side] - 1 - i]
-                self._qty[slot, side, i] = book._qty[side][book._n[side] - 1 - i]
+                self._px[slot, side, i] = pairs[2 * i]
+                self._qty[slot, side, i] = pairs[2 * i + 1]
             self._n[slot, side] = n
         self._last_id[slot] = event.last_update_id
         if self.history_size:
