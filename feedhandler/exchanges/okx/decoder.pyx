@@ -310,36 +310,37 @@ cdef class OkxChecksum(BookIntegrity):
     @cython.wraparound(False)
     cdef int64_t compute(self, OrderBook book) noexcept:
         # Bounds: at most 25 levels per side, 2 texts each of <= TEXT_MAX - 1 bytes plus ':'; the buffer
-        # holds 25 * 4 * TEXT_MAX. Level i of a side is at index n - 1 - i (best at the end), i < n.
-        cdef Py_ssize_t nb = book._n[0], na = book._n[1], i, top, w
-        cdef const double* bp = book._px[0]
-        cdef const double* bq = book._qty[0]
-        cdef const double* ap = book._px[1]
-        cdef const double* aq = book._qty[1]
+        # holds 25 * 4 * TEXT_MAX. c_top_pairs gives nb/na <= CHECKSUM_DEPTH levels best first: level i of a
+        # side is the pair (p[2 i], p[2 i + 1]), i < n (valid until the book changes; one buffer per side).
+        cdef const double* bpairs = NULL
+        cdef const double* apairs = NULL
+        cdef Py_ssize_t nb = book.c_top_pairs(0, CHECKSUM_DEPTH, &bpairs)
+        cdef Py_ssize_t na = book.c_top_pairs(1, CHECKSUM_DEPTH, &apairs)
+        cdef Py_ssize_t i, top, w
         cdef char* out = self._buf
         cdef int k
         w = 0
-        top = max(min(nb, CHECKSUM_DEPTH), min(na, CHECKSUM_DEPTH))
+        top = max(nb, na)
         for i in range(top):
             if i < nb:
-                k = self._text(bp[nb - 1 - i], out + w)
+                k = self._text(bpairs[2 * i], out + w)
                 if k < 0:
                     return 0x100000000
                 w += k
                 out[w] = b':'
-                k = self._text(bq[nb - 1 - i], out + w + 1)
+                k = self._text(bpairs[2 * i + 1], out + w + 1)
                 if k < 0:
                     return 0x100000000
                 w += k + 1
                 out[w] = b':'
                 w += 1
             if i < na:
-                k = self._text(ap[na - 1 - i], out + w)
+                k = self._text(apairs[2 * i], out + w)
                 if k < 0:
                     return 0x100000000
                 w += k
                 out[w] = b':'
-                k = self._text(aq[na - 1 - i], out + w + 1)
+                k = self._text(apairs[2 * i + 1], out + w + 1)
                 if k < 0:
                     return 0x100000000
                 w += k + 1
