@@ -13,6 +13,12 @@ Build modes are chosen with the ``FEEDHANDLER_BUILD`` environment variable:
     under ``build/cython-annotate/`` (yellow lines are Python interaction).
 ``debug``
     ``-O0 -g`` and Cython's own checks everywhere, for gdb/valgrind.
+``asan``
+    AddressSanitizer + UndefinedBehaviorSanitizer (``-fsanitize=address,undefined
+    -fno-omit-frame-pointer``, ``-O1 -g``; any UB report aborts). The interpreter is not
+    instrumented, so the ASan runtime must be loaded first:
+    ``LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 python ...``.
+    ``tests/sanitize/run.sh`` builds this mode in a separate copy of the tree and fuzzes every decoder.
 
 ``FEEDHANDLER_NATIVE=1`` adds ``-march=native`` (never for wheels you ship).
 ``FEEDHANDLER_ONLY=<glob>`` restricts the build to matching ``.pyx`` files
@@ -30,8 +36,8 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 MODE = os.environ.get("FEEDHANDLER_BUILD", "release").strip().lower()
-if MODE not in {"release", "profile", "annotate", "debug"}:
-    sys.exit(f"FEEDHANDLER_BUILD={MODE!r} is not a build mode: use release, profile, annotate or debug")
+if MODE not in {"release", "profile", "annotate", "debug", "asan"}:
+    sys.exit(f"FEEDHANDLER_BUILD={MODE!r} is not a build mode: use release, profile, annotate, debug or asan")
 
 DIRECTIVES: dict[str, object] = {
     "language_level": 3,
@@ -46,6 +52,7 @@ DIRECTIVES: dict[str, object] = {
 }
 MACROS: list[tuple[str, str]] = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
 CFLAGS = ["-O3", "-fno-strict-aliasing", "-Wno-unused-function", "-Wno-unreachable-code"]
+LDFLAGS: list[str] = []
 
 if MODE == "profile":
     DIRECTIVES.update({"linetrace": True, "profile": True, "binding": True})
@@ -53,6 +60,12 @@ if MODE == "profile":
 elif MODE == "debug":
     DIRECTIVES.update({"boundscheck": True, "wraparound": True, "initializedcheck": True, "cdivision": False})
     CFLAGS = ["-O0", "-g3", "-Wno-unused-function"]
+elif MODE == "asan":
+    # Cython's own checks stay as in release: the point is to catch what the hand-proven
+    # bounds (boundscheck=False functions) and the integer arithmetic get wrong.
+    SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer"]
+    CFLAGS = ["-O1", "-g", "-fno-strict-aliasing", "-Wno-unused-function", *SANITIZE]
+    LDFLAGS = SANITIZE
 if os.environ.get("FEEDHANDLER_NATIVE") == "1":
     CFLAGS.append("-march=native")
 
@@ -71,6 +84,7 @@ def _extensions() -> list[Extension]:
                 include_dirs=[np.get_include()],
                 define_macros=MACROS,
                 extra_compile_args=CFLAGS,
+                extra_link_args=LDFLAGS,
             )
         )
     return exts

@@ -11,6 +11,7 @@ from .errors import (
     StaleConnectionError,
     SubscriptionError,
     UnknownExchangeError,
+    UnsubscribedSymbolError,
 )
 from .factory import WebSocketStrategyFactory
 from .headers import get_include
@@ -31,6 +32,6 @@ __all__ = [
     "ConnectionFailedError", "ConnectionMetrics", "ConnectionState", "ConnectionStrategy", "FeedError",
     "HandlerError", "ManagerMetrics", "MessageParser", "MessageType", "ParseError", "ReconnectPolicy",
     "RestError", "StaleConnectionError", "SubscriptionAck", "SubscriptionError", "SubscriptionState",
-    "SubscriptionStrategy", "UnknownExchangeError", "WebSocketManager", "WebSocketManagerConfig",
-    "WebSocketStrategyFactory", "get_include",
+    "SubscriptionStrategy", "UnknownExchangeError", "UnsubscribedSymbolError", "WebSocketManager",
+    "WebSocketManagerConfig", "WebSocketStrategyFactory", "get_include",
 ]

@@ -26,7 +26,17 @@ class UnknownExchangeError(ConfigurationError, KeyError):
 
 
 class ConnectionFailedError(FeedError, ConnectionError):
-    """Connecting to the exchange failed; the manager retries with backoff."""
+    """Connecting to the exchange failed; the manager retries with backoff.
+
+    ``status`` is the HTTP status of a refused WebSocket upgrade (None otherwise) and ``retry_after``
+    the seconds its ``Retry-After`` header asked to wait (None when absent): the manager waits at
+    least that long before the next attempt.
+    """
+
+    def __init__(self, message: str = "", status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
 
 
 class AuthenticationError(FeedError):
@@ -47,6 +57,10 @@ class ParseError(FeedError, ValueError):
 
     field: "str | None" = None
     offset: int = -1
+
+
+class UnsubscribedSymbolError(FeedError):
+    """Frames arrived for a symbol the connection did not subscribe (reported once per name; ignored)."""
 
 
 class StaleConnectionError(FeedError):

@@ -27,6 +27,7 @@ from .errors import (
     AuthenticationError,
     ConnectionFailedError,
     FeedError,
+    ParseError,
     StaleConnectionError,
     SubscriptionError,
 )
@@ -96,11 +97,18 @@ class _Connection:
         self.task: asyncio.Task[None] | None = None
         self.send_queue: asyncio.Queue[str | bytes] | None = None
         self.timers: list[asyncio.TimerHandle] = []
+        self.retry_after: float | None = None  # seconds a refused upgrade asked to wait before the next attempt
         # The data path: the transport calls this compiled sink for every frame (counts, parse, route).
-        self.sink = FrameSink(manager.message_parser.feed, self._on_control, manager._report)
+        self.sink = FrameSink(manager.message_parser.feed, self._on_control, self._on_error)
 
     def _on_control(self, message_type: int, raw: str | bytes) -> None:
         self.manager._on_control(self, message_type, raw)
+
+    def _on_error(self, error: BaseException) -> None:
+        if isinstance(error, ParseError):
+            # the rejected frame may have been an update of any book on this connection
+            self.manager.message_parser.on_frame_rejected(self.symbols, time.monotonic_ns())
+        self.manager._report(error)
 
     @property
     def frames(self) -> int:
@@ -252,6 +260,8 @@ class WebSocketManager:
         wanted = [s for s in dict.fromkeys(symbols) if s not in self.active_symbols]
         if not wanted:
             return
+        # before any subscription goes out: frames for names outside the subscribed set create nothing
+        self.message_parser.on_subscribed(wanted)
         limit = self._streams_per_connection()
         new_conns: list[_Connection] = []
         for symbol in wanted:
@@ -303,6 +313,7 @@ class WebSocketManager:
         """
         new_parser.bind(self.message_handler, self._report)
         new_parser.set_book_recovery(self._recover_book)
+        new_parser.on_subscribed(sorted(self.active_symbols))
         old, self.message_parser = self.message_parser, new_parser
         old.set_book_recovery(None)
         for conn in self._connections:
@@ -543,13 +554,19 @@ class WebSocketManager:
                 conn.state = ConnectionState.RECONNECTING
                 conn.reconnects += 1
                 self._reconnects_total += 1
-                await asyncio.sleep(policy.delay(attempt - 1, self._rand.random()))
+                delay = policy.delay(attempt - 1, self._rand.random())
+                if conn.retry_after is not None:
+                    # the server refused the upgrade (429/503) and said how long to wait: wait as told
+                    delay = max(delay, min(conn.retry_after, self.config.max_retry_after))
+                    conn.retry_after = None
+                await asyncio.sleep(delay)
             try:
                 await self._connect_once(conn)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 conn.last_error = f"{type(exc).__name__}: {exc}"
+                conn.retry_after = getattr(exc, "retry_after", None)
                 self._report(exc)
             finally:
                 await self._teardown(conn)
@@ -590,6 +607,8 @@ class WebSocketManager:
                 helpers.append(asyncio.create_task(self._keep_alive(conn, ws, ctx)))
             if cfg.stale_timeout > 0 or ctx.max_lifetime > 0:
                 helpers.append(asyncio.create_task(self._watchdog(conn, ws, ctx)))
+            if cfg.book_stale_after > 0:
+                helpers.append(asyncio.create_task(self._book_freshness(conn), name=f"feedhandler-fresh-{conn.id}"))
             conn.state = ConnectionState.CONNECTED
             conn.last_error = None
             conn.ready.set()
@@ -646,6 +665,13 @@ class WebSocketManager:
                 raise
             except Exception as exc:
                 self._report(exc)
+
+    async def _book_freshness(self, conn: _Connection) -> None:
+        """While the connection is up: BookStatus(valid=False, reason="stale") for books idle too long."""
+        seconds = self.config.book_stale_after
+        while True:
+            await asyncio.sleep(max(0.01, seconds / 4))
+            self.message_parser.check_stale(list(conn.symbols), seconds)
 
     async def _watchdog(self, conn: _Connection, ws: TransportConnection, ctx: ConnectionContext) -> None:
         """Reconnect a connection that went silent, or that reached its maximum lifetime."""

@@ -205,6 +205,15 @@ class MessageParser(ABC):
     def awaits_snapshot(self, symbol: str) -> bool:
         """True while an in-band book of ``symbol`` waits for the snapshot a recovery asked for."""
         return False
+    def on_subscribed(self, symbols: Iterable[str]) -> None:
+        """``symbols`` are about to be subscribed (before any message goes out); state for others is refused."""
+
+    def on_frame_rejected(self, symbols: Iterable[str], now_ns: int) -> None:
+        """A frame on the connection carrying ``symbols`` failed to decode (a ``ParseError``)."""
+
+    def check_stale(self, symbols: Iterable[str], seconds: float) -> list[str]:
+        """Report the books of ``symbols`` without an update for ``seconds`` as stale; returns them."""
+        return []
 
     def configure(self, config: Any) -> None:
         """Take settings from the manager's ``WebSocketManagerConfig`` (e.g. ``book_depth``) before the first frame."""

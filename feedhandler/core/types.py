@@ -160,6 +160,17 @@ class WebSocketManagerConfig:
         Seconds to wait for subscription acks before marking them failed.
     book_depth:
         Capacity (levels per side) of each order book.
+    book_discard_limit, book_discard_timeout:
+        A book whose updates are all being discarded (older than the book, e.g. ids restarted by
+        the exchange) or whose connection's frames are all rejected turns invalid after this many
+        frames or seconds of them, whichever comes first, and resyncs; a REST snapshot ahead of the
+        stream is given up after the same bound and another is fetched.
+    book_stale_after:
+        Seconds without an applied update after which a LIVE book of a connected symbol is reported
+        ``BookStatus(valid=False, reason="stale")`` (0, the default, disables it: a quiet market is
+        normal on many exchanges).
+    max_retry_after:
+        Cap in seconds on a ``Retry-After`` that a refused WebSocket upgrade (429/503) asks for.
     transport:
         ``"picows"`` (default: frames handed to the parser from picows' C
         callback, about 7x the frame rate of websockets on loopback) or
@@ -185,6 +196,10 @@ class WebSocketManagerConfig:
     initialize_timeout: float = 30.0
     subscribe_timeout: float = 10.0
     book_depth: int = 1000
+    book_discard_limit: int = 100
+    book_discard_timeout: float = 2.0
+    book_stale_after: float = 0.0
+    max_retry_after: float = 60.0
     transport: str = "picows"
     max_frame_size: int = 16 * 1024 * 1024
     max_symbols_per_connection: int | None = None
@@ -198,3 +213,7 @@ class WebSocketManagerConfig:
             raise ValueError("stale_timeout must be >= 0 and connect_timeout > 0")
         if self.book_depth < 1:
             raise ValueError("book_depth must be at least 1")
+        if self.book_discard_limit < 1 or not self.book_discard_timeout >= 0:
+            raise ValueError("book_discard_limit must be >= 1 and book_discard_timeout >= 0")
+        if not self.book_stale_after >= 0 or not self.max_retry_after >= 0:
+            raise ValueError("book_stale_after and max_retry_after must be >= 0")

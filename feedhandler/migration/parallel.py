@@ -304,6 +304,20 @@ class ParallelParser(MessageParser):
 
     def awaits_snapshot(self, symbol: str) -> bool:
         return self.primary.awaits_snapshot(symbol)
+    def on_subscribed(self, symbols: Iterable[str]) -> None:
+        symbols = list(symbols)
+        self.primary.on_subscribed(symbols)
+        self.shadow.on_subscribed(symbols)
+
+    def on_frame_rejected(self, symbols: Iterable[str], now_ns: int) -> None:
+        symbols = list(symbols)
+        self.primary.on_frame_rejected(symbols, now_ns)
+        self.shadow.on_frame_rejected(symbols, now_ns)
+
+    def check_stale(self, symbols: Iterable[str], seconds: float) -> list[str]:
+        symbols = list(symbols)
+        self.shadow.check_stale(symbols, seconds)
+        return self.primary.check_stale(symbols, seconds)
 
     def stats(self) -> dict[str, Any]:
         out = dict(self.primary.stats())

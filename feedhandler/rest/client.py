@@ -51,8 +51,11 @@ def _is_retryable_status(status: int) -> bool:
     return status == 429 or status == 418 or 500 <= status <= 599
 
 
-def _retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Parse a ``Retry-After`` header: delta seconds or an HTTP date. ``None`` when absent or unusable."""
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Parse a ``Retry-After`` header: delta seconds or an HTTP date. ``None`` when absent or unusable.
+
+    Shared with the transports (a refused WebSocket upgrade carries the same header).
+    """
     if not value:
         return None
     value = value.strip()
@@ -70,6 +73,9 @@ def _retry_after_seconds(value: str | None, now: float | None = None) -> float |
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
+
+
+_retry_after_seconds = parse_retry_after
 
 
 def _text_param(value: Any) -> str:

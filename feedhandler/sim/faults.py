@@ -76,6 +76,26 @@ class FaultConfig:
         Send nothing on any WebSocket (frames are discarded) while the sockets stay open.
     refuse_connections : bool
         Answer WebSocket handshakes and REST requests with HTTP 503.
+    refuse_status : int
+        The HTTP status of those refusals (503 by default; 429 for rate limiting).
+    refuse_retry_after : float or None
+        ``Retry-After`` seconds sent with those answers (None: no header).
+    unknown_symbols : int
+        After each depth delta, send frames (``unknown_frames_per_delta`` of them) for symbols nobody
+        subscribed, cycling through this many distinct fabricated names (0: off).
+    unknown_frames_per_delta : int
+        How many such frames follow each real delta.
+    linger_after_unsubscribe : float
+        Seconds an unsubscribed stream keeps being sent (frames in flight after ``unsubscribe()``).
+    id_restart : bool
+        Update ids on the wire restart from 1 (as after an exchange maintenance): the next delta of each
+        symbol is numbered 1, REST snapshots too; switching it off returns to the model's ids (a jump).
+    ids_past_int64 : bool
+        Depth deltas carry update ids past the int64 range (the model id + 2**63).
+    snapshot_ahead_ids : int
+        REST depth snapshots claim an update id this far ahead of the book they hold (a misbehaving cache).
+    silent_symbols : tuple of str
+        Frames of these symbols are discarded (the model goes on) while the connections stay open.
     """
 
     seed: int = 0
@@ -92,6 +112,15 @@ class FaultConfig:
     reject_auth: bool = False
     silent: bool = False
     refuse_connections: bool = False
+    refuse_status: int = 503
+    refuse_retry_after: float | None = None
+    unknown_symbols: int = 0
+    unknown_frames_per_delta: int = 10
+    linger_after_unsubscribe: float = 0.0
+    id_restart: bool = False
+    ids_past_int64: bool = False
+    snapshot_ahead_ids: int = 0
+    silent_symbols: tuple[str, ...] = ()
     silent_until: float = 0.0
     """``time.monotonic()`` until which the exchange is silent (see :meth:`silence`)."""
     refuse_until: float = 0.0
@@ -107,8 +136,13 @@ class FaultConfig:
         elif name in ("drop_after_frames",) and value is not None:
             if int(value) < 1:  # type: ignore[call-overload]
                 raise ValueError(f"drop_after_frames must be >= 1 or None, got {value!r}")
-        elif name in ("oversize_bytes", "stale_snapshot_ids") and int(value) < 0:  # type: ignore[call-overload]
+        elif name in ("oversize_bytes", "stale_snapshot_ids", "unknown_symbols", "unknown_frames_per_delta",
+                      "snapshot_ahead_ids") and int(value) < 0:  # type: ignore[call-overload]
             raise ValueError(f"{name} must be >= 0, got {value!r}")
+        elif name == "linger_after_unsubscribe" and float(value) < 0:  # type: ignore[arg-type]
+            raise ValueError(f"linger_after_unsubscribe must be >= 0, got {value!r}")
+        elif name == "silent_symbols":
+            value = tuple(value)  # type: ignore[call-overload]
         elif name == "rest_delay" and float(value) < 0:  # type: ignore[arg-type]
             raise ValueError(f"rest_delay must be >= 0, got {value!r}")
         object.__setattr__(self, name, value)

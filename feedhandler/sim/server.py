@@ -17,7 +17,7 @@ import random
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from http import HTTPStatus
 from types import TracebackType
@@ -76,6 +76,12 @@ class ExchangeStats:
     """The (first_id, last_id) ranges withheld, per symbol (the last 1000)."""
     last_update_id_sent: dict[str, int] = field(default_factory=dict)
     """``last_id`` of the latest delta published (not withheld) per symbol."""
+    unknown_frames_sent: int = 0
+    """Frames for fabricated, never-subscribed symbols (the unknown-symbol flood fault)."""
+    silenced_frames: Counter[str] = field(default_factory=Counter)
+    """Frames of a symbol discarded by the silent-symbols fault."""
+    id_restarts: Counter[str] = field(default_factory=Counter)
+    """How many times a symbol's wire ids restarted from 1."""
 
 
 @dataclass(slots=True)
@@ -208,6 +214,11 @@ class SimExchange(ExchangeContext):
         self._gap_rng = random.Random(f"gap:{self._faults.seed}")
         self._token_rng = random.Random(f"token:{seed}")
         self._steps: Counter[str] = Counter()
+        # id-restart fault: per symbol, the model id that wire id 0 stands for, newest last (wire = model - offset)
+        self._id_epochs: dict[str, list[list[int]]] = {}   # [offset, last model id in this epoch or -1 = open]
+        self._lingering: dict[tuple[int, str], Subscription] = {}
+        self._unknown_cursor = 0
+        self._paused = False
         self._last_top: dict[str, tuple[str, str, str, str]] = {}
         self._active: dict[int, _LiveConnection] = {}
         self._history: deque[SimConnection] = deque(maxlen=10_000)
@@ -249,7 +260,27 @@ class SimExchange(ExchangeContext):
         else:
             snapshot = model.snapshot(symbol, limit)
         self.stats.snapshots_served[symbol] += 1
-        return snapshot
+        # snapshot-ahead fault: the current book labelled with an id the stream has not reached
+        return self._wire_snapshot(symbol, snapshot, self._faults.snapshot_ahead_ids)
+
+    def _wire_snapshot(self, symbol: str, snapshot: BookSnapshot, ahead: int = 0) -> BookSnapshot:
+        """The snapshot as the wire numbers it (id-restart fault), ``ahead`` ids further."""
+        uid = self._wire_id(symbol, snapshot.last_update_id) + ahead
+        return snapshot._replace(last_update_id=uid) if uid != snapshot.last_update_id else snapshot
+
+    def _wire_id(self, symbol: str, model_id: int) -> int:
+        epochs = self._id_epochs.get(symbol)
+        if epochs and epochs[-1][1] < 0:
+            return model_id - epochs[-1][0]
+        return model_id
+
+    def model_update_id(self, symbol: str, wire_id: int) -> int:
+        """The model update id a wire id stands for (differs only while/after the id-restart fault)."""
+        for offset, last in reversed(self._id_epochs.get(symbol, ())):
+            end = self._model.last_update_id(symbol) if last < 0 else last
+            if 0 <= wire_id <= end - offset:
+                return wire_id + offset
+        return wire_id
 
     def check_auth(self, valid: bool) -> bool:
         """Final auth decision; the reject-auth fault turns every check into a failure."""
@@ -400,6 +431,14 @@ class SimExchange(ExchangeContext):
         """Wait until every open connection's send queue is written to its socket."""
         await asyncio.gather(*(conn.queue.join() for conn in list(self._active.values())))
 
+    def pause(self) -> None:
+        """Stop the market driver (the model stands still) until :meth:`resume`; frames queued still go out."""
+        self._paused = True
+
+    def resume(self) -> None:
+        """Restart the market driver after :meth:`pause`."""
+        self._paused = False
+
     def push_snapshot(self, symbol: str) -> None:
         """Push the current whole book on ``symbol``'s DEPTH streams now (if the protocol encodes it)."""
         self._publish_snapshot(Channel.DEPTH, symbol)
@@ -421,7 +460,10 @@ class SimExchange(ExchangeContext):
         else:
             self.stats.deltas_published[symbol] += 1
             self.stats.last_update_id_sent[symbol] = delta.last_id
-            self._publish(Channel.DEPTH, symbol, self._protocol.encode_delta, delta, delta.last_id)
+            wire = self._wire_delta(delta)
+            self._publish(Channel.DEPTH, symbol, self._protocol.encode_delta, wire, delta.last_id)
+            if self._faults.unknown_symbols:
+                self._publish_unknown(symbol, wire)
         encode_trade = self._protocol.encode_trade
         for trade in delta.trades:
             self._publish(Channel.TRADE, symbol, encode_trade, trade)
@@ -438,6 +480,40 @@ class SimExchange(ExchangeContext):
         self._publish_snapshot(Channel.PARTIAL_DEPTH, symbol)
         return delta
 
+    def _wire_delta(self, delta: Delta) -> Delta:
+        """The delta as the wire numbers it under the id faults (restart from 1, past int64)."""
+        faults, symbol = self._faults, delta.symbol
+        epochs = self._id_epochs.setdefault(symbol, [])
+        if faults.id_restart and not (epochs and epochs[-1][1] < 0):
+            epochs.append([delta.first_id - 1, -1])   # this delta is wire id 1
+            del epochs[:-100]
+            self.stats.id_restarts[symbol] += 1
+        elif not faults.id_restart and epochs and epochs[-1][1] < 0:
+            epochs[-1][1] = delta.first_id - 1        # back to the model's ids: a jump forward
+        first, last = self._wire_id(symbol, delta.first_id), self._wire_id(symbol, delta.last_id)
+        if faults.ids_past_int64:
+            first, last = first + (1 << 63), last + (1 << 63)
+        if first == delta.first_id and last == delta.last_id:
+            return delta
+        return replace(delta, first_id=first, last_id=last)
+
+    def _publish_unknown(self, symbol: str, delta: Delta) -> None:
+        """Unknown-symbol flood: the delta re-addressed to fabricated names on every connection holding it."""
+        faults = self._faults
+        if symbol in faults.silent_symbols:
+            return
+        for conn, subs in self._subscribers(Channel.DEPTH, symbol):
+            for _ in range(faults.unknown_frames_per_delta):
+                fake = f"X{self._unknown_cursor % faults.unknown_symbols}{symbol}"
+                self._unknown_cursor += 1
+                for sub in subs:
+                    fake_sub = replace(sub, symbol=fake, name=sub.name.replace(symbol, fake).replace(
+                        symbol.lower(), fake.lower()))
+                    frame = self._protocol.encode_delta(replace(delta, symbol=fake), fake_sub)
+                    if frame is not None:
+                        self.stats.unknown_frames_sent += 1
+                        self._enqueue(conn, _Outgoing(frame, FrameKind.DATA, fake, 0))
+
     def _subscribers(self, channel: Channel, symbol: str) -> list[tuple[_LiveConnection, list[Subscription]]]:
         key = (channel, symbol)
         return [(c, subs) for c in self._active.values() if (subs := c.topics.get(key))]
@@ -446,8 +522,12 @@ class SimExchange(ExchangeContext):
         self, channel: Channel, symbol: str, encode: Callable[[Any, Subscription], Frame | None], event: Any, last_id: int = 0
     ) -> None:
         # One encode per distinct subscription, shared by all connections holding it.
+        targets = self._subscribers(channel, symbol)
+        if targets and symbol in self._faults.silent_symbols:
+            self.stats.silenced_frames[symbol] += sum(len(subs) for _, subs in targets)
+            return
         cache: dict[Subscription, Any] = {}
-        for conn, subs in self._subscribers(channel, symbol):
+        for conn, subs in targets:
             for sub in subs:
                 frame = cache.get(sub, _MISSING)
                 if frame is _MISSING:
@@ -465,7 +545,7 @@ class SimExchange(ExchangeContext):
             channel,
             symbol,
             lambda snap, sub: self._protocol.encode_snapshot(symbol, snap, ts, sub),
-            snapshot,
+            self._wire_snapshot(symbol, snapshot),
             snapshot.last_update_id,
         )
 
@@ -493,7 +573,10 @@ class SimExchange(ExchangeContext):
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if self._faults.is_refusing:
             self.stats.connections_refused += 1
-            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "refused by fault injection\n")
+            response = connection.respond(HTTPStatus(self._faults.refuse_status), "refused by fault injection\n")
+            if self._faults.refuse_retry_after is not None:
+                response.headers["Retry-After"] = f"{self._faults.refuse_retry_after:g}"
+            return response
         path = urlsplit(request.path).path
         if not self._protocol.accepts_path(path):
             return connection.respond(HTTPStatus.NOT_FOUND, f"no WebSocket endpoint at {path}\n")
@@ -549,7 +632,13 @@ class SimExchange(ExchangeContext):
         for frame in reply.frames:
             self._enqueue(conn, _Outgoing(frame, FrameKind.CONTROL))
         if reply.subscribe or reply.unsubscribe:
+            linger = self._faults.linger_after_unsubscribe
             for name in reply.unsubscribe:
+                if linger and name in conn.subscriptions:
+                    # frames in flight after the unsubscribe: the stream goes on for a while
+                    asyncio.get_running_loop().call_later(linger, self._end_linger, conn, name,
+                                                          conn.subscriptions[name])
+                    continue
                 conn.subscriptions.pop(name, None)
             for sub in reply.subscribe:
                 conn.subscriptions[sub.name] = sub
@@ -559,11 +648,17 @@ class SimExchange(ExchangeContext):
                     if sub.channel is Channel.DEPTH:
                         snapshot = self._model.snapshot(sub.symbol)
                         ts = self._model.best_bid_ask(sub.symbol).ts_ms
-                        frame = self._protocol.encode_snapshot(sub.symbol, snapshot, ts, sub)
+                        frame = self._protocol.encode_snapshot(sub.symbol, self._wire_snapshot(sub.symbol, snapshot),
+                                                               ts, sub)
                         if frame is not None:
                             self._enqueue(conn, _Outgoing(frame, FrameKind.DATA, sub.symbol, snapshot.last_update_id))
         if reply.close is not None:
             self._enqueue(conn, _Outgoing(None, FrameKind.CONTROL, close=reply.close))
+
+    def _end_linger(self, conn: _LiveConnection, name: str, sub: Subscription) -> None:
+        if conn.subscriptions.get(name) is sub:
+            conn.subscriptions.pop(name, None)
+            conn.reindex()
 
     async def _send_loop(self, conn: _LiveConnection) -> None:
         queue = conn.queue
@@ -647,7 +742,10 @@ class SimExchange(ExchangeContext):
         self.stats.rest_requests[request.path] += 1
         if self._faults.is_refusing:
             self.stats.rest_refused += 1
-            return web.Response(status=503, text="refused by fault injection\n")
+            headers = ({"Retry-After": f"{self._faults.refuse_retry_after:g}"}
+                       if self._faults.refuse_retry_after is not None else None)
+            return web.Response(status=self._faults.refuse_status, text="refused by fault injection\n",
+                                headers=headers)
         response: web.StreamResponse = await handler(request)
         return response
 
@@ -662,7 +760,9 @@ class SimExchange(ExchangeContext):
         next_t = loop.time()
         while True:
             now = loop.time()
-            if now >= next_t:
+            if self._paused:
+                next_t = now + interval
+            elif now >= next_t:
                 due = min(int((now - next_t) / interval) + 1, max_batch)
                 self.step(due)
                 next_t += due * interval

@@ -9,7 +9,7 @@ book is not handed out again until it has been rebuilt from a new snapshot.
 
 The continuity rule is a small :class:`SequenceRule` per exchange.
 """
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 
 from feedhandler.book.orderbook cimport OrderBook
 from feedhandler.core.dispatch cimport EventDispatcher
@@ -19,6 +19,8 @@ from feedhandler.kernel.symbols cimport SymbolTable
 cpdef enum SyncState:
     WAITING = 0   # no valid book: buffering deltas until a snapshot arrives
     LIVE = 1      # book valid: each delta is checked and applied
+    SYNCING = 2   # snapshot loaded but ahead of the stream: not valid until a delta connects to it
+    CLOSED = 3    # unsubscribed (or never subscribed): frames are counted and ignored, nothing is requested
 
 cpdef enum LinkMode:
     LINK_CONTIGUOUS = 0   # next.first_id == previous.last_id + 1 (MEXC, Gate.io, Binance spot)
@@ -58,6 +60,17 @@ cdef class BookSync:
     # counters
     cdef readonly int64_t applied, skipped, gaps, resyncs, crossed, buffer_overflows, stale_snapshots
     cdef readonly int64_t snapshots_loaded
+    cdef readonly int64_t discard_resyncs     # invalidated because its updates were being discarded
+    cdef readonly int64_t snapshots_ahead     # snapshots given up on: ahead of the stream for too long
+    cdef readonly int64_t rejected_resyncs    # invalidated because frames on its connection were rejected
+    cdef readonly int64_t ignored             # frames that reached it once CLOSED
+    cdef readonly int64_t stale_reports
+    cdef readonly int64_t last_update_ns      # monotonic ns of the last applied update (snapshot included)
+    cdef readonly str final_error             # a snapshot error that will not be retried (e.g. HTTP 400)
+    # bounds on updates being discarded (older than the book, or rejected frames), see set_discard_bounds
+    cdef readonly int64_t max_discarded, max_discard_ns
+    cdef int64_t _discarded, _discard_start_ns   # the current run of discarded updates
+    cdef int64_t _rejected, _reject_start_ns     # the current run of rejected frames on its connection
     cdef bint _first_pending          # LIVE, but no delta applied since the snapshot
     cdef public bint profiling        # stamp parsed_ns/applied_ns on BookUpdate events
     cdef int64_t _parsed_ns
@@ -102,9 +115,21 @@ cdef class BookSync:
                              const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
                              const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
                              int64_t recv_ns) except -1
+    cdef int _load(self, int64_t update_id,
+                   const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                   const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
+                   int64_t recv_ns, bint from_stream) except -1
     cdef int c_invalidate(self, str reason, bint request) except -1
     cdef void expect(self, int64_t value) noexcept
     cdef int _verify(self, bint armed) except -1
+    cdef int c_close(self, str reason) except -1
+    cdef int c_note_rejected(self, int64_t now_ns) except -1
+    cdef int _on_syncing_delta(self, int64_t first, int64_t last, int64_t prev,
+                               const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                               const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
+                               int64_t exchange_ts_ns, int64_t recv_ns, bint armed) except -1
+    cdef int _discard(self, int64_t now_ns, str why) except -1
+    cdef void _stamp(self, int64_t recv_ns) noexcept
 
     cdef int _apply(self, int64_t last,
                     const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
@@ -139,4 +164,18 @@ cdef class BookSyncGroup:
     cdef BookSync c_get(self, const char* symbol, Py_ssize_t n)
     # the BookSync if the symbol already has one, else None (creates nothing)
     cdef BookSync c_find(self, const char* symbol, Py_ssize_t n)
+    # which symbols may have a book: None = any (no subscription known), else the subscribed names
+    cdef object _subscribed           # set of str or None
+    cdef BookSync _ignored            # the CLOSED sink returned for every name outside _subscribed
+    cdef object _reported_arr         # uint64 hashes of the names already reported (bounded, open addressing)
+    cdef uint64_t* _reported
+    cdef readonly Py_ssize_t reported_names
+    cdef readonly int64_t unknown_frames, late_frames
+    cdef object _closed_names         # dict str -> None, the last unsubscribed names (bounded FIFO)
+    cdef object _subscribed_hashes    # set of FNV-1a hashes of _subscribed (checked once the report table is full)
+    cdef public object report_error   # callable(error) or None: one report per unknown name
+    cdef int64_t _max_discarded, _max_discard_ns
+
+    cdef BookSync _outside(self, const char* symbol, Py_ssize_t n, uint64_t h)
+    cdef void _unreport(self, uint64_t h)
     cpdef BookSync get(self, str symbol)

@@ -2,9 +2,18 @@
 
 State machine of one symbol::
 
-    WAITING --snapshot loaded, buffer replayed--> LIVE
-    LIVE --gap / crossed book / reconnect--> WAITING (book invalid, snapshot requested)
+    WAITING --snapshot loaded, buffer replayed, the stream has reached its id (or nothing buffered)--> LIVE
+    WAITING --snapshot loaded, ahead of every buffered delta--> SYNCING (not valid)
+    SYNCING --a delta connects to the snapshot--> LIVE
+    SYNCING --a gap, or too many deltas older than the snapshot--> WAITING (another snapshot requested)
+    LIVE --gap / crossed book / reconnect / updates discarded or rejected too long / stale--> WAITING
     WAITING --buffer overflow--> WAITING (buffer cleared; the next snapshot is checked against what follows)
+    any --unsubscribed--> CLOSED (a final BookStatus; later frames are counted and ignored)
+
+A book is valid (LIVE) only while it is provably current: a snapshot is usable once a delta connects to
+it (or the stream has already reached its id), and a run of updates that are all discarded (older than
+the book: ids restarted) or rejected (frames that failed to decode on its connection) turns it invalid
+after ``max_discarded`` frames or ``max_discard_ns``, whichever comes first.
 
 The snapshot itself is fetched by Python code (:mod:`feedhandler.sync.service`)
 that ``request_snapshot`` hands the symbol to; everything per delta is C.
@@ -26,6 +35,8 @@ from feedhandler.events.events cimport BookStatus, BookUpdate, EventPool
 from feedhandler.events.events import BookStatus as _BookStatus, BookUpdate as _BookUpdate
 
 DEF META_COLS = 6   # first, last, prev, n_bids, n_asks, offset (into the level arrays)
+DEF _TOMBSTONE = 2          # a used report-table slot that matches no name (h | 1 == 3 is the only clash)
+DEF _REPORTED_NAMES = 1024   # distinct names without a book that are reported (and remembered) at most
 
 
 cdef class BookIntegrity:
@@ -191,6 +202,8 @@ cdef class BookSync:
         self._buf_meta = &meta[0]
         self.buffered_count = 0
         self._buf_used = 0
+        self.max_discarded = 100
+        self.max_discard_ns = 2000000000
 
     # ---- hot path ---------------------------------------------------------------------
     cdef int on_delta(self, int64_t first, int64_t last, int64_t prev,
@@ -198,6 +211,9 @@ cdef class BookSync:
                       const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
                       int64_t exchange_ts_ns, int64_t recv_ns) except -1:
         """One incremental update (absolute quantities). Validated before anything changes."""
+        if self.state == CLOSED:
+            self.ignored += 1
+            return 0
         if self.profiling:
             self._parsed_ns = _monotonic_ns()
         if last < first or not _levels_valid(bid_px, bid_qty, n_bids) or not _levels_valid(ask_px, ask_qty, n_asks):
@@ -212,6 +228,9 @@ cdef class BookSync:
                                 const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
                                 int64_t exchange_ts_ns, int64_t recv_ns) except -1:
         """``on_delta`` for a decoder that has already checked every level and ``last >= first``."""
+        if self.state == CLOSED:
+            self.ignored += 1
+            return 0
         if self.profiling:
             self._parsed_ns = _monotonic_ns()
         return self._on_valid_delta(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks,
@@ -222,6 +241,7 @@ cdef class BookSync:
                              const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
                              int64_t exchange_ts_ns, int64_t recv_ns) except -1:
         cdef int verdict
+        cdef int64_t n
         cdef bint armed = self._check_armed   # the integrity value belongs to this update only
         self._check_armed = False
         if self.state == WAITING:
@@ -229,12 +249,25 @@ cdef class BookSync:
             if not self.snapshot_requested:
                 self._request()
             return 0
+        if self.state == SYNCING:
+            return self._on_syncing_delta(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks,
+                                          exchange_ts_ns, recv_ns, armed)
         if self._first_pending:
             verdict = self.rule.first_after_snapshot(self.book.last_update_id, first, last, prev)
         else:
             verdict = self.rule.next_delta(self.book.last_update_id, first, last, prev)
         if verdict == DELTA_SKIP:
             self.skipped += 1
+            if self._discard(recv_ns, "discarded") == 0:
+                return 0
+            # every update is older than the book (ids restarted?): the book cannot be proven current
+            n = self._discarded
+            self._discarded = 0
+            self.discard_resyncs += 1
+            self.c_invalidate(f"updates discarded: {n} in a row at or below the book's update "
+                              f"{self.book.last_update_id} (newest {first}..{last}; ids restarted?)", False)
+            self._buffer(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks)
+            self._request()
             return 0
         if verdict == DELTA_GAP:
             self.gaps += 1
@@ -243,21 +276,88 @@ cdef class BookSync:
             self._request()
             return 0
         self._first_pending = False
+        self._discarded = 0
+        self._rejected = 0
         if self._apply(last, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks) < 0:
             return 0
         if armed and self._verify(True):
             return 0
+        self._stamp(recv_ns)
         return self._emit_update(first, last, False, exchange_ts_ns, recv_ns)
+
+    cdef int _on_syncing_delta(self, int64_t first, int64_t last, int64_t prev,
+                               const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                               const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
+                               int64_t exchange_ts_ns, int64_t recv_ns, bint armed) except -1:
+        """A delta while the loaded snapshot is ahead of the stream: only one that connects makes the book valid."""
+        cdef int64_t snapshot_id = self.book.last_update_id, n
+        cdef int verdict = self.rule.first_after_snapshot(snapshot_id, first, last, prev)
+        if verdict == DELTA_SKIP:
+            self.skipped += 1
+            if self._discard(recv_ns, "ahead") == 0:
+                return 0
+            # the exchange's stream has not reached this snapshot for too long: give up on it
+            n = self._discarded
+            self._discarded = 0
+            self.snapshots_ahead += 1
+            self.state = WAITING
+            self.invalid_reason = (f"snapshot {snapshot_id} ahead of the stream: {n} updates older than it "
+                                   f"(newest {first}..{last}); fetching another")
+            self._buffer(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks)
+            self._request()
+            return 0
+        if verdict == DELTA_GAP:
+            # the snapshot is older than this delta: updates between them are lost, fetch a newer one
+            self.stale_snapshots += 1
+            self._discarded = 0
+            self.state = WAITING
+            self.invalid_reason = f"snapshot {snapshot_id} older than update {first}..{last}"
+            self._buffer(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks)
+            self._request()
+            return 0
+        self._discarded = 0
+        self._rejected = 0
+        self._first_pending = False
+        if self._apply(last, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks) < 0:
+            return 0  # crossed: invalidated (it was never reported valid), a snapshot requested
+        if armed and self._verify(True):
+            return 0
+        self._stamp(recv_ns)
+        self.state = LIVE
+        self.invalid_reason = None
+        self._emit_status(True, "synced", recv_ns)
+        # the whole book changed since the last event the handler saw: a snapshot-type update
+        return self._emit_update(snapshot_id, last, True, exchange_ts_ns, recv_ns)
+
+    cdef int _discard(self, int64_t now_ns, str why) except -1:
+        """Count one discarded update; 1 when the run has reached its bound (frames or time)."""
+        if now_ns <= 0:
+            now_ns = _monotonic_ns()
+        if self._discarded == 0:
+            self._discard_start_ns = now_ns
+        self._discarded += 1
+        if self._discarded >= self.max_discarded:
+            return 1
+        if self.max_discard_ns > 0 and now_ns - self._discard_start_ns >= self.max_discard_ns:
+            return 1
+        return 0
+
+    cdef void _stamp(self, int64_t recv_ns) noexcept:
+        # the transport's recv_ns is time.monotonic_ns(); pure-Python callers pass 0
+        self.last_update_ns = recv_ns if recv_ns > 0 else _monotonic_ns()
 
     cdef int on_full_snapshot(self, int64_t update_id,
                               const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
                               const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
                               int64_t exchange_ts_ns, int64_t recv_ns) except -1:
         """A complete book pushed on the stream (Gate.io ``full: true``): replaces the book, book is LIVE."""
+        if self.state == CLOSED:
+            self.ignored += 1
+            return 0
         if not _levels_valid(bid_px, bid_qty, n_bids) or not _levels_valid(ask_px, ask_qty, n_asks):
             self._check_armed = False
             raise ValueError(f"{self.exchange} {self.symbol}: invalid snapshot levels; not applied")
-        self.c_load_snapshot(update_id, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks, recv_ns)
+        self._load(update_id, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks, recv_ns, True)
         return 0
 
     cdef int _apply(self, int64_t last,
@@ -332,18 +432,48 @@ cdef class BookSync:
                              const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
                              const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
                              int64_t recv_ns) except -1:
+        """A REST snapshot: valid once a delta connects to it (or the stream has already reached its id)."""
+        return self._load(update_id, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks, recv_ns, False)
+
+    cdef int _load(self, int64_t update_id,
+                   const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                   const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
+                   int64_t recv_ns, bint from_stream) except -1:
         cdef bint was_live = self.state == LIVE
         cdef bint armed = self._check_armed
+        # Nothing buffered (the request came from a crossed book, or a direct load): nothing shows the
+        # snapshot ahead of the stream; its first delta is still checked with the bracket rule, and a run
+        # of deltas older than it is bounded like any discarded run.
+        cdef bint reached = from_stream or self.buffered_count == 0
+        cdef Py_ssize_t i
         self._check_armed = False
         self.snapshot_requested = False
+        if self.state == CLOSED:
+            return 0  # a late answer for an unsubscribed symbol: nothing is resurrected
+        # the stream has reached the snapshot's id when a buffered delta ends at or after it
+        i = 0
+        while not reached and i < self.buffered_count:
+            reached = self._buf_meta[i * META_COLS + 1] >= update_id
+            i += 1
         self.book.c_load_snapshot(bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks, update_id)
         self.snapshots_loaded += 1
         if armed and self._verify(True):   # the snapshot itself, before any buffered delta changes it
             return 0
+        self._stamp(recv_ns)
         self.state = LIVE
         self._first_pending = True
+        self._discarded = 0
+        self._rejected = 0
         if self._replay_buffer() != 0:
             return 0  # not live: a newer snapshot was requested
+        if self._first_pending and not reached:
+            # ahead of everything the stream has shown: an id the exchange may never have published
+            self.state = SYNCING
+            self.invalid_reason = f"snapshot {update_id} ahead of the stream: waiting for an update that connects to it"
+            if self.book.c_is_crossed():
+                self.crossed += 1
+                self.c_invalidate(f"crossed book after snapshot {update_id}", True)
+            return 0
         if self.book.c_is_crossed():
             self.crossed += 1
             self.c_invalidate(f"crossed book after snapshot {update_id}", True)
@@ -398,6 +528,10 @@ cdef class BookSync:
 
     cdef int c_invalidate(self, str reason, bint request) except -1:
         cdef bint was_live = self.state == LIVE
+        if self.state == CLOSED:
+            return 0
+        self._discarded = 0
+        self._rejected = 0
         self.state = WAITING
         self.invalid_reason = reason
         self.buffered_count = 0
@@ -425,8 +559,43 @@ cdef class BookSync:
         self.integrity_failures += 1
         self.c_invalidate(f"{self.integrity.name} mismatch at update {self.book.last_update_id}", True)
         return 1
+    cdef int c_close(self, str reason) except -1:
+        """Unsubscribed: a final BookStatus(valid=False), then every later frame is counted and ignored."""
+        if self.state == CLOSED:
+            return 0
+        self.state = CLOSED
+        self.invalid_reason = reason
+        self.buffered_count = 0
+        self._buf_used = 0
+        self._first_pending = False
+        self._emit_status(False, reason, 0)
+        return 0
+
+    cdef int c_note_rejected(self, int64_t now_ns) except -1:
+        """A frame on this book's connection was rejected: after a bounded run with no update, invalid."""
+        cdef int64_t n
+        if self.state != LIVE:
+            return 0
+        if now_ns <= 0:
+            now_ns = _monotonic_ns()
+        if self._rejected == 0:
+            self._reject_start_ns = now_ns
+        self._rejected += 1
+        if self._rejected < self.max_discarded and (
+                self.max_discard_ns <= 0 or now_ns - self._reject_start_ns < self.max_discard_ns):
+            return 0
+        n = self._rejected
+        self.rejected_resyncs += 1
+        # a rejected frame may have been one of this book's updates: it can no longer be proven current.
+        # No snapshot yet: while frames are rejected there is nothing to sync it with; the next accepted
+        # delta is buffered and asks for one.
+        self.c_invalidate(f"updates rejected: {n} frames on its connection failed to decode since its last update "
+                          f"{self.book.last_update_id}", False)
+        return 0
 
     cdef int _request(self) except -1:
+        if self.state == CLOSED or self.final_error is not None:
+            return 0
         if self.snapshot_requested:
             return 0
         self.snapshot_requested = True
@@ -483,6 +652,8 @@ cdef class BookSync:
             # a late answer to an earlier request: the book is already in step, an older state must not replace it
             self.snapshot_requested = False
             return True
+        if self.state == CLOSED:
+            return False
         return _with_levels(self, _OP_SNAPSHOT, update_id, 0, 0, bids, asks, 0, recv_ns)
 
     def apply_delta(self, int64_t first, int64_t last, bids, asks, int64_t prev=0,
@@ -506,6 +677,39 @@ cdef class BookSync:
         """The snapshot fetch failed: allow the next delta to request again."""
         self.snapshot_requested = False
 
+    def snapshot_refused(self, str error):
+        """The exchange refused the snapshot for good (e.g. HTTP 400 "Invalid symbol"): never request again."""
+        self.final_error = error
+        self.snapshot_requested = False
+        if self.state != CLOSED:
+            self.c_invalidate(f"snapshot refused: {error}", False)
+            self.invalid_reason = f"snapshot refused: {error}"
+
+    def close(self, str reason="unsubscribed"):
+        """Close the book for good (unsubscribed): a final ``BookStatus(valid=False, reason)``."""
+        self.c_close(reason)
+
+    def note_rejected(self, int64_t now_ns=0):
+        """Python entry to :meth:`c_note_rejected` (a frame on this book's connection failed to decode)."""
+        self.c_note_rejected(now_ns)
+
+    def set_discard_bounds(self, int64_t frames, double seconds):
+        """A run of ``frames`` discarded/rejected updates, or ``seconds`` of them, makes the book invalid."""
+        if frames < 1 or not seconds >= 0.0:
+            raise ValueError("frames must be >= 1 and seconds >= 0")
+        self.max_discarded = frames
+        self.max_discard_ns = <int64_t>(seconds * 1e9)
+
+    def check_stale(self, int64_t stale_ns, int64_t now_ns=0):
+        """``BookStatus(valid=False, reason="stale")`` if LIVE with no update for ``stale_ns``; True if so."""
+        if now_ns <= 0:
+            now_ns = _monotonic_ns()
+        if self.state != LIVE or stale_ns <= 0 or now_ns - self.last_update_ns <= stale_ns:
+            return False
+        self.stale_reports += 1
+        self.c_invalidate("stale", False)
+        return True
+
     @property
     def is_valid(self):
         """True while the book is LIVE (in step with the exchange)."""
@@ -520,6 +724,9 @@ cdef class BookSync:
             "snapshots_loaded": self.snapshots_loaded, "buffered": self.buffered_count,
             "last_update_id": self.book.last_update_id,
             "integrity_checks": self.integrity_checks, "integrity_failures": self.integrity_failures,
+            "discard_resyncs": self.discard_resyncs, "snapshots_ahead": self.snapshots_ahead,
+            "rejected_resyncs": self.rejected_resyncs, "stale_reports": self.stale_reports,
+            "ignored": self.ignored, "final_error": self.final_error, "invalid_reason": self.invalid_reason,
         }
 
     def __repr__(self):
@@ -561,6 +768,15 @@ cdef object _with_levels(BookSync sync, int op, int64_t a, int64_t b, int64_t pr
     return sync.state == LIVE
 
 
+cdef inline uint64_t _fnv1a(const char* p, Py_ssize_t n) noexcept nogil:
+    # FNV-1a of a UTF-8 name: the key of the fixed-size table of names already reported
+    cdef uint64_t h = 14695981039346656037ULL
+    cdef Py_ssize_t i
+    for i in range(n):
+        h = (h ^ <unsigned char>p[i]) * 1099511628211ULL
+    return h
+
+
 cdef class BookSyncGroup:
     """The :class:`BookSync` of every symbol of one parser, created on first use.
 
@@ -581,7 +797,15 @@ cdef class BookSyncGroup:
     symbol_table:
         The :class:`~feedhandler.kernel.symbols.SymbolTable` shared with the decoder (frame bytes
         -> id without allocation); a new one if None.
+
+    Once told its subscribed symbols (:meth:`subscribe`), the group creates books for those only:
+    a frame for any other name gets a shared CLOSED sink (no book, no buffer, no snapshot request),
+    costs one hash probe, is counted (``unknown_frames``, or ``late_frames`` after :meth:`close`)
+    and is reported once per name through ``report_error`` (at most ``REPORTED_NAMES`` names; the
+    table is fixed-size, so a server sending endless distinct names cannot grow memory).
     """
+
+    REPORTED_NAMES = _REPORTED_NAMES
 
     def __init__(self, str exchange, SequenceRule rule, EventDispatcher dispatcher=None,
                  Py_ssize_t depth=1000, request_snapshot=None,
@@ -601,6 +825,18 @@ cdef class BookSyncGroup:
         self.profiling = False
         self.symbol_table = symbol_table if symbol_table is not None else SymbolTable()
         self._by_id = []
+        self._subscribed = None
+        self._ignored = BookSync(exchange, "", OrderBook("", 1), rule, None, None, 1, 1)
+        self._ignored.state = CLOSED
+        self._reported_arr = np.zeros(2 * _REPORTED_NAMES, dtype=np.uint64)
+        cdef uint64_t[::1] rep = self._reported_arr
+        self._reported = &rep[0]
+        self.reported_names = 0
+        self._closed_names = {}
+        self._subscribed_hashes = set()
+        self.report_error = None
+        self._max_discarded = 100
+        self._max_discard_ns = 2000000000
 
     def set_depth(self, Py_ssize_t depth):
         """Capacity (levels per side) of the books created from now on; existing books keep theirs."""
@@ -626,8 +862,80 @@ cdef class BookSyncGroup:
         cdef BookSync sync = self.c_find(symbol, n)
         if sync is not None:
             return sync
-        # first sight of this symbol (or an unknown one): the only path that builds a str
+        if self._subscribed is not None or self._closed_names:
+            return self._outside(symbol, n, _fnv1a(symbol, n))
+        # first sight of this symbol: the only path that builds a str
         return self.get(self.symbol_table.c_intern(symbol, n))
+
+    cdef BookSync _outside(self, const char* symbol, Py_ssize_t n, uint64_t h):
+        """A name with no book: the CLOSED sink if it is not subscribed (counted, reported once), else its new book."""
+        cdef Py_ssize_t slot, size = 2 * _REPORTED_NAMES
+        # a used slot holds the name's hash with bit 0 = 1 for unknown, 0 for late (never 0 = empty in practice:
+        # a hash of 0 or 1 seen late would only be counted as unknown)
+        cdef uint64_t key = h | 1
+        cdef str name
+        slot = <Py_ssize_t>(key % <uint64_t>size)
+        # Bound: slot < size = len(_reported_arr); at most REPORTED_NAMES of size slots are used, so an
+        # empty slot ends every probe.
+        while self._reported[slot] != 0:
+            if (self._reported[slot] | 1) == key:
+                if self._reported[slot] & 1:
+                    self.unknown_frames += 1
+                else:
+                    self.late_frames += 1
+                return self._ignored
+            slot = (slot + 1) % size
+        if self.reported_names >= _REPORTED_NAMES:
+            # the report table is full: a subscribed name (by hash: no str) still gets its book,
+            # any other is counted, not reported
+            if self._subscribed is None or h in self._subscribed_hashes:
+                name = symbol[:n].decode("utf-8", "replace")
+                if name not in self._closed_names and (self._subscribed is None or name in self._subscribed):
+                    return self.get(name)
+            self.unknown_frames += 1
+            return self._ignored
+        name = symbol[:n].decode("utf-8", "replace")
+        if name in self._closed_names:
+            self._reported[slot] = key & ~(<uint64_t>1)
+            self.reported_names += 1
+            self.late_frames += 1
+            return self._ignored
+        if self._subscribed is None or name in self._subscribed:
+            return self.get(name)
+        self._reported[slot] = key
+        self.reported_names += 1
+        self.unknown_frames += 1
+        self._report_unknown(name)
+        return self._ignored
+
+    cdef void _unreport(self, uint64_t h):
+        """A name subscribed (again): its report-table slot becomes a tombstone that never matches."""
+        cdef Py_ssize_t slot, size = 2 * _REPORTED_NAMES
+        cdef uint64_t key = h | 1
+        slot = <Py_ssize_t>(key % <uint64_t>size)
+        # Bound: as in _outside, slot < size and an empty slot ends the probe.
+        while self._reported[slot] != 0:
+            if (self._reported[slot] | 1) == key:
+                self._reported[slot] = _TOMBSTONE
+            slot = (slot + 1) % size
+
+    def _report_unknown(self, str name):
+        from feedhandler.core.errors import UnsubscribedSymbolError
+        shown = name if len(name) <= 40 else name[:40] + "..."
+        more = "" if self.reported_names < _REPORTED_NAMES else (
+            f"; {_REPORTED_NAMES} names reported, further ones are only counted")
+        err = UnsubscribedSymbolError(
+            f"{self.exchange}: frames for {shown!r}, which is not subscribed: ignored, no book created "
+            f"(counted in stats()['unknown_frames'], not reported again{more})")
+        handler = self.report_error
+        if handler is None and self._dispatcher is not None:
+            self._dispatcher.report(err)
+        elif handler is not None:
+            try:
+                handler(err)
+            except Exception:
+                pass  # a failing error handler must not stop the feed
+
 
     def lookup_bytes(self, bytes name):
         """:meth:`c_get` from Python (tests): the BookSync for a UTF-8 symbol name."""
@@ -641,6 +949,8 @@ cdef class BookSyncGroup:
                             self._request, self._buffer_levels, self._buffer_deltas, self._updates, self._statuses)
             (<BookSync>sync).profiling = self.profiling
             (<BookSync>sync).integrity = self.integrity
+            (<BookSync>sync).max_discarded = self._max_discarded
+            (<BookSync>sync).max_discard_ns = self._max_discard_ns
             self._syncs[symbol] = sync
             sid = self.symbol_table.add(symbol)
             if sid >= 0:
@@ -664,9 +974,93 @@ cdef class BookSyncGroup:
     def invalidate_all(self, symbols, str reason):
         """Mark the books of ``symbols`` invalid (their connection dropped)."""
         for s in symbols:
-            sync = self._syncs.get(s)
+            sync = self._find(s)
             if sync is not None:
                 (<BookSync>sync).c_invalidate(reason, False)
+
+    def _find(self, str symbol):
+        # the manager passes the user's names; books are keyed by the exchange's (upper case when subscribed)
+        sync = self._syncs.get(symbol)
+        return sync if sync is not None else self._syncs.get(symbol.upper())
+
+    def subscribe(self, symbols):
+        """Books may exist for ``symbols`` (upper-cased, as exchanges spell them) and, from now on, no others.
+
+        Their books are created on their first frame; a frame for any other name never builds one.
+        """
+        if self._subscribed is None:
+            self._subscribed = set()
+        for s in symbols:
+            name = str(s).upper()
+            self._subscribed.add(name)
+            self._closed_names.pop(name, None)
+            key = name.encode("utf-8", "replace")
+            self._subscribed_hashes.add(_fnv1a(key, len(key)))
+            self._unreport(_fnv1a(key, len(key)))
+
+    def close(self, symbols, str reason="unsubscribed"):
+        """Unsubscribed: each book gets a final ``BookStatus(valid=False, reason)`` and is dropped.
+
+        Frames for these names that are still in flight are counted (``late_frames``) and ignored:
+        no book, no snapshot request. Returns the closed BookSync objects.
+        """
+        closed = []
+        for s in symbols:
+            name = str(s)
+            sync = self._syncs.pop(name, None)
+            if sync is None:
+                name = name.upper()
+                sync = self._syncs.pop(name, None)
+            if self._subscribed is not None:
+                self._subscribed.discard(name)
+                self._subscribed.discard(str(s))
+            self._closed_names[name] = None
+            while len(self._closed_names) > _REPORTED_NAMES:   # bounded: the oldest names are forgotten
+                del self._closed_names[next(iter(self._closed_names))]
+            if sync is not None:
+                (<BookSync>sync).c_close(reason)
+                closed.append(sync)
+                sid = self.symbol_table.find(name)
+                if 0 <= sid < len(self._by_id):
+                    self._by_id[sid] = None
+        return closed
+
+    @property
+    def subscribed(self):
+        """The names books may exist for (None: any, the group was never told its subscriptions)."""
+        return None if self._subscribed is None else frozenset(self._subscribed)
+
+    def set_discard_bounds(self, int64_t frames, double seconds):
+        """:meth:`BookSync.set_discard_bounds` for every book, now and later."""
+        self._ignored.set_discard_bounds(frames, seconds)
+        self._max_discarded = frames
+        self._max_discard_ns = <int64_t>(seconds * 1e9)
+        for sync in self._syncs.values():
+            (<BookSync>sync).max_discarded = frames
+            (<BookSync>sync).max_discard_ns = self._max_discard_ns
+
+    def note_rejected(self, symbols, int64_t now_ns=0):
+        """A frame on the connection carrying ``symbols`` failed to decode (it may have been any of theirs)."""
+        for s in symbols:
+            sync = self._find(s)
+            if sync is not None:
+                (<BookSync>sync).c_note_rejected(now_ns)
+
+    def check_stale(self, symbols, double seconds, int64_t now_ns=0):
+        """``BookStatus(valid=False, reason="stale")`` for each LIVE book of ``symbols`` with no update for
+        ``seconds``; returns the symbols reported."""
+        cdef int64_t stale_ns = <int64_t>(seconds * 1e9)
+        out = []
+        for s in symbols:
+            sync = self._find(s)
+            if sync is not None and sync.check_stale(stale_ns, now_ns):
+                out.append(sync.symbol)
+        return out
+
+    def stats(self):
+        """Group counters: frames for names without a book, and how many names were reported."""
+        return {"unknown_frames": self.unknown_frames, "late_frames": self.late_frames,
+                "reported_names": self.reported_names, "books": len(self._syncs)}
 
     def __contains__(self, symbol):
         return symbol in self._syncs

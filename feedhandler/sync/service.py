@@ -7,9 +7,9 @@ import random
 import time
 from typing import Any, Awaitable, Callable, Protocol
 
-from ..core.errors import BookSyncError, FeedError
+from ..core.errors import BookSyncError, FeedError, RestError
 from ..core.types import ReconnectPolicy
-from .book_sync import BookSync
+from .book_sync import BookSync, SyncState
 
 log = logging.getLogger("feedhandler.sync")
 
@@ -29,7 +29,8 @@ class SnapshotService:
     limiter before each REST call. A failed fetch is retried with capped
     exponential backoff and jitter; a snapshot too old for the buffered
     stream is fetched again after ``stale_retry_delay``. Nothing is retried in
-    a tight loop.
+    a tight loop. A 4xx answer other than 418/429 (e.g. "Invalid symbol") is
+    final for that symbol: reported once, never retried; its book stays invalid.
 
     Parameters
     ----------
@@ -66,10 +67,13 @@ class SnapshotService:
         self._closed = False
         self.fetched = 0
         self.failures = 0
+        self.refused = 0
 
     def request(self, sync: BookSync) -> None:
         """Schedule a snapshot for ``sync`` (no-op if one is already under way)."""
-        if self._closed or sync.symbol in self._tasks:
+        running = self._tasks.get(sync.symbol)
+        # a task that has just returned (its done-callback not run yet) must not swallow a new request
+        if self._closed or (running is not None and not running.done()):
             return
         try:
             loop = asyncio.get_running_loop()
@@ -80,6 +84,14 @@ class SnapshotService:
         self._tasks[sync.symbol] = task
         task.add_done_callback(lambda t, s=sync.symbol: self._tasks.pop(s, None) if self._tasks.get(s) is t else None)
 
+    def cancel(self, symbols: list[str]) -> None:
+        """Stop the fetches of ``symbols`` (unsubscribed): their answers must not resurrect a book."""
+        for symbol in symbols:
+            for name in (symbol, symbol.upper()):
+                task = self._tasks.pop(name, None)
+                if task is not None:
+                    task.cancel()
+
     @property
     def pending(self) -> list[str]:
         """Symbols whose snapshot is being fetched."""
@@ -87,7 +99,7 @@ class SnapshotService:
 
     async def _run(self, sync: BookSync) -> None:
         attempt = 0
-        while not self._closed:
+        while not self._closed and sync.state != SyncState.CLOSED:
             attempt += 1
             try:
                 async with self._semaphore:
@@ -103,6 +115,18 @@ class SnapshotService:
                 await asyncio.sleep(self.stale_retry_delay)
             except asyncio.CancelledError:
                 raise
+            except RestError as exc:
+                self.failures += 1
+                status = exc.status
+                if status is not None and 400 <= status < 500 and status not in (418, 429):
+                    # the exchange said no for good (unknown symbol, bad parameter): asking again changes nothing
+                    self.refused += 1
+                    sync.snapshot_refused(f"HTTP {status}: {exc}")
+                    self._report(BookSyncError(f"{sync.exchange} {sync.symbol}: snapshot refused (HTTP {status}), "
+                                               f"not retried; the book stays invalid: {exc}"))
+                    return
+                self._report(exc)
+                await asyncio.sleep(self.retry.delay(attempt + 1, self._rand.random()))
             except Exception as exc:
                 self.failures += 1
                 err = exc if isinstance(exc, FeedError) else BookSyncError(

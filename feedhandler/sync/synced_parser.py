@@ -66,6 +66,8 @@ class SyncedMessageParser(MessageParser):
         super().bind(handler, error_handler)
         self._decoder.dispatcher.handler = handler
         self._decoder.dispatcher.error_handler = error_handler
+        for group in self._groups():
+            group.report_error = error_handler
         if self.snapshots is not None:
             self.snapshots.error_handler = error_handler
 
@@ -75,11 +77,20 @@ class SyncedMessageParser(MessageParser):
     def feed(self, raw_message: Frame, recv_ns: int) -> int:  # replaced per instance by the decoder's method
         return self._decoder.feed(raw_message, recv_ns)
 
+    def _groups(self) -> list[BookSyncGroup]:
+        """Every BookSyncGroup of the decoder whose books are keyed by symbol (subclasses add theirs)."""
+        groups = [self.books] if self.books is not None else []
+        return groups + [g for g in self.inband_books if g not in groups]
+
     def configure(self, config: Any) -> None:
-        """Apply ``config.book_depth`` to books not created yet."""
+        """Apply ``config.book_depth`` to books not created yet, and the discard bounds to every book."""
         depth = getattr(config, "book_depth", None)
         if depth and self.books is not None:
             self.books.set_depth(int(depth))
+        limit = getattr(config, "book_discard_limit", None)
+        if limit is not None:
+            for group in self._groups():
+                group.set_discard_bounds(int(limit), float(getattr(config, "book_discard_timeout", 0.0)))
 
     def book(self, symbol: str) -> OrderBook | None:
         """The live book of ``symbol`` (None if not seen yet). Valid only while its sync state is LIVE."""
@@ -91,9 +102,30 @@ class SyncedMessageParser(MessageParser):
         if self.books is not None:
             self.books.invalidate_all(list(symbols), "connection lost")
 
+    def on_subscribed(self, symbols: Iterable[str]) -> None:
+        """From now on books exist for these symbols too, and for no symbol never subscribed."""
+        syms = list(symbols)
+        for group in self._groups():
+            group.subscribe(syms)
+
     def on_unsubscribed(self, symbols: Iterable[str]) -> None:
-        if self.books is not None:
-            self.books.forget(list(symbols))
+        """Close the books (a final ``BookStatus(valid=False, reason="unsubscribed")``), stop their snapshots."""
+        syms = list(symbols)
+        for group in self._groups():
+            group.close(syms, "unsubscribed")
+        if self.snapshots is not None:
+            self.snapshots.cancel(syms)
+
+    def on_frame_rejected(self, symbols: Iterable[str], now_ns: int) -> None:
+        """A frame of the connection carrying ``symbols`` was rejected: it may have been any of their updates."""
+        syms = list(symbols)
+        for group in self._groups():
+            group.note_rejected(syms, now_ns)
+
+    def check_stale(self, symbols: Iterable[str], seconds: float) -> list[str]:
+        """Report ``BookStatus(valid=False, reason="stale")`` for the LIVE books of ``symbols`` idle ``seconds``."""
+        syms = list(symbols)
+        return [s for group in self._groups() for s in group.check_stale(syms, seconds)]
 
     def set_book_recovery(self, recover: Callable[[str], None] | None) -> None:
         self._recover = recover
@@ -116,6 +148,7 @@ class SyncedMessageParser(MessageParser):
             out.update(decoder_stats())
         if self.books is not None:
             out["books"] = {s: self.books[s].stats() for s in self.books.symbols()}
+            out["symbols"] = self.books.stats()
         return out
 
     async def close(self) -> None:

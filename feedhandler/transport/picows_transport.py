@@ -62,6 +62,7 @@ from typing import Literal, Mapping
 from picows import WSCloseCode, WSError, WSMsgType, WSTransport, ws_connect
 
 from ..core.errors import ConnectionFailedError
+from ..rest.client import parse_retry_after
 from .base import FrameCallback, Transport, TransportConnection, register_transport
 from .picows_listener import PicowsFrameListener
 
@@ -275,9 +276,12 @@ class PicowsTransport(Transport):
             detail = _redact_text(str(exc), url)
             kind = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
             message = f"cannot connect to {host}: {kind}{': ' + detail if detail else ''}"
+            response = getattr(exc, "response", None)   # WSHandshakeError: the server's HTTP answer
+            status = int(response.status) if response is not None and response.status else None
+            retry_after = parse_retry_after(response.headers.get("Retry-After")) if status else None
         else:
             return PicowsConnection(transport, listener)
-        raise ConnectionFailedError(message)
+        raise ConnectionFailedError(message, status, retry_after)
 
 
 register_transport("picows", PicowsTransport)

@@ -9,6 +9,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake, InvalidURI
 
 from ..core.errors import ConnectionFailedError
+from ..rest.client import parse_retry_after
 from .base import FrameCallback, Transport, TransportConnection, register_transport
 
 
@@ -88,8 +89,19 @@ class WebsocketsTransport(Transport):
             # The query may hold a listen key: neither the message nor a chained cause may carry it.
             host = url.split("?", 1)[0]
             detail = str(exc).replace(url, host)
-            raise ConnectionFailedError(f"cannot connect to {host}: {type(exc).__name__}: {detail}") from None
+            status, retry_after = _refusal(exc)
+            raise ConnectionFailedError(f"cannot connect to {host}: {type(exc).__name__}: {detail}",
+                                        status, retry_after) from None
         return WebsocketsConnection(ws)
+
+
+def _refusal(exc: BaseException) -> tuple[int | None, float | None]:
+    """HTTP status and Retry-After of an upgrade the server answered with an error (e.g. 429, 503)."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if status is None:
+        return None, None
+    return int(status), parse_retry_after(response.headers.get("Retry-After"))
 
 
 register_transport("websockets", WebsocketsTransport)

@@ -291,3 +291,102 @@ def test_fault_config_validation() -> None:
     faults.silent = True
     faults.clear()
     assert faults == FaultConfig()
+
+
+# ---- issue 18: the situations where a stale book used to stay valid ------------------------------------
+
+
+async def _depth(ws, n: int) -> list[dict]:
+    out = []
+    while len(out) < n:
+        msg = _parse(await ws.recv())
+        if msg is not None and msg.get("ch") == "depth":
+            out.append(msg)
+    return out
+
+
+async def test_id_restart_numbers_the_wire_from_one_and_maps_back() -> None:
+    async with asyncio.timeout(30), SimExchange("simjson", ["BTCUSDT"], seed=2) as ex:
+        async with connect(ex.ws_url) as ws:
+            await subscribe(ws, ["depth:BTCUSDT"])
+            before = await ex.pump(3)
+            assert [m["u"] for m in await _depth(ws, 3)] == [d.last_id for d in before]
+            ex.faults.id_restart = True
+            during = await ex.pump(5)
+            frames = await _depth(ws, 5)
+            assert frames[0]["U"] == 1 and frames[-1]["u"] == during[-1].last_id - during[0].first_id + 1
+            assert all(b["U"] == a["u"] + 1 for a, b in zip(frames, frames[1:]))   # contiguous in the new space
+            # the REST snapshot speaks the new numbering; the truth maps back to the model's ids
+            _, snap = await fetch_depth(ex.rest_url, "BTCUSDT")
+            assert snap["lastUpdateId"] == frames[-1]["u"]
+            assert ex.model_update_id("BTCUSDT", frames[-1]["u"]) == during[-1].last_id
+            ex.faults.clear()
+            after = await ex.pump(2)
+            assert [m["u"] for m in await _depth(ws, 2)] == [d.last_id for d in after]   # the model's ids again
+            assert ex.model_update_id("BTCUSDT", frames[2]["u"]) == during[2].last_id     # still maps back
+            assert ex.stats.id_restarts["BTCUSDT"] == 1
+
+
+async def test_ids_past_int64_and_snapshot_ahead() -> None:
+    async with asyncio.timeout(30), SimExchange("simjson", ["BTCUSDT"], seed=3) as ex:
+        async with connect(ex.ws_url) as ws:
+            await subscribe(ws, ["depth:BTCUSDT"])
+            ex.faults.ids_past_int64 = True
+            deltas = await ex.pump(2)
+            frames = await _depth(ws, 2)
+            assert [m["u"] for m in frames] == [d.last_id + 2**63 for d in deltas]
+            assert all(m["U"] > 2**63 - 1 for m in frames)
+            ex.faults.clear()
+            ex.faults.snapshot_ahead_ids = 10_000
+            _, snap = await fetch_depth(ex.rest_url, "BTCUSDT")
+            truth = ex.model.true_book("BTCUSDT")   # the current book, labelled 10,000 ids ahead
+            assert snap["lastUpdateId"] == ex.model.last_update_id("BTCUSDT") + 10_000
+            assert [(float(p), float(q)) for p, q in snap["bids"]] == truth.bids
+
+
+async def test_unknown_symbol_flood_and_one_silent_symbol() -> None:
+    async with asyncio.timeout(30), SimExchange("simjson", ["BTCUSDT", "ETHUSDT"], seed=4) as ex:
+        async with connect(ex.ws_url) as ws:
+            await subscribe(ws, ["depth:BTCUSDT", "depth:ETHUSDT"])
+            ex.faults.unknown_symbols = 7
+            ex.faults.unknown_frames_per_delta = 3
+            ex.faults.silent_symbols = ["ETHUSDT"]
+            deltas = await ex.pump(5)
+            frames = await _depth(ws, 5 * 4)   # per BTC delta: itself and 3 fabricated names
+            names = [m["s"] for m in frames]
+            assert names.count("BTCUSDT") == 5 and "ETHUSDT" not in names
+            fake = {n for n in names if n != "BTCUSDT"}
+            assert len(fake) == 7 and all(n.startswith("X") and n.endswith("BTCUSDT") for n in fake)
+            assert ex.stats.unknown_frames_sent == 15 and ex.stats.silenced_frames["ETHUSDT"] == 5
+            # the silent symbol's model went on: its truth moved while nothing was sent
+            assert ex.model.last_update_id("ETHUSDT") == [d for d in deltas if d.symbol == "ETHUSDT"][-1].last_id
+
+
+async def test_unsubscribed_stream_lingers() -> None:
+    async with asyncio.timeout(30), SimExchange("simjson", ["BTCUSDT"], seed=5) as ex:
+        async with connect(ex.ws_url) as ws:
+            await subscribe(ws, ["depth:BTCUSDT"])
+            ex.faults.linger_after_unsubscribe = 0.3
+            reply = await request(ws, {"op": "unsubscribe", "id": 2, "args": ["depth:BTCUSDT"]})
+            assert reply["op"] == "ack"
+            await ex.pump(3)
+            assert len(await _depth(ws, 3)) == 3       # frames in flight after the unsubscribe
+            await asyncio.sleep(0.35)
+            await ex.pump(3)
+            await ws.send(json.dumps({"op": "ping"}))
+            assert _parse(await ws.recv()) == {"op": "pong"}   # then the stream stops: no depth frame first
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_refusal_status_and_retry_after(status: int) -> None:
+    async with asyncio.timeout(30), SimExchange("simjson", ["BTCUSDT"], seed=6) as ex:
+        ex.faults.refuse_status = status
+        ex.faults.refuse_retry_after = 2.5
+        ex.faults.refuse(5)
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(ex.ws_url):
+                pass
+        assert refused.value.response.status_code == status
+        assert refused.value.response.headers["Retry-After"] == "2.5"
+        code, body = await fetch_depth(ex.rest_url, "BTCUSDT")
+        assert code == status

@@ -99,11 +99,10 @@ class GateioPublicMessageParser(SyncedMessageParser):
         self.obu_books.invalidate_all(syms, "connection lost")
         self.partial_books.invalidate_all(syms, "connection lost")
 
-    def on_unsubscribed(self, symbols: Iterable[str]) -> None:
-        syms = list(symbols)
-        super().on_unsubscribed(syms)
-        self.obu_books.forget(syms)
-        self.partial_books.forget(syms)
+    def _groups(self) -> list[BookSyncGroup]:
+        # obu and top-N books are keyed by the pair too: the same subscription rules apply to them
+        groups = super()._groups()
+        return groups + [g for g in (self.obu_books, self.partial_books) if g not in groups]
 
     async def close(self) -> None:
         await super().close()

@@ -13,7 +13,9 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from fault_matrix_kit import FAULTS, Checker, build, no_feedhandler_tasks, run_fault_case, wait_for  # noqa: E402
+from fault_matrix_kit import (  # noqa: E402
+    FAULTS, Checker, build, no_feedhandler_tasks, run_fault_case, run_unsubscribe_case, wait_for,
+)
 
 from feedhandler import ChannelType  # noqa: E402
 from feedhandler.core.errors import AuthenticationError  # noqa: E402
@@ -30,6 +32,11 @@ async def test_book_recovers_to_truth_after_fault(fault):
         if fault == "reorder":
             # the swapped deltas were detected as a gap and the book was re-synced from a new snapshot
             assert sum(b.get("gaps", 0) for b in stats["books"].values()) >= 1, stats["books"]
+
+
+async def test_unsubscribe_with_frames_in_flight_closes_the_book():
+    async with asyncio.timeout(30), SimExchange("binance", ["BTCUSDT", "ETHUSDT"], seed=8, rate=150) as sim:
+        await run_unsubscribe_case("binance", sim, ["BTCUSDT", "ETHUSDT"], book_depth=200)
 
 
 async def test_rejected_auth_reports_backs_off_then_recovers():

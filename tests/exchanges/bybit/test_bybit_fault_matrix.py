@@ -14,7 +14,9 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from fault_matrix_kit import FAULTS, Checker, build, no_feedhandler_tasks, run_fault_case, wait_for  # noqa: E402
+from fault_matrix_kit import (  # noqa: E402
+    FAULTS, REST_SNAPSHOT_FAULTS, Checker, build, no_feedhandler_tasks, run_fault_case, run_unsubscribe_case, wait_for,
+)
 
 from feedhandler import ChannelType  # noqa: E402
 from feedhandler.core.errors import AuthenticationError  # noqa: E402
@@ -24,7 +26,7 @@ from feedhandler.sim import SimExchange  # noqa: E402
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 KEY, SECRET = "sim-api-key", "sim-api-secret"
 # the REST snapshot faults have in-band counterparts below (Bybit has no REST book)
-MATRIX = sorted(f for f in FAULTS if f not in ("slow_rest", "stale_snapshot"))
+MATRIX = sorted(f for f in FAULTS if f not in REST_SNAPSHOT_FAULTS)
 
 
 @pytest.mark.parametrize("fault", MATRIX)
@@ -33,6 +35,11 @@ async def test_book_recovers_to_truth_after_fault(fault):
     symbols = SYMBOLS[:1] if fault == "reorder" else SYMBOLS
     async with asyncio.timeout(30), SimExchange("bybit", symbols, seed=11, rate=150) as sim:
         await run_fault_case("bybit", sim, symbols, fault)
+
+
+async def test_unsubscribe_with_frames_in_flight_closes_the_book():
+    async with asyncio.timeout(30), SimExchange("bybit", SYMBOLS, seed=8, rate=150) as sim:
+        await run_unsubscribe_case("bybit", sim, SYMBOLS)
 
 
 def private_frame_check(ev, raw) -> str | None:

@@ -17,7 +17,9 @@ from feedhandler.events.events import Kline, Side, Ticker, Trade
 from feedhandler.exchanges.gateio.decoder import GateioDecoder
 from feedhandler.exchanges.gateio.rules import GATEIO_SPOT_RULE
 from feedhandler.recording import KIND_SENT, KIND_SNAPSHOT, open_recording
-from feedhandler.sync.book_sync import BookSyncGroup
+from feedhandler.sync.book_sync import BookSyncGroup, SyncState
+
+SYNCING = SyncState.SYNCING
 
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "gateio" / "cryptofeed_spot_2021-04-22"
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"recordings not available at {DATA}")
@@ -69,7 +71,10 @@ def test_recording_syncs_every_book_without_gap():
     for _, kind, pair, body in _load():
         if kind == "snapshot":
             snap = body
-            assert books.get(pair).load_snapshot(snap["last_update_id"], snap["bids"], snap["asks"])
+            loaded = books.get(pair).load_snapshot(snap["last_update_id"], snap["bids"], snap["asks"])
+            # valid at once when the buffered stream has reached the snapshot's id; when the REST answer is
+            # ahead of every buffered delta, only once a delta connects to it (issue 18), never refused
+            assert loaded or books.get(pair).state == SYNCING, books.get(pair).stats()
             oracle[pair] = {"id": snap["last_update_id"], "bids": {p: q for p, q in snap["bids"]},
                             "asks": {p: q for p, q in snap["asks"]}, "started": False, "applied": 0}
             for res in pending.pop(pair, []):
@@ -98,7 +103,9 @@ def test_recording_syncs_every_book_without_gap():
     for pair in books.symbols():
         sync = books[pair]
         st = sync.stats()
-        assert sync.is_valid, (pair, st)
+        # valid, or (issue 18) still waiting for a delta that connects to its snapshot, exactly when the
+        # official procedure has not connected one either (a quiet pair whose snapshot is ahead of the stream)
+        assert sync.is_valid or (sync.state == SYNCING and not oracle[pair]["started"]), (pair, st, oracle[pair])
         assert st["gaps"] == 0 and st["crossed"] == 0 and st["stale_snapshots"] == 0, (pair, st)
         # every update the official procedure applies was applied (skips during the buffer replay are not counted)
         assert st["applied"] == oracle[pair]["applied"], (pair, st)

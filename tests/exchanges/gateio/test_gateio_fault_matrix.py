@@ -15,7 +15,9 @@ from decimal import Decimal
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from fault_matrix_kit import FAULTS, Checker, build, no_feedhandler_tasks, run_fault_case, wait_for  # noqa: E402
+from fault_matrix_kit import (  # noqa: E402
+    FAULTS, Checker, build, no_feedhandler_tasks, run_fault_case, run_unsubscribe_case, wait_for,
+)
 
 from feedhandler import ChannelType  # noqa: E402
 from feedhandler.core.errors import SubscriptionError  # noqa: E402
@@ -48,6 +50,11 @@ def frame_check(ev, raw) -> str | None:
 async def test_book_recovers_to_truth_after_fault(fault):
     async with asyncio.timeout(30), SimExchange("gateio", [PAIR], seed=7, rate=150) as sim:
         await run_fault_case("gateio", sim, [PAIR], fault)
+
+
+async def test_unsubscribe_with_frames_in_flight_closes_the_book():
+    async with asyncio.timeout(30), SimExchange("gateio", [PAIR, "ETH_USDT"], seed=8, rate=150) as sim:
+        await run_unsubscribe_case("gateio", sim, [PAIR, "ETH_USDT"])
 
 
 def _model_trades(sim):

@@ -15,7 +15,9 @@ from decimal import Decimal
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from fault_matrix_kit import FAULTS, Checker, build, no_feedhandler_tasks, run_fault_case, wait_for  # noqa: E402
+from fault_matrix_kit import (  # noqa: E402
+    FAULTS, Checker, build, no_feedhandler_tasks, run_fault_case, run_unsubscribe_case, wait_for,
+)
 
 from feedhandler import ChannelType  # noqa: E402
 from feedhandler.events import Kline, Ticker  # noqa: E402
@@ -78,6 +80,11 @@ async def test_book_recovers_to_truth_after_fault(fault):
         stats = await run_fault_case("mexc", sim, ["BTCUSDT"], fault, speed="10ms")
         if fault in ("garbage", "truncated"):
             assert sum(stats["errors"].values()) > 0, stats
+
+
+async def test_unsubscribe_with_frames_in_flight_closes_the_book():
+    async with asyncio.timeout(30), SimExchange("mexc", ["BTCUSDT", "ETHUSDT"], seed=8, rate=150) as sim:
+        await run_unsubscribe_case("mexc", sim, ["BTCUSDT", "ETHUSDT"], speed="10ms")
 
 
 def _model_trades(sim):
