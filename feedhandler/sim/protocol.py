@@ -202,6 +202,13 @@ class ExchangeContext(abc.ABC):
         Raises KeyError for an unknown symbol.
         """
 
+    def wire_snapshot(self, symbol: str, snapshot: BookSnapshot) -> BookSnapshot:
+        """``snapshot`` numbered as the wire numbers updates now (the id-restart fault renumbers them).
+
+        A protocol that builds an in-band snapshot from the model itself passes it through here.
+        """
+        return snapshot
+
     @abc.abstractmethod
     def check_auth(self, valid: bool) -> bool:
         """Final auth decision: False if ``valid`` is False or the reject-auth fault is on (counted)."""

@@ -261,9 +261,9 @@ class SimExchange(ExchangeContext):
             snapshot = model.snapshot(symbol, limit)
         self.stats.snapshots_served[symbol] += 1
         # snapshot-ahead fault: the current book labelled with an id the stream has not reached
-        return self._wire_snapshot(symbol, snapshot, self._faults.snapshot_ahead_ids)
+        return self.wire_snapshot(symbol, snapshot, self._faults.snapshot_ahead_ids)
 
-    def _wire_snapshot(self, symbol: str, snapshot: BookSnapshot, ahead: int = 0) -> BookSnapshot:
+    def wire_snapshot(self, symbol: str, snapshot: BookSnapshot, ahead: int = 0) -> BookSnapshot:
         """The snapshot as the wire numbers it (id-restart fault), ``ahead`` ids further."""
         uid = self._wire_id(symbol, snapshot.last_update_id) + ahead
         return snapshot._replace(last_update_id=uid) if uid != snapshot.last_update_id else snapshot
@@ -545,7 +545,7 @@ class SimExchange(ExchangeContext):
             channel,
             symbol,
             lambda snap, sub: self._protocol.encode_snapshot(symbol, snap, ts, sub),
-            self._wire_snapshot(symbol, snapshot),
+            self.wire_snapshot(symbol, snapshot),
             snapshot.last_update_id,
         )
 
@@ -648,7 +648,7 @@ class SimExchange(ExchangeContext):
                     if sub.channel is Channel.DEPTH:
                         snapshot = self._model.snapshot(sub.symbol)
                         ts = self._model.best_bid_ask(sub.symbol).ts_ms
-                        frame = self._protocol.encode_snapshot(sub.symbol, self._wire_snapshot(sub.symbol, snapshot),
+                        frame = self._protocol.encode_snapshot(sub.symbol, self.wire_snapshot(sub.symbol, snapshot),
                                                                ts, sub)
                         if frame is not None:
                             self._enqueue(conn, _Outgoing(frame, FrameKind.DATA, sub.symbol, snapshot.last_update_id))

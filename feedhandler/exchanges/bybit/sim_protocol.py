@@ -101,6 +101,7 @@ class BybitSimProtocol(SimProtocol):
                 uid = model.last_update_id(sub.symbol)
                 snap = model.snapshot_at(sub.symbol, max(model.oldest_update_id(sub.symbol), uid - stale)) \
                     if stale else model.snapshot(sub.symbol)
+                snap = self.ctx.wire_snapshot(sub.symbol, snap)   # numbered as the deltas are (id-restart fault)
                 reply.frames.append(self.encode_snapshot(sub.symbol, snap, model.best_bid_ask(sub.symbol).ts_ms, sub))
             elif sub.params and sub.params[0] == "private":
                 reply.frames.append(self._private_push(sub.name))
