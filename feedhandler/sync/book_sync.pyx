@@ -644,9 +644,9 @@ cdef class BookSync:
     def load_snapshot(self, int64_t update_id, bids, asks, int64_t recv_ns=0):
         """Load a REST snapshot (``(n, 2)`` price/qty arrays or pair sequences) and replay the buffer.
 
-        Returns True when the book is LIVE afterwards, False when the
-        snapshot could not be used (too old, or a gap follows it) and another
-        was requested.
+        Returns True when the snapshot was taken: the book is LIVE, or SYNCING (ahead of the
+        buffered stream: not valid until a delta connects to it); False when it could not
+        be used (too old, or a gap follows it) and another was requested.
         """
         if self.state == LIVE:
             # a late answer to an earlier request: the book is already in step, an older state must not replace it
@@ -765,7 +765,7 @@ cdef object _with_levels(BookSync sync, int op, int64_t a, int64_t b, int64_t pr
         sync.snapshot_requested = False
         raise ValueError(f"{sync.exchange} {sync.symbol}: snapshot has invalid levels; not loaded")
     sync.c_load_snapshot(a, &bp[0], &bq[0], nb, &ap[0], &aq[0], na, recv_ns)
-    return sync.state == LIVE
+    return sync.state == LIVE or sync.state == SYNCING
 
 
 cdef inline uint64_t _fnv1a(const char* p, Py_ssize_t n) noexcept nogil:

@@ -215,7 +215,7 @@ def test_snapshot_ahead_of_the_stream_is_never_delivered_and_is_given_up():
     rec.requests.clear()
     # a misbehaving cache: the current book labelled 10,000 ids ahead
     bids, asks = hist.states[hist.last_id]
-    assert sync.load_snapshot(hist.last_id + 10_000, bids, asks) is False
+    assert sync.load_snapshot(hist.last_id + 10_000, bids, asks) is True   # taken, but not valid
     assert sync.state == SYNCING and not sync.is_valid and "ahead of the stream" in sync.invalid_reason
     for i in range(15):
         d = hist.step()
@@ -239,7 +239,7 @@ def test_snapshot_slightly_ahead_becomes_valid_only_when_a_delta_connects():
     sync.apply_delta(d[0], d[1], d[2], d[3])
     nxt = hist.step()    # the REST cache already has the next update, the stream has not sent it
     bids, asks = hist.states[hist.last_id]
-    assert sync.load_snapshot(hist.last_id, bids, asks) is False and sync.state == SYNCING
+    assert sync.load_snapshot(hist.last_id, bids, asks) is True and sync.state == SYNCING
     assert rec.updates == []
     sync.apply_delta(nxt[0], nxt[1], nxt[2], nxt[3])   # older than the snapshot: discarded
     assert sync.state == SYNCING
