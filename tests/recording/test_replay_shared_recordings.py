@@ -66,7 +66,11 @@ def test_shared_recording_replays_with_expected_counts(capsys, files, fmt, excha
     assert code == 0, s
     assert (s["format"], s["exchange"]) == (fmt, exchange)
     assert s["frames"] == frames and s["snapshots"] == snapshots and s["snapshots_unused"] == 0
-    assert len(s["books"]) == books and all(b["state"] == "LIVE" for b in s["books"].values()), s["books"]
+    # LIVE, or (issue 18) SYNCING: a quiet pair whose snapshot is ahead of every delta it recorded is not
+    # valid until one connects to it, which never happened in the recording (nothing applied)
+    assert len(s["books"]) == books and all(
+        b["state"] == "LIVE" or (b["state"] == "SYNCING" and b["applied"] == 0) for b in s["books"].values()
+    ), s["books"]
     assert s["gaps"] == 0 and s["crossed"] == 0 and s["resyncs"] == 0 and s["parse_errors"] == 0
     assert s["bbo_mismatches"] == 0
     if applied is not None:
