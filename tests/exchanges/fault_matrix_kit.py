@@ -171,6 +171,8 @@ FAULTS: dict[str, tuple[Callable[[Any, list[str]], Any], str | None, bool]] = {
 
 #: faults of the REST snapshot (exchanges whose books carry their own snapshots skip them)
 REST_SNAPSHOT_FAULTS = frozenset({"slow_rest", "stale_snapshot", "snapshot_ahead"})
+#: the faults added for issue 18 (a new exchange's matrix runs them once its simulator numbers snapshots on the wire)
+ISSUE18_FAULTS = frozenset({"unknown_symbols", "id_restart", "ids_past_int64", "snapshot_ahead", "silent_symbol"})
 #: faults checked with check_current while still on (a stale-valid book is the failure they provoke)
 CURRENT_WHILE_ON = frozenset({"unknown_symbols", "id_restart", "ids_past_int64", "silent_symbol"})
 #: how fast the manager must notice: discarded/rejected runs and staleness (shorter than the defaults)
