@@ -62,7 +62,7 @@ async def check_current(sim: SimExchange, parser, symbols: list[str], limit: flo
                 if sync is None or not sync.is_valid:
                     continue
                 latest = sim.model.last_update_id(s)
-                at = sim.model_update_id(s, sync.book.last_update_id)
+                at = sim.model_update_id(s, model_id(sim, s, sync.book.last_update_id))
                 if at != latest or book_sides(sync.book) != true_sides(sim, s, sync.book.last_update_id):
                     problems.append(f"{s}: valid at {at} (wire {sync.book.last_update_id}), exchange at {latest}")
             if not problems or loop.time() > deadline:
