@@ -299,6 +299,18 @@ cdef class OkxChecksum(BookIntegrity):
             memcpy(self._cache_text[slot], out, n)
         return n
 
+    cdef inline int _level(self, const double* pair, char* out) noexcept:
+        """Write "price:size:" of one (price, size) pair at ``out``; bytes written, -1 if a number has no OKX text."""
+        cdef int k = self._text(pair[0], out)
+        if k < 0:
+            return -1
+        out[k] = b':'
+        cdef int m = self._text(pair[1], out + k + 1)
+        if m < 0:
+            return -1
+        out[k + 1 + m] = b':'
+        return k + m + 2
+
     cdef int verify(self, BookSync sync, int64_t expected) except -1:
         cdef int64_t got = self.compute(sync.book)
         if got == 0x100000000:
@@ -323,29 +335,15 @@ cdef class OkxChecksum(BookIntegrity):
         top = max(nb, na)
         for i in range(top):
             if i < nb:
-                k = self._text(bpairs[2 * i], out + w)
+                k = self._level(bpairs + 2 * i, out + w)
                 if k < 0:
                     return 0x100000000
                 w += k
-                out[w] = b':'
-                k = self._text(bpairs[2 * i + 1], out + w + 1)
-                if k < 0:
-                    return 0x100000000
-                w += k + 1
-                out[w] = b':'
-                w += 1
             if i < na:
-                k = self._text(apairs[2 * i], out + w)
+                k = self._level(apairs + 2 * i, out + w)
                 if k < 0:
                     return 0x100000000
                 w += k
-                out[w] = b':'
-                k = self._text(apairs[2 * i + 1], out + w + 1)
-                if k < 0:
-                    return 0x100000000
-                w += k + 1
-                out[w] = b':'
-                w += 1
         if w:
             w -= 1   # no ':' after the last text
         return <int32_t>_crc32(0, out, w)
