@@ -117,7 +117,8 @@ class OkxSimProtocol(SimProtocol):
                 continue
             reply.subscribe.append(sub)
             if sub.channel is Channel.DEPTH:
-                snap = self.ctx.model.snapshot(sub.symbol)
+                # numbered as the deltas are (id-restart fault)
+                snap = self.ctx.wire_snapshot(sub.symbol, self.ctx.model.snapshot(sub.symbol))
                 reply.frames.append(self.encode_snapshot(sub.symbol, snap, self._now_ms(), sub))
             elif sub.params and sub.params[0] == "private":
                 reply.frames.append(self._private_push(arg["channel"]))
@@ -177,12 +178,17 @@ class OkxSimProtocol(SimProtocol):
 
     # -- encoding -------------------------------------------------------------------------------
     def encode_delta(self, delta: Delta, sub: Subscription) -> Frame | None:
-        model = self.ctx.model
-        top = (model.snapshot(delta.symbol, 25) if model.last_update_id(delta.symbol) == delta.last_id
-               else model.snapshot_at(delta.symbol, delta.last_id, 25))
+        # called right after the model step: the book after this delta is the model's current book. The
+        # delta's ids are the wire's (the id-restart / past-int64 faults renumber them), never the model's.
+        # A fabricated name (unknown-symbol flood) has no book: its checksum covers the delta's own levels.
+        if delta.symbol in self.ctx.model.symbols:
+            top = self.ctx.model.snapshot(delta.symbol, 25)
+            checksum = self._checksum(top)
+        else:
+            checksum = okx_checksum(_levels(delta.bids[:25]), _levels(delta.asks[:25]))
         return _dumps({"arg": {"channel": "books", "instId": delta.symbol}, "action": "update", "data": [{
             "asks": _levels(delta.asks), "bids": _levels(delta.bids), "ts": str(delta.ts_ms),
-            "checksum": self._checksum(top), "prevSeqId": delta.first_id - 1, "seqId": delta.last_id}]})
+            "checksum": checksum, "prevSeqId": delta.first_id - 1, "seqId": delta.last_id}]})
 
     def encode_snapshot(self, symbol: str, snapshot: BookSnapshot, ts_ms: int, sub: Subscription) -> Frame | None:
         return _dumps({"arg": {"channel": "books", "instId": symbol}, "action": "snapshot", "data": [{

@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from fault_matrix_kit import (  # noqa: E402
-    FAULTS, ISSUE18_FAULTS, REST_SNAPSHOT_FAULTS, Checker, book_sides, build, no_feedhandler_tasks, run_fault_case, true_sides, wait_for,
+    FAULTS, REST_SNAPSHOT_FAULTS, Checker, book_sides, build, no_feedhandler_tasks, run_fault_case, true_sides, wait_for,
 )
 
 from feedhandler import ChannelType  # noqa: E402
@@ -24,8 +24,7 @@ from feedhandler.sim import SimExchange  # noqa: E402
 
 INST = "BTC-USDT"
 KEY, SECRET = "sim-api-key", "sim-api-secret"
-# the issue-18 faults are not run for OKX yet: its in-band snapshots need the simulator's wire-id hook
-STREAM_FAULTS = sorted(f for f in FAULTS if f not in REST_SNAPSHOT_FAULTS | ISSUE18_FAULTS)
+STREAM_FAULTS = sorted(f for f in FAULTS if f not in REST_SNAPSHOT_FAULTS)
 
 
 @pytest.mark.parametrize("fault", STREAM_FAULTS)
