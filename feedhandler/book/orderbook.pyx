@@ -270,7 +270,7 @@ for _d in range(1, 13):
 # Default ladder size: 4 slots per level of capacity, within these bounds
 # (16 bytes a slot per side: 16 KiB .. 256 KiB per side).
 cdef Py_ssize_t _LADDER_MIN = 1024
-cdef Py_ssize_t _LADDER_MAX = 16384
+cdef Py_ssize_t _LADDER_MAX = 65536
 
 
 cdef extern from *:

@@ -101,8 +101,29 @@ cdef extern from *:
         *out = (double)m / p10[frac];
         return 1;
     }
+    /* The exact Binance shape "I.FFFFFFFF" once the caller knows the dot's index d (1..7):
+       s[0:d] integer digits, s[d] == '.', s[d+1:d+9] eight fraction digits.  Reads exactly
+       s[0:8] and s[d+1:d+9] (both inside s[0:d+9]).  Same (m, 8) as fh_swar_decimal for the
+       same text, so the same bits; 0 for any non-digit (the caller then runs the general
+       parser). */
+    static inline int fh_decimal_dot8(const char* s, Py_ssize_t d, double* out) {
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+        uint64_t lo, hi;
+        if (d < 1 || d > 7) return 0;
+        memcpy(&lo, s, 8);
+        memcpy(&hi, s + d + 1, 8);
+        lo = (lo << (8 * (8 - d))) | (0x3030303030303030ULL >> (8 * d));
+        if (!fh_all_digits8(lo) || !fh_all_digits8(hi)) return 0;
+        *out = (double)(fh_swar8(lo) * 100000000ULL + fh_swar8(hi)) / 1e8;
+        return 1;
+    #else
+        (void)s; (void)d; (void)out;
+        return 0;
+    #endif
+    }
     #endif
     """
+    bint fh_decimal_dot8(const char* s, Py_ssize_t d, double* out) noexcept nogil
     bint fh_swar_decimal(const char* s, Py_ssize_t n, uint64_t* m, int* frac) noexcept nogil
     bint fh_decimal_fast(const char* s, Py_ssize_t n, double* out) noexcept nogil
 

@@ -30,7 +30,7 @@ from feedhandler.codec.json_scan cimport (
     json_iter_child_end, json_iter_levels, json_iter_take, json_object_begin, json_object_next,
     json_object_next_lazy, json_parse_levels, json_span_eq, json_span_to_double, json_span_to_int64,
 )
-from feedhandler.codec.numbers cimport NUM_OK, fh_decimal_fast, parse_double_inline
+from feedhandler.codec.numbers cimport NUM_OK, fh_decimal_dot8, fh_decimal_fast, parse_double_inline
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport (
     SIDE_BUY, SIDE_SELL, BookTicker, EventPool, Kline, Trade,
@@ -221,9 +221,19 @@ cdef inline const char* _fx_num_str(const char* q, const char* end, double* out,
     """
     cdef const char* s0
     cdef const char* lim
+    cdef Py_ssize_t n
     if q >= end or q[0] != b'"':
         return NULL
     s0 = q + 1
+    if end - s0 > 16:
+        # Binance's own "I.FFFFFFFF": its length from the dot (no byte scan); see _fx_level_num.
+        n = fh_dot8_len(s0)
+        if n > 0 and s0[n] == b'"' and fh_decimal_dot8(s0, n - 9, out):
+            span.ptr = s0
+            span.len = n
+            span.kind = JSON_STRING
+            span.has_escapes = False
+            return s0 + n + 1
     lim = s0 + 17 if end - s0 > 17 else end
     q = s0
     while q < lim and q[0] != b'"':
@@ -309,10 +319,10 @@ cdef inline const char* _fx_level_num(const char* q, const char* end, double* ou
     s0 = q
     if end - s0 > 16:
         # Binance's own shape "I.FFFFFFFF": the dot found in the first 8 bytes gives the length
-        # (n <= 16, so s0[n] is inside); a quote there and fh_decimal_fast accepting s0[0:n]
-        # (digits around one dot, no quote) make s0[0:n] exactly the string's content.
+        # (n <= 16, so s0[n] is inside); a quote there and fh_decimal_dot8 accepting s0[0:n]
+        # (digits around that dot, no quote) make s0[0:n] exactly the string's content.
         n = fh_dot8_len(s0)
-        if n > 0 and s0[n] == b'"' and fh_decimal_fast(s0, n, out):
+        if n > 0 and s0[n] == b'"' and fh_decimal_dot8(s0, n - 9, out):
             return s0 + n + 1
     while q < end and q[0] != b'"':
         q += 1
