@@ -367,7 +367,7 @@ cdef class OrderBook:
         ``dropped_levels`` counts it.  There is never a reallocation.
     ladder_ticks : int, default -1
         Slots of the price ladder per side: a power of two >= 64; -1 picks
-        4 x capacity within [1024, 16384]; 0 turns the ladder off (the
+        4 x capacity within [1024, 65536]; 0 turns the ladder off (the
         previous sorted-array layout, kept as a benchmark baseline).
     price_decimals : int, default -1
         Decimal places of the tick grid to start from (e.g. 2 for a 0.01

@@ -296,7 +296,7 @@ def test_layouts_and_grid():
     book.clear()
     assert book.layout == "ladder" and book.price_decimals is None
     assert OrderBook("X", 10, ladder_ticks=0).layout == "sorted"
-    assert OrderBook("X", 5000).ladder_ticks == 16384
+    assert OrderBook("X", 5000).ladder_ticks == 32768 and OrderBook("X", 100_000).ladder_ticks == 65536
     assert OrderBook("X", 10, price_decimals=4).price_decimals == 4
     for bad in (63, 100, -2):
         with pytest.raises(ValueError, match="ladder_ticks"):
