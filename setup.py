@@ -20,6 +20,10 @@ Build modes are chosen with the ``FEEDHANDLER_BUILD`` environment variable:
     ``LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 python ...``.
     ``tests/sanitize/run.sh`` builds this mode in a separate copy of the tree and fuzzes every decoder.
 
+Before anything is compiled, every ``feedhandler/**/*.in`` is rendered with Cython's Tempita
+into the file without ``.in`` (``events.pyx.in`` -> ``events.pyx``), with the names of the
+``schema.py`` beside it: those outputs are build output, not in git.
+
 ``FEEDHANDLER_NATIVE=1`` adds ``-march=native`` (never for wheels you ship).
 ``FEEDHANDLER_ONLY=<glob>`` restricts the build to matching ``.pyx`` files
 (for working on one module without compiling the others).
@@ -31,8 +35,11 @@ import glob
 import os
 import sys
 
+import runpy
+
 import numpy as np
 from Cython.Build import cythonize
+from Cython.Tempita import sub as render_tempita
 from setuptools import Extension, setup
 
 MODE = os.environ.get("FEEDHANDLER_BUILD", "release").strip().lower()
@@ -70,6 +77,22 @@ if os.environ.get("FEEDHANDLER_NATIVE") == "1":
     CFLAGS.append("-march=native")
 
 
+def _render_templates() -> None:
+    """Render each ``feedhandler/**/*.in`` beside itself; a file is rewritten only when it changes."""
+    for template in sorted(glob.glob("feedhandler/**/*.in", recursive=True)):
+        schema = os.path.join(os.path.dirname(template), "schema.py")
+        names = runpy.run_path(schema) if os.path.exists(schema) else {}
+        with open(template, encoding="utf-8") as f:
+            text = render_tempita(f.read(), **{k: v for k, v in names.items() if not k.startswith("__")})
+        target = template[: -len(".in")]
+        if os.path.exists(target):
+            with open(target, encoding="utf-8") as f:
+                if f.read() == text:
+                    continue  # unchanged: keep the mtime, so nothing that cimports it rebuilds
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
 def _extensions() -> list[Extension]:
     only = os.environ.get("FEEDHANDLER_ONLY")
     exts = []
@@ -90,6 +113,7 @@ def _extensions() -> list[Extension]:
     return exts
 
 
+_render_templates()
 setup(
     ext_modules=cythonize(
         _extensions(),

@@ -2,6 +2,7 @@
 
 Parsers fill pooled events from Cython (``cimport feedhandler.events.events``);
 an event from a pool is valid until the handler returns, ``copy()`` keeps one.
+The classes and their fields are defined once, in ``schema.toml`` (see ``schema.py``).
 """
 from feedhandler.events.events import (
     EVENT_CLASSES,
@@ -18,19 +19,6 @@ from feedhandler.events.events import (
     Ticker,
     Trade,
 )
+from feedhandler.events.events import __all__ as _ALL
 
-__all__ = [
-    "Side",
-    "Event",
-    "Trade",
-    "BookTicker",
-    "Kline",
-    "Ticker",
-    "BookUpdate",
-    "BookStatus",
-    "OrderUpdate",
-    "Fill",
-    "BalanceUpdate",
-    "EventPool",
-    "EVENT_CLASSES",
-]
+__all__ = list(_ALL)
