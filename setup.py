@@ -25,7 +25,7 @@ into the file without ``.in`` (``events.pyx.in`` -> ``events.pyx``), with the na
 ``schema.py`` beside it: those outputs are build output, not in git.
 
 ``FEEDHANDLER_NATIVE=1`` adds ``-march=native`` (never for wheels you ship).
-``FEEDHANDLER_ONLY=<glob>`` restricts the build to matching ``.pyx`` files
+``FEEDHANDLER_ONLY=<glob>[,<glob>...]`` restricts the build to matching ``.pyx`` files
 (for working on one module without compiling the others).
 """
 from __future__ import annotations
@@ -94,10 +94,10 @@ def _render_templates() -> None:
 
 
 def _extensions() -> list[Extension]:
-    only = os.environ.get("FEEDHANDLER_ONLY")
+    only = [g for g in os.environ.get("FEEDHANDLER_ONLY", "").split(",") if g]
     exts = []
     for path in sorted(glob.glob("feedhandler/**/*.pyx", recursive=True)):
-        if only and not fnmatch.fnmatch(path, only):
+        if only and not any(fnmatch.fnmatch(path, g) for g in only):
             continue
         name = path[:-4].replace(os.sep, ".")
         exts.append(
