@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import importlib.util
 import pkgutil
+import sys
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -31,7 +33,7 @@ from .errors import UnknownExchangeError
 
 __all__ = [
     "ENTRY_POINT_GROUP", "ExchangeInfo", "demo_symbols", "exchange_info", "exchange_names", "load_exchanges",
-    "register_exchange",
+    "register_exchange", "register_exchange_package",
 ]
 
 #: Entry-point group through which installed packages add exchanges.
@@ -106,6 +108,34 @@ def register_exchange(
     info = ExchangeInfo(key, tuple(demo_symbols), sim_protocol, module)
     _EXCHANGES[key] = info
     return info
+
+
+#: The constructors of one side, as :func:`register_exchange_package` finds them: ``<Prefix><Side><role>``.
+_SIDE_ROLES = ("ConnectionStrategy", "SubscriptionStrategy", "MessageParser")
+
+
+def register_exchange_package(package: str, prefix: str, *, demo_symbols: tuple[str, ...] | list[str] = ()
+                              ) -> ExchangeInfo:
+    """Register the exchange package ``package`` from the names it defines (call it from its ``__init__``).
+
+    The registry name is the package's last component; each side whose three constructors the package
+    defines as ``<prefix>Public...`` / ``<prefix>Private...`` (``ConnectionStrategy``,
+    ``SubscriptionStrategy``, ``MessageParser``) is registered; the simulator protocol is the package's
+    ``sim_protocol`` module when it has one. ``register_exchange_package(__name__, "Okx",
+    demo_symbols=(...))`` after the imports does what the explicit :func:`register_exchange` call would.
+    """
+    namespace = vars(sys.modules[package])
+    sides = {}
+    for side in ("Public", "Private"):
+        constructors = tuple(namespace.get(f"{prefix}{side}{role}") for role in _SIDE_ROLES)
+        if all(constructors):
+            sides[side.lower()] = constructors
+        elif any(constructors):
+            missing = [f"{prefix}{side}{r}" for r, c in zip(_SIDE_ROLES, constructors) if c is None]
+            raise TypeError(f"{package}: the {side.lower()} side lacks {', '.join(missing)}")
+    sim = f"{package}.sim_protocol"
+    return register_exchange(package.rsplit(".", 1)[-1], **sides, demo_symbols=demo_symbols,
+                             sim_protocol=sim if importlib.util.find_spec(sim) is not None else None, module=package)
 
 
 def load_exchanges(refresh: bool = False) -> None:

@@ -13,6 +13,7 @@ import re
 import sys
 import textwrap
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,29 @@ def test_core_files_name_no_exchange():
         text = (PACKAGE / rel).read_text().lower()
         for name in names:  # a word, so that "SimExchange" does not count as "mexc"
             assert not re.search(rf"\b{name}\b", text), f"{rel} names {name!r}"
+
+
+def test_register_exchange_package_finds_the_sides_by_name(monkeypatch):
+    module = types.ModuleType("fh_test_pkg.demoex")
+
+    class DemoexPublicConnectionStrategy: ...
+    class DemoexPublicSubscriptionStrategy: ...
+    class DemoexPublicMessageParser: ...
+
+    for cls in (DemoexPublicConnectionStrategy, DemoexPublicSubscriptionStrategy, DemoexPublicMessageParser):
+        setattr(module, cls.__name__, cls)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setattr(registry, "_EXCHANGES", dict(registry._EXCHANGES))
+    monkeypatch.setattr(WebSocketStrategyFactory, "_registry", dict(WebSocketStrategyFactory._registry))
+    monkeypatch.setattr(registry.importlib.util, "find_spec", lambda name: None)  # no sim_protocol module
+
+    info = registry.register_exchange_package(module.__name__, "Demoex", demo_symbols=["X-Y"])
+    assert info == registry.ExchangeInfo("demoex", ("X-Y",), None, module.__name__)
+    assert WebSocketStrategyFactory._registry[("demoex", False)] is not None
+    assert ("demoex", True) not in WebSocketStrategyFactory._registry  # no private side defined
+    module.DemoexPrivateMessageParser = DemoexPublicMessageParser  # half a side is a mistake, said by name
+    with pytest.raises(TypeError, match="DemoexPrivateConnectionStrategy, DemoexPrivateSubscriptionStrategy"):
+        registry.register_exchange_package(module.__name__, "Demoex")
 
 
 PLUGIN = '''

@@ -4,34 +4,24 @@ Registered with :class:`~feedhandler.core.factory.WebSocketStrategyFactory` as `
 market-data streams, and the private side (user data over the WebSocket API with
 ``userDataStream.subscribe.signature``; the listenKey flow was retired on 2026-02-20), see :mod:`.private`.
 """
-from feedhandler.core.registry import register_exchange
+from feedhandler.core.registry import register_exchange_package
 
 from .decoder import BinanceDecoder
 from .parser import BinancePublicMessageParser
 from .rest import BinanceSnapshotFetcher, parse_depth_snapshot
 from .private import (
-    BinancePrivateConnectionStrategy,
-    BinancePrivateMessageParser,
-    BinancePrivateSubscriptionStrategy,
-    sign_params,
-    signature_payload,
+    BinancePrivateConnectionStrategy, BinancePrivateMessageParser, BinancePrivateSubscriptionStrategy,
+    sign_params, signature_payload,
 )
 from .private_decoder import BinancePrivateDecoder
 from .rules import COINM_RULE, SPOT_RULE, USDM_RULE
 from .strategies import BinancePublicConnectionStrategy, BinancePublicSubscriptionStrategy
 
-register_exchange(
-    "binance",
-    public=(BinancePublicConnectionStrategy, BinancePublicSubscriptionStrategy, BinancePublicMessageParser),
-    private=(BinancePrivateConnectionStrategy, BinancePrivateSubscriptionStrategy, BinancePrivateMessageParser),
-    demo_symbols=("BTCUSDT", "ETHUSDT", "SOLUSDT"),
-    sim_protocol="feedhandler.exchanges.binance.sim_protocol",
-    module=__name__,
-)
+register_exchange_package(__name__, "Binance", demo_symbols=("BTCUSDT", "ETHUSDT", "SOLUSDT"))
 
 __all__ = [
-    "BinanceDecoder", "BinancePrivateConnectionStrategy", "BinancePrivateDecoder", "BinancePrivateMessageParser",
-    "BinancePrivateSubscriptionStrategy", "BinancePublicConnectionStrategy", "BinancePublicMessageParser",
-    "BinancePublicSubscriptionStrategy", "BinanceSnapshotFetcher", "COINM_RULE", "SPOT_RULE", "USDM_RULE",
-    "parse_depth_snapshot", "sign_params", "signature_payload",
+    "BinanceDecoder", "BinancePrivateConnectionStrategy", "BinancePrivateDecoder",
+    "BinancePrivateMessageParser", "BinancePrivateSubscriptionStrategy", "BinancePublicConnectionStrategy",
+    "BinancePublicMessageParser", "BinancePublicSubscriptionStrategy", "BinanceSnapshotFetcher", "COINM_RULE",
+    "SPOT_RULE", "USDM_RULE", "parse_depth_snapshot", "sign_params", "signature_payload",
 ]

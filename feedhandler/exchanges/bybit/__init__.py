@@ -2,36 +2,19 @@
 
 Registered with ``WebSocketStrategyFactory`` under ``"bybit"`` (public and private sides).
 """
-from feedhandler.core.registry import register_exchange
+from feedhandler.core.registry import register_exchange_package
 
 from .parser import BybitPrivateMessageParser, BybitPublicMessageParser
 from .rules import BYBIT_BOOK_RULE
 from .strategies import (
-    BybitCredentials,
-    BybitPrivateConnectionStrategy,
-    BybitPrivateSubscriptionStrategy,
-    BybitPublicConnectionStrategy,
-    BybitPublicSubscriptionStrategy,
-    sign,
+    BybitCredentials, BybitPrivateConnectionStrategy, BybitPrivateSubscriptionStrategy,
+    BybitPublicConnectionStrategy, BybitPublicSubscriptionStrategy, sign,
 )
 
-register_exchange(
-    "bybit",
-    public=(BybitPublicConnectionStrategy, BybitPublicSubscriptionStrategy, BybitPublicMessageParser),
-    private=(BybitPrivateConnectionStrategy, BybitPrivateSubscriptionStrategy, BybitPrivateMessageParser),
-    demo_symbols=("BTCUSDT", "ETHUSDT", "SOLUSDT"),
-    sim_protocol="feedhandler.exchanges.bybit.sim_protocol",
-    module=__name__,
-)
+register_exchange_package(__name__, "Bybit", demo_symbols=("BTCUSDT", "ETHUSDT", "SOLUSDT"))
 
 __all__ = [
-    "BYBIT_BOOK_RULE",
-    "BybitCredentials",
-    "BybitPrivateConnectionStrategy",
-    "BybitPrivateMessageParser",
-    "BybitPrivateSubscriptionStrategy",
-    "BybitPublicConnectionStrategy",
-    "BybitPublicMessageParser",
-    "BybitPublicSubscriptionStrategy",
-    "sign",
+    "BYBIT_BOOK_RULE", "BybitCredentials", "BybitPrivateConnectionStrategy", "BybitPrivateMessageParser",
+    "BybitPrivateSubscriptionStrategy", "BybitPublicConnectionStrategy", "BybitPublicMessageParser",
+    "BybitPublicSubscriptionStrategy", "sign",
 ]

@@ -2,38 +2,20 @@
 
 Registered with ``WebSocketStrategyFactory`` under ``"gateio"`` (public and private sides).
 """
-from feedhandler.core.registry import register_exchange
+from feedhandler.core.registry import register_exchange_package
 
 from .parser import GateioPrivateMessageParser, GateioPublicMessageParser, resubscribe_obu_on_gap
 from .rest import GateioSnapshotFetcher
 from .rules import GATEIO_OBU_RULE, GATEIO_SPOT_RULE
 from .strategies import (
-    GateioPrivateConnectionStrategy,
-    GateioPrivateSubscriptionStrategy,
-    GateioPublicConnectionStrategy,
-    GateioPublicSubscriptionStrategy,
-    sign,
+    GateioPrivateConnectionStrategy, GateioPrivateSubscriptionStrategy, GateioPublicConnectionStrategy,
+    GateioPublicSubscriptionStrategy, sign,
 )
 
-register_exchange(
-    "gateio",
-    public=(GateioPublicConnectionStrategy, GateioPublicSubscriptionStrategy, GateioPublicMessageParser),
-    private=(GateioPrivateConnectionStrategy, GateioPrivateSubscriptionStrategy, GateioPrivateMessageParser),
-    demo_symbols=("BTC_USDT", "ETH_USDT", "SOL_USDT"),
-    sim_protocol="feedhandler.exchanges.gateio.sim_protocol",
-    module=__name__,
-)
+register_exchange_package(__name__, "Gateio", demo_symbols=("BTC_USDT", "ETH_USDT", "SOL_USDT"))
 
 __all__ = [
-    "GATEIO_OBU_RULE",
-    "GATEIO_SPOT_RULE",
-    "GateioPrivateConnectionStrategy",
-    "GateioPrivateMessageParser",
-    "GateioPrivateSubscriptionStrategy",
-    "GateioPublicConnectionStrategy",
-    "GateioPublicMessageParser",
-    "GateioPublicSubscriptionStrategy",
-    "GateioSnapshotFetcher",
-    "resubscribe_obu_on_gap",
-    "sign",
+    "GATEIO_OBU_RULE", "GATEIO_SPOT_RULE", "GateioPrivateConnectionStrategy", "GateioPrivateMessageParser",
+    "GateioPrivateSubscriptionStrategy", "GateioPublicConnectionStrategy", "GateioPublicMessageParser",
+    "GateioPublicSubscriptionStrategy", "GateioSnapshotFetcher", "resubscribe_obu_on_gap", "sign",
 ]

@@ -3,7 +3,7 @@
 Registered with :class:`~feedhandler.core.factory.WebSocketStrategyFactory` as ``"mexc"``, public
 (market data, aggregated depth books) and private (listen-key user data) sides.
 """
-from feedhandler.core.registry import register_exchange
+from feedhandler.core.registry import register_exchange_package
 
 from .decoder import MexcDecoder
 from .parser import MexcPrivateMessageParser, MexcPublicMessageParser
@@ -14,14 +14,7 @@ from .strategies import (
     MexcPublicSubscriptionStrategy,
 )
 
-register_exchange(
-    "mexc",
-    public=(MexcPublicConnectionStrategy, MexcPublicSubscriptionStrategy, MexcPublicMessageParser),
-    private=(MexcPrivateConnectionStrategy, MexcPrivateSubscriptionStrategy, MexcPrivateMessageParser),
-    demo_symbols=("BTCUSDT", "ETHUSDT", "SOLUSDT"),
-    sim_protocol="feedhandler.exchanges.mexc.sim_protocol",
-    module=__name__,
-)
+register_exchange_package(__name__, "Mexc", demo_symbols=("BTCUSDT", "ETHUSDT", "SOLUSDT"))
 
 __all__ = [
     "MEXC_SPOT_RULE", "MexcDecoder", "MexcPrivateConnectionStrategy", "MexcPrivateMessageParser",

@@ -2,38 +2,20 @@
 
 Registered with ``WebSocketStrategyFactory`` under ``"okx"`` (public and private sides).
 """
-from feedhandler.core.registry import register_exchange
+from feedhandler.core.registry import register_exchange_package
 
 from .decoder import OkxChecksum, OkxDecoder, okx_format
 from .parser import OkxPrivateMessageParser, OkxPublicMessageParser
 from .rules import OKX_BOOKS_RULE
 from .strategies import (
-    OkxPrivateConnectionStrategy,
-    OkxPrivateSubscriptionStrategy,
-    OkxPublicConnectionStrategy,
-    OkxPublicSubscriptionStrategy,
-    login_sign,
+    OkxPrivateConnectionStrategy, OkxPrivateSubscriptionStrategy, OkxPublicConnectionStrategy,
+    OkxPublicSubscriptionStrategy, login_sign,
 )
 
-register_exchange(
-    "okx",
-    public=(OkxPublicConnectionStrategy, OkxPublicSubscriptionStrategy, OkxPublicMessageParser),
-    private=(OkxPrivateConnectionStrategy, OkxPrivateSubscriptionStrategy, OkxPrivateMessageParser),
-    demo_symbols=("BTC-USDT", "ETH-USDT", "SOL-USDT"),
-    sim_protocol="feedhandler.exchanges.okx.sim_protocol",
-    module=__name__,
-)
+register_exchange_package(__name__, "Okx", demo_symbols=("BTC-USDT", "ETH-USDT", "SOL-USDT"))
 
 __all__ = [
-    "OKX_BOOKS_RULE",
-    "OkxChecksum",
-    "OkxDecoder",
-    "OkxPrivateConnectionStrategy",
-    "OkxPrivateMessageParser",
-    "OkxPrivateSubscriptionStrategy",
-    "OkxPublicConnectionStrategy",
-    "OkxPublicMessageParser",
-    "OkxPublicSubscriptionStrategy",
-    "login_sign",
-    "okx_format",
+    "OKX_BOOKS_RULE", "OkxChecksum", "OkxDecoder", "OkxPrivateConnectionStrategy", "OkxPrivateMessageParser",
+    "OkxPrivateSubscriptionStrategy", "OkxPublicConnectionStrategy", "OkxPublicMessageParser",
+    "OkxPublicSubscriptionStrategy", "login_sign", "okx_format",
 ]
