@@ -11,6 +11,9 @@ user's handler is the handler itself. Two entries:
 - ``sink(raw, recv_ns)`` (Python): the ``websockets`` transport and tests; calls
   ``feed``.
 
+A :class:`FrameRecorder` set as ``recorder`` (``feedhandler record``) sees
+every frame first, by pointer on the C path: recording adds no Python call.
+
 Control frames (acks, pongs, errors) and parse errors go back to Python
 callbacks; they are rare, so a ``bytes`` of the frame is made only for them.
 """
@@ -39,6 +42,21 @@ cdef inline FrameDecoder _compiled_decoder(object feed):
     return None
 
 
+cdef class FrameRecorder:
+    """Base of the compiled frame taps (:class:`feedhandler.recording.tap.SinkTap`); records nothing itself."""
+
+    cdef int c_record(self, const char* data, Py_ssize_t n, int64_t recv_ns) except -1:
+        return 0
+
+    def record(self, raw, int64_t recv_ns):
+        """The Python entry (``FrameSink.__call__``: the ``websockets`` transport, tests): a ``bytes``/``str`` frame."""
+        cdef const unsigned char[::1] view
+        if isinstance(raw, str):
+            raw = (<str>raw).encode()
+        view = raw
+        self.c_record(<const char*>&view[0] if view.shape[0] else <const char*>b"", view.shape[0], recv_ns)
+
+
 cdef class FrameSink:
     def __init__(self, feed, on_control, on_error):
         self.feed = feed
@@ -61,6 +79,8 @@ cdef class FrameSink:
         self.frames += 1
         self.bytes += n
         self.last_frame_ns = recv_ns
+        if self.recorder is not None:
+            self.recorder.c_record(data, n, recv_ns)
         try:
             if decoder is not None:
                 message_type = decoder.c_feed(data, n, recv_ns)
@@ -78,6 +98,8 @@ cdef class FrameSink:
         self.frames += 1
         self.bytes += len(raw)
         self.last_frame_ns = recv_ns
+        if self.recorder is not None:
+            self.recorder.record(raw, recv_ns)
         try:
             message_type = self._feed(raw, recv_ns)
         except Exception as exc:

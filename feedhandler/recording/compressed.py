@@ -5,8 +5,9 @@ sequence of zstd *frames*. The writer ends a zstd frame at least every ``flush_i
 (and whenever ``flush_bytes`` of records are pending), always between two records, and hands it to
 the OS, so a crash loses at most the last ``flush_interval`` of frames, and a reader of the file while
 it is being written sees only complete zstd frames and therefore only complete records
-(:func:`zstd_reader` holds back a frame until it is complete). Memory is bounded by the pending
-records (at most ``flush_bytes``) and zstd's own window.
+(:func:`zstd_reader` holds back a frame until it is complete). Memory is bounded: the records pending
+and those waiting for the compressing thread sit in at most ``4 + 2`` preallocated buffers of ``flush_bytes``
+(reused, so a flush allocates nothing on the feed's thread), plus zstd's own state.
 
 Rotation (``max_bytes`` compressed bytes or ``max_seconds``) happens between two records: the
 current segment is flushed and closed, the next one opened, and the record that triggered it goes
@@ -29,6 +30,8 @@ from typing import Any, BinaryIO, Callable
 from .format import _U32, KIND_SNAPSHOT, MAGIC, RecordingError, snapshot_payload
 
 __all__ = ["RotatingRecordingWriter", "zstd_reader", "segment_paths"]
+
+_DEPTH = 4  # flushed chunks that may wait for the compressing thread
 
 
 def _zstandard() -> Any:
@@ -95,33 +98,46 @@ def segment_paths(folder: str | Path, stem: str | None = None) -> list[Path]:
     return sorted(Path(folder).glob(pattern))
 
 
+def _write_frame(cctx: Any, f: BinaryIO, data: bytes | bytearray, n: int) -> int:
+    """``data[:n]`` as one complete zstd frame (readable on its own) handed to the OS; returns its size.
+
+    One C call compresses (the GIL released throughout) and one ``write`` stores it: the compressing thread
+    takes the GIL back only a few times per chunk, so the feed's thread hardly ever waits for it.
+    """
+    with memoryview(data) as whole, whole[:n] as chunk:
+        out = cctx.compress(chunk)
+    f.write(out)
+    f.flush()
+    return len(out)
+
+
 class _Compressor(threading.Thread):
     """Compresses and writes flushed chunks off the feed's thread (zstd releases the GIL while it works).
 
     The queue is bounded (``depth`` chunks): a feed faster than the disk blocks on ``put`` rather than grow memory.
-    Items: ``(file, bytes)`` to write as one zstd frame, ``(file, None)`` to close a finished segment.
+    Items: ``(file, data, n, done)`` to write ``data[:n]`` as one zstd frame, then ``done(data)`` (the buffer goes
+    back to the writer's pool); ``(file, None, 0, None)`` to close a finished segment.
     """
 
-    def __init__(self, cctx: Any, on_written: Callable[[int], None], depth: int = 4):
+    def __init__(self, cctx: Any, on_written: Callable[[BinaryIO, int], None], depth: int = 4):
         super().__init__(name="feedhandler-recording-zstd", daemon=True)
         self._cctx, self._on_written = cctx, on_written
-        self.queue: queue.Queue[tuple[BinaryIO, bytes | None] | None] = queue.Queue(depth)
+        self.queue: queue.Queue[tuple[BinaryIO, Any, int, Any] | None] = queue.Queue(depth)
         self.error: BaseException | None = None
 
     def run(self) -> None:
         while (item := self.queue.get()) is not None:
-            f, data = item
+            f, data, n, done = item
             try:
                 if data is None:
                     f.close()
                 else:
-                    out = self._cctx.compress(data)
-                    f.write(out)
-                    f.flush()
-                    self._on_written(len(out))
+                    self._on_written(f, _write_frame(self._cctx, f, data, n))
             except BaseException as exc:  # reported by the writer on its next call
                 self.error = exc
             finally:
+                if done is not None:
+                    done(data)
                 self.queue.task_done()
         self.queue.task_done()
 
@@ -175,14 +191,21 @@ class RotatingRecordingWriter:
         self.snapshots = 0
         self.segments: list[Path] = []
         self.buffer = RecordBuffer(max(self.flush_bytes, 64))
+        # Flushed buffers come back here once written; at most depth + 2 exist (one filling, one being
+        # compressed, `depth` queued), each preallocated once: no allocation per flush.
+        self._spares: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        self._buffers = 1
         self._file: BinaryIO | None = None
         self._compressed = 0
         self._opened_at = self._flushed_at = 0.0
         self._rotating = False
         self._thread: _Compressor | None = None
         if background:
-            self._thread = _Compressor(self._cctx, self._count_written)
+            self._thread = _Compressor(self._cctx, self._count_written, _DEPTH)
             self._thread.start()
+        for _ in range(2):  # allocated (and touched) now: a flush does not wait for an allocation
+            self._spares.put(bytearray(self.buffer.capacity))
+            self._buffers += 1
         self._open_segment()
 
     @property
@@ -198,8 +221,26 @@ class RotatingRecordingWriter:
     def _pending(self) -> int:
         return self.buffer.size
 
-    def _count_written(self, n: int) -> None:
-        self._compressed += n
+    def _count_written(self, f: BinaryIO, n: int) -> None:
+        if f is self._file:  # a late report of a closed segment does not count for the next one
+            self._compressed += n
+
+    def _spare(self) -> bytearray:
+        """An empty buffer for the next records: a written one back from the pool, else a new one while fewer
+        than ``_DEPTH + 2`` exist, else wait for the compressing thread to give one back."""
+        try:
+            return self._spares.get_nowait()
+        except queue.Empty:
+            if self._thread is None or self._buffers < _DEPTH + 2:
+                self._buffers += 1
+                return bytearray(self.buffer.capacity)
+            return self._spares.get()
+
+    def _give_back(self, data: bytearray) -> None:
+        if len(data) == self.flush_bytes:  # a buffer grown for one huge record is not kept
+            self._spares.put(data)
+        else:
+            self._buffers -= 1
 
     # -- segments -----------------------------------------------------------------------------------------------
     def _open_segment(self) -> None:
@@ -212,7 +253,8 @@ class RotatingRecordingWriter:
         self._compressed = 0
         self._opened_at = self._clock()
         head = json.dumps({**self.header, "segment": seq, "started_unix_ns": started}).encode()
-        self._emit(MAGIC + _U32.pack(len(head)) + head)  # on disk at once: a valid (empty) recording from the start
+        start = MAGIC + _U32.pack(len(head)) + head
+        self._emit(start, len(start))  # on disk at once: a valid (empty) recording from the start
         self._flushed_at = self._opened_at
         self._set_deadline()
         if seq and self.on_rotate is not None:
@@ -258,6 +300,12 @@ class RotatingRecordingWriter:
 
         return FrameTap(self.buffer, self.on_due, on_frame, connection_id)
 
+    def sink_tap(self, connection_id: int) -> Any:
+        """The compiled record step for a ``FrameSink.recorder`` (no Python call per frame)."""
+        from .tap import SinkTap
+
+        return SinkTap(self.buffer, self.on_due, connection_id)
+
     def frame(self, payload: bytes | str, recv_ns: int, connection_id: int) -> None:
         now = self._clock()
         self._due(now)  # rotate *before* writing: this record goes whole into the new segment
@@ -287,24 +335,27 @@ class RotatingRecordingWriter:
         """End a zstd frame with every pending record and hand it to the OS (or to the compressing thread)."""
         self._flushed_at = self._clock()
         if self.buffer.size and self._file is not None:
-            self._emit(self.buffer.take())
+            data, n = self.buffer.swap(self._spare())
+            self._emit(data, n, self._give_back)
         self._set_deadline()
 
-    def _emit(self, data: bytes) -> None:
+    def _emit(self, data: bytes | bytearray, n: int, done: Callable[[Any], None] | None = None) -> None:
+        """Write ``data[:n]`` as one complete zstd frame (readable on its own), then ``done(data)``."""
         assert self._file is not None
         if self._thread is not None:
             if self._thread.error is not None:
                 raise RecordingError(f"{self.path}: writing failed: {self._thread.error}")
-            self._thread.queue.put((self._file, data))
+            self._thread.queue.put((self._file, data, n, done))
             return
-        out = self._cctx.compress(data)  # one complete frame: readable on its own
-        self._file.write(out)
-        self._file.flush()
-        self._compressed += len(out)
+        try:
+            self._compressed += _write_frame(self._cctx, self._file, data, n)
+        finally:
+            if done is not None:
+                done(data)
 
     def _close_file(self, f: BinaryIO) -> None:
         if self._thread is not None:
-            self._thread.queue.put((f, None))
+            self._thread.queue.put((f, None, 0, None))
         else:
             f.close()
 

@@ -100,6 +100,12 @@ class RecordingWriter:
 
         return FrameTap(self.buffer, self.flush, on_frame, connection_id)
 
+    def sink_tap(self, connection_id: int) -> Any:
+        """The compiled record step for a ``FrameSink.recorder`` (no Python call per frame)."""
+        from .tap import SinkTap
+
+        return SinkTap(self.buffer, self.flush, connection_id)
+
     def frame(self, payload: bytes | str, recv_ns: int, connection_id: int) -> None:
         # the transport hands text frames over as bytes too: JSON text starts with { or [ (the buffer's rule)
         if self.buffer.due(len(payload), time.monotonic_ns()):

@@ -1,6 +1,8 @@
 """Stub of the compiled per-frame recording path (see tap.pyx)."""
 from typing import Any, Callable
 
+from feedhandler.core.sink import FrameRecorder
+
 class RecordBuffer:
     """Pending records in one preallocated buffer."""
 
@@ -17,9 +19,15 @@ class RecordBuffer:
     def __init__(self, capacity: int = 4 << 20) -> None: ...
     def append(self, payload: bytes | str | memoryview, recv_ns: int, connection_id: int, kind: int = -1) -> None: ...
     def due(self, n: int, now_ns: int) -> bool: ...
+    def swap(self, spare: bytearray) -> tuple[bytearray, int]: ...
     def take(self) -> bytes: ...
 
-class FrameTap:
+class SinkTap(FrameRecorder):
+    """The record step of one connection on the compiled frame path (a ``FrameSink.recorder``)."""
+
+    def __init__(self, buffer: RecordBuffer, on_due: Callable[[], Any], connection_id: int) -> None: ...
+
+class FrameTap(SinkTap):
     """Transport callback of a recorded connection: record, then ``on_frame(payload, recv_ns)``."""
 
     def __init__(self, buffer: RecordBuffer, on_due: Callable[[], Any], on_frame: Callable[[Any, int], Any],

@@ -5,7 +5,9 @@
 little endian) in one preallocated ``bytearray``; appending a frame is two ``memcpy``s. ``FrameTap`` is the
 transport callback of a recorded connection: it asks the writer to flush/rotate first when the buffer is full
 or its deadline has passed (so a record never straddles a flush or a rotation), appends the frame, then hands
-it to the parser. The writer (:mod:`.compressed`) does everything else in Python, at most once per flush.
+it to the parser. ``SinkTap`` is the same record step as a
+:class:`~feedhandler.core.sink.FrameRecorder`: set as a ``FrameSink``'s ``recorder``, it records on the compiled
+frame path (picows listener -> ``FrameSink.c_frame`` -> decoder ``c_feed``) with no Python call per frame. The writer (:mod:`.compressed`) does everything else in Python, at most once per flush.
 """
 import sys
 
@@ -14,6 +16,8 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport int64_t, uint8_t, uint32_t
 from libc.string cimport memcpy
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
+
+from feedhandler.core.sink cimport FrameRecorder
 
 if sys.byteorder != "little":  # the record header is written as the host's integers
     raise ImportError("feedhandler.recording.tap writes little-endian records: big-endian hosts are not supported")
@@ -100,6 +104,20 @@ cdef class RecordBuffer:
         """True if a record of ``n`` payload bytes should wait for a flush first."""
         return self.c_due(n, now_ns)
 
+    def swap(self, bytearray spare):
+        """Install ``spare`` (empty, its length the new capacity) and return ``(array, size)`` of the pending records.
+
+        The writer hands ``array`` to its compressing thread and reuses it once written: no allocation (and on
+        some kernels no page faults) per flush.
+        """
+        if len(spare) < 64:
+            raise ValueError("a spare buffer must hold >= 64 bytes")
+        out = (self._array, self.size)
+        self._array = spare
+        self.capacity = len(spare)
+        self.size = 0
+        return out
+
     def take(self):
         """The pending records as ``bytes``; the buffer is empty afterwards."""
         out = bytes(memoryview(self._array)[:self.size])
@@ -107,8 +125,41 @@ cdef class RecordBuffer:
         return out
 
 
-cdef class FrameTap:
+cdef class SinkTap(FrameRecorder):
+    """The record step of one connection on the compiled frame path (a ``FrameSink.recorder``).
+
+    Parameters
+    ----------
+    buffer:
+        The writer's :class:`RecordBuffer`.
+    on_due:
+        ``callable()`` the writer's flush/rotate step, run *before* a record that is due (so a record never
+        straddles a flush or a rotation).
+    connection_id:
+        Written in each record.
+    """
+
+    cdef RecordBuffer _buf
+    cdef object _on_due
+    cdef uint32_t _cid
+
+    def __init__(self, RecordBuffer buffer, on_due, uint32_t connection_id):
+        self._buf, self._on_due, self._cid = buffer, on_due, connection_id
+
+    cdef int c_record(self, const char* data, Py_ssize_t n, int64_t recv_ns) except -1:
+        cdef RecordBuffer buf = self._buf
+        if not buf.recording:
+            return 0
+        if buf.c_due(n, recv_ns if recv_ns > 0 else _now_ns()):
+            self._on_due()
+        # text if it starts like JSON (the rule of RecordBuffer.append)
+        return buf.c_append(recv_ns, self._cid, 0 if n and (data[0] == b"{" or data[0] == b"[") else 1, data, n)
+
+
+cdef class FrameTap(SinkTap):
     """Transport callback of a recorded connection: record (compiled), then ``on_frame(payload, recv_ns)``.
+
+    For a Python frame consumer; a ``FrameSink`` takes a :class:`SinkTap` as its ``recorder`` instead.
 
     Parameters
     ----------
@@ -122,27 +173,20 @@ cdef class FrameTap:
         Written in each record.
     """
 
-    cdef RecordBuffer _buf
-    cdef object _on_due, _on_frame
-    cdef uint32_t _cid
+    cdef object _on_frame
 
     def __init__(self, RecordBuffer buffer, on_due, on_frame, uint32_t connection_id):
-        self._buf, self._on_due, self._on_frame, self._cid = buffer, on_due, on_frame, connection_id
+        SinkTap.__init__(self, buffer, on_due, connection_id)
+        self._on_frame = on_frame
 
     def __call__(self, payload, recv_ns_obj):
         # recv_ns_obj is handed on to on_frame as it came (no new int object per frame)
         cdef RecordBuffer buf = self._buf
-        cdef Py_ssize_t n
-        cdef const char* p
         cdef int64_t recv_ns
         if buf.recording:
             recv_ns = recv_ns_obj
             if type(payload) is bytes:
-                n = PyBytes_GET_SIZE(payload)
-                p = PyBytes_AS_STRING(payload)
-                if buf.c_due(n, recv_ns if recv_ns > 0 else _now_ns()):
-                    self._on_due()
-                buf.c_append(recv_ns, self._cid, 0 if n and (p[0] == b"{" or p[0] == b"[") else 1, p, n)
+                self.c_record(PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload), recv_ns)
             else:
                 if buf.c_due(len(payload), recv_ns if recv_ns > 0 else _now_ns()):
                     self._on_due()

@@ -1,10 +1,15 @@
 """A transport wrapper that writes every received frame to a recording (``RecordingWriter`` or
-``RotatingRecordingWriter``) before the parser sees it."""
+``RotatingRecordingWriter``) before the parser sees it.
+
+A connection run with a :class:`~feedhandler.core.sink.FrameSink` (the manager's, the benchmarks') records
+through the sink's compiled ``recorder`` hook (:class:`~feedhandler.recording.tap.SinkTap`); any other frame
+callable is wrapped in a :class:`~feedhandler.recording.tap.FrameTap`."""
 from __future__ import annotations
 
 import itertools
 from typing import Any, Mapping
 
+from ..core.sink import FrameSink
 from ..transport.base import FrameCallback, Transport, TransportConnection
 from .format import RecordingWriter
 
@@ -18,6 +23,17 @@ class _RecordingConnection(TransportConnection):
 
     async def run(self, on_frame: FrameCallback) -> None:
         owner = self._owner
+        sink_tap = getattr(owner.writer, "sink_tap", None)
+        if sink_tap is not None and isinstance(on_frame, FrameSink):
+            # the compiled frame path stays compiled: the sink records each frame (C) before its parser
+            tap = sink_tap(self._id)
+            on_frame.recorder = tap
+            try:
+                await self._inner.run(on_frame)
+            finally:
+                if on_frame.recorder is tap:
+                    on_frame.recorder = None
+            return
         tap = getattr(owner.writer, "tap", None)
         if tap is not None:  # the compiled path: record + parse in one C call per frame
             await self._inner.run(tap(on_frame, self._id))
