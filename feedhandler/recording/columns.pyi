@@ -3,9 +3,11 @@ from typing import Any, Callable, Final
 
 import numpy as np
 
+from feedhandler.core.consumer import Consumer
+
 TABLES: Final[tuple[str, ...]]
 
-class EventColumns:
+class EventColumns(Consumer):
     """Handler buffering events into preallocated numpy columns; ``sink(table, columns, n)`` takes full tables."""
 
     sink: Callable[[str, dict[str, np.ndarray], int], Any]

@@ -1,7 +1,8 @@
 # cython: language_level=3
 """``EventColumns``: a handler that appends each event to preallocated numpy columns (the export's hot path).
 
-One table per event type; each table owns ``capacity`` rows of numpy columns allocated once. The handler
+A compiled ``Consumer``: the parser's dispatcher calls it in C, no Python call per event. One table per
+event type; each table owns ``capacity`` rows of numpy columns allocated once. The handler
 reads the events' C fields (no Python attribute lookup, no dict, no object per event); a symbol becomes an
 int32 code (the dictionary of the exported column). When a table is full it is handed to ``sink(table,
 columns, n)`` (the Parquet writer: it turns the column slices into an Arrow record batch without copying)
@@ -29,13 +30,17 @@ from libc.stdint cimport int8_t, int32_t, int64_t
 import numpy as np
 
 from feedhandler.book.orderbook cimport ASK, BID, OrderBook
-from feedhandler.events.events cimport BookStatus, BookTicker, BookUpdate, Event, Trade
+from feedhandler.core.consumer cimport Consumer
+from feedhandler.events.events cimport BookStatus, BookTicker, BookUpdate, Trade
 
 TABLES = ("book_updates", "book_snapshots", "trades", "bbo", "book_status")
 
 
-cdef class EventColumns:
+cdef class EventColumns(Consumer):
     """Handler buffering events into preallocated numpy columns; ``sink(table, columns, n)`` takes full tables.
+
+    A compiled :class:`~feedhandler.core.consumer.Consumer`: a compiled parser's dispatcher calls its methods
+    through the C vtable (no Python call per event); it is also a plain callable (``columns(event)``).
 
     Parameters
     ----------
@@ -152,6 +157,13 @@ cdef class EventColumns:
             self.reasons.append(reason)
         return <int32_t>code
 
+    cdef inline int _next_row(self, str table, Py_ssize_t* n) except -1:
+        """The row ``n[0]`` is written: count it; a full table goes to the sink (and ``n[0]`` back to 0)."""
+        n[0] += 1
+        if n[0] == self.capacity:
+            self._full(table, n)
+        return 0
+
     cdef int _full(self, str table, Py_ssize_t* n) except -1:
         self.sink(table, self.columns[table], n[0])
         n[0] = 0
@@ -161,106 +173,102 @@ cdef class EventColumns:
     # as soon as it reaches ``capacity``, before the next write, so 0 <= row < capacity.
     @cython.boundscheck(False)
     @cython.wraparound(False)
-    def __call__(self, Event ev):
-        cdef Py_ssize_t row, i, k, nb, na
+    cdef int on_book_update(self, BookUpdate u) except -1:
+        cdef Py_ssize_t row, k, nb, na
         cdef int32_t code
         cdef OrderBook book
         cdef const double* bpairs
         cdef const double* apairs
-        cdef BookUpdate u
-        cdef Trade t
-        cdef BookTicker b
-        cdef BookStatus st
-        if type(ev) is BookUpdate:
-            u = <BookUpdate>ev
-            code = self._code(u.symbol)
-            row = self.n_upd
-            self.u_recv[row] = u.recv_ns
-            self.u_ts[row] = u.exchange_ts_ns
-            self.u_sym[row] = code
-            self.u_first[row] = u.first_update_id
-            self.u_last[row] = u.last_update_id
-            self.u_snap[row] = u.is_snapshot
-            if u.book is None:
-                self.others += 1
-                return
-            book = <OrderBook?>u.book
-            self.u_bp[row] = book.c_best_bid_price()
-            self.u_bq[row] = book.c_best_bid_qty()
-            self.u_ap[row] = book.c_best_ask_price()
-            self.u_aq[row] = book.c_best_ask_qty()
-            self.n_upd = row + 1
-            if self.n_upd == self.capacity:
-                self._full("book_updates", &self.n_upd)
-            # code < _snap_due.shape[0]: _code grows the array before handing out a new code
-            if self.snapshot_interval_ns > 0 and u.recv_ns >= self._snap_due[code]:
-                self._snap_due[code] = u.recv_ns + self.snapshot_interval_ns
-                row = self.n_snap
-                self.s_recv[row] = u.recv_ns
-                self.s_ts[row] = u.exchange_ts_ns
-                self.s_sym[row] = code
-                self.s_last[row] = u.last_update_id
-                # the top `depth` levels, best first, as (price, qty) pairs (the book's public C API:
-                # its layout is a tick ladder); k < depth and k < nb (na) are both checked
-                nb = book.c_top_pairs(BID, self.depth, &bpairs)
-                na = book.c_top_pairs(ASK, self.depth, &apairs)
-                for k in range(self.depth):
-                    if k < nb:
-                        self.s_bp[row, k] = bpairs[2 * k]
-                        self.s_bq[row, k] = bpairs[2 * k + 1]
-                    else:
-                        self.s_bp[row, k] = NAN
-                        self.s_bq[row, k] = NAN
-                    if k < na:
-                        self.s_ap[row, k] = apairs[2 * k]
-                        self.s_aq[row, k] = apairs[2 * k + 1]
-                    else:
-                        self.s_ap[row, k] = NAN
-                        self.s_aq[row, k] = NAN
-                self.n_snap = row + 1
-                if self.n_snap == self.capacity:
-                    self._full("book_snapshots", &self.n_snap)
-        elif type(ev) is BookTicker:
-            b = <BookTicker>ev
-            row = self.n_bbo
-            self.b_recv[row] = b.recv_ns
-            self.b_ts[row] = b.exchange_ts_ns
-            self.b_sym[row] = self._code(b.symbol)
-            self.b_bp[row] = b.bid_price
-            self.b_bq[row] = b.bid_qty
-            self.b_ap[row] = b.ask_price
-            self.b_aq[row] = b.ask_qty
-            self.b_uid[row] = b.update_id
-            self.n_bbo = row + 1
-            if self.n_bbo == self.capacity:
-                self._full("bbo", &self.n_bbo)
-        elif type(ev) is Trade:
-            t = <Trade>ev
-            row = self.n_trade
-            self.t_recv[row] = t.recv_ns
-            self.t_ts[row] = t.exchange_ts_ns
-            self.t_sym[row] = self._code(t.symbol)
-            self.t_px[row] = t.price
-            self.t_qty[row] = t.qty
-            self.t_side[row] = <int8_t>t.side
-            self.t_id[row] = t.trade_id
-            self.n_trade = row + 1
-            if self.n_trade == self.capacity:
-                self._full("trades", &self.n_trade)
-        elif type(ev) is BookStatus:
-            st = <BookStatus>ev
-            row = self.n_status
-            self.st_recv[row] = st.recv_ns
-            self.st_ts[row] = st.exchange_ts_ns
-            self.st_sym[row] = self._code(st.symbol)
-            self.st_valid[row] = st.valid
-            self.st_uid[row] = st.update_id
-            self.st_reason[row] = self._reason(st.reason or "")
-            self.n_status = row + 1
-            if self.n_status == self.capacity:
-                self._full("book_status", &self.n_status)
-        else:
+        code = self._code(u.symbol)
+        row = self.n_upd
+        self.u_recv[row] = u.recv_ns
+        self.u_ts[row] = u.exchange_ts_ns
+        self.u_sym[row] = code
+        self.u_first[row] = u.first_update_id
+        self.u_last[row] = u.last_update_id
+        self.u_snap[row] = u.is_snapshot
+        if u.book is None:
             self.others += 1
+            return 0
+        book = <OrderBook?>u.book
+        self.u_bp[row] = book.c_best_bid_price()
+        self.u_bq[row] = book.c_best_bid_qty()
+        self.u_ap[row] = book.c_best_ask_price()
+        self.u_aq[row] = book.c_best_ask_qty()
+        self._next_row("book_updates", &self.n_upd)
+        # code < _snap_due.shape[0]: _code grows the array before handing out a new code
+        if self.snapshot_interval_ns > 0 and u.recv_ns >= self._snap_due[code]:
+            self._snap_due[code] = u.recv_ns + self.snapshot_interval_ns
+            row = self.n_snap
+            self.s_recv[row] = u.recv_ns
+            self.s_ts[row] = u.exchange_ts_ns
+            self.s_sym[row] = code
+            self.s_last[row] = u.last_update_id
+            # the top `depth` levels, best first, as (price, qty) pairs (the book's public C API:
+            # its layout is a tick ladder); k < depth and k < nb (na) are both checked
+            nb = book.c_top_pairs(BID, self.depth, &bpairs)
+            na = book.c_top_pairs(ASK, self.depth, &apairs)
+            for k in range(self.depth):
+                if k < nb:
+                    self.s_bp[row, k] = bpairs[2 * k]
+                    self.s_bq[row, k] = bpairs[2 * k + 1]
+                else:
+                    self.s_bp[row, k] = NAN
+                    self.s_bq[row, k] = NAN
+                if k < na:
+                    self.s_ap[row, k] = apairs[2 * k]
+                    self.s_aq[row, k] = apairs[2 * k + 1]
+                else:
+                    self.s_ap[row, k] = NAN
+                    self.s_aq[row, k] = NAN
+            self._next_row("book_snapshots", &self.n_snap)
+        return 0
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    cdef int on_book_ticker(self, BookTicker b) except -1:
+        cdef Py_ssize_t row = self.n_bbo
+        self.b_recv[row] = b.recv_ns
+        self.b_ts[row] = b.exchange_ts_ns
+        self.b_sym[row] = self._code(b.symbol)
+        self.b_bp[row] = b.bid_price
+        self.b_bq[row] = b.bid_qty
+        self.b_ap[row] = b.ask_price
+        self.b_aq[row] = b.ask_qty
+        self.b_uid[row] = b.update_id
+        self._next_row("bbo", &self.n_bbo)
+        return 0
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    cdef int on_trade(self, Trade t) except -1:
+        cdef Py_ssize_t row = self.n_trade
+        self.t_recv[row] = t.recv_ns
+        self.t_ts[row] = t.exchange_ts_ns
+        self.t_sym[row] = self._code(t.symbol)
+        self.t_px[row] = t.price
+        self.t_qty[row] = t.qty
+        self.t_side[row] = <int8_t>t.side
+        self.t_id[row] = t.trade_id
+        self._next_row("trades", &self.n_trade)
+        return 0
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    cdef int on_book_status(self, BookStatus st) except -1:
+        cdef Py_ssize_t row = self.n_status
+        self.st_recv[row] = st.recv_ns
+        self.st_ts[row] = st.exchange_ts_ns
+        self.st_sym[row] = self._code(st.symbol)
+        self.st_valid[row] = st.valid
+        self.st_uid[row] = st.update_id
+        self.st_reason[row] = self._reason(st.reason or "")
+        self._next_row("book_status", &self.n_status)
+        return 0
+
+    cdef int on_other_event(self, object event) except -1:
+        self.others += 1
+        return 0
 
     def counts(self):
         """Rows buffered now, per table."""

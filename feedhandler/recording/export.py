@@ -97,6 +97,7 @@ class ParquetSink:
         self.rows: dict[str, int] = {t: 0 for t in TABLES}
         self._writers: dict[tuple[str, int, int], Any] = {}
         self._paths: list[Path] = []
+        self._files: list[Any] = []
         self._exchange_dict = self.pa.array([exchange])
 
     def __call__(self, table: str, cols: dict[str, np.ndarray], n: int) -> None:
@@ -161,9 +162,13 @@ class ParquetSink:
             date = time.strftime("%Y-%m-%d", time.gmtime(day * 86_400))
             path = self.out / table / _safe(self.exchange) / _safe(self.columns.symbols[code]) / f"{date}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
-            # dictionary pages only for the string columns: numbers rarely repeat, and encoding them costs time
-            writer = self.pq.ParquetWriter(path, batch.schema, compression=self.compression,
-                                           use_dictionary=["exchange", "symbol", "reason"])
+            # dictionary pages only for the string columns (numbers rarely repeat, and encoding them costs time);
+            # min/max statistics for the time and id columns (what a reader filters row groups on)
+            stats = [n for n in batch.schema.names if n.endswith(("_ns", "_id"))]
+            f = self.pa.OSFile(str(path), "wb")  # a file, not a path: no filesystem lookup per partition
+            self._files.append(f)
+            writer = self.pq.ParquetWriter(f, batch.schema, compression=self.compression,
+                                           use_dictionary=["exchange", "symbol", "reason"], write_statistics=stats)
             self._writers[key] = writer
             self._paths.append(path)
         writer.write_batch(batch)
@@ -171,7 +176,10 @@ class ParquetSink:
     def close(self) -> list[Path]:
         for w in self._writers.values():
             w.close()
+        for f in self._files:  # ParquetWriter leaves a file object it was given open
+            f.close()
         self._writers.clear()
+        self._files.clear()
         return list(self._paths)
 
 

@@ -263,28 +263,35 @@ def replay(recording: Recording, handler: Callable[[Any], Any] | None = None, *,
     checker = first.checker
     started = time.perf_counter()
     it = records if records is not None else recording.records()
+    recorded = speed == "recorded"
     for rec in it:
         kind = rec.kind
         if kind <= 1:  # KIND_TEXT / KIND_BINARY: the hot loop, kept short
-            if rec.connection_id != conn:
-                conn = rec.connection_id
+            conn_id, payload, last_ns = rec.connection_id, rec.payload, rec.recv_ns
+            if conn_id != conn:
+                conn = conn_id
                 lane = lane_of.get(conn) or lane_for(conn)
                 feed, checker = lane.feed, lane.checker
-            if speed == "recorded":
+            if recorded:
                 if not first_ns:
-                    first_ns, start = rec.recv_ns, time.monotonic_ns()
-                wait = (rec.recv_ns - first_ns) - (time.monotonic_ns() - start)
+                    first_ns, start = last_ns, time.monotonic_ns()
+                wait = (last_ns - first_ns) - (time.monotonic_ns() - start)
                 if wait > 0:
                     time.sleep(wait / 1e9)
             frames += 1
-            last_ns = rec.recv_ns
-            before = checker.total if checker is not None else 0
-            try:
-                feed(rec.payload, last_ns)
-            except ValueError:
-                parse_errors += 1
-            if checker is not None and checker.total == before:
-                silent += 1
+            if checker is None:
+                try:
+                    feed(payload, last_ns)
+                except ValueError:
+                    parse_errors += 1
+            else:
+                before = checker.total
+                try:
+                    feed(payload, last_ns)
+                except ValueError:
+                    parse_errors += 1
+                if checker.total == before:
+                    silent += 1
             if progress is not None and not frames & 4095:
                 progress(frames)
         elif kind == KIND_SNAPSHOT:
