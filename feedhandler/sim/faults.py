@@ -81,8 +81,8 @@ class FaultConfig:
     refuse_retry_after : float or None
         ``Retry-After`` seconds sent with those answers (None: no header).
     unknown_symbols : int
-        After each depth delta, send frames (``unknown_frames_per_delta`` of them) for symbols nobody
-        subscribed, cycling through this many distinct fabricated names (0: off).
+        After each depth delta (and each top-N partial-depth push), send frames (``unknown_frames_per_delta``
+        of them) for symbols nobody subscribed, cycling through this many distinct fabricated names (0: off).
     unknown_frames_per_delta : int
         How many such frames follow each real delta.
     linger_after_unsubscribe : float

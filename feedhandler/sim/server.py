@@ -463,7 +463,8 @@ class SimExchange(ExchangeContext):
             wire = self._wire_delta(delta)
             self._publish(Channel.DEPTH, symbol, self._protocol.encode_delta, wire, delta.last_id)
             if self._faults.unknown_symbols:
-                self._publish_unknown(symbol, wire)
+                self._publish_unknown(Channel.DEPTH, symbol,
+                                      lambda fake, sub: self._protocol.encode_delta(replace(wire, symbol=fake), sub))
         encode_trade = self._protocol.encode_trade
         for trade in delta.trades:
             self._publish(Channel.TRADE, symbol, encode_trade, trade)
@@ -478,6 +479,12 @@ class SimExchange(ExchangeContext):
         if self.full_snapshot_every and self._steps[symbol] % self.full_snapshot_every == 0:
             self._publish_snapshot(Channel.DEPTH, symbol)
         self._publish_snapshot(Channel.PARTIAL_DEPTH, symbol)
+        if self._faults.unknown_symbols and self._subscribers(Channel.PARTIAL_DEPTH, symbol):
+            # the flood on top-N streams too: the current book under fabricated names
+            snap = self.wire_snapshot(symbol, self._model.snapshot(symbol))
+            ts = self._model.best_bid_ask(symbol).ts_ms
+            self._publish_unknown(Channel.PARTIAL_DEPTH, symbol,
+                                  lambda fake, sub: self._protocol.encode_snapshot(fake, snap, ts, sub))
         return delta
 
     def _wire_delta(self, delta: Delta) -> Delta:
@@ -497,19 +504,20 @@ class SimExchange(ExchangeContext):
             return delta
         return replace(delta, first_id=first, last_id=last)
 
-    def _publish_unknown(self, symbol: str, delta: Delta) -> None:
-        """Unknown-symbol flood: the delta re-addressed to fabricated names on every connection holding it."""
+    def _publish_unknown(self, channel: Channel, symbol: str, encode: Callable[[str, Subscription], Frame | None]) -> None:
+        """Unknown-symbol flood: ``symbol``'s frame of ``channel`` re-addressed to fabricated names on every
+        connection holding it (``encode(fake_name, fake_subscription)`` builds one)."""
         faults = self._faults
         if symbol in faults.silent_symbols:
             return
-        for conn, subs in self._subscribers(Channel.DEPTH, symbol):
+        for conn, subs in self._subscribers(channel, symbol):
             for _ in range(faults.unknown_frames_per_delta):
                 fake = f"X{self._unknown_cursor % faults.unknown_symbols}{symbol}"
                 self._unknown_cursor += 1
                 for sub in subs:
                     fake_sub = replace(sub, symbol=fake, name=sub.name.replace(symbol, fake).replace(
                         symbol.lower(), fake.lower()))
-                    frame = self._protocol.encode_delta(replace(delta, symbol=fake), fake_sub)
+                    frame = encode(fake, fake_sub)
                     if frame is not None:
                         self.stats.unknown_frames_sent += 1
                         self._enqueue(conn, _Outgoing(frame, FrameKind.DATA, fake, 0))

@@ -176,6 +176,12 @@ cdef class BookSyncGroup:
     cdef public object report_error   # callable(error) or None: one report per unknown name
     cdef int64_t _max_discarded, _max_discard_ns
 
-    cdef BookSync _outside(self, const char* symbol, Py_ssize_t n, uint64_t h)
+    # keys "<SYMBOL><sep>..." (partial-depth books, "BTCUSDT@depth20"): the subscription rules apply to the
+    # part before the separator; 0 = keys are symbols
+    cdef readonly str key_separator
+    cdef char _sep
+
+    cdef Py_ssize_t _base_len(self, const char* symbol, Py_ssize_t n) noexcept
+    cdef BookSync _outside(self, const char* symbol, Py_ssize_t n, Py_ssize_t nb, uint64_t h)
     cdef void _unreport(self, uint64_t h)
     cpdef BookSync get(self, str symbol)

@@ -4,6 +4,7 @@ from typing import Any, Callable, Iterable, Sequence
 from feedhandler.book.orderbook import OrderBook
 from feedhandler.core.dispatch import EventDispatcher
 from feedhandler.events.events import EventPool
+from feedhandler.kernel.symbols import SymbolTable
 
 Levels = Sequence[Sequence[float]] | Any  # (n, 2) price/qty pairs or array
 
@@ -103,10 +104,12 @@ class BookSyncGroup:
     reported_names: int
     unknown_frames: int
     late_frames: int
+    key_separator: str | None
     def __init__(self, exchange: str, rule: SequenceRule, dispatcher: EventDispatcher | None = ...,
                  depth: int = ..., request_snapshot: Callable[[BookSync], Any] | None = ...,
                  buffer_levels: int = ..., buffer_deltas: int = ...,
-                 integrity: BookIntegrity | None = ...) -> None: ...
+                 integrity: BookIntegrity | None = ..., symbol_table: SymbolTable | None = ...,
+                 key_separator: str | None = ...) -> None: ...
     def set_depth(self, depth: int) -> None: ...
     def set_profiling(self, enabled: bool) -> None: ...
     def get(self, symbol: str) -> BookSync: ...

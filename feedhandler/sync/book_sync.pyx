@@ -22,7 +22,7 @@ cimport cython
 from libc.math cimport isfinite
 from libc.stdint cimport int64_t, uint64_t
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-from libc.string cimport memcmp, memcpy, memmove
+from libc.string cimport memchr, memcmp, memcpy, memmove
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 import numpy as np
@@ -797,6 +797,10 @@ cdef class BookSyncGroup:
     symbol_table:
         The :class:`~feedhandler.kernel.symbols.SymbolTable` shared with the decoder (frame bytes
         -> id without allocation); a new one if None.
+    key_separator:
+        For books keyed ``"<SYMBOL><sep>..."`` (partial-depth books, ``"BTCUSDT@depth20"``): one ASCII
+        character; the subscription rules below then apply to the part of a key before it (the
+        symbol), so unsubscribing ``BTCUSDT`` closes every book of ``BTCUSDT``. None: keys are symbols.
 
     Once told its subscribed symbols (:meth:`subscribe`), the group creates books for those only:
     a frame for any other name gets a shared CLOSED sink (no book, no buffer, no snapshot request),
@@ -810,7 +814,11 @@ cdef class BookSyncGroup:
     def __init__(self, str exchange, SequenceRule rule, EventDispatcher dispatcher=None,
                  Py_ssize_t depth=1000, request_snapshot=None,
                  Py_ssize_t buffer_levels=65536, Py_ssize_t buffer_deltas=4096, BookIntegrity integrity=None,
-                 SymbolTable symbol_table=None):
+                 SymbolTable symbol_table=None, str key_separator=None):
+        if key_separator is not None and (len(key_separator) != 1 or ord(key_separator) > 127):
+            raise ValueError("key_separator must be one ASCII character")
+        self.key_separator = key_separator
+        self._sep = 0 if key_separator is None else <char>ord(key_separator)
         self.exchange = exchange
         self.rule = rule
         self.depth = depth
@@ -862,18 +870,29 @@ cdef class BookSyncGroup:
         cdef BookSync sync = self.c_find(symbol, n)
         if sync is not None:
             return sync
+        cdef Py_ssize_t nb
         if self._subscribed is not None or self._closed_names:
-            return self._outside(symbol, n, _fnv1a(symbol, n))
+            nb = self._base_len(symbol, n)
+            return self._outside(symbol, n, nb, _fnv1a(symbol, nb))
         # first sight of this symbol: the only path that builds a str
         return self.get(self.symbol_table.c_intern(symbol, n))
 
-    cdef BookSync _outside(self, const char* symbol, Py_ssize_t n, uint64_t h):
-        """A name with no book: the CLOSED sink if it is not subscribed (counted, reported once), else its new book."""
+    cdef Py_ssize_t _base_len(self, const char* symbol, Py_ssize_t n) noexcept:
+        """Length of the symbol part of a key (all of it without a key separator)."""
+        cdef const char* at
+        if self._sep == 0 or n <= 0:
+            return n
+        at = <const char*>memchr(symbol, self._sep, <size_t>n)
+        return n if at == NULL else <Py_ssize_t>(at - symbol)
+
+    cdef BookSync _outside(self, const char* symbol, Py_ssize_t n, Py_ssize_t nb, uint64_t h):
+        """A key with no book: the CLOSED sink if its symbol (the first ``nb`` bytes, hash ``h``) is not
+        subscribed (counted, reported once per symbol), else its new book."""
         cdef Py_ssize_t slot, size = 2 * _REPORTED_NAMES
-        # a used slot holds the name's hash with bit 0 = 1 for unknown, 0 for late (never 0 = empty in practice:
-        # a hash of 0 or 1 seen late would only be counted as unknown)
+        # a used slot holds the symbol's hash with bit 0 = 1 for unknown, 0 for late (never 0 = empty in
+        # practice: a hash of 0 or 1 seen late would only be counted as unknown)
         cdef uint64_t key = h | 1
-        cdef str name
+        cdef str name, base
         slot = <Py_ssize_t>(key % <uint64_t>size)
         # Bound: slot < size = len(_reported_arr); at most REPORTED_NAMES of size slots are used, so an
         # empty slot ends every probe.
@@ -890,17 +909,19 @@ cdef class BookSyncGroup:
             # any other is counted, not reported
             if self._subscribed is None or h in self._subscribed_hashes:
                 name = symbol[:n].decode("utf-8", "replace")
-                if name not in self._closed_names and (self._subscribed is None or name in self._subscribed):
+                base = name if nb == n else symbol[:nb].decode("utf-8", "replace")
+                if base not in self._closed_names and (self._subscribed is None or base in self._subscribed):
                     return self.get(name)
             self.unknown_frames += 1
             return self._ignored
         name = symbol[:n].decode("utf-8", "replace")
-        if name in self._closed_names:
+        base = name if nb == n else symbol[:nb].decode("utf-8", "replace")
+        if base in self._closed_names:
             self._reported[slot] = key & ~(<uint64_t>1)
             self.reported_names += 1
             self.late_frames += 1
             return self._ignored
-        if self._subscribed is None or name in self._subscribed:
+        if self._subscribed is None or base in self._subscribed:
             return self.get(name)
         self._reported[slot] = key
         self.reported_names += 1
@@ -974,14 +995,21 @@ cdef class BookSyncGroup:
     def invalidate_all(self, symbols, str reason):
         """Mark the books of ``symbols`` invalid (their connection dropped)."""
         for s in symbols:
-            sync = self._find(s)
-            if sync is not None:
+            for sync in self._find_all(s):
                 (<BookSync>sync).c_invalidate(reason, False)
 
-    def _find(self, str symbol):
-        # the manager passes the user's names; books are keyed by the exchange's (upper case when subscribed)
-        sync = self._syncs.get(symbol)
-        return sync if sync is not None else self._syncs.get(symbol.upper())
+    def _keys_of(self, str symbol):
+        """The keys of ``symbol``'s books: itself (or upper-cased: the manager passes the user's names, books
+        are keyed by the exchange's), or with a key separator every key whose symbol part it is."""
+        if self.key_separator is None:
+            if symbol in self._syncs:
+                return [symbol]
+            return [symbol.upper()] if symbol.upper() in self._syncs else []
+        names = (symbol, symbol.upper())
+        return [k for k in self._syncs if k.partition(self.key_separator)[0] in names]
+
+    def _find_all(self, str symbol):
+        return [self._syncs[k] for k in self._keys_of(symbol)]
 
     def subscribe(self, symbols):
         """Books may exist for ``symbols`` (upper-cased, as exchanges spell them) and, from now on, no others.
@@ -994,6 +1022,7 @@ cdef class BookSyncGroup:
             name = str(s).upper()
             self._subscribed.add(name)
             self._closed_names.pop(name, None)
+            self._closed_names.pop(str(s), None)
             key = name.encode("utf-8", "replace")
             self._subscribed_hashes.add(_fnv1a(key, len(key)))
             self._unreport(_fnv1a(key, len(key)))
@@ -1007,20 +1036,19 @@ cdef class BookSyncGroup:
         closed = []
         for s in symbols:
             name = str(s)
-            sync = self._syncs.pop(name, None)
-            if sync is None:
-                name = name.upper()
-                sync = self._syncs.pop(name, None)
+            keys = self._keys_of(name)
             if self._subscribed is not None:
                 self._subscribed.discard(name)
-                self._subscribed.discard(str(s))
-            self._closed_names[name] = None
+                self._subscribed.discard(name.upper())
+            for n in {name, name.upper()} if self.key_separator is not None or not keys else {keys[0]}:
+                self._closed_names[n] = None
             while len(self._closed_names) > _REPORTED_NAMES:   # bounded: the oldest names are forgotten
                 del self._closed_names[next(iter(self._closed_names))]
-            if sync is not None:
+            for key in keys:
+                sync = self._syncs.pop(key)
                 (<BookSync>sync).c_close(reason)
                 closed.append(sync)
-                sid = self.symbol_table.find(name)
+                sid = self.symbol_table.find(key)
                 if 0 <= sid < len(self._by_id):
                     self._by_id[sid] = None
         return closed
@@ -1042,8 +1070,7 @@ cdef class BookSyncGroup:
     def note_rejected(self, symbols, int64_t now_ns=0):
         """A frame on the connection carrying ``symbols`` failed to decode (it may have been any of theirs)."""
         for s in symbols:
-            sync = self._find(s)
-            if sync is not None:
+            for sync in self._find_all(s):
                 (<BookSync>sync).c_note_rejected(now_ns)
 
     def check_stale(self, symbols, double seconds, int64_t now_ns=0):
@@ -1052,9 +1079,9 @@ cdef class BookSyncGroup:
         cdef int64_t stale_ns = <int64_t>(seconds * 1e9)
         out = []
         for s in symbols:
-            sync = self._find(s)
-            if sync is not None and sync.check_stale(stale_ns, now_ns):
-                out.append(sync.symbol)
+            for sync in self._find_all(s):
+                if sync.check_stale(stale_ns, now_ns):
+                    out.append(sync.symbol)
         return out
 
     def stats(self):

@@ -36,6 +36,10 @@ class SyncedMessageParser(MessageParser):
         ``spot.obu``...): a book of theirs that needs a snapshot is recovered
         by the manager (``set_book_recovery``: unsubscribe and subscribe its
         book channel again), keyed by the subscribed symbol.
+    partial_books:
+        The group of partial-depth books (each frame a whole top-N book), keyed by the symbol or
+        ``"<SYMBOL>@..."`` (give the group ``key_separator="@"``): the same subscription rules apply to
+        it (no book for a symbol never subscribed, closed on unsubscribe, invalid on a lost connection).
     """
 
     def __init__(
@@ -46,9 +50,11 @@ class SyncedMessageParser(MessageParser):
         max_concurrency: int = 4,
         rate_limit: Any = None,
         inband_books: Iterable[BookSyncGroup] = (),
+        partial_books: BookSyncGroup | None = None,
     ):
         self._decoder = decoder
         self.inband_books: list[BookSyncGroup] = list(inband_books)
+        self.partial_books: BookSyncGroup | None = partial_books
         self._recover: Callable[[str], None] | None = None
         self.feed = decoder.feed  # type: ignore[method-assign]  # the C entry point, no Python frame between
         self.books: BookSyncGroup | None = getattr(decoder, "books", None)
@@ -80,7 +86,8 @@ class SyncedMessageParser(MessageParser):
     def _groups(self) -> list[BookSyncGroup]:
         """Every BookSyncGroup of the decoder whose books are keyed by symbol (subclasses add theirs)."""
         groups = [self.books] if self.books is not None else []
-        return groups + [g for g in self.inband_books if g not in groups]
+        extra = [*self.inband_books, *([self.partial_books] if self.partial_books is not None else [])]
+        return groups + [g for i, g in enumerate(extra) if g not in groups and g not in extra[:i]]
 
     def configure(self, config: Any) -> None:
         """Apply ``config.book_depth`` to books not created yet, and the discard bounds to every book."""
@@ -99,8 +106,9 @@ class SyncedMessageParser(MessageParser):
         return self.books[symbol].book
 
     def on_connection_lost(self, symbols: Iterable[str]) -> None:
-        if self.books is not None:
-            self.books.invalidate_all(list(symbols), "connection lost")
+        syms = list(symbols)
+        for group in self._groups():
+            group.invalidate_all(syms, "connection lost")
 
     def on_subscribed(self, symbols: Iterable[str]) -> None:
         """From now on books exist for these symbols too, and for no symbol never subscribed."""

@@ -112,6 +112,34 @@ def test_subscribed_names_are_matched_as_the_exchange_spells_them():
     assert group.lookup_bytes(b"btcusdt").state == CLOSED    # frames carry the exchange's (upper case) name
 
 
+def test_partial_depth_keys_follow_the_subscription_of_their_symbol():
+    """Keys "<SYMBOL>@<N>" (partial-depth books): the rules apply to the part before the separator."""
+    rec = Recorder()
+    group = rec.group(key_separator="@")
+    group.subscribe(["btcusdt"])
+    book20, book5 = group.lookup_bytes(b"BTCUSDT@depth20"), group.lookup_bytes(b"BTCUSDT@depth5")
+    assert (book20.symbol, book5.symbol) == ("BTCUSDT@depth20", "BTCUSDT@depth5") and len(group) == 2
+    for _ in range(3):   # a symbol never subscribed: nothing created, counted, reported once per symbol
+        for name in (b"ETHUSDT@depth20", b"ETHUSDT@depth5", b"BTCUSD@depth20"):
+            assert group.lookup_bytes(name).state == CLOSED
+    assert group.lookup_bytes(b"BTCUSDT").state == WAITING   # a key without a separator is the symbol itself
+    assert sorted(group.symbols()) == ["BTCUSDT", "BTCUSDT@depth20", "BTCUSDT@depth5"]   # the bare symbol too
+    assert group.unknown_frames == 9 and group.reported_names == 2
+    reports = [str(e) for e in rec.errors if isinstance(e, UnsubscribedSymbolError)]
+    assert len(reports) == 2 and "ETHUSDT@depth20" in reports[0] and "BTCUSD@depth20" in reports[1]
+    # unsubscribing the symbol closes every book of it; its late frames build nothing
+    closed = group.close(["btcusdt"])
+    assert {s.symbol for s in closed} == {"BTCUSDT", "BTCUSDT@depth20", "BTCUSDT@depth5"} and len(group) == 0
+    assert all(s.state == CLOSED for s in closed)
+    assert group.lookup_bytes(b"BTCUSDT@depth20").state == CLOSED and group.late_frames == 1 and len(group) == 0
+    # subscribed again: books again, and a symbol reported unknown before is served once subscribed
+    group.subscribe(["BTCUSDT", "ETHUSDT"])
+    assert group.lookup_bytes(b"BTCUSDT@depth20").state == WAITING
+    assert group.lookup_bytes(b"ETHUSDT@depth5").state == WAITING and len(group) == 2
+    with pytest.raises(ValueError):
+        rec.group(key_separator="@@")
+
+
 def test_unsubscribe_closes_the_book_and_late_frames_resurrect_nothing():
     hist = History(3)
     rec = Recorder(hist)

@@ -46,7 +46,7 @@ class BinancePublicMessageParser(SyncedMessageParser):
                  max_concurrency: int = 4, rate_limit: Any = None, **kwargs: Any):
         dispatcher = EventDispatcher()
         books = BookSyncGroup("binance", rule_for_market(market), dispatcher, int(book_depth))
-        partial = BookSyncGroup("binance", PARTIAL_RULE, dispatcher, 20, None, 64, 1)
+        partial = BookSyncGroup("binance", PARTIAL_RULE, dispatcher, 20, None, 64, 1, key_separator="@")
         raw_stream = ""
         if ws_url and "/ws/" in ws_url:
             raw_stream = ws_url.split("/ws/", 1)[1].split("?", 1)[0]
@@ -57,8 +57,8 @@ class BinancePublicMessageParser(SyncedMessageParser):
             path = C.USDM_DEPTH_PATH if market == "usdm" else C.DEPTH_PATH
             limit = max(1, min(int(book_depth), C.MAX_SNAPSHOT_LIMIT))
             snapshot_fetcher = self._own_fetcher = BinanceSnapshotFetcher(rest_url or default_rest, limit, path)
-        super().__init__(decoder, snapshot_fetcher, max_concurrency=max_concurrency, rate_limit=rate_limit)
-        self.partial_books: BookSyncGroup = partial
+        super().__init__(decoder, snapshot_fetcher, max_concurrency=max_concurrency, rate_limit=rate_limit,
+                         partial_books=partial)
 
     def partial_book(self, stream_or_key: str):
         """The partial-depth book for ``"btcusdt@depth20@100ms"`` or ``"BTCUSDT@depth20"`` (None if not seen)."""

@@ -20,7 +20,7 @@ Books
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from feedhandler.core.dispatch import EventDispatcher
 from feedhandler.rest import RateLimit
@@ -64,9 +64,8 @@ class GateioPublicMessageParser(SyncedMessageParser):
         if snapshot_fetcher is None:
             self._owned_fetcher = GateioSnapshotFetcher(rest_url, snapshot_limit, rate_limit)
             snapshot_fetcher = self._owned_fetcher
-        super().__init__(decoder, snapshot_fetcher, rate_limit=rate_limit)
+        super().__init__(decoder, snapshot_fetcher, rate_limit=rate_limit, partial_books=partial_books)
         self.obu_books: BookSyncGroup = obu_books
-        self.partial_books: BookSyncGroup = partial_books
 
     @property
     def on_obu_gap(self) -> Callable[[str, str], Any] | None:
@@ -93,16 +92,10 @@ class GateioPublicMessageParser(SyncedMessageParser):
         """The obu book of ``pair`` (None if not seen)."""
         return self.obu_books[pair].book if pair in self.obu_books else None
 
-    def on_connection_lost(self, symbols: Iterable[str]) -> None:
-        syms = list(symbols)
-        super().on_connection_lost(syms)
-        self.obu_books.invalidate_all(syms, "connection lost")
-        self.partial_books.invalidate_all(syms, "connection lost")
-
     def _groups(self) -> list[BookSyncGroup]:
-        # obu and top-N books are keyed by the pair too: the same subscription rules apply to them
+        # obu books are keyed by the pair too: the same subscription rules apply to them
         groups = super()._groups()
-        return groups + [g for g in (self.obu_books, self.partial_books) if g not in groups]
+        return groups + [g for g in (self.obu_books,) if g not in groups]
 
     async def close(self) -> None:
         await super().close()

@@ -42,12 +42,12 @@ class MexcPublicMessageParser(SyncedMessageParser):
                  max_concurrency: int = 4, **_: Any):
         dispatcher = EventDispatcher()
         books = BookSyncGroup(C.EXCHANGE, MEXC_SPOT_RULE, dispatcher, depth=book_depth)
-        partial = BookSyncGroup(C.EXCHANGE, MEXC_SPOT_RULE, dispatcher, depth=max(20, min(book_depth, 100)))
+        partial = BookSyncGroup(C.EXCHANGE, MEXC_SPOT_RULE, dispatcher, depth=max(20, min(book_depth, 100)),
+                                key_separator="@")
         decoder = MexcDecoder(dispatcher, books, partial, max_levels=max_levels)
         self.rest = MexcRestClient(rest_url or C.REST_URL, rate_limit=rate_limit)
         super().__init__(decoder, MexcSnapshotFetcher(self.rest, snapshot_limit), max_concurrency=max_concurrency,
-                         rate_limit=rate_limit)
-        self.partial_books: BookSyncGroup = partial
+                         rate_limit=rate_limit, partial_books=partial)
 
     async def close(self) -> None:
         await super().close()
