@@ -19,6 +19,8 @@ from feedhandler.core.errors import ConfigurationError
 
 __all__ = ["RateLimit"]
 
+_AFTER = 1e-6   # seconds after the last sleeper's wake-up that a covered caller behind it sleeps
+
 
 class RateLimit:
     """Token bucket: ``burst`` tokens at most, refilled at ``rate`` tokens per second.
@@ -46,7 +48,7 @@ class RateLimit:
     >>> await limit.acquire(weight=5)            # doctest: +SKIP
     """
 
-    __slots__ = ("_rate", "_burst", "_tokens", "_stamp")
+    __slots__ = ("_rate", "_burst", "_tokens", "_stamp", "_sleeping", "_last_wake")
 
     def __init__(self, rate: float, burst: int):
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate <= 0:
@@ -57,6 +59,8 @@ class RateLimit:
         self._burst = burst
         self._tokens = float(burst)
         self._stamp = time.monotonic()
+        self._sleeping = 0          # callers asleep in acquire (reservation booked, not yet returned)
+        self._last_wake = 0.0       # the latest wake-up time of those callers (time.monotonic)
 
     @property
     def rate(self) -> float:
@@ -96,13 +100,22 @@ class RateLimit:
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) \
                 or weight < 0:
             raise ValueError(f"weight must be a finite number >= 0, got {weight!r}")
-        self._refill(time.monotonic())
+        now = time.monotonic()
+        self._refill(now)
         self._tokens -= weight
         if self._tokens >= 0.0:
-            return
-        # The balance is negative: -tokens is the weight reserved ahead of (and including) this caller,
-        # which the bucket covers after -tokens / rate seconds.
-        delay = -self._tokens / self._rate
+            if not self._sleeping or not weight:
+                return
+            # Covered, but earlier callers are still asleep: their wake-up time has passed and the loop has
+            # not run them yet (a busy loop). Returning now would overtake them, so wake just after the
+            # last of them (a timer strictly later than theirs runs after theirs).
+            delay = max(self._last_wake - now, 0.0) + _AFTER
+        else:
+            # The balance is negative: -tokens is the weight reserved ahead of (and including) this
+            # caller, which the bucket covers after -tokens / rate seconds.
+            delay = -self._tokens / self._rate
+        self._sleeping += 1
+        self._last_wake = max(self._last_wake, now + delay)
         try:
             await asyncio.sleep(delay)
         except BaseException:
@@ -111,6 +124,8 @@ class RateLimit:
             self._refill(time.monotonic())
             self._tokens = min(float(self._burst), self._tokens + weight)
             raise
+        finally:
+            self._sleeping -= 1
 
     def __repr__(self) -> str:
         return f"RateLimit(rate={self._rate:g}, burst={self._burst}, tokens={self.tokens:.2f})"

@@ -110,6 +110,30 @@ async def test_cancelled_waiter_returns_its_reservation(clock: ControlledTime):
     await asyncio.gather(second, fourth)
 
 
+async def test_a_covered_caller_never_overtakes_an_earlier_sleeper(clock: ControlledTime):
+    # A busy loop: the second caller's wake-up time has passed but it has not run yet when a third calls
+    # with its weight covered. The third must not return first (FIFO), so it sleeps just after the second.
+    limit = RateLimit(rate=1.0, burst=1)
+    await limit.acquire()
+    order: list[str] = []
+
+    async def caller(name: str) -> None:
+        await limit.acquire()
+        order.append(name)
+
+    second = asyncio.create_task(caller("second"))
+    await _settle()
+    clock.now += 5.0   # the second's reservation (1 s) is long covered; its sleep is still parked
+    third = asyncio.create_task(caller("third"))
+    await _settle()
+    assert not third.done() and order == []
+    assert clock.sleeps[0] == pytest.approx(1.0) and len(clock.sleeps) == 2
+    assert 0.0 < clock.sleeps[1] < 1e-3   # just after the second's (already passed) wake-up time
+    clock.wake.set()
+    await asyncio.gather(second, third)
+    assert order == ["second", "third"]
+
+
 async def test_zero_weight_never_waits(clock: ControlledTime):
     limit = RateLimit(rate=1.0, burst=1)
     await limit.acquire()
