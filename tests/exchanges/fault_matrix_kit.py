@@ -147,7 +147,8 @@ def _flood(f, _):
 
 FAULTS: dict[str, tuple[Callable[[Any, list[str]], Any], str | None, bool]] = {
     "drop": (lambda f, _: setattr(f, "drop_after_frames", 30), "connection lost", False),
-    "silence": (lambda f, _: f.silence(0.8), "connection lost", False),
+    # silent until the stale watchdog has noticed (run_fault_case waits for it), however loaded the machine
+    "silence": (lambda f, _: setattr(f, "silent", True), "connection lost", False),
     "garbage": (lambda f, _: setattr(f, "garbage_probability", 0.1), None, False),
     "truncated": (lambda f, _: setattr(f, "truncate_probability", 0.05), "gap", False),
     "oversized": (_oversize, "connection lost", False),
@@ -227,6 +228,8 @@ async def run_fault_case(exchange: str, sim: SimExchange, symbols: list[str], fa
         if not initial:
             switch(sim.faults, symbols)
             await asyncio.sleep(duration)
+            if fault == "silence":
+                await wait_for(lambda: any("connection lost" in r for _, _, r in checker.invalid), "stale connection")
             if fault in CURRENT_WHILE_ON:
                 # the fault still on: every book is either invalid or equal to the truth at the latest id
                 stale_valid = await check_current(sim, parser, symbols)

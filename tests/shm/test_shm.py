@@ -90,6 +90,7 @@ WRITER = textwrap.dedent("""
     w = ShmWriter.attach(name, 0)
     sink = w.sink("sim")
     book = OrderBook("AAA", 64)
+    BLOCK = int(sys.argv[3])
     print("ready", flush=True)
     sys.stdin.readline()
     for k in range(1, n + 1):
@@ -98,15 +99,20 @@ WRITER = textwrap.dedent("""
                            [(k * 1000.0 + 1 + i, float(k)) for i in range(20)], k)
         sink.deliver(BookUpdate(exchange="sim", symbol="AAA", book=book, last_update_id=k, recv_ns=k))
         sink.deliver(Trade(exchange="sim", symbol="AAA", price=float(k), qty=1.0, side=1, trade_id=k))
+        if k % BLOCK == 0 and k < n:
+            sys.stdin.readline()   # paced by the reader: it has seen this block's last book
     w.close()
 """)
+# the writer waits for the reader after every BLOCK updates, so reads overlap writes however the two
+# processes are scheduled (a loaded machine cannot let the writer finish before the reader has read)
+BLOCK = 1000
 
 
 def test_reader_in_another_process_never_sees_a_torn_book(name):
     n = 20000
     table = ShmTable.create(name, [("sim", "AAA")], depth=20, ring_slots=1 << 16)
     try:
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, name, str(n)], stdin=subprocess.PIPE,
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, name, str(n), str(BLOCK)], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "ready"
         reader = ShmReader(name, 0)
@@ -114,8 +120,9 @@ def test_reader_in_another_process_never_sees_a_torn_book(name):
         proc.stdin.flush()
         reads = torn = 0
         ids = []
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         last = 0
+        block_end = BLOCK
         while time.monotonic() < deadline and last < n:
             b = reader.read_book("AAA")
             if b["valid"]:
@@ -124,6 +131,10 @@ def test_reader_in_another_process_never_sees_a_torn_book(name):
                 if not (b["bids"][:, 1] == k).all() or b["bids"][0, 0] != k * 1000.0 or len(b["bids"]) != 20:
                     torn += 1
                 last = max(last, k)
+                if last >= block_end and last < n:   # the writer waits there: let it go on
+                    proc.stdin.write("next\n")
+                    proc.stdin.flush()
+                    block_end += BLOCK
             for rec in reader.poll(4096):
                 ids.append(rec[2])
         proc.wait(timeout=30)

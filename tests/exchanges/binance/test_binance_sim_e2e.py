@@ -66,7 +66,8 @@ def _error(kind):
 CASES = {
     "none": (lambda sim: None, lambda h: True),
     "drop": (lambda sim: setattr(sim.faults, "drop_after_frames", 30), _invalid("connection lost")),
-    "silence": (lambda sim: sim.faults.silence(1.5), _invalid("connection lost")),
+    # silent until the stale watchdog has noticed (however loaded the machine), then cleared
+    "silence": (lambda sim: setattr(sim.faults, "silent", True), _invalid("connection lost")),
     "garbage": (lambda sim: setattr(sim.faults, "garbage_probability", 0.2), _error(ParseError)),
     "truncated": (lambda sim: setattr(sim.faults, "truncate_probability", 0.2), _error(ParseError)),
     "oversized": (lambda sim: (setattr(sim.faults, "oversize_bytes", 300_000),
