@@ -20,7 +20,8 @@ from websockets.asyncio.client import connect
 from feedhandler import ChannelType, FeedError, WebSocketStrategyFactory
 from feedhandler.sim import SimExchange
 
-EXCHANGES = {"binance": ["BTCUSDT", "ETHUSDT"], "gateio": ["BTC_USDT", "ETH_USDT"], "mexc": ["BTCUSDT", "ETHUSDT"]}
+EXCHANGES = {"binance": ["BTCUSDT", "ETHUSDT"], "gateio": ["BTC_USDT", "ETH_USDT"], "mexc": ["BTCUSDT", "ETHUSDT"],
+             "okx": ["BTC-USDT", "ETH-USDT"], "bybit": ["BTCUSDT", "ETHUSDT"], "coinbase": ["BTC-USD", "ETH-USD"]}
 CHANNELS = [ChannelType.ORDERBOOK, ChannelType.TRADES, ChannelType.BOOK_TICKER, ChannelType.KLINE,
             ChannelType.TICKER]
 # bytes that matter to JSON and protobuf scanners: quotes, escapes, signs, exponents, digits, varint bits
