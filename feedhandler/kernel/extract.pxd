@@ -33,6 +33,7 @@ cpdef enum:  # field flags
     KF_REQUIRED = 1   # missing -> KT_ERR_MISSING naming the key
     KF_NULLABLE = 2   # null accepted (the slot stays unseen)
     KF_KEEP_TEXT = 4  # KT_LEVELS: also keep each level's price/size text spans (OKX checksums)
+    KF_EMPTY_NULL = 8 # an empty string "" counts as null: the slot stays unseen (Gate.io's "no value")
 
 cpdef enum:
     KT_MAX_SLOTS = 64        # scalar slots 0..63 (one bit each in KtOut.seen)
@@ -100,6 +101,9 @@ cdef void kt_out_init(KtOut* out) noexcept nogil
 cdef int kt_scan(const KtTable* t, const char* data, Py_ssize_t n, KtOut* out) noexcept
 # Scan a span (an object value kept by KT_SPAN or an unresolved KT_SELECT) with table t.
 cdef int kt_scan_span(const KtTable* t, const JsonSpan* v, KtOut* out) noexcept
+# Scan an array-of-objects span (kept by KT_SPAN or an unresolved KT_SELECT): each item with table
+# t, then out.on_item(ctx, slot, out, index), as KT_EACH does; i64[slot] = the item count.
+cdef int kt_scan_each(const KtTable* t, const JsonSpan* v, int slot, KtOut* out) noexcept
 # Scan the object a JsonIter is walking (begun or a child), members with table t, to its end.
 cdef int kt_scan_iter(const KtTable* t, JsonIter* it, KtOut* out) noexcept
 # 0 if every slot of the bit set ``slots`` was seen, else KT_ERR_MISSING naming the first missing

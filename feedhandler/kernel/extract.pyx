@@ -21,7 +21,7 @@ from libc.string cimport memcmp, memset
 
 from feedhandler.codec.json_scan cimport (
     JSON_ARRAY, JSON_ERR_RANGE, JSON_ERR_TRAILING, JSON_ERR_TYPE, JSON_FALSE, JSON_NULL, JSON_NUMBER,
-    JSON_OBJECT, JSON_STRING, JSON_TOO_MANY, JSON_TRUE, JsonIter, JsonSpan, json_array_next_lazy,
+    JSON_OBJECT, JSON_STRING, JSON_TOO_MANY, JSON_TRUE, JsonIter, JsonSpan, json_array_begin, json_array_next_lazy,
     json_expect_end, json_iter_child, json_iter_child_end, json_iter_levels, json_iter_take,
     json_object_begin, json_object_next_lazy, json_span_eq, json_span_to_double, json_span_to_int64,
 )
@@ -59,7 +59,10 @@ cdef inline int _fail(KtOut* out, int code, const char* key, const char* at) noe
 cdef inline bint _key_is(const KtField* f, const JsonSpan* k) noexcept nogil:
     if k.has_escapes:
         return json_span_eq(k, f.key, f.key_len)      # "\u0062" is the key "b", as for json.loads
-    return k.len == f.key_len and memcmp(k.ptr, f.key, <size_t>k.len) == 0
+    # length and first byte first: most declared keys are rejected (or, one byte long, matched)
+    # without a memcmp call; k.len >= 1 when the first bytes are compared
+    return k.len == f.key_len and (k.len == 0 or (k.ptr[0] == f.key[0]
+                                                   and memcmp(k.ptr + 1, f.key + 1, <size_t>(k.len - 1)) == 0))
 
 
 cdef inline bint _fits(const KtField* f, const JsonSpan* v) noexcept nogil:
@@ -300,32 +303,41 @@ cdef int _nested(const KtField* f, const KtTable* t, JsonIter* it, const JsonSpa
     return 0
 
 
-cdef int _each(const KtField* f, const KtTable* t, JsonIter* it, const JsonSpan* v, KtOut* out) noexcept:
-    cdef JsonIter arr
+cdef int _each_items(const KtField* f, const KtTable* t, JsonIter* arr, KtOut* out) noexcept:
+    """The items of the array ``arr`` walks: each object scanned with t, then out.on_item."""
     cdef JsonSpan item
     cdef Py_ssize_t idx = 0
-    cdef int rc = json_iter_child(it, &arr)
-    if rc < 0:
-        return _fail(out, rc, f.key, it.p)
+    cdef int rc
     while True:
-        rc = json_array_next_lazy(&arr, &item)
+        rc = json_array_next_lazy(arr, &item)
         if rc == 0:
             break
         if rc < 0:
             return _fail(out, rc, f.key, arr.p)
         if item.kind != JSON_OBJECT:
             return _fail(out, JSON_ERR_TYPE, f.key, item.ptr)
-        rc = _scan_child(f, t, &arr, out)
+        rc = _scan_child(f, t, arr, out)
         if rc < 0:
             return rc
         if out.on_item != NULL and out.on_item(out.ctx, f.slot, out, idx) < 0:
             return _fail(out, KT_ERR_ITEM, f.key, item.ptr)
         idx += 1
+    if f.slot >= 0:
+        out.i64[f.slot] = idx
+    return 0
+
+
+cdef int _each(const KtField* f, const KtTable* t, JsonIter* it, const JsonSpan* v, KtOut* out) noexcept:
+    cdef JsonIter arr
+    cdef int rc = json_iter_child(it, &arr)
+    if rc < 0:
+        return _fail(out, rc, f.key, it.p)
+    rc = _each_items(f, t, &arr, out)
+    if rc < 0:
+        return rc
     rc = json_iter_child_end(it, &arr)
     if rc < 0:
         return _fail(out, rc, f.key, it.p)
-    if f.slot >= 0:
-        out.i64[f.slot] = idx
     return 0
 
 
@@ -334,7 +346,8 @@ cdef int _field(const KtField* f, JsonIter* it, JsonSpan* v, KtOut* out) noexcep
     cdef const KtTable* t
     cdef int rc
     cdef bint container = (v.kind == JSON_OBJECT or v.kind == JSON_ARRAY) and v.len == 0
-    if v.kind == JSON_NULL and (f.flags & KF_NULLABLE):
+    if (v.kind == JSON_NULL and (f.flags & KF_NULLABLE)) or (
+            v.kind == JSON_STRING and v.len == 0 and (f.flags & KF_EMPTY_NULL)):
         if kind == KT_LEVELS:
             out.levels[f.slot].seen = False
             out.levels[f.slot].count = 0
@@ -362,6 +375,11 @@ cdef int _field(const KtField* f, JsonIter* it, JsonSpan* v, KtOut* out) noexcep
                 rc = _each(f, t, it, v, out)
                 if rc < 0:
                     return rc
+                if f.slot >= 0:       # the array's span, as for an object (its kind tells which)
+                    out.span[f.slot].ptr = v.ptr
+                    out.span[f.slot].len = it.p - v.ptr
+                    out.span[f.slot].kind = JSON_ARRAY
+                    out.span[f.slot].has_escapes = False
                 _set(out, f.slot)
                 return 0
         rc = _nested(f, t, it, v, out)
@@ -493,6 +511,23 @@ cdef int kt_scan_span(const KtTable* t, const JsonSpan* v, KtOut* out) noexcept:
     if rc < 0:
         return rc
     return 0
+
+
+cdef int kt_scan_each(const KtTable* t, const JsonSpan* v, int slot, KtOut* out) noexcept:
+    cdef JsonIter arr
+    cdef KtField f
+    cdef int rc
+    memset(&f, 0, sizeof(KtField))      # key NULL: an error is the array's own (the caller names it)
+    f.slot = slot
+    out.err_code = 0
+    out.err_key = NULL
+    out.err_at = NULL
+    if v.kind != JSON_ARRAY:
+        return _fail(out, JSON_ERR_TYPE, NULL, v.ptr)
+    rc = json_array_begin(&arr, v.ptr, v.ptr + v.len)
+    if rc < 0:
+        return _fail(out, rc, NULL, arr.p)
+    return _each_items(&f, t, &arr, out)
 
 
 cdef str kt_error_text(const KtOut* out, const char* base):

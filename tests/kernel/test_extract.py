@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from feedhandler.codec.numbers import parse_iso8601
 from feedhandler.kernel.extract import (
-    KF_KEEP_TEXT, KF_NULLABLE, KF_REQUIRED, KT_BOOL, KT_DOUBLE, KT_EACH, KT_INT64, KT_INT64_MS, KT_LEVELS,
+    KF_EMPTY_NULL, KF_KEEP_TEXT, KF_NULLABLE, KF_REQUIRED, KT_BOOL, KT_DOUBLE, KT_EACH, KT_INT64, KT_INT64_MS, KT_LEVELS,
     KT_OBJECT, KT_PRICE, KT_SIZE, KT_SPAN, KT_STR, KT_TIME_ISO, FieldTable,
 )
 
@@ -314,3 +314,14 @@ def test_random_documents_bounded():
     for _ in range(200):
         doc = bytes(rng.randrange(256) for _ in range(rng.randrange(40)))
         assert extracted(doc) == oracle(doc)
+
+
+def test_empty_string_counts_as_null_with_kf_empty_null():
+    t = FieldTable("t", [("p", KT_PRICE, 0, KF_EMPTY_NULL), ("q", KT_PRICE, 1)])
+    assert t.scan(b'{"p":"","q":"2"}') == {1: (b"2", 0, 2.0)}
+    assert t.scan(b'{"p":"1.5","p":""}') == {}            # last wins, as json.loads
+    assert t.scan(b'{"p":"1.5"}')[0][2] == 1.5
+    with pytest.raises(ValueError, match="field 'q'"):
+        t.scan(b'{"q":""}')                                # without the flag "" is not a number
+    with pytest.raises(ValueError, match="field 'p'"):
+        t.scan(b'{"p":null}')                              # the flag is about "", not null

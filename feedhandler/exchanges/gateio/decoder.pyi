@@ -4,7 +4,6 @@ from typing import Any, Callable
 from feedhandler.core.dispatch import EventDispatcher
 from feedhandler.sync.book_sync import BookSyncGroup
 
-SYMBOL_CACHE: int
 
 class GateioDecoder:
     """Gate.io spot v4 frames -> events and book updates (compiled)."""

@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Gate.io spot v4 frame decoder: JSON text frames -> events and book updates, in C.
+"""Gate.io spot v4 frame decoder: JSON text frames -> events and book updates, on the decoder kernel.
 
 Frames (``protocols.md`` section 2)::
 
@@ -10,48 +10,43 @@ Frames (``protocols.md`` section 2)::
 
 Channels decoded: ``spot.order_book_update`` (diffs ``U/u``, ``full: true``
 resets), ``spot.obu`` (order book v2), ``spot.order_book`` (top-N snapshots
--> a ``BookUpdate`` of a separate partial book), ``spot.trades``,
-``spot.book_ticker``, ``spot.candlesticks``, ``spot.tickers``; private
-``spot.orders``, ``spot.usertrades``, ``spot.balances`` (arrays).
+-> a separate partial book), ``spot.trades``, ``spot.book_ticker``,
+``spot.candlesticks``, ``spot.tickers``; private ``spot.orders``,
+``spot.usertrades``, ``spot.balances`` (arrays).
 
-Every frame is decoded completely (numbers into preallocated scratch arrays)
-before anything is applied or emitted, so a malformed frame raises
-``ParseError`` and leaves books and handlers untouched.
+One :class:`FieldTable` per shape (the envelope, and one ``result`` table per
+channel); ``kt_scan`` walks the frame once: the envelope's ``result`` is a
+``KT_SELECT`` whose table is chosen from the ``channel`` met before it (a
+``result`` met before its channel is kept as a validated span and scanned
+with its table afterwards). Levels are validated once, by the kernel, and
+handed to ``BookSync.on_delta_validated``. Nothing is applied or emitted
+before the whole frame is decoded: a malformed frame raises ``ParseError``
+and leaves books and handlers untouched.
 """
-cimport cython
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-
 from cpython.unicode cimport PyUnicode_DecodeUTF8
-from libc.math cimport NAN, isfinite, isnan
-from libc.stdint cimport int64_t
+from libc.math cimport NAN, isfinite
+from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcmp
 
-import json as _json
-
-import numpy as np
-
-from feedhandler.book.orderbook cimport OrderBook
 from feedhandler.codec.json_scan cimport (
-    JSON_ARRAY, JSON_ERR_TYPE, JSON_ERR_VALUE, JSON_FALSE, JSON_NULL, JSON_NUMBER, JSON_OBJECT,
-    JSON_STRING, JSON_TRUE, JsonIter, JsonSpan, json_array_begin, json_array_next, json_expect_end,
-    json_iter_child, json_iter_child_end, json_iter_levels, json_iter_take, json_object_begin,
-    json_object_next, json_object_next_lazy, json_parse_levels, json_span_eq, json_span_to_double,
+    JSON_ARRAY, JSON_ERR_TYPE, JSON_ERR_VALUE, JSON_NUMBER, JSON_OBJECT, JSON_STRING, JsonSpan, json_span_eq,
     json_span_to_int64,
 )
-from feedhandler.codec.numbers cimport NUM_OK, parse_double, parse_int64
+from feedhandler.codec.numbers cimport NUM_OK, parse_int64
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport (
-    SIDE_BUY, SIDE_SELL, SIDE_UNKNOWN, BalanceUpdate, BookTicker, EventPool, Fill, Kline, OrderUpdate,
-    Ticker, Trade,
+    SIDE_BUY, SIDE_SELL, BalanceUpdate, BookTicker, Event, EventPool, Fill, Kline, OrderUpdate, Ticker, Trade,
 )
 from feedhandler.kernel.decoder cimport FrameDecoder
 from feedhandler.kernel.extract cimport (
-    KT_INT64, KT_STR, FieldTable, kt_levels_ok, kt_price_ok, kt_scan_span, kt_seen, kt_size_ok, kt_text,
+    KF_EMPTY_NULL, KF_NULLABLE, KT_ERR_ITEM, KT_BOOL, KT_DOUBLE, KT_INT64, KT_INT64_MS, KT_INT64_S, KT_LEVELS, KT_PRICE,
+    KT_SELECT, KT_SIZE, KT_SPAN, KT_STR, FieldTable, KtOut, KtTable, kt_error_text, kt_require, kt_scan,
+    kt_scan_each, kt_scan_span, kt_seen, kt_text,
 )
 from feedhandler.kernel.message_type cimport MessageType
+from feedhandler.kernel.symbols cimport SymbolTable
 from feedhandler.sync.book_sync cimport BookSync, BookSyncGroup
 
-from feedhandler.codec.json_scan import json_error_message
 from feedhandler.core.errors import ParseError
 from feedhandler.events.events import (
     BalanceUpdate as _BalanceUpdate,
@@ -63,242 +58,126 @@ from feedhandler.events.events import (
     Trade as _Trade,
 )
 
-# _feed_fast: the frame needs the general path (a value no MessageType or -1 can take).
+# Channel kinds (internal), in the order of _CHANNELS.
 cdef enum:
-    _DECLINED = -100
+    CH_NONE, CH_OTHER, CH_BOOK_UPDATE, CH_OBU, CH_ORDER_BOOK, CH_TRADES, CH_BOOK_TICKER, CH_CANDLES, CH_TICKERS,
+    CH_PONG, CH_ORDERS, CH_USERTRADES, CH_BALANCES, CH_COUNT
 
-# Channel kinds (internal).
+# Slots (one number space: the envelope's, every result table's and the error object's); level
+# arrays 0 and 1 are bids and asks. S_N0..S_N5: the doubles of bbo b/B/a/A, candle o/h/l/c/v/a,
+# ticker fields and private amounts.
 cdef enum:
-    CH_NONE = 0
-    CH_OTHER = 1
-    CH_BOOK_UPDATE = 2
-    CH_OBU = 3
-    CH_ORDER_BOOK = 4
-    CH_TRADES = 5
-    CH_BOOK_TICKER = 6
-    CH_CANDLES = 7
-    CH_TICKERS = 8
-    CH_PONG = 9
-    CH_ORDERS = 10
-    CH_USERTRADES = 11
-    CH_BALANCES = 12
+    S_CHANNEL, S_EVENT, S_ERROR, S_ID, S_TIME_MS, S_TIME, S_RESULT, S_RESULT_SCALAR,
+    S_FIRST, S_LAST, S_SYM, S_T, S_FULL, S_UID, S_STATUS,
+    S_PAIR, S_SIDE, S_PRICE, S_AMOUNT, S_TID, S_CTIME_MS, S_CTIME, S_ID_MARKET,
+    S_N0, S_N1, S_N2, S_N3, S_N4, S_N5, S_OPEN, S_CLOSED, S_NAME,
+    S_OID, S_TEXT, S_TYPE, S_PEVENT, S_FINISH, S_PTIME, S_ERR_CODE, S_ERR_MSG
+cdef enum:
+    L_BIDS = 0
+    L_ASKS = 1
 
-# The error object of an ack or error frame: {"code": 2, "message": "..."}.
-cdef FieldTable _ERROR_FIELDS = FieldTable("gateio.error", [("code", KT_INT64, 0), ("message", KT_STR, 1)])
+_CHANNELS = [b"", b"", b"spot.order_book_update", b"spot.obu", b"spot.order_book", b"spot.trades",
+             b"spot.book_ticker", b"spot.candlesticks", b"spot.tickers", b"spot.pong", b"spot.orders",
+             b"spot.usertrades", b"spot.balances"]
+_CH_STR = [c.decode() for c in _CHANNELS]
+cdef const char* _CH_NAME[13]
+cdef Py_ssize_t _CH_LEN[13]
+for _k in range(CH_BOOK_UPDATE, CH_COUNT):
+    _CH_NAME[_k] = <const char*>(<bytes>_CHANNELS[_k])     # the bytes live in _CHANNELS for good
+    _CH_LEN[_k] = len(_CHANNELS[_k])
 
-# Channel names by kind (CH_BOOK_UPDATE..CH_BALANCES), for values that carry JSON escapes.
-cdef const char* _CHANNEL_NAMES[13]
-cdef Py_ssize_t _CHANNEL_LENS[13]
-_CHANNEL_BYTES = {CH_BOOK_UPDATE: b"spot.order_book_update", CH_OBU: b"spot.obu", CH_ORDER_BOOK: b"spot.order_book",
-                  CH_TRADES: b"spot.trades", CH_BOOK_TICKER: b"spot.book_ticker", CH_CANDLES: b"spot.candlesticks",
-                  CH_TICKERS: b"spot.tickers", CH_PONG: b"spot.pong", CH_ORDERS: b"spot.orders",
-                  CH_USERTRADES: b"spot.usertrades", CH_BALANCES: b"spot.balances"}
-for _k, _name in _CHANNEL_BYTES.items():
-    _CHANNEL_NAMES[_k] = <const char*>_name      # the bytes objects live in _CHANNEL_BYTES for good
-    _CHANNEL_LENS[_k] = len(_name)
+cdef int NUM = KT_DOUBLE
+cdef int EMPTY = KF_EMPTY_NULL       # Gate.io sends "" for "no value": the number stays NaN
+cdef FieldTable _BOOK = FieldTable("gateio.book", [
+    ("b", KT_LEVELS, L_BIDS), ("a", KT_LEVELS, L_ASKS), ("U", KT_INT64, S_FIRST), ("u", KT_INT64, S_LAST),
+    ("s", KT_STR, S_SYM), ("t", KT_INT64_MS, S_T), ("full", KT_BOOL, S_FULL)])
+cdef FieldTable _ORDER_BOOK = FieldTable("gateio.order_book", [
+    ("bids", KT_LEVELS, L_BIDS), ("asks", KT_LEVELS, L_ASKS), ("lastUpdateId", KT_INT64, S_UID),
+    ("s", KT_STR, S_SYM), ("t", KT_INT64_MS, S_T)])
+cdef FieldTable _TRADE = FieldTable("gateio.trades", [
+    ("price", KT_PRICE, S_PRICE), ("amount", KT_SIZE, S_AMOUNT), ("id", KT_INT64, S_TID), ("side", KT_STR, S_SIDE),
+    ("currency_pair", KT_STR, S_PAIR), ("create_time_ms", KT_SPAN, S_CTIME_MS), ("create_time", KT_INT64_S, S_CTIME),
+    ("id_market", KT_INT64, S_ID_MARKET)])
+cdef FieldTable _BOOK_TICKER = FieldTable("gateio.book_ticker", [
+    ("b", KT_PRICE, S_N0, EMPTY), ("B", KT_SIZE, S_N1, EMPTY), ("a", KT_PRICE, S_N2, EMPTY),
+    ("A", KT_SIZE, S_N3, EMPTY), ("u", KT_INT64, S_UID), ("t", KT_INT64_MS, S_T), ("s", KT_STR, S_SYM)])
+cdef FieldTable _CANDLE = FieldTable("gateio.candlesticks", [
+    ("o", NUM, S_N0, EMPTY), ("h", NUM, S_N1, EMPTY), ("l", NUM, S_N2, EMPTY), ("c", NUM, S_N3, EMPTY),
+    ("v", NUM, S_N4, EMPTY), ("a", NUM, S_N5, EMPTY), ("t", KT_INT64_S, S_OPEN), ("w", KT_BOOL, S_CLOSED),
+    ("n", KT_STR, S_NAME)])
+cdef FieldTable _TICKER = FieldTable("gateio.tickers", [
+    ("last", NUM, S_N0, EMPTY), ("high_24h", NUM, S_N1, EMPTY), ("low_24h", NUM, S_N2, EMPTY),
+    ("base_volume", NUM, S_N3, EMPTY), ("quote_volume", NUM, S_N4, EMPTY), ("change_percentage", NUM, S_N5, EMPTY),
+    ("currency_pair", KT_STR, S_PAIR)])
+cdef FieldTable _ORDER = FieldTable("gateio.orders", [
+    ("id", KT_SPAN, S_OID), ("text", KT_SPAN, S_TEXT), ("currency_pair", KT_STR, S_PAIR), ("type", KT_SPAN, S_TYPE),
+    ("event", KT_SPAN, S_PEVENT), ("finish_as", KT_SPAN, S_FINISH), ("side", KT_STR, S_SIDE),
+    ("price", NUM, S_N0, EMPTY), ("amount", NUM, S_N1, EMPTY), ("left", NUM, S_N2, EMPTY),
+    ("filled_amount", NUM, S_N3, EMPTY), ("avg_deal_price", NUM, S_N4, EMPTY), ("update_time_ms", KT_SPAN, S_PTIME)])
+cdef FieldTable _FILL = FieldTable("gateio.usertrades", [
+    ("id", KT_SPAN, S_TID), ("order_id", KT_SPAN, S_OID), ("currency_pair", KT_STR, S_PAIR),
+    ("fee_currency", KT_SPAN, S_TEXT), ("role", KT_SPAN, S_TYPE), ("side", KT_STR, S_SIDE),
+    ("price", NUM, S_N0, EMPTY), ("amount", NUM, S_N1, EMPTY), ("fee", NUM, S_N2, EMPTY),
+    ("create_time_ms", KT_SPAN, S_PTIME)])
+cdef FieldTable _BALANCE = FieldTable("gateio.balances", [
+    ("currency", KT_STR, S_PAIR), ("available", NUM, S_N0, EMPTY), ("freeze", NUM, S_N1, EMPTY),
+    ("timestamp_ms", KT_SPAN, S_PTIME)])
+cdef FieldTable _STATUS = FieldTable("gateio.ack", [("status", KT_SPAN, S_STATUS)])
+cdef FieldTable _ERROR = FieldTable("gateio.error", [("code", KT_INT64, S_ERR_CODE), ("message", KT_STR, S_ERR_MSG)])
+cdef FieldTable _FRAME = FieldTable("gateio", [
+    ("channel", KT_SPAN, S_CHANNEL), ("event", KT_SPAN, S_EVENT), ("error", KT_SPAN, S_ERROR, KF_NULLABLE),
+    ("id", KT_SPAN, S_ID), ("time_ms", KT_SPAN, S_TIME_MS), ("time", KT_INT64_S, S_TIME),
+    ("result", KT_SELECT, S_RESULT, KF_NULLABLE), ("result", KT_SPAN, S_RESULT_SCALAR)])
+
+# The result table of each channel kind (NULL: none; the tables live in the module for good).
+cdef const KtTable* _RESULT_TABLE[13]
+for _k, _t in ((CH_BOOK_UPDATE, _BOOK), (CH_OBU, _BOOK), (CH_ORDER_BOOK, _ORDER_BOOK), (CH_TRADES, _TRADE),
+               (CH_BOOK_TICKER, _BOOK_TICKER), (CH_CANDLES, _CANDLE), (CH_TICKERS, _TICKER), (CH_ORDERS, _ORDER),
+               (CH_USERTRADES, _FILL), (CH_BALANCES, _BALANCE)):
+    _RESULT_TABLE[_k] = &(<FieldTable>_t).table
+
+cdef uint64_t _B = 1
+cdef uint64_t NEED_TRADE = (_B << S_PAIR) | (_B << S_TID) | (_B << S_SIDE) | (_B << S_PRICE) | (_B << S_AMOUNT)
 
 # Kline interval lengths in seconds (Gate.io spot.candlesticks intervals, protocols.md 2.6).
 cdef dict _INTERVAL_SECONDS = {
     "10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400,
     "8h": 28800, "1d": 86400, "7d": 604800, "30d": 2592000,
 }
+cdef dict _INTERVALS = {k.encode(): k for k in _INTERVAL_SECONDS}   # frame bytes -> the one str
 
 
 # ---------------------------------------------------------------------------
 # small C helpers
 
-cdef inline bint _key(const JsonSpan* k, const char* lit, Py_ssize_t n) noexcept nogil:
-    # Keys in Gate.io frames never carry escapes: compare the raw bytes (an escaped key simply
-    # does not match, which makes it an unknown key, never a wrong one).
-    return k.len == n and not k.has_escapes and memcmp(k.ptr, lit, n) == 0
-
-
-cdef int _channel_kind(const JsonSpan* c) noexcept nogil:
+cdef int _channel_kind(const KtOut* o) noexcept nogil:
+    cdef const JsonSpan* c = &o.span[S_CHANNEL]
+    cdef int k
+    if not kt_seen(o, S_CHANNEL):
+        return CH_NONE
     if c.kind != JSON_STRING:
         return CH_OTHER
-    if c.has_escapes:
-        return _channel_kind_escaped(c)
-    if _key(c, b"spot.order_book_update", 22):
-        return CH_BOOK_UPDATE
-    if _key(c, b"spot.obu", 8):
-        return CH_OBU
-    if _key(c, b"spot.order_book", 15):
-        return CH_ORDER_BOOK
-    if _key(c, b"spot.trades", 11):
-        return CH_TRADES
-    if _key(c, b"spot.book_ticker", 16):
-        return CH_BOOK_TICKER
-    if _key(c, b"spot.candlesticks", 17):
-        return CH_CANDLES
-    if _key(c, b"spot.tickers", 12):
-        return CH_TICKERS
-    if _key(c, b"spot.pong", 9):
-        return CH_PONG
-    if _key(c, b"spot.orders", 11):
-        return CH_ORDERS
-    if _key(c, b"spot.usertrades", 15):
-        return CH_USERTRADES
-    if _key(c, b"spot.balances", 13):
-        return CH_BALANCES
-    return CH_OTHER
-
-
-cdef int _channel_kind_escaped(const JsonSpan* c) noexcept nogil:
-    """The channel of a value written with JSON escapes ("spot.\\u0074rades"), as json.loads reads it."""
-    cdef int k
-    for k in range(CH_BOOK_UPDATE, CH_BALANCES + 1):
-        if json_span_eq(c, _CHANNEL_NAMES[k], _CHANNEL_LENS[k]):
+    for k in range(CH_BOOK_UPDATE, CH_COUNT):
+        if json_span_eq(c, _CH_NAME[k], _CH_LEN[k]):    # escapes read as json.loads reads them
             return k
     return CH_OTHER
 
 
-cdef inline void _env_clear(_Envelope* env) noexcept nogil:
-    env.has_channel = False
-    env.has_event = False
-    env.has_result = False
-    env.has_error = False
-    env.has_id = False
-    env.has_time_ms = False
-    env.has_time = False
-    env.book_parsed = False
+cdef inline bint _is_ack(const KtOut* o) noexcept nogil:
+    cdef const JsonSpan* e = &o.span[S_EVENT]
+    return kt_seen(o, S_EVENT) and e.kind == JSON_STRING and (
+        json_span_eq(e, b"subscribe", 9) or json_span_eq(e, b"unsubscribe", 11))
 
 
-cdef inline bint _pending(const JsonSpan* v) noexcept nogil:
-    """A container value json_object_next_lazy has not scanned yet (a scanned one has len >= 2)."""
-    return v.len == 0 and (v.kind == JSON_OBJECT or v.kind == JSON_ARRAY)
-
-
-cdef inline bint _take(JsonIter* it, JsonSpan* v) noexcept nogil:
-    """Complete a pending container value (validated now); scalars are complete already."""
-    return not _pending(v) or json_iter_take(it, v) == 0
-
-
-cdef bint _envelope_member(JsonIter* it, const JsonSpan* key, JsonSpan* val, _Envelope* env) noexcept nogil:
-    """Record one envelope member (not ``result``); False if a pending value turned out invalid."""
-    if key.len == 7 and memcmp(key.ptr, b"channel", 7) == 0:
-        if not _take(it, val):
-            return False
-        env.channel = val[0]
-        env.has_channel = True
-    elif key.len == 5 and memcmp(key.ptr, b"event", 5) == 0:
-        if not _take(it, val):
-            return False
-        env.event = val[0]
-        env.has_event = True
-    elif key.len == 5 and memcmp(key.ptr, b"error", 5) == 0:
-        if not _take(it, val):
-            return False
-        env.has_error = val.kind != JSON_NULL
-        env.error = val[0]
-    elif key.len == 2 and memcmp(key.ptr, b"id", 2) == 0:
-        if not _take(it, val):
-            return False
-        env.id = val[0]
-        env.has_id = True
-    elif key.len == 7 and memcmp(key.ptr, b"time_ms", 7) == 0:
-        if not _take(it, val):
-            return False
-        env.time_ms = val[0]
-        env.has_time_ms = True
-    elif key.len == 4 and memcmp(key.ptr, b"time", 4) == 0:
-        if not _take(it, val):
-            return False
-        env.tsec = val[0]
-        env.has_time = True
-    return True
-
-
-cdef inline bint _is_ack(const _Envelope* env) noexcept nogil:
-    return env.has_event and env.event.kind == JSON_STRING and (
-        json_span_eq(&env.event, b"subscribe", 9) or json_span_eq(&env.event, b"unsubscribe", 11))
-
-
-cdef int _book_fields(JsonIter* it, _BookFields* bf, double* bid_px, double* bid_qty, double* ask_px,
-                      double* ask_qty, Py_ssize_t capacity) noexcept:
-    """Members of a book-update ``result`` object walked by ``it`` (lazily: levels parsed in place).
-
-    0, or an error code with ``bf.err_field`` naming the field (NULL for a JSON error of the
-    iteration itself). Unknown members are validated and skipped by the iterator.
-    """
-    cdef JsonSpan k, v
-    cdef int rc
-    bf.full = False
-    bf.has_first = False
-    bf.has_last = False
-    bf.has_sym = False
-    bf.has_b = False
-    bf.has_a = False
-    bf.first = 0
-    bf.last = 0
-    bf.t_ms = 0
-    bf.nb = 0
-    bf.na = 0
-    bf.err_field = NULL
-    while True:
-        rc = json_object_next_lazy(it, &k, &v)
-        if rc != 1:
-            return rc
-        if k.len == 1 and not k.has_escapes:
-            if k.ptr[0] == b'b':
-                rc = _levels_member(it, &v, bid_px, bid_qty, capacity, &bf.nb)
-                if rc != 0:
-                    bf.err_field = b"b"
-                    return rc
-                bf.has_b = True
-            elif k.ptr[0] == b'a':
-                rc = _levels_member(it, &v, ask_px, ask_qty, capacity, &bf.na)
-                if rc != 0:
-                    bf.err_field = b"a"
-                    return rc
-                bf.has_a = True
-            elif k.ptr[0] == b'U':
-                rc = json_span_to_int64(&v, &bf.first) if _take(it, &v) else it.state
-                if rc != 0:
-                    bf.err_field = b"U"
-                    return rc
-                bf.has_first = True
-            elif k.ptr[0] == b'u':
-                rc = json_span_to_int64(&v, &bf.last) if _take(it, &v) else it.state
-                if rc != 0:
-                    bf.err_field = b"u"
-                    return rc
-                bf.has_last = True
-            elif k.ptr[0] == b's':
-                if not _take(it, &v):
-                    return it.state
-                bf.sym = v
-                bf.has_sym = True
-            elif k.ptr[0] == b't':
-                rc = json_span_to_int64(&v, &bf.t_ms) if _take(it, &v) else it.state
-                if rc != 0 or bf.t_ms < 0 or bf.t_ms > 9223372036854:
-                    bf.err_field = b"t"
-                    return rc or JSON_ERR_VALUE
-        elif _key(&k, b"full", 4):
-            if v.kind == JSON_TRUE:
-                bf.full = True
-            elif v.kind != JSON_FALSE:     # false leaves an earlier true, as json.loads' last-wins would not
-                if not _take(it, &v):
-                    return it.state
-                bf.err_field = b"full"
-                return JSON_ERR_TYPE
-
-
-cdef inline int _levels_member(JsonIter* it, JsonSpan* v, double* px, double* qty, Py_ssize_t capacity,
-                               Py_ssize_t* count) noexcept:
-    """A ``b``/``a`` member: a pending array parsed in place; anything else is JSON_ERR_TYPE."""
-    if _pending(v) and v.kind == JSON_ARRAY:
-        return json_iter_levels(it, px, qty, capacity, count)
-    if not _take(it, v):
-        return it.state
-    return JSON_ERR_TYPE
-
-
-cdef int _num(const JsonSpan* v, double* out) noexcept:
-    """A price/amount: number or number-in-string; an empty string is NaN (Gate sends "" for none)."""
-    if v.kind == JSON_STRING and v.len == 0:
-        out[0] = NAN
-        return 0
-    return json_span_to_double(v, out)
+cdef const KtTable* _select_result(void* ctx, int slot, KtOut* o) noexcept:
+    """The result's table, once the channel (met before it) says which; NULL keeps the span."""
+    cdef int kind
+    if kt_seen(o, S_ERROR) or _is_ack(o):
+        return NULL                 # control frames: their result is looked at afterwards, if at all
+    kind = _channel_kind(o)
+    if kind >= CH_ORDERS and not (<GateioDecoder>ctx).private:
+        return NULL
+    return _RESULT_TABLE[kind] if kind >= CH_BOOK_UPDATE else NULL
 
 
 cdef int _ms_to_ns(const JsonSpan* v, int64_t* out) noexcept:
@@ -329,26 +208,47 @@ cdef int _ms_to_ns(const JsonSpan* v, int64_t* out) noexcept:
     return 0
 
 
-cdef int _sec_to_ns(const JsonSpan* v, int64_t* out) noexcept:
-    """Seconds (integer or integer-in-string) -> ns."""
-    cdef int64_t s
-    cdef int rc = json_span_to_int64(v, &s)
-    if rc != 0:
-        return rc
-    if s < 0 or s > 9223372036:
-        return JSON_ERR_VALUE
-    out[0] = s * 1000000000
-    return 0
-
-
-cdef inline int _side(const JsonSpan* v) noexcept nogil:
-    if v.kind != JSON_STRING:
+cdef inline int _side(const KtOut* o) noexcept nogil:
+    cdef const JsonSpan* v = &o.span[S_SIDE]
+    if not kt_seen(o, S_SIDE):
         return -1
-    if _key(v, b"buy", 3):
+    if json_span_eq(v, b"buy", 3):
         return SIDE_BUY
-    if _key(v, b"sell", 4):
+    if json_span_eq(v, b"sell", 4):
         return SIDE_SELL
     return -1
+
+
+cdef inline bint _plain(const KtOut* o, int slot) noexcept nogil:
+    """A symbol slot: seen, a non-empty string without escapes."""
+    return kt_seen(o, slot) and o.span[slot].kind == JSON_STRING and not o.span[slot].has_escapes \
+        and o.span[slot].len > 0
+
+
+cdef inline double _num(const KtOut* o, int slot) noexcept nogil:
+    return o.f64[slot] if kt_seen(o, slot) else NAN
+
+
+cdef inline bint _id_like(const KtOut* o, int slot) noexcept nogil:
+    return kt_seen(o, slot) and (o.span[slot].kind == JSON_STRING or o.span[slot].kind == JSON_NUMBER)
+
+
+cdef inline str _opt_text(const KtOut* o, int slot):
+    return kt_text(&o.span[slot]) if kt_seen(o, slot) and o.span[slot].kind == JSON_STRING else ""
+
+
+cdef int _on_private_item(void* ctx, int slot, KtOut* o, Py_ssize_t index) noexcept:
+    """One private array element: checked and kept as a row (emitted after the whole frame passed)."""
+    cdef GateioDecoder self = <GateioDecoder>ctx
+    try:
+        if self._rows_serial != self._serial:
+            self._rows.clear()     # rows of an earlier (refused or classified) frame
+            self._rows_serial = self._serial
+        self._private_row(o)
+    except BaseException as exc:       # the scan stops with KT_ERR_ITEM; _decode raises the message
+        self._item_error = str(exc)
+        return -1
+    return 0
 
 
 # ---------------------------------------------------------------------------
@@ -362,7 +262,7 @@ cdef class GateioDecoder(FrameDecoder):
         Where events go (the parser binds the user's handler to it).
     books:
         ``BookSyncGroup`` for ``spot.order_book_update`` (rule ``gateio-spot``),
-        or None on the private side.
+        or None on the private side. Its symbol table is the decoder's.
     obu_books:
         ``BookSyncGroup`` for ``spot.obu`` (rule ``gateio-obu``); its
         ``request_snapshot`` is taken over: a gap records the pair in
@@ -374,7 +274,7 @@ cdef class GateioDecoder(FrameDecoder):
         Decode the private channels (orders, user trades, balances).
     capacity:
         Most levels per side one frame may carry (bigger frames are refused
-        with ``ParseError``); the scratch arrays are allocated once.
+        with ``ParseError``); the level arrays are allocated once.
     exchange:
         Name carried by events.
     """
@@ -390,6 +290,7 @@ cdef class GateioDecoder(FrameDecoder):
         self.books = books
         self.obu_books = obu_books
         self.partial_books = partial_books
+        self.symbols = books.symbol_table if books is not None else SymbolTable()
         self.on_obu_gap = None
         self.obu_resubscribe = set()
         self._obu_level = {}
@@ -397,6 +298,7 @@ cdef class GateioDecoder(FrameDecoder):
             obu_books.request_snapshot = self._obu_needs_snapshot
         self.capacity = capacity
         self._errors_by_kind = {}
+        self._rows = []
         self._trades = EventPool(_Trade, 256)
         self._book_tickers = EventPool(_BookTicker, 256)
         self._klines = EventPool(_Kline, 64)
@@ -404,15 +306,10 @@ cdef class GateioDecoder(FrameDecoder):
         self._orders = EventPool(_OrderUpdate, 64)
         self._fills = EventPool(_Fill, 64)
         self._balances = EventPool(_BalanceUpdate, 64)
-        # the kernel's preallocated scratch: levels[0] bids, levels[1] asks
-        self.use_levels(capacity, False, 2)
-        self._bid_px = self.out.levels[0].px
-        self._bid_qty = self.out.levels[0].qty
-        self._ask_px = self.out.levels[1].px
-        self._ask_qty = self.out.levels[1].qty
-        self._cache_keys = []
-        self._cache_vals = []
-        self._cache_more = {}
+        self.use_levels(capacity, False, 2)          # levels[0] bids, levels[1] asks
+        self.out.select = _select_result
+        self.out.on_item = _on_private_item
+        self.out.ctx = <void*>self
 
     # ---- entry points (feed and classify: FrameDecoder's, over c_feed / c_classify) --------
     cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -1:
@@ -429,285 +326,145 @@ cdef class GateioDecoder(FrameDecoder):
         self._errors_by_kind[kind] = self._errors_by_kind.get(kind, 0) + 1
         raise ParseError(f"gateio: {message}")
 
-    cdef int _json_fail(self, int rc, const char* base, const char* at, str where) except -1:
-        return self._fail("json", f"{where}: {json_error_message(rc)} at byte {at - base}")
+    cdef int _scan_failed(self, const char* base, str where) except -1:
+        """The kernel refused the frame (self.out.err_*): a JSON error, a field, or a private item."""
+        msg, self._item_error = self._item_error, None
+        if self.out.err_code == KT_ERR_ITEM and msg is not None:
+            return self._fail("schema", msg)
+        return self._fail("json" if self.out.err_key == NULL else "field",
+                          f"{where}{kt_error_text(&self.out, base)}")
 
-    cdef int _field_fail(self, str channel, str field, int rc) except -1:
-        return self._fail("field", f"{channel}: field {field!r}: {json_error_message(rc)}")
-
-    # ---- the frame envelope ----------------------------------------------------------------
+    # ---- the frame: one scan, then what its kind needs ----------------------------------------
     cdef int _decode(self, const char* p, Py_ssize_t n, int64_t recv_ns, bint apply) except -1:
-        """Decode ``p[0:n]``; apply/emit only when ``apply``. Returns a MessageType int.
-
-        The single-pass path (``_feed_fast``) takes the usual frames; when it declines (invalid JSON,
-        an unusual shape) the two-pass path (``_feed_slow``) decodes the frame again and reports the
-        precise error. Neither applies or emits anything before the whole frame is decoded.
-        """
-        cdef int rc
-        rc = self._feed_fast(p, n, recv_ns, apply)
-        if rc != _DECLINED:
-            return rc
-        return self._feed_slow(p, n, recv_ns, apply)
-
-    cdef int _feed_fast(self, const char* p, Py_ssize_t n, int64_t recv_ns, bint apply) except -2:
-        """One validating pass over the envelope and, for book updates, the ``result`` object with its
-        levels parsed where they are met. ``_DECLINED`` (nothing changed but scratch) when the frame
-        needs the general path."""
-        cdef JsonIter it, child
-        cdef JsonSpan key, val
-        cdef _Envelope env
-        cdef _BookFields bf
-        cdef int rc, kind
-        cdef const char* end = p + n
-        _env_clear(&env)
-        if json_object_begin(&it, p, end) < 0:
-            return _DECLINED
-        while True:
-            rc = json_object_next_lazy(&it, &key, &val)
-            if rc != 1:
-                break
-            if key.has_escapes:
-                continue          # unknown key: a pending container is validated by the next call
-            if key.len == 6 and memcmp(key.ptr, b"result", 6) == 0:
-                if val.len == 0 and val.kind == JSON_OBJECT and env.has_channel:
-                    kind = _channel_kind(&env.channel)
-                    if kind == CH_BOOK_UPDATE or kind == CH_OBU:
-                        if json_iter_child(&it, &child) < 0:
-                            return _DECLINED
-                        if _book_fields(&child, &bf, self._bid_px, self._bid_qty, self._ask_px,
-                                        self._ask_qty, self.capacity) != 0:
-                            return _DECLINED
-                        if json_iter_child_end(&it, &child) < 0:
-                            return _DECLINED
-                        env.result = val
-                        env.has_result = True
-                        env.book_parsed = True
-                        continue
-                if not _take(&it, &val):
-                    return _DECLINED
-                env.result = val
-                env.has_result = True
-                env.book_parsed = False
-            elif not _envelope_member(&it, &key, &val, &env):
-                return _DECLINED
-        if rc < 0 or json_expect_end(it.p, end) < 0:
-            return _DECLINED
-        if env.book_parsed:
-            # the parsed result is used only as the book update it was parsed for
-            if not env.has_channel or env.has_error or _is_ack(&env):
-                return _DECLINED
-            kind = _channel_kind(&env.channel)
-            if kind != CH_BOOK_UPDATE and kind != CH_OBU:
-                return _DECLINED
-        return self._dispatch(&env, &bf, recv_ns, apply)
-
-    cdef int _feed_slow(self, const char* p, Py_ssize_t n, int64_t recv_ns, bint apply) except -1:
-        """The general path: the whole frame validated by the envelope scan, then each part decoded."""
-        cdef JsonIter it
-        cdef JsonSpan key, val
-        cdef _Envelope env
-        cdef int rc
-        cdef const char* end = p + n
-        _env_clear(&env)
-        rc = json_object_begin(&it, p, end)
-        if rc < 0:
-            return self._json_fail(rc, p, it.p if it.p != NULL else p, "frame is not a JSON object")
-        while True:
-            rc = json_object_next(&it, &key, &val)
-            if rc != 1:
-                break
-            if key.has_escapes:
-                continue
-            if key.len == 6 and memcmp(key.ptr, b"result", 6) == 0:
-                env.result = val
-                env.has_result = True
-            else:
-                _envelope_member(&it, &key, &val, &env)   # values are complete here: never declines
-        if rc < 0:
-            return self._json_fail(rc, p, it.p, "invalid JSON")
-        rc = json_expect_end(it.p, end)
-        if rc < 0:
-            return self._json_fail(rc, p, it.p, "invalid JSON")
-        return self._dispatch(&env, NULL, recv_ns, apply)
-
-    cdef int _dispatch(self, _Envelope* env, _BookFields* bf, int64_t recv_ns, bint apply) except -1:
-        """Everything after the envelope scan: timestamps, acks, channel dispatch, counters."""
-        cdef int kind
+        """Decode ``p[0:n]``; apply/emit only when ``apply``. Returns a MessageType int."""
+        cdef KtOut* o = &self.out
+        cdef int kind, rc
         cdef int64_t ts_ns = 0
-        cdef JsonSpan* result = &env.result
-        if env.has_time_ms:
-            if _ms_to_ns(&env.time_ms, &ts_ns) != 0:
+        cdef JsonSpan* result = &o.span[S_RESULT]
+        self._serial += 1                 # the private rows on_item keeps belong to this frame
+        if kt_scan(&_FRAME.table, p, n, o) < 0:
+            return self._scan_failed(p, "")
+        if kt_seen(o, S_TIME_MS):
+            if _ms_to_ns(&o.span[S_TIME_MS], &ts_ns) != 0:
                 return self._fail("field", "field 'time_ms' is not an integer in ms")
-        elif env.has_time:
-            if _sec_to_ns(&env.tsec, &ts_ns) != 0:
-                return self._fail("field", "field 'time' is not an integer in seconds")
-        if _is_ack(env):
+        elif kt_seen(o, S_TIME):
+            ts_ns = o.i64[S_TIME]
+        if _is_ack(o):
             # a subscription ack: success only when error is null and result.status == "success"
-            self._control(env)
-            if env.has_error or not env.has_result or not self._status_success(result):
+            self._control()
+            if kt_seen(o, S_ERROR) or not self._status_success():
                 self.error_frames += 1
                 if self.control_code == 0:
                     self.control_code = -1
                 return MessageType.ERROR
             self.acks += 1
             return MessageType.SUBSCRIPTION_ACK
-        if not env.has_channel:
-            if env.has_error:
-                self._control(env)
+        kind = _channel_kind(o)
+        if kind == CH_NONE:
+            if kt_seen(o, S_ERROR):
+                self._control()
                 self.error_frames += 1
                 return MessageType.ERROR
             return self._fail("schema", "frame has no 'channel'")
-        kind = _channel_kind(&env.channel)
         if kind == CH_PONG:
             self.pongs += 1
             return MessageType.PONG
-        if env.has_error:
+        if kt_seen(o, S_ERROR):
             self.error_frames += 1
             return MessageType.ERROR
-        if kind == CH_OTHER:
+        if kind == CH_OTHER or (kind >= CH_ORDERS and not self.private):
             self.unknown_frames += 1
             return MessageType.UNKNOWN
-        if not env.has_result or (result.kind != JSON_OBJECT and result.kind != JSON_ARRAY):
-            return self._fail("schema", f"{self._channel_str(kind)}: 'result' missing or not an object/array")
+        ch = <str>_CH_STR[kind]
+        if not kt_seen(o, S_RESULT):
+            return self._fail("schema", f"{ch}: 'result' missing or not an object/array")
+        if o.i64[S_RESULT] == 0:
+            # met before its channel: scanned now, with the channel's table
+            rc = kt_scan_each(_RESULT_TABLE[kind], result, -1, o) if result.kind == JSON_ARRAY \
+                else kt_scan_span(_RESULT_TABLE[kind], result, o)
+            if rc < 0:
+                return self._scan_failed(p, f"{ch}: ")
+        if kind >= CH_ORDERS:
+            if result.kind != JSON_ARRAY:
+                return self._fail("schema", f"{ch}: 'result' must be an array")
+        elif result.kind != JSON_OBJECT:
+            return self._fail("schema", f"{ch}: 'result' must be an object")
         if kind == CH_BOOK_UPDATE or kind == CH_OBU:
-            if env.book_parsed:
-                self._book_apply(bf, kind == CH_OBU, recv_ns, apply)
-            else:
-                self._book_update(result, kind == CH_OBU, recv_ns, apply)
+            self._book_update(ch, kind == CH_OBU, recv_ns, apply)
         elif kind == CH_ORDER_BOOK:
-            self._order_book(result, recv_ns, apply)
+            self._order_book(ch, recv_ns, apply)
         elif kind == CH_TRADES:
-            self._trade(result, recv_ns, apply)
+            self._trade(ch, p, recv_ns, apply)
         elif kind == CH_BOOK_TICKER:
-            self._book_ticker(result, recv_ns, apply)
+            self._book_ticker(ch, recv_ns, apply)
         elif kind == CH_CANDLES:
-            self._candle(result, ts_ns, recv_ns, apply)
+            self._candle(ch, ts_ns, recv_ns, apply)
         elif kind == CH_TICKERS:
-            self._ticker(result, ts_ns, recv_ns, apply)
-        elif kind == CH_ORDERS or kind == CH_USERTRADES or kind == CH_BALANCES:
-            if not self.private:
-                self.unknown_frames += 1
-                return MessageType.UNKNOWN
-            self._private_array(kind, result, recv_ns, apply)
+            self._ticker(ch, ts_ns, recv_ns, apply)
+        elif apply:
+            self._emit_rows(kind, recv_ns)
         if apply:
             self.data_frames += 1
         return MessageType.DATA
 
-    cdef int _control(self, _Envelope* env) except -1:
+    cdef int _control(self) except -1:
         """control_id (the request id), control_code/text (the error object's code and message, or
         the channel), decoded once for the subscription strategy."""
+        cdef KtOut* o = &self.out
         cdef int64_t v
         self.control_id = -1
         self.control_code = 0
-        self.control_text = kt_text(&env.channel) if env.has_channel and env.channel.kind == JSON_STRING else None
-        if env.has_id and json_span_to_int64(&env.id, &v) == 0:
+        self.control_text = kt_text(&o.span[S_CHANNEL]) \
+            if kt_seen(o, S_CHANNEL) and o.span[S_CHANNEL].kind == JSON_STRING else None
+        if kt_seen(o, S_ID) and json_span_to_int64(&o.span[S_ID], &v) == 0:
             self.control_id = v
-        if env.has_error and env.error.kind == JSON_OBJECT \
-                and kt_scan_span(&_ERROR_FIELDS.table, &env.error, &self.out) == 0:
-            if kt_seen(&self.out, 0):
-                self.control_code = self.out.i64[0]
-            if kt_seen(&self.out, 1):
-                self.control_text = kt_text(&self.out.span[1])
+        if kt_seen(o, S_ERROR) and o.span[S_ERROR].kind == JSON_OBJECT \
+                and kt_scan_span(&_ERROR.table, &o.span[S_ERROR], o) == 0:
+            if kt_seen(o, S_ERR_CODE):
+                self.control_code = o.i64[S_ERR_CODE]
+            if kt_seen(o, S_ERR_MSG):
+                self.control_text = kt_text(&o.span[S_ERR_MSG])
         return 0
 
-    cdef str _channel_str(self, int kind):
-        return {CH_BOOK_UPDATE: "spot.order_book_update", CH_OBU: "spot.obu", CH_ORDER_BOOK: "spot.order_book",
-                CH_TRADES: "spot.trades", CH_BOOK_TICKER: "spot.book_ticker", CH_CANDLES: "spot.candlesticks",
-                CH_TICKERS: "spot.tickers", CH_ORDERS: "spot.orders", CH_USERTRADES: "spot.usertrades",
-                CH_BALANCES: "spot.balances"}.get(kind, "?")
-
-    cdef bint _status_success(self, const JsonSpan* result) noexcept:
-        cdef JsonIter it
-        cdef JsonSpan k, v
-        if result.kind != JSON_OBJECT:
+    cdef bint _status_success(self) noexcept:
+        cdef KtOut* o = &self.out
+        if not kt_seen(o, S_RESULT) or o.span[S_RESULT].kind != JSON_OBJECT:
             return False
-        if json_object_begin(&it, result.ptr, result.ptr + result.len) < 0:
+        if kt_scan_span(&_STATUS.table, &o.span[S_RESULT], o) != 0 or not kt_seen(o, S_STATUS):
             return False
-        while json_object_next(&it, &k, &v) == 1:
-            if _key(&k, b"status", 6):
-                return v.kind == JSON_STRING and json_span_eq(&v, b"success", 7)
-        return False
+        return o.span[S_STATUS].kind == JSON_STRING and json_span_eq(&o.span[S_STATUS], b"success", 7)
 
-    # ---- symbols ------------------------------------------------------------------------
-    cdef str c_intern(self, const char* p, Py_ssize_t n):
-        """The str for ``p[0:n]`` from a small cache (no allocation on a hit)."""
-        cdef Py_ssize_t i, m = len(self._cache_keys)
-        cdef bytes k
-        for i in range(m):
-            k = <bytes>self._cache_keys[i]
-            if PyBytes_GET_SIZE(k) == n and memcmp(PyBytes_AS_STRING(k), p, n) == 0:
-                return <str>self._cache_vals[i]
-        k = p[:n]
-        s = self._cache_more.get(k)
-        if s is None:
-            s = PyUnicode_DecodeUTF8(p, n, "replace")
-            if m < SYMBOL_CACHE:
-                self._cache_keys.append(k)
-                self._cache_vals.append(s)
-            else:
-                if len(self._cache_more) > 100000:
-                    self._cache_more.clear()  # bounded: hostile streams of new names cannot grow it forever
-                self._cache_more[k] = s
-        return <str>s
-
-    cdef int _plain_string(self, const JsonSpan* v, str channel, str field) except -1:
-        if v.kind != JSON_STRING or v.has_escapes or v.len == 0:
-            return self._fail("field", f"{channel}: field {field!r} must be a non-empty plain string")
+    cdef int _head(self, Event ev, int slot, int64_t ts_ns, int64_t recv_ns) except -1:
+        ev.exchange = self.exchange
+        ev.symbol = self.symbols.c_intern(self.out.span[slot].ptr, self.out.span[slot].len)
+        ev.exchange_ts_ns = ts_ns
+        ev.recv_ns = recv_ns
         return 0
-
-    cdef str _text(self, const JsonSpan* v):
-        """A string value as str (rare escapes resolved by the json module); numbers as their text."""
-        if v.kind == JSON_STRING:
-            if v.has_escapes:
-                return _json.loads(b'"' + v.ptr[:v.len] + b'"')
-            return PyUnicode_DecodeUTF8(v.ptr, v.len, "strict")
-        if v.kind == JSON_NUMBER:
-            return PyUnicode_DecodeUTF8(v.ptr, v.len, "strict")
-        return ""
 
     # ---- books --------------------------------------------------------------------------
-    cdef int _book_update(self, const JsonSpan* result, bint obu, int64_t recv_ns, bint apply) except -1:
-        cdef JsonIter it
-        cdef _BookFields bf
-        cdef int rc
-        cdef str ch = "spot.obu" if obu else "spot.order_book_update"
-        if result.kind != JSON_OBJECT:
-            return self._fail("schema", f"{ch}: 'result' must be an object")
-        json_object_begin(&it, result.ptr, result.ptr + result.len)
-        rc = _book_fields(&it, &bf, self._bid_px, self._bid_qty, self._ask_px, self._ask_qty, self.capacity)
-        if rc < 0:
-            if bf.err_field == NULL:
-                return self._json_fail(rc, result.ptr, it.p, f"{ch}: 'result'")
-            return self._field_fail(ch, (<bytes>bf.err_field).decode(), rc)
-        return self._book_apply(&bf, obu, recv_ns, apply)
-
-    cdef int _book_apply(self, _BookFields* bf, bint obu, int64_t recv_ns, bint apply) except -1:
-        """Checks of a decoded book update, then (when ``apply``) the book sync call."""
-        cdef str ch = "spot.obu" if obu else "spot.order_book_update"
-        cdef bint full = bf.full
-        cdef int64_t first = bf.first, last = bf.last, t_ms = bf.t_ms
-        cdef Py_ssize_t nb = bf.nb, na = bf.na, i, dot
-        cdef JsonSpan sym = bf.sym
+    cdef int _book_update(self, str ch, bint obu, int64_t recv_ns, bint apply) except -1:
+        """Checks of a decoded book update (levels: the kernel's rule, once), then the book sync call."""
+        cdef KtOut* o = &self.out
+        cdef bint full = kt_seen(o, S_FULL) and o.i64[S_FULL] != 0
+        cdef int64_t first, last = o.i64[S_LAST]
+        cdef int64_t t_ns = o.i64[S_T] if kt_seen(o, S_T) else 0
+        cdef const char* sp = o.span[S_SYM].ptr
+        cdef Py_ssize_t sn = o.span[S_SYM].len, i, dot = -1
         cdef BookSyncGroup group
         cdef BookSync sync
-        if not bf.has_sym:
-            return self._fail("schema", f"{ch}: missing 's'")
-        self._plain_string(&sym, ch, "s")
-        if not bf.has_last or not (bf.has_b or bf.has_a):
+        if not _plain(o, S_SYM):
+            return self._fail("schema", f"{ch}: 's' must be a non-empty plain string")
+        if not kt_seen(o, S_LAST) or not (o.levels[L_BIDS].seen or o.levels[L_ASKS].seen):
             return self._fail("schema", f"{ch}: missing 'u', 'b' or 'a'")
-        if not bf.has_first:
-            if not full:
-                return self._fail("schema", f"{ch}: an increment needs 'U'")
+        if kt_seen(o, S_FIRST):
+            first = o.i64[S_FIRST]
+        elif full:
             first = last
+        else:
+            return self._fail("schema", f"{ch}: an increment needs 'U'")
         if last < first or first < 0:
             return self._fail("sequence", f"{ch}: update ids out of order (U={first} > u={last})")
-        if not kt_levels_ok(self._bid_px, self._bid_qty, nb) or not kt_levels_ok(self._ask_px, self._ask_qty, na):
-            return self._fail("levels", f"{ch}: a level has a non-finite or non-positive price or a negative amount")
-        # the pair: obu streams are named "ob.<PAIR>.<LEVEL>"
-        cdef const char* sp = sym.ptr
-        cdef Py_ssize_t sn = sym.len
-        if obu:
-            dot = -1
+        if obu:          # obu streams are named "ob.<PAIR>.<LEVEL>"
             for i in range(sn - 1, -1, -1):
                 if sp[i] == b'.':
                     dot = i
@@ -715,29 +472,34 @@ cdef class GateioDecoder(FrameDecoder):
             if sn < 6 or memcmp(sp, b"ob.", 3) != 0 or dot <= 3:
                 return self._fail("field", f"{ch}: 's' must be a stream name 'ob.PAIR.LEVEL'")
             group = self.obu_books
-            if not apply:
-                return 0
-            if group is None:
-                return self._fail("schema", f"{ch}: this decoder keeps no obu books")
+        else:
+            group = self.books
+        if not apply:
+            return 0
+        if group is None:
+            return self._fail("schema", f"{ch}: this decoder keeps no {'obu ' if obu else ''}books")
+        if obu:
             sync = group.c_get(sp + 3, dot - 3)
             if full:
                 if sync.symbol not in self._obu_level:
                     self._obu_level[sync.symbol] = PyUnicode_DecodeUTF8(sp + dot + 1, sn - dot - 1, "replace")
                 self.obu_resubscribe.discard(sync.symbol)
         else:
-            group = self.books
-            if not apply:
-                return 0
-            if group is None:
-                return self._fail("schema", f"{ch}: this decoder keeps no books")
             sync = group.c_get(sp, sn)
+        self._apply_levels(sync, full, first, last, t_ns, recv_ns)
+        return 0
+
+    cdef int _apply_levels(self, BookSync sync, bint full, int64_t first, int64_t last, int64_t t_ns,
+                           int64_t recv_ns) except -1:
+        # an absent side is an empty one (count 0): the kernel resets counts of unseen level slots
+        cdef KtOut* o = &self.out
         if full:
-            sync.on_full_snapshot(last, self._bid_px, self._bid_qty, nb, self._ask_px, self._ask_qty, na,
-                                  t_ms * 1000000, recv_ns)
+            sync.on_full_snapshot(last, o.levels[L_BIDS].px, o.levels[L_BIDS].qty, o.levels[L_BIDS].count,
+                                  o.levels[L_ASKS].px, o.levels[L_ASKS].qty, o.levels[L_ASKS].count, t_ns, recv_ns)
         else:
-            # levels and ids were checked above (kernel rule): BookSync does not check them again
-            sync.on_delta_validated(first, last, 0, self._bid_px, self._bid_qty, nb, self._ask_px, self._ask_qty,
-                                    na, t_ms * 1000000, recv_ns)
+            # levels and ids were checked by the kernel and above: BookSync does not check them again
+            sync.on_delta_validated(first, last, 0, o.levels[L_BIDS].px, o.levels[L_BIDS].qty, o.levels[L_BIDS].count,
+                                    o.levels[L_ASKS].px, o.levels[L_ASKS].qty, o.levels[L_ASKS].count, t_ns, recv_ns)
         return 0
 
     def _obu_needs_snapshot(self, BookSync sync):
@@ -752,225 +514,74 @@ cdef class GateioDecoder(FrameDecoder):
             except Exception as exc:  # the feed goes on whatever the callback does
                 self.dispatcher.report(exc)
 
-    cdef int _order_book(self, const JsonSpan* result, int64_t recv_ns, bint apply) except -1:
-        cdef JsonIter it
-        cdef JsonSpan k, v, sym
-        cdef int rc
-        cdef str ch = "spot.order_book"
-        cdef bint has_sym = False, has_id = False, has_b = False, has_a = False
-        cdef int64_t uid = 0, t_ms = 0
-        cdef Py_ssize_t nb = 0, na = 0
-        cdef BookSync sync
-        if result.kind != JSON_OBJECT:
-            return self._fail("schema", f"{ch}: 'result' must be an object")
-        json_object_begin(&it, result.ptr, result.ptr + result.len)
-        while json_object_next(&it, &k, &v) == 1:
-            if _key(&k, b"bids", 4):
-                rc = json_parse_levels(&v, self._bid_px, self._bid_qty, self.capacity, &nb)
-                if rc != 0:
-                    return self._field_fail(ch, "bids", rc)
-                has_b = True
-            elif _key(&k, b"asks", 4):
-                rc = json_parse_levels(&v, self._ask_px, self._ask_qty, self.capacity, &na)
-                if rc != 0:
-                    return self._field_fail(ch, "asks", rc)
-                has_a = True
-            elif _key(&k, b"lastUpdateId", 12):
-                rc = json_span_to_int64(&v, &uid)
-                if rc != 0:
-                    return self._field_fail(ch, "lastUpdateId", rc)
-                has_id = True
-            elif _key(&k, b"s", 1):
-                sym = v
-                has_sym = True
-            elif _key(&k, b"t", 1):
-                rc = json_span_to_int64(&v, &t_ms)
-                if rc != 0 or t_ms < 0 or t_ms > 9223372036854:
-                    return self._field_fail(ch, "t", rc or JSON_ERR_VALUE)
-        if not (has_sym and has_id and has_b and has_a):
+    cdef int _order_book(self, str ch, int64_t recv_ns, bint apply) except -1:
+        cdef KtOut* o = &self.out
+        if not (kt_seen(o, S_SYM) and kt_seen(o, S_UID) and o.levels[L_BIDS].seen and o.levels[L_ASKS].seen):
             return self._fail("schema", f"{ch}: needs 's', 'lastUpdateId', 'bids' and 'asks'")
-        self._plain_string(&sym, ch, "s")
-        if not kt_levels_ok(self._bid_px, self._bid_qty, nb) or not kt_levels_ok(self._ask_px, self._ask_qty, na):
-            return self._fail("levels", f"{ch}: a level has a non-finite or non-positive price or a negative amount")
+        if not _plain(o, S_SYM):
+            return self._fail("field", f"{ch}: field 's' must be a non-empty plain string")
         if not apply:
             return 0
         if self.partial_books is None:
             return self._fail("schema", f"{ch}: this decoder keeps no partial books")
-        sync = self.partial_books.c_get(sym.ptr, sym.len)
-        sync.on_full_snapshot(uid, self._bid_px, self._bid_qty, nb, self._ask_px, self._ask_qty, na,
-                              t_ms * 1000000, recv_ns)
+        self._apply_levels(self.partial_books.c_get(o.span[S_SYM].ptr, o.span[S_SYM].len), True, 0, o.i64[S_UID],
+                           o.i64[S_T] if kt_seen(o, S_T) else 0, recv_ns)
         return 0
 
     # ---- public events --------------------------------------------------------------------
-    cdef int _trade(self, const JsonSpan* result, int64_t recv_ns, bint apply) except -1:
-        cdef JsonIter it
-        cdef JsonSpan k, v, sym
-        cdef str ch = "spot.trades"
-        cdef int rc, side = -1
-        cdef int64_t tid = 0, ts = 0, id_market = 0
-        cdef double price = NAN, qty = NAN
-        cdef bint has_sym = False, has_id = False, has_ts = False
+    cdef int _trade(self, str ch, const char* base, int64_t recv_ns, bint apply) except -1:
+        cdef KtOut* o = &self.out
+        cdef int side = _side(o)
+        cdef int64_t ts = 0
         cdef Trade ev
-        if result.kind != JSON_OBJECT:
-            return self._fail("schema", f"{ch}: 'result' must be an object")
-        json_object_begin(&it, result.ptr, result.ptr + result.len)
-        while json_object_next(&it, &k, &v) == 1:
-            if _key(&k, b"price", 5):
-                rc = json_span_to_double(&v, &price)
-                if rc != 0:
-                    return self._field_fail(ch, "price", rc)
-            elif _key(&k, b"amount", 6):
-                rc = json_span_to_double(&v, &qty)
-                if rc != 0:
-                    return self._field_fail(ch, "amount", rc)
-            elif _key(&k, b"id", 2):
-                rc = json_span_to_int64(&v, &tid)
-                if rc != 0:
-                    return self._field_fail(ch, "id", rc)
-                has_id = True
-            elif _key(&k, b"side", 4):
-                side = _side(&v)
-                if side < 0:
-                    return self._field_fail(ch, "side", JSON_ERR_VALUE)
-            elif _key(&k, b"currency_pair", 13):
-                sym = v
-                has_sym = True
-            elif _key(&k, b"create_time_ms", 14):
-                rc = _ms_to_ns(&v, &ts)
-                if rc != 0:
-                    return self._field_fail(ch, "create_time_ms", rc)
-                has_ts = True
-            elif _key(&k, b"create_time", 11) and not has_ts:
-                rc = _sec_to_ns(&v, &ts)
-                if rc != 0:
-                    return self._field_fail(ch, "create_time", rc)
-            elif _key(&k, b"id_market", 9):
-                rc = json_span_to_int64(&v, &id_market)  # validated; Trade carries the all-market ``id``
-                if rc != 0:
-                    return self._field_fail(ch, "id_market", rc)
-        if not (has_sym and has_id) or side < 0 or isnan(price) or isnan(qty):
-            return self._fail("schema", f"{ch}: needs 'currency_pair', 'id', 'side', 'price' and 'amount'")
-        if not (kt_price_ok(price) and kt_size_ok(qty)):
-            return self._fail("field", f"{ch}: price must be finite and > 0, amount finite and >= 0")
-        self._plain_string(&sym, ch, "currency_pair")
+        if kt_require(&_TRADE.table, o, NEED_TRADE, NULL) < 0:
+            return self._scan_failed(base, f"{ch}: ")
+        if side < 0:
+            return self._fail("field", f"{ch}: field 'side' must be buy or sell")
+        if not _plain(o, S_PAIR):
+            return self._fail("field", f"{ch}: field 'currency_pair' must be a non-empty plain string")
+        if kt_seen(o, S_CTIME_MS):
+            if _ms_to_ns(&o.span[S_CTIME_MS], &ts) != 0:
+                return self._fail("field", f"{ch}: field 'create_time_ms' is not a time in ms")
+        elif kt_seen(o, S_CTIME):
+            ts = o.i64[S_CTIME]
         if not apply:
             return 0
         ev = <Trade>self._trades.acquire()
-        ev.exchange = self.exchange
-        ev.symbol = self.c_intern(sym.ptr, sym.len)
-        ev.exchange_ts_ns = ts
-        ev.recv_ns = recv_ns
-        ev.price = price
-        ev.qty = qty
+        self._head(ev, S_PAIR, ts, recv_ns)
+        ev.price = o.f64[S_PRICE]
+        ev.qty = o.f64[S_AMOUNT]
         ev.side = side
-        ev.trade_id = tid
+        ev.trade_id = o.i64[S_TID]
         ev.trade_id_str = ""
         return self.dispatcher.emit(ev)
 
-    cdef int _book_ticker(self, const JsonSpan* result, int64_t recv_ns, bint apply) except -1:
-        cdef JsonIter it
-        cdef JsonSpan k, v, sym
-        cdef str ch = "spot.book_ticker"
-        cdef int rc
-        cdef int64_t uid = 0, t_ms = 0
-        cdef double bp = NAN, bq = NAN, ap = NAN, aq = NAN
-        cdef bint has_sym = False
+    cdef int _book_ticker(self, str ch, int64_t recv_ns, bint apply) except -1:
+        cdef KtOut* o = &self.out
         cdef BookTicker ev
-        if result.kind != JSON_OBJECT:
-            return self._fail("schema", f"{ch}: 'result' must be an object")
-        json_object_begin(&it, result.ptr, result.ptr + result.len)
-        while json_object_next(&it, &k, &v) == 1:
-            if k.len != 1 or k.has_escapes:
-                continue
-            if k.ptr[0] == b'b':
-                rc = _num(&v, &bp)
-            elif k.ptr[0] == b'B':
-                rc = _num(&v, &bq)
-            elif k.ptr[0] == b'a':
-                rc = _num(&v, &ap)
-            elif k.ptr[0] == b'A':
-                rc = _num(&v, &aq)
-            elif k.ptr[0] == b'u':
-                rc = json_span_to_int64(&v, &uid)
-            elif k.ptr[0] == b't':
-                rc = json_span_to_int64(&v, &t_ms)
-                if rc == 0 and (t_ms < 0 or t_ms > 9223372036854):
-                    rc = JSON_ERR_VALUE
-            elif k.ptr[0] == b's':
-                sym = v
-                has_sym = True
-                rc = 0
-            else:
-                rc = 0
-            if rc != 0:
-                return self._field_fail(ch, PyUnicode_DecodeUTF8(k.ptr, 1, "strict"), rc)
-        if not has_sym:
-            return self._fail("schema", f"{ch}: missing 's'")
-        # the one rule for prices and sizes; an absent (or "") side stays NaN
-        if not ((isnan(bp) or kt_price_ok(bp)) and (isnan(bq) or kt_size_ok(bq))
-                and (isnan(ap) or kt_price_ok(ap)) and (isnan(aq) or kt_size_ok(aq))):
-            return self._fail("field", f"{ch}: prices must be finite and > 0, amounts finite and >= 0")
-        self._plain_string(&sym, ch, "s")
+        if not _plain(o, S_SYM):
+            return self._fail("schema", f"{ch}: 's' missing or not a non-empty plain string")
         if not apply:
             return 0
         ev = <BookTicker>self._book_tickers.acquire()
-        ev.exchange = self.exchange
-        ev.symbol = self.c_intern(sym.ptr, sym.len)
-        ev.exchange_ts_ns = t_ms * 1000000
-        ev.recv_ns = recv_ns
-        ev.bid_price = bp
-        ev.bid_qty = bq
-        ev.ask_price = ap
-        ev.ask_qty = aq
-        ev.update_id = uid
+        self._head(ev, S_SYM, o.i64[S_T] if kt_seen(o, S_T) else 0, recv_ns)
+        ev.bid_price = _num(o, S_N0)        # an absent (or "") side stays NaN
+        ev.bid_qty = _num(o, S_N1)
+        ev.ask_price = _num(o, S_N2)
+        ev.ask_qty = _num(o, S_N3)
+        ev.update_id = o.i64[S_UID] if kt_seen(o, S_UID) else 0
         return self.dispatcher.emit(ev)
 
-    cdef int _candle(self, const JsonSpan* result, int64_t ts_ns, int64_t recv_ns, bint apply) except -1:
-        cdef JsonIter it
-        cdef JsonSpan k, v, name
-        cdef str ch = "spot.candlesticks"
-        cdef int rc = 0
-        cdef int64_t open_ns = 0
-        cdef double o = NAN, h = NAN, l = NAN, c = NAN, vol = NAN, qvol = NAN
-        cdef bint has_name = False, has_t = False, closed = False
+    cdef int _candle(self, str ch, int64_t ts_ns, int64_t recv_ns, bint apply) except -1:
+        cdef KtOut* o = &self.out
+        cdef const JsonSpan* name = &o.span[S_NAME]
         cdef Py_ssize_t i, us = -1
+        cdef int64_t open_ns = o.i64[S_OPEN]
         cdef Kline ev
-        if result.kind != JSON_OBJECT:
-            return self._fail("schema", f"{ch}: 'result' must be an object")
-        json_object_begin(&it, result.ptr, result.ptr + result.len)
-        while json_object_next(&it, &k, &v) == 1:
-            if k.len != 1 or k.has_escapes:
-                continue
-            if k.ptr[0] == b'o':
-                rc = _num(&v, &o)
-            elif k.ptr[0] == b'h':
-                rc = _num(&v, &h)
-            elif k.ptr[0] == b'l':
-                rc = _num(&v, &l)
-            elif k.ptr[0] == b'c':
-                rc = _num(&v, &c)
-            elif k.ptr[0] == b'v':
-                rc = _num(&v, &qvol)   # Gate.io: "v" is the volume in the quote currency
-            elif k.ptr[0] == b'a':
-                rc = _num(&v, &vol)    # "a": the amount in the base currency (newer frames only)
-            elif k.ptr[0] == b't':
-                rc = _sec_to_ns(&v, &open_ns)
-                has_t = rc == 0
-            elif k.ptr[0] == b'w':
-                if v.kind == JSON_TRUE:
-                    closed = True
-                elif v.kind != JSON_FALSE:
-                    rc = JSON_ERR_TYPE
-            elif k.ptr[0] == b'n':
-                name = v
-                has_name = True
-            else:
-                rc = 0
-            if rc != 0:
-                return self._field_fail(ch, PyUnicode_DecodeUTF8(k.ptr, 1, "strict"), rc)
-        if not (has_name and has_t):
+        if not (kt_seen(o, S_NAME) and kt_seen(o, S_OPEN)):
             return self._fail("schema", f"{ch}: needs 'n' and 't'")
-        self._plain_string(&name, ch, "n")
+        if not _plain(o, S_NAME):
+            return self._fail("field", f"{ch}: field 'n' must be a non-empty plain string")
         for i in range(name.len):
             if name.ptr[i] == b'_':
                 us = i
@@ -979,275 +590,106 @@ cdef class GateioDecoder(FrameDecoder):
             return self._fail("field", f"{ch}: 'n' must be '<interval>_<pair>'")
         if not apply:
             return 0
-        interval = self.c_intern(name.ptr, us)
+        interval = _INTERVALS.get(name.ptr[:us])
+        if interval is None:
+            interval = PyUnicode_DecodeUTF8(name.ptr, us, "replace")
         seconds = _INTERVAL_SECONDS.get(interval, 0)
         ev = <Kline>self._klines.acquire()
         ev.exchange = self.exchange
-        ev.symbol = self.c_intern(name.ptr + us + 1, name.len - us - 1)
+        ev.symbol = self.symbols.c_intern(name.ptr + us + 1, name.len - us - 1)
         ev.exchange_ts_ns = ts_ns
         ev.recv_ns = recv_ns
         ev.interval = interval
         ev.open_time_ns = open_ns
         ev.close_time_ns = open_ns + <int64_t>seconds * 1000000000 if seconds else open_ns
-        ev.open = o
-        ev.high = h
-        ev.low = l
-        ev.close = c
-        ev.volume = vol
-        ev.quote_volume = qvol
-        ev.closed = closed
+        ev.open = _num(o, S_N0)
+        ev.high = _num(o, S_N1)
+        ev.low = _num(o, S_N2)
+        ev.close = _num(o, S_N3)
+        ev.quote_volume = _num(o, S_N4)   # Gate.io: "v" is the volume in the quote currency
+        ev.volume = _num(o, S_N5)         # "a": the amount in the base currency (newer frames only)
+        ev.closed = kt_seen(o, S_CLOSED) and o.i64[S_CLOSED] != 0
         return self.dispatcher.emit(ev)
 
-    cdef int _ticker(self, const JsonSpan* result, int64_t ts_ns, int64_t recv_ns, bint apply) except -1:
-        cdef JsonIter it
-        cdef JsonSpan k, v, sym
-        cdef str ch = "spot.tickers"
-        cdef int rc
-        cdef double last = NAN, high = NAN, low = NAN, vol = NAN, qvol = NAN, chg = NAN
-        cdef bint has_sym = False
+    cdef int _ticker(self, str ch, int64_t ts_ns, int64_t recv_ns, bint apply) except -1:
+        cdef KtOut* o = &self.out
         cdef Ticker ev
-        if result.kind != JSON_OBJECT:
-            return self._fail("schema", f"{ch}: 'result' must be an object")
-        json_object_begin(&it, result.ptr, result.ptr + result.len)
-        while json_object_next(&it, &k, &v) == 1:
-            rc = 0
-            if _key(&k, b"last", 4):
-                rc = _num(&v, &last)
-            elif _key(&k, b"high_24h", 8):
-                rc = _num(&v, &high)
-            elif _key(&k, b"low_24h", 7):
-                rc = _num(&v, &low)
-            elif _key(&k, b"base_volume", 11):
-                rc = _num(&v, &vol)
-            elif _key(&k, b"quote_volume", 12):
-                rc = _num(&v, &qvol)
-            elif _key(&k, b"change_percentage", 17):
-                rc = _num(&v, &chg)
-            elif _key(&k, b"currency_pair", 13):
-                sym = v
-                has_sym = True
-            if rc != 0:
-                return self._field_fail(ch, self._text(&k), rc)
-        if not has_sym:
-            return self._fail("schema", f"{ch}: missing 'currency_pair'")
-        self._plain_string(&sym, ch, "currency_pair")
+        if not _plain(o, S_PAIR):
+            return self._fail("schema", f"{ch}: 'currency_pair' missing or not a non-empty plain string")
         if not apply:
             return 0
         ev = <Ticker>self._tickers.acquire()
-        ev.exchange = self.exchange
-        ev.symbol = self.c_intern(sym.ptr, sym.len)
-        ev.exchange_ts_ns = ts_ns
-        ev.recv_ns = recv_ns
-        ev.last = last
-        ev.high = high
-        ev.low = low
-        ev.volume = vol
-        ev.quote_volume = qvol
-        ev.change_pct = chg
+        self._head(ev, S_PAIR, ts_ns, recv_ns)
+        ev.last = _num(o, S_N0)
+        ev.high = _num(o, S_N1)
+        ev.low = _num(o, S_N2)
+        ev.volume = _num(o, S_N3)
+        ev.quote_volume = _num(o, S_N4)
+        ev.change_pct = _num(o, S_N5)
         return self.dispatcher.emit(ev)
 
-    # ---- private channels (arrays) -----------------------------------------------------------
-    cdef int _private_array(self, int kind, const JsonSpan* result, int64_t recv_ns, bint apply) except -1:
-        """Validate every element first (nothing emitted), then emit them in order."""
-        cdef JsonIter it
-        cdef JsonSpan v
-        cdef int rc, emit_pass
-        cdef str ch = self._channel_str(kind)
-        if result.kind != JSON_ARRAY:
-            return self._fail("schema", f"{ch}: 'result' must be an array")
-        for emit_pass in range(2 if apply else 1):
-            json_array_begin(&it, result.ptr, result.ptr + result.len)
-            while True:
-                rc = json_array_next(&it, &v)
-                if rc != 1:
-                    break
-                if v.kind != JSON_OBJECT:
-                    return self._fail("schema", f"{ch}: every element must be an object")
-                if kind == CH_ORDERS:
-                    self._order(&v, recv_ns, emit_pass == 1)
-                elif kind == CH_USERTRADES:
-                    self._fill(&v, recv_ns, emit_pass == 1)
-                else:
-                    self._balance(&v, recv_ns, emit_pass == 1)
+    # ---- private channels (arrays: every element checked by the scan, emitted after it) ---------
+    cdef int _private_row(self, KtOut* o) except -1:
+        """The element the kernel just scanned (called from on_item): checked, kept as a row."""
+        cdef int side = _side(o)
+        cdef int64_t ts = 0
+        cdef int kind = _channel_kind(o)
+        cdef str ch = <str>_CH_STR[kind]
+        cdef str field = "currency" if kind == CH_BALANCES else "currency_pair"
+        if kt_seen(o, S_PTIME) and _ms_to_ns(&o.span[S_PTIME], &ts) != 0:
+            raise ValueError(f"{ch}: a time in ms is not valid")
+        if kind == CH_ORDERS and not (_id_like(o, S_OID) and kt_seen(o, S_PAIR) and side >= 0):
+            raise ValueError(f"{ch}: an order needs 'id', 'currency_pair' and 'side'")
+        if kind == CH_USERTRADES and not (_id_like(o, S_OID) and _id_like(o, S_TID) and kt_seen(o, S_PAIR)
+                                          and side >= 0):
+            raise ValueError(f"{ch}: a trade needs 'id', 'order_id', 'currency_pair' and 'side'")
+        if not _plain(o, S_PAIR):
+            raise ValueError(f"{ch}: field {field!r} must be a non-empty plain string")
+        sym = self.symbols.c_intern(o.span[S_PAIR].ptr, o.span[S_PAIR].len)
+        if kind == CH_ORDERS:
+            # status: the push event ("put", "update"), or how the order ended ("filled", "cancelled", ...)
+            status = _opt_text(o, S_PEVENT)
+            if status == "finish" and kt_seen(o, S_FINISH) and o.span[S_FINISH].kind == JSON_STRING:
+                status = kt_text(&o.span[S_FINISH])
+            filled = _num(o, S_N3)
+            if not kt_seen(o, S_N3) and isfinite(_num(o, S_N1)) and isfinite(_num(o, S_N2)):
+                filled = o.f64[S_N1] - o.f64[S_N2]  # older frames carry only 'left'
+            self._rows.append((sym, ts, kt_text(&o.span[S_OID]), _opt_text(o, S_TEXT), side, _opt_text(o, S_TYPE),
+                               status, _num(o, S_N0), _num(o, S_N1), filled, _num(o, S_N4)))
+        elif kind == CH_USERTRADES:
+            self._rows.append((sym, ts, kt_text(&o.span[S_OID]), kt_text(&o.span[S_TID]), side, _num(o, S_N0),
+                               _num(o, S_N1), _num(o, S_N2), _opt_text(o, S_TEXT),
+                               kt_seen(o, S_TYPE) and json_span_eq(&o.span[S_TYPE], b"maker", 5)))
+        else:
+            self._rows.append((sym, ts, _num(o, S_N0), _num(o, S_N1)))
         return 0
 
-    cdef int _order(self, const JsonSpan* obj, int64_t recv_ns, bint emit) except -1:
-        cdef JsonIter it
-        cdef JsonSpan k, v
-        cdef JsonSpan oid, text, sym, typ, event, finish_as
-        cdef bint has_oid = False, has_text = False, has_sym = False, has_type = False
-        cdef bint has_event = False, has_finish = False, has_filled = False
-        cdef str ch = "spot.orders"
-        cdef int rc, side = -1
-        cdef int64_t ts = 0
-        cdef double price = NAN, qty = NAN, left = NAN, filled = NAN, avg = NAN
-        cdef OrderUpdate ev
-        json_object_begin(&it, obj.ptr, obj.ptr + obj.len)
-        while json_object_next(&it, &k, &v) == 1:
-            rc = 0
-            if _key(&k, b"id", 2):
-                oid = v
-                has_oid = v.kind == JSON_STRING or v.kind == JSON_NUMBER
-            elif _key(&k, b"text", 4):
-                text = v
-                has_text = v.kind == JSON_STRING
-            elif _key(&k, b"currency_pair", 13):
-                sym = v
-                has_sym = True
-            elif _key(&k, b"type", 4):
-                typ = v
-                has_type = v.kind == JSON_STRING
-            elif _key(&k, b"event", 5):
-                event = v
-                has_event = v.kind == JSON_STRING
-            elif _key(&k, b"finish_as", 9):
-                finish_as = v
-                has_finish = v.kind == JSON_STRING
-            elif _key(&k, b"side", 4):
-                side = _side(&v)
-                if side < 0:
-                    rc = JSON_ERR_VALUE
-            elif _key(&k, b"price", 5):
-                rc = _num(&v, &price)
-            elif _key(&k, b"amount", 6):
-                rc = _num(&v, &qty)
-            elif _key(&k, b"left", 4):
-                rc = _num(&v, &left)
-            elif _key(&k, b"filled_amount", 13):
-                rc = _num(&v, &filled)
-                has_filled = True
-            elif _key(&k, b"avg_deal_price", 14):
-                rc = _num(&v, &avg)
-            elif _key(&k, b"update_time_ms", 14):
-                rc = _ms_to_ns(&v, &ts)
-            if rc != 0:
-                return self._field_fail(ch, self._text(&k), rc)
-        if not (has_oid and has_sym) or side < 0:
-            return self._fail("schema", f"{ch}: an order needs 'id', 'currency_pair' and 'side'")
-        self._plain_string(&sym, ch, "currency_pair")
-        if not emit:
-            return 0
-        if not has_filled and isfinite(qty) and isfinite(left):
-            filled = qty - left  # older frames carry only 'left'
-        ev = <OrderUpdate>self._orders.acquire()
-        ev.exchange = self.exchange
-        ev.symbol = self.c_intern(sym.ptr, sym.len)
-        ev.exchange_ts_ns = ts
-        ev.recv_ns = recv_ns
-        ev.order_id = self._text(&oid)
-        ev.client_order_id = self._text(&text) if has_text else ""
-        ev.side = side
-        ev.order_type = self._text(&typ) if has_type else ""
-        # status: the push event ("put", "update"), or how the order ended ("filled", "cancelled", ...)
-        if has_event and json_span_eq(&event, b"finish", 6) and has_finish:
-            ev.status = self._text(&finish_as)
-        else:
-            ev.status = self._text(&event) if has_event else ""
-        ev.price = price
-        ev.qty = qty
-        ev.filled_qty = filled
-        ev.avg_price = avg
-        return self.dispatcher.emit(ev)
-
-    cdef int _fill(self, const JsonSpan* obj, int64_t recv_ns, bint emit) except -1:
-        cdef JsonIter it
-        cdef JsonSpan k, v
-        cdef JsonSpan oid, tid, sym, fee_ccy, role
-        cdef bint has_oid = False, has_tid = False, has_sym = False, has_fee_ccy = False, has_role = False
-        cdef str ch = "spot.usertrades"
-        cdef int rc, side = -1
-        cdef int64_t ts = 0
-        cdef double price = NAN, qty = NAN, fee = NAN
-        cdef Fill ev
-        json_object_begin(&it, obj.ptr, obj.ptr + obj.len)
-        while json_object_next(&it, &k, &v) == 1:
-            rc = 0
-            if _key(&k, b"id", 2):
-                tid = v
-                has_tid = v.kind == JSON_STRING or v.kind == JSON_NUMBER
-            elif _key(&k, b"order_id", 8):
-                oid = v
-                has_oid = v.kind == JSON_STRING or v.kind == JSON_NUMBER
-            elif _key(&k, b"currency_pair", 13):
-                sym = v
-                has_sym = True
-            elif _key(&k, b"fee_currency", 12):
-                fee_ccy = v
-                has_fee_ccy = v.kind == JSON_STRING
-            elif _key(&k, b"role", 4):
-                role = v
-                has_role = v.kind == JSON_STRING
-            elif _key(&k, b"side", 4):
-                side = _side(&v)
-                if side < 0:
-                    rc = JSON_ERR_VALUE
-            elif _key(&k, b"price", 5):
-                rc = _num(&v, &price)
-            elif _key(&k, b"amount", 6):
-                rc = _num(&v, &qty)
-            elif _key(&k, b"fee", 3):
-                rc = _num(&v, &fee)
-            elif _key(&k, b"create_time_ms", 14):
-                rc = _ms_to_ns(&v, &ts)
-            if rc != 0:
-                return self._field_fail(ch, self._text(&k), rc)
-        if not (has_oid and has_tid and has_sym) or side < 0:
-            return self._fail("schema", f"{ch}: a trade needs 'id', 'order_id', 'currency_pair' and 'side'")
-        self._plain_string(&sym, ch, "currency_pair")
-        if not emit:
-            return 0
-        ev = <Fill>self._fills.acquire()
-        ev.exchange = self.exchange
-        ev.symbol = self.c_intern(sym.ptr, sym.len)
-        ev.exchange_ts_ns = ts
-        ev.recv_ns = recv_ns
-        ev.order_id = self._text(&oid)
-        ev.trade_id = self._text(&tid)
-        ev.side = side
-        ev.price = price
-        ev.qty = qty
-        ev.fee = fee
-        ev.fee_asset = self._text(&fee_ccy) if has_fee_ccy else ""
-        ev.is_maker = has_role and json_span_eq(&role, b"maker", 5)
-        return self.dispatcher.emit(ev)
-
-    cdef int _balance(self, const JsonSpan* obj, int64_t recv_ns, bint emit) except -1:
-        cdef JsonIter it
-        cdef JsonSpan k, v, ccy
-        cdef bint has_ccy = False
-        cdef str ch = "spot.balances"
-        cdef int rc
-        cdef int64_t ts = 0
-        cdef double free = NAN, locked = NAN
-        cdef BalanceUpdate ev
-        json_object_begin(&it, obj.ptr, obj.ptr + obj.len)
-        while json_object_next(&it, &k, &v) == 1:
-            rc = 0
-            if _key(&k, b"currency", 8):
-                ccy = v
-                has_ccy = True
-            elif _key(&k, b"available", 9):
-                rc = _num(&v, &free)
-            elif _key(&k, b"freeze", 6):
-                rc = _num(&v, &locked)
-            elif _key(&k, b"timestamp_ms", 12):
-                rc = _ms_to_ns(&v, &ts)
-            if rc != 0:
-                return self._field_fail(ch, self._text(&k), rc)
-        if not has_ccy:
-            return self._fail("schema", f"{ch}: a balance needs 'currency'")
-        self._plain_string(&ccy, ch, "currency")
-        if not emit:
-            return 0
-        ev = <BalanceUpdate>self._balances.acquire()
-        ev.exchange = self.exchange
-        ev.asset = self.c_intern(ccy.ptr, ccy.len)
-        ev.symbol = ev.asset
-        ev.exchange_ts_ns = ts
-        ev.recv_ns = recv_ns
-        ev.free = free
-        ev.locked = locked
-        return self.dispatcher.emit(ev)
+    cdef int _emit_rows(self, int kind, int64_t recv_ns) except -1:
+        cdef OrderUpdate order
+        cdef Fill fill
+        cdef BalanceUpdate bal
+        cdef Event ev
+        if self._rows_serial != self._serial:
+            return 0                      # an empty array: no row of this frame
+        for row in self._rows:
+            if kind == CH_ORDERS:
+                ev = order = <OrderUpdate>self._orders.acquire()
+                (_, _, order.order_id, order.client_order_id, order.side, order.order_type, order.status,
+                 order.price, order.qty, order.filled_qty, order.avg_price) = row
+            elif kind == CH_USERTRADES:
+                ev = fill = <Fill>self._fills.acquire()
+                (_, _, fill.order_id, fill.trade_id, fill.side, fill.price, fill.qty, fill.fee, fill.fee_asset,
+                 fill.is_maker) = row
+            else:
+                ev = bal = <BalanceUpdate>self._balances.acquire()
+                (bal.asset, _, bal.free, bal.locked) = row
+            ev.exchange = self.exchange
+            ev.symbol = row[0]
+            ev.exchange_ts_ns = row[1]
+            ev.recv_ns = recv_ns
+            self.dispatcher.emit(ev)
+        self._rows.clear()
+        return 0
 
     # ---- Python API -------------------------------------------------------------------------
     def take_obu_resubscribe(self):

@@ -71,3 +71,25 @@ def test_a_rejected_book_update_creates_no_book(result):
         dec.feed(_frame(result), 0)
     assert len(books) == 0 and len(books.symbol_table) == 0 and events == []
     assert dec.stats()["data_frames"] == 0
+
+
+def test_result_before_channel_decodes_the_same():
+    """A ``result`` met before its ``channel`` is kept and scanned afterwards (objects and private arrays)."""
+    from feedhandler.exchanges.gateio import GateioPrivateMessageParser
+    dec, _, _, events = _decoder()
+    first = json.dumps({"result": TRADE, "time": 1, "channel": "spot.trades", "event": "update"}).encode()
+    assert dec.feed(first, 3) == MessageType.DATA and dec.feed(_frame(TRADE, "spot.trades"), 3) == MessageType.DATA
+    a, b = events
+    assert (a.symbol, a.price, a.qty, a.trade_id, a.exchange_ts_ns) == (b.symbol, b.price, b.qty, b.trade_id,
+                                                                          b.exchange_ts_ns) == ("BTC_USDT", 65000.1,
+                                                                                                0.5, 5, 1000500000)
+    parser = GateioPrivateMessageParser()
+    got = []
+    parser.bind(lambda e: got.append(e.copy()))
+    rows = [{"currency": "USDT", "available": "9.5", "freeze": ""}, {"currency": "BTC", "available": "1"}]
+    for frame in ({"result": rows, "channel": "spot.balances"}, {"channel": "spot.balances", "result": rows}):
+        parser.feed(json.dumps(frame).encode(), 5)
+    assert [(e.asset, e.free) for e in got] == [("USDT", 9.5), ("BTC", 1.0)] * 2
+    assert all(e.locked != e.locked for e in got)        # "" and absent: NaN
+    parser.feed(json.dumps({"channel": "spot.balances", "result": []}).encode(), 5)   # nothing left over
+    assert len(got) == 4
