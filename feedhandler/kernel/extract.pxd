@@ -77,8 +77,8 @@ cdef struct KtOut
 
 # on_item(ctx, slot, out, index): 0 to go on, -1 to refuse (the scan stops with KT_ERR_ITEM).
 ctypedef int (*kt_item_fn)(void* ctx, int slot, KtOut* out, Py_ssize_t index) noexcept
-# select(ctx, slot, out): the table for the KT_SELECT object at ``slot``, or NULL if the slots seen
-# so far do not tell (the object is then validated and kept as span[slot], seen bit set, so the
+# select(ctx, slot, out): the table for the KT_SELECT object at ``slot`` (out.span[slot].kind says
+# whether it is an object or an array, .ptr where it starts), or NULL if the slots seen so far do not tell (the object is then validated and kept as span[slot], seen bit set, so the
 # decoder can scan it with kt_scan_span once it knows).
 ctypedef const KtTable* (*kt_select_fn)(void* ctx, int slot, KtOut* out) noexcept
 

@@ -359,6 +359,8 @@ cdef int _field(const KtField* f, JsonIter* it, JsonSpan* v, KtOut* out) noexcep
             return _fail(out, JSON_ERR_TYPE, f.key, v.ptr)
         t = f.child
         if kind == KT_SELECT:
+            if f.slot >= 0:
+                out.span[f.slot] = v[0]   # select sees the value's JSON kind (object or array) and start
             t = out.select(out.ctx, f.slot, out) if out.select != NULL else NULL
             if t == NULL:
                 # not known yet (e.g. "channel" comes after "result"): keep the validated span

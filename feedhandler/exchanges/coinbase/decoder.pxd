@@ -10,6 +10,8 @@ from feedhandler.codec.json_scan cimport JsonSpan
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport EventPool
 from feedhandler.kernel.decoder cimport FrameDecoder
+from feedhandler.kernel.extract cimport KtOut
+from feedhandler.kernel.symbols cimport SymbolTable
 from feedhandler.sync.book_sync cimport BookSyncGroup
 
 cdef enum:
@@ -38,12 +40,20 @@ cdef class CoinbaseDecoder(FrameDecoder):
     cdef double* _ask_px
     cdef double* _ask_qty
     cdef _BookEvent _events[_MAX_BOOK_EVENTS]
-    cdef list _cache_keys, _cache_vals
+    cdef readonly SymbolTable symbols      # product ids (shared with the books)
+    # the l2_data frame being read: events so far, levels per side, where the current event's levels start
+    cdef Py_ssize_t _nev, _nb, _na, _b0, _a0
+    cdef bint _l2_read                     # its events were read with the l2 table (channel came first)
+    cdef const char* _err_field            # what a kernel callback refused (KT_ERR_ITEM)
+    cdef const char* _err_at
+    cdef int _err_rc
 
-    cdef str _str(self, const char* p, Py_ssize_t n)
-    cdef str _text(self, const JsonSpan* v)
     cdef int _fail(self, str channel, const char* field, const char* at, int rc) except -1
     cdef int _gap(self, str reason) except -1
-    cdef int _books(self, const JsonSpan* events, int64_t seq, int64_t recv_ns) except -1
+    cdef int _sequence(self, int64_t seq) except -1
+    cdef int _scan_failed(self, const char* p, Py_ssize_t n) except -1
+    cdef int _item_error(self, const char* field, const char* at, int rc) noexcept
+    cdef int _book_item(self, int slot, KtOut* o) noexcept
+    cdef int _apply_books(self, int64_t seq, int64_t recv_ns) except -1
     cdef int _items(self, int kind, const JsonSpan* events, int64_t recv_ns) except -1
     cdef int _item(self, int kind, const JsonSpan* obj, bint emit, int64_t recv_ns) except -1

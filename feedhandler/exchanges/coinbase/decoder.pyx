@@ -23,14 +23,18 @@ from libc.string cimport memcmp, memset
 import numpy as np
 
 from feedhandler.codec.json_scan cimport (
-    JSON_ARRAY, JSON_ERR_EOF, JSON_ERR_TYPE, JSON_ERR_VALUE, JSON_FALSE, JSON_NULL, JSON_NUMBER, JSON_TOO_MANY, JSON_TRUE,
-    JSON_OBJECT, JSON_STRING, JsonIter, JsonSpan,
-    json_array_begin, json_array_next, json_expect_end, json_iter_take, json_object_begin, json_object_next,
-    json_object_next_lazy, json_span_to_double, json_span_to_int64,
+    JSON_ARRAY, JSON_ERR_TYPE, JSON_OBJECT, JSON_STRING, JSON_TOO_MANY, JsonIter, JsonSpan,
+    json_array_begin, json_array_next, json_object_begin, json_object_next, json_span_eq, json_span_to_double,
+    json_span_to_int64, json_validate,
 )
-from feedhandler.codec.numbers cimport NUM_OK, parse_int64
+from feedhandler.codec.numbers cimport NUM_OK, parse_int64, parse_iso8601_ns
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport SIDE_BUY, SIDE_SELL, BookTicker, EventPool, Kline, OrderUpdate, Ticker, Trade
+from feedhandler.kernel.extract cimport (
+    KF_REQUIRED, KT_EACH, KT_ERR_ITEM, KT_INT64, KT_PRICE, KT_SELECT, KT_SIZE, KT_SPAN, KT_STR, FieldTable, KtOut,
+    KtTable, kt_error_text, kt_scan, kt_seen, kt_text,
+)
+from feedhandler.kernel.symbols cimport SymbolTable
 from feedhandler.sync.book_sync cimport WAITING, BookSync, BookSyncGroup
 
 from feedhandler.codec.json_scan import json_error_message
@@ -45,7 +49,7 @@ cdef enum:
     MT_DATA = 1
     MT_SUBSCRIPTION_ACK = 2
     MT_ERROR = 4
-    # channel kinds; the item kinds index _ITEMS below
+    # channel kinds; the item kinds index CB_EVENT below
     C_OTHER = 0
     C_TRADES = 1
     C_TICKER = 2
@@ -56,7 +60,32 @@ cdef enum:
     C_SUBSCRIPTIONS = 7
     _MISSING = -100
     _BAD = -101
-    _CACHE_SIZE = 256
+    _MAX_KEYS = 12
+    # kernel slots (feedhandler/kernel/README.md): the envelope, an l2_data event, one of its updates
+    S_CHANNEL = 0
+    S_SEQ = 1
+    S_TYPE = 2
+    S_MSG = 3
+    S_EVENTS = 4
+    S_ETYPE = 5
+    S_PRODUCT = 6
+    S_UPDATES = 7
+    S_SIDE = 8
+    S_PX = 9
+    S_QTY = 10
+
+# l2_data is read by the kernel in one pass: the levels land in the scratch arrays as they are met.
+UPDATE = FieldTable("coinbase.update", [("side", KT_STR, S_SIDE, KF_REQUIRED),
+                                        ("price_level", KT_PRICE, S_PX, KF_REQUIRED),
+                                        ("new_quantity", KT_SIZE, S_QTY, KF_REQUIRED)])
+L2_EVENT = FieldTable("coinbase.l2_event", [("type", KT_SPAN, S_ETYPE), ("product_id", KT_STR, S_PRODUCT, KF_REQUIRED),
+                                            ("updates", KT_EACH, S_UPDATES, KF_REQUIRED, UPDATE)])
+# the other channels' events are kept as a validated span (KT_SELECT without a table) and read below
+FRAME = FieldTable("coinbase", [("channel", KT_SPAN, S_CHANNEL), ("sequence_num", KT_INT64, S_SEQ),
+                                ("type", KT_SPAN, S_TYPE), ("message", KT_SPAN, S_MSG),
+                                ("events", KT_SELECT, S_EVENTS)])
+cdef FieldTable _L2 = L2_EVENT
+cdef FieldTable _FRAME = FRAME
 
 cdef extern from *:
     """
@@ -72,6 +101,8 @@ cdef extern from *:
     static cb_key CB_ORDER[] = {CB_K("product_id"), CB_K("order_id"), CB_K("client_order_id"), CB_K("order_side"),
         CB_K("order_type"), CB_K("status"), CB_K("limit_price"), CB_K("cumulative_quantity"),
         CB_K("leaves_quantity"), CB_K("avg_price"), CB_K("creation_time")};
+    static cb_key CB_CHANNELS[] = {CB_K(""), CB_K("market_trades"), CB_K("ticker"), CB_K("candles"), CB_K("user"),
+        CB_K("l2_data"), CB_K("heartbeats"), CB_K("subscriptions"), CB_K("ticker_batch")};
     static cb_key CB_EVENT[] = {CB_K("type"), CB_K("product_id"), CB_K("updates"), CB_K("trades"), CB_K("tickers"),
         CB_K("candles"), CB_K("orders")};
     """
@@ -82,14 +113,8 @@ cdef extern from *:
     cb_key CB_TICKER[10]
     cb_key CB_CANDLE[7]
     cb_key CB_ORDER[11]
+    cb_key CB_CHANNELS[9]
     cb_key CB_EVENT[7]
-
-DEF _MAX_KEYS = 12
-
-
-cdef inline bint _is(const JsonSpan* s, const char* lit, Py_ssize_t n) noexcept nogil:
-    return s.len == n and not s.has_escapes and memcmp(s.ptr, lit, n) == 0
-
 
 cdef int _fields(const JsonSpan* obj, const cb_key* keys, Py_ssize_t nkeys, JsonSpan* out) noexcept:
     """The values of ``keys`` in the (validated) JSON object ``obj``: ``out[i]``, kind 0 at the object when absent."""
@@ -115,106 +140,33 @@ cdef int _fields(const JsonSpan* obj, const cb_key* keys, Py_ssize_t nkeys, Json
                     break
     return rc
 
-
-# ---- a walk over JSON the kernel has already validated (json_iter_take): no second validation --------
-# Every read stays inside [p, end): each loop checks p < end before reading p[0]; NULL means the bytes
-# ended early (impossible for validated input, handled all the same).
-cdef inline const char* _t_ws(const char* p, const char* end) noexcept nogil:
-    while p < end and (p[0] == b' ' or p[0] == b'\n' or p[0] == b'\r' or p[0] == b'\t'):
-        p += 1
-    return p
+cdef inline bint _is(const JsonSpan* s, const char* lit, Py_ssize_t n) noexcept nogil:
+    return json_span_eq(s, lit, n)
 
 
-cdef const char* _t_value(const char* p, const char* end, JsonSpan* v) noexcept nogil:
-    """The value at ``p`` (a string's span is its content); the byte after it, or NULL."""
-    cdef const char* s = p
-    cdef int depth = 0
-    cdef char c
-    v.has_escapes = False
-    if p >= end:
-        return NULL
-    c = p[0]
-    if c == b'"' or c == b'{' or c == b'[':
-        while p < end:
-            c = p[0]
-            if c == b'"':
-                p += 1
-                while p < end and p[0] != b'"':
-                    if p[0] == b'\\':
-                        v.has_escapes = True
-                        p += 1
-                    p += 1
-                if p >= end:
-                    return NULL
-                if depth == 0:   # the value itself was this string
-                    v.ptr, v.len, v.kind = s + 1, p - s - 1, JSON_STRING
-                    return p + 1
-            elif c == b'{' or c == b'[':
-                depth += 1
-            elif c == b'}' or c == b']':
-                depth -= 1
-                if depth == 0:
-                    v.ptr, v.len, v.kind = s, p + 1 - s, JSON_OBJECT if s[0] == b'{' else JSON_ARRAY
-                    return p + 1
-            p += 1
-        return NULL
-    while p < end and p[0] != b',' and p[0] != b'}' and p[0] != b']' and p[0] != b' ' and p[0] != b'\n' \
-            and p[0] != b'\r' and p[0] != b'\t':
-        p += 1
-    v.ptr, v.len = s, p - s
-    v.kind = JSON_NUMBER if (c == b'-' or b'0' <= c <= b'9') else JSON_TRUE if c == b't' else \
-        JSON_FALSE if c == b'f' else JSON_NULL
-    return p
-
-cdef inline int _digits(const char* p, int n, int64_t* out) noexcept nogil:
+cdef int _channel(const JsonSpan* v) noexcept nogil:
+    """The channel kind (C_*: the index in CB_CHANNELS; ``ticker_batch`` is a ticker)."""
     cdef int i
-    cdef int64_t v = 0
-    for i in range(n):
-        if p[i] < b'0' or p[i] > b'9':
-            return -1
-        v = v * 10 + (p[i] - 48)
-    out[0] = v
-    return 0
+    for i in range(1, 9):
+        if _is(v, CB_CHANNELS[i].name, CB_CHANNELS[i].len):
+            return C_TICKER if i == 8 else i
+    return C_OTHER
 
 
-cdef int _iso_ns(const JsonSpan* v, int64_t* out) noexcept nogil:
-    """``YYYY-MM-DDTHH:MM:SS[.fraction]Z`` (UTC) -> ns since the epoch, exactly (fraction cut at 9 digits)."""
-    cdef const char* p = v.ptr
-    cdef Py_ssize_t n = v.len, i
-    cdef int64_t y, mo, d, h, mi, s, frac = 0, scale = 100000000, era, yoe, doy, doe, days
-    if v.kind != JSON_STRING or n < 20 or p[n - 1] != b'Z' or p[4] != b'-' or p[7] != b'-' or p[10] != b'T' \
-            or p[13] != b':' or p[16] != b':':
-        return JSON_ERR_VALUE
-    if _digits(p, 4, &y) or _digits(p + 5, 2, &mo) or _digits(p + 8, 2, &d) or _digits(p + 11, 2, &h) \
-            or _digits(p + 14, 2, &mi) or _digits(p + 17, 2, &s):
-        return JSON_ERR_VALUE
-    if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and s < 61 and 1970 <= y <= 2261):
-        return JSON_ERR_VALUE
-    if n > 20:
-        if p[19] != b'.' or n == 21:
-            return JSON_ERR_VALUE
-        for i in range(20, n - 1):
-            if p[i] < b'0' or p[i] > b'9':
-                return JSON_ERR_VALUE
-            frac += (p[i] - 48) * scale
-            scale //= 10
-    # days from the civil date (H. Hinnant's algorithm); 1970..2261 keeps ns inside int64
-    y -= mo <= 2
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (mo + (-3 if mo > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    days = era * 146097 + doe - 719468
-    out[0] = ((days * 24 + h) * 60 + mi) * 60 * 1000000000 + s * 1000000000 + frac
-    return 0
+cdef const KtTable* _select(void* ctx, int slot, KtOut* o) noexcept:
+    """``events`` of an ``l2_data`` frame (an array) is read with the l2 table; any other is kept as a span."""
+    if o.span[S_EVENTS].kind == JSON_ARRAY and kt_seen(o, S_CHANNEL) and _channel(&o.span[S_CHANNEL]) == C_L2:
+        (<CoinbaseDecoder>ctx)._l2_read = True
+        return &_L2.table
+    return NULL
 
 
-cdef inline bint _levels_ok(const double* px, const double* qty, Py_ssize_t n) noexcept:
-    cdef Py_ssize_t i
-    for i in range(n):
-        if not (isfinite(px[i]) and px[i] > 0.0 and isfinite(qty[i]) and qty[i] >= 0.0):
-            return False
-    return True
+cdef int _on_item(void* ctx, int slot, KtOut* o, Py_ssize_t index) noexcept:
+    return (<CoinbaseDecoder>ctx)._book_item(slot, o)
+
+
+cdef inline int _iso_ns(const JsonSpan* v, int64_t* out) noexcept nogil:
+    return 0 if v.kind == JSON_STRING and parse_iso8601_ns(v.ptr, v.len, out) == NUM_OK else -1
 
 
 cdef class CoinbaseDecoder(FrameDecoder):
@@ -254,8 +206,10 @@ cdef class CoinbaseDecoder(FrameDecoder):
         cdef double[::1] s = self._scratch
         self._bid_px, self._bid_qty = &s[0], &s[capacity]
         self._ask_px, self._ask_qty = &s[2 * capacity], &s[3 * capacity]
-        self._cache_keys = []
-        self._cache_vals = []
+        self.symbols = books.symbol_table if books is not None else SymbolTable()
+        self.out.select = _select
+        self.out.on_item = _on_item
+        self.out.ctx = <void*>self
 
     cpdef int classify(self, object raw) except -1:
         """The frame's ``MessageType`` (fully validated) without applying, emitting or moving the sequence."""
@@ -275,20 +229,6 @@ cdef class CoinbaseDecoder(FrameDecoder):
                 "sequence_gaps": self.sequence_gaps, "stale_frames": self.stale_frames,
                 "parse_errors": self.parse_errors}
 
-    cdef str _str(self, const char* p, Py_ssize_t n):
-        """The str of ``p[0:n]``, cached (product ids): no allocation once seen."""
-        cdef Py_ssize_t i
-        cdef bytes key
-        for i in range(len(self._cache_keys)):
-            key = <bytes>self._cache_keys[i]
-            if len(key) == n and memcmp(<const char*>key, p, n) == 0:
-                return <str>self._cache_vals[i]
-        s = PyUnicode_DecodeUTF8(p, n, "replace")
-        if len(self._cache_keys) < _CACHE_SIZE:
-            self._cache_keys.append(p[:n])
-            self._cache_vals.append(s)
-        return s
-
     cdef int _fail(self, str channel, const char* field, const char* at, int rc) except -1:
         self.parse_errors += 1
         where = f"{channel}: field '{field.decode()}'" if field != NULL else channel
@@ -305,72 +245,42 @@ cdef class CoinbaseDecoder(FrameDecoder):
             sync.c_invalidate(reason, True)
         return 0
 
+    cdef int _sequence(self, int64_t seq) except -1:
+        """The connection's ``sequence_num``: 1 if the frame is older than expected (dropped), else 0; a hole
+        invalidates every book."""
+        if self.expected_sequence >= 0 and seq != self.expected_sequence:
+            if seq < self.expected_sequence:   # a duplicate or a late frame: already accounted for
+                self.stale_frames += 1
+                return 1
+            self.sequence_gaps += 1
+            self._gap(f"gap: sequence_num {self.expected_sequence} expected, got {seq}")
+        self.expected_sequence = seq + 1
+        return 0
+
     # ---- the frame --------------------------------------------------------------------------
     cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -1:
-        cdef JsonIter it
-        cdef JsonSpan k, v, channel, events, message
+        cdef KtOut* o = &self.out
         cdef int64_t seq = -1
-        cdef int rc, kind = C_OTHER
-        cdef bint has_events = False, is_error = False
+        cdef int kind = C_OTHER
         self.frames += 1
         self._base = p
-        memset(&channel, 0, sizeof(JsonSpan))
-        memset(&events, 0, sizeof(JsonSpan))
-        memset(&message, 0, sizeof(JsonSpan))
-        channel.ptr = events.ptr = message.ptr = p
-        rc = json_object_begin(&it, p, p + n)
-        while rc == 0:
-            rc = json_object_next_lazy(&it, &k, &v)
-            if rc != 1:
-                break
-            rc = 0
-            if k.has_escapes:
-                continue
-            if _is(&k, b"events", 6):
-                if v.kind == JSON_ARRAY:
-                    rc = json_iter_take(&it, &v)
-                events, has_events = v, True
-            elif _is(&k, b"channel", 7):
-                channel = v
-                if _is(&v, b"l2_data", 7):
-                    kind = C_L2
-                elif _is(&v, b"market_trades", 13):
-                    kind = C_TRADES
-                elif _is(&v, b"ticker", 6) or _is(&v, b"ticker_batch", 12):
-                    kind = C_TICKER
-                elif _is(&v, b"candles", 7):
-                    kind = C_CANDLES
-                elif _is(&v, b"user", 4):
-                    kind = C_USER
-                elif _is(&v, b"heartbeats", 10):
-                    kind = C_HEARTBEATS
-                elif _is(&v, b"subscriptions", 13):
-                    kind = C_SUBSCRIPTIONS
-            elif _is(&k, b"sequence_num", 12):
-                if json_span_to_int64(&v, &seq) != 0 or seq < 0:
-                    return self._fail("envelope", b"sequence_num", v.ptr, JSON_ERR_VALUE)
-            elif _is(&k, b"type", 4):
-                is_error = _is(&v, b"error", 5)
-            elif _is(&k, b"message", 7):
-                message = v
-        if rc < 0:
-            return self._fail("invalid JSON", NULL, it.p, rc)
-        rc = json_expect_end(it.p, p + n)
-        if rc < 0:
-            return self._fail("invalid JSON", NULL, it.p, rc)
-        if is_error:
+        self._nev = self._nb = self._na = self._b0 = self._a0 = 0
+        self._l2_read = False
+        if kt_scan(&_FRAME.table, p, n, o) < 0:     # one pass: an l2_data frame's levels are read as met
+            return self._scan_failed(p, n)
+        if kt_seen(o, S_CHANNEL):
+            kind = _channel(&o.span[S_CHANNEL])
+        if kt_seen(o, S_SEQ):
+            seq = o.i64[S_SEQ]
+            if seq < 0:
+                return self._fail("envelope", b"sequence_num", o.span[S_SEQ].ptr, _BAD)
+        if kt_seen(o, S_TYPE) and _is(&o.span[S_TYPE], b"error", 5):
             self.error_frames += 1
             self.control_code = 1
-            self.control_text = PyUnicode_DecodeUTF8(message.ptr, message.len, "replace") if message.ptr != p else ""
+            self.control_text = kt_text(&o.span[S_MSG]) if kt_seen(o, S_MSG) else ""
             return MT_ERROR
-        if self._apply and seq >= 0:
-            if self.expected_sequence >= 0 and seq != self.expected_sequence:
-                if seq < self.expected_sequence:   # a duplicate or a late frame: already accounted for
-                    self.stale_frames += 1
-                    return MT_DATA
-                self.sequence_gaps += 1
-                self._gap(f"gap: sequence_num {self.expected_sequence} expected, got {seq}")
-            self.expected_sequence = seq + 1
+        if self._apply and seq >= 0 and self._sequence(seq):
+            return MT_DATA
         if kind == C_SUBSCRIPTIONS:
             self.acks += 1
             return MT_SUBSCRIPTION_ACK
@@ -379,138 +289,75 @@ cdef class CoinbaseDecoder(FrameDecoder):
         if kind == C_OTHER or (kind == C_USER) != self.private:
             self.unknown_frames += 1
             return MT_UNKNOWN
-        if not has_events or events.kind != JSON_ARRAY:
+        if not kt_seen(o, S_EVENTS) or o.span[S_EVENTS].kind != JSON_ARRAY or (kind == C_L2 and not self._l2_read):
             if kind == C_L2 and self._apply:
                 self._gap("malformed l2_data frame")
-            return self._fail(self._text(&channel), b"events", events.ptr if has_events else p,
-                              _MISSING if not has_events else JSON_ERR_TYPE)
+            if kt_seen(o, S_EVENTS) and o.span[S_EVENTS].kind == JSON_ARRAY:
+                return self._fail("l2_data", b"events", o.span[S_EVENTS].ptr, _BAD)   # before "channel"
+            return self._fail(kt_text(&o.span[S_CHANNEL]), b"events", o.span[S_EVENTS].ptr if kt_seen(o, S_EVENTS)
+                              else p, _MISSING if not kt_seen(o, S_EVENTS) else JSON_ERR_TYPE)
         if kind == C_L2:
-            try:
-                return self._books(&events, seq, recv_ns)
-            except ParseError:
-                if self._apply:
-                    self._gap("malformed l2_data frame")
-                raise
-        return self._items(kind, &events, recv_ns)
+            return self._apply_books(seq, recv_ns)
+        return self._items(kind, &o.span[S_EVENTS], recv_ns)
 
-    cdef str _text(self, const JsonSpan* v):
-        return PyUnicode_DecodeUTF8(v.ptr, v.len, "replace") if v.kind == JSON_STRING else "frame"
+    cdef int _scan_failed(self, const char* p, Py_ssize_t n) except -1:
+        """A frame the kernel refused. An ``l2_data`` frame that is JSON but cannot be read is a lost book
+        update: its ``sequence_num`` counts and the books are invalid (a frame that is not JSON is left to the
+        next frame's ``sequence_num``)."""
+        cdef KtOut* o = &self.out
+        if self._apply and kt_seen(o, S_CHANNEL) and _channel(&o.span[S_CHANNEL]) == C_L2 \
+                and json_validate(p, p + n) == 0:
+            if not (kt_seen(o, S_SEQ) and o.i64[S_SEQ] >= 0 and self._sequence(o.i64[S_SEQ])):
+                self._gap("malformed l2_data frame")
+        if o.err_code == KT_ERR_ITEM:
+            return self._fail("l2_data", self._err_field, self._err_at, self._err_rc)
+        self.parse_errors += 1
+        raise ParseError(f"{self.exchange}: {kt_error_text(o, p)}")
 
-    cdef int _books(self, const JsonSpan* events, int64_t seq, int64_t recv_ns) except -1:
-        """``l2_data``: every event's updates into the scratch arrays, checked, then each applied to its book."""
-        cdef JsonSpan k, v, item
-        cdef JsonSpan f[3]
-        cdef JsonSpan lf[3]
-        cdef const char* p
-        cdef const char* end
-        cdef const char* obj
-        cdef Py_ssize_t n_events = 0, nb = 0, na = 0, i
-        cdef double px, qty
-        cdef int rc
+    cdef int _item_error(self, const char* field, const char* at, int rc) noexcept:
+        self._err_field, self._err_at, self._err_rc = field, at, rc
+        return -1
+
+    cdef int _book_item(self, int slot, KtOut* o) noexcept:
+        """Kernel callback (no allocation): an update into the scratch arrays by its side, or a whole l2 event."""
+        cdef const JsonSpan* side = &o.span[S_SIDE]
+        cdef _BookEvent* e
+        if slot == S_UPDATES:
+            if _is(side, b"bid", 3):
+                if self._nb == self.capacity:
+                    return self._item_error(b"updates", side.ptr, JSON_TOO_MANY)
+                self._bid_px[self._nb], self._bid_qty[self._nb] = o.f64[S_PX], o.f64[S_QTY]
+                self._nb += 1
+            elif _is(side, b"offer", 5):
+                if self._na == self.capacity:
+                    return self._item_error(b"updates", side.ptr, JSON_TOO_MANY)
+                self._ask_px[self._na], self._ask_qty[self._na] = o.f64[S_PX], o.f64[S_QTY]
+                self._na += 1
+            else:
+                return self._item_error(b"side", side.ptr, _BAD)
+            return 0
+        if self._nev == _MAX_BOOK_EVENTS:
+            return self._item_error(b"events", o.span[S_PRODUCT].ptr, _BAD)
+        e = &self._events[self._nev]
+        e.snapshot = kt_seen(o, S_ETYPE) and _is(&o.span[S_ETYPE], b"snapshot", 8)
+        if not e.snapshot and not (kt_seen(o, S_ETYPE) and _is(&o.span[S_ETYPE], b"update", 6)):
+            return self._item_error(b"type", o.span[S_ETYPE].ptr if kt_seen(o, S_ETYPE) else o.span[S_PRODUCT].ptr,
+                                    _BAD)
+        e.product = o.span[S_PRODUCT]
+        e.b0, e.a0, e.nb, e.na = self._b0, self._a0, self._nb - self._b0, self._na - self._a0
+        self._b0, self._a0 = self._nb, self._na
+        self._nev += 1
+        return 0
+
+    cdef int _apply_books(self, int64_t seq, int64_t recv_ns) except -1:
+        """``l2_data``, read and checked whole: each event applied to its book."""
+        cdef Py_ssize_t i
         cdef _BookEvent* e
         cdef BookSync sync
-        # ``events`` was validated whole by json_iter_take: walked here once, in place, without validating it
-        # again (every read is bounded by ``end``; NULL from the walk means the bytes ended early)
-        end = events.ptr + events.len
-        p = events.ptr + 1
-        while True:
-            p = _t_ws(p, end)
-            if p < end and p[0] == b',':
-                p = _t_ws(p + 1, end)
-            if p >= end or p[0] == b']':
-                break
-            if n_events == _MAX_BOOK_EVENTS or p[0] != b'{':
-                return self._fail("l2_data", b"events", p, _BAD)
-            e = &self._events[n_events]
-            memset(f, 0, 3 * sizeof(JsonSpan))
-            e.b0, e.a0 = nb, na
-            obj = p
-            p += 1
-            while True:       # the event's members
-                p = _t_ws(p, end)
-                if p < end and p[0] == b',':
-                    p = _t_ws(p + 1, end)
-                if p >= end or p[0] == b'}':
-                    p += 1
-                    break
-                p = _t_value(p, end, &k)
-                if p == NULL:
-                    return self._fail("l2_data", b"events", obj, JSON_ERR_EOF)
-                p = _t_ws(_t_ws(p, end) + 1, end)    # past the ':'
-                if _is(&k, b"updates", 7) and p < end and p[0] == b'[':
-                    f[2].kind, f[2].ptr = JSON_ARRAY, p
-                    p += 1
-                    while True:   # the levels, each {"side":..,"event_time":..,"price_level":..,"new_quantity":..}
-                        p = _t_ws(p, end)
-                        if p < end and p[0] == b',':
-                            p = _t_ws(p + 1, end)
-                        if p >= end or p[0] == b']':
-                            p += 1
-                            break
-                        if p[0] != b'{':
-                            return self._fail("l2_data", b"updates", p, JSON_ERR_TYPE)
-                        item.ptr = p
-                        memset(lf, 0, 3 * sizeof(JsonSpan))
-                        lf[0].ptr = lf[1].ptr = lf[2].ptr = p
-                        p += 1
-                        while True:
-                            p = _t_ws(p, end)
-                            if p < end and p[0] == b',':
-                                p = _t_ws(p + 1, end)
-                            if p >= end or p[0] == b'}':
-                                p += 1
-                                break
-                            p = _t_value(p, end, &k)
-                            if p != NULL:
-                                p = _t_value(_t_ws(_t_ws(p, end) + 1, end), end, &v)
-                            if p == NULL:
-                                return self._fail("l2_data", b"updates", item.ptr, JSON_ERR_EOF)
-                            if _is(&k, b"side", 4):
-                                lf[0] = v
-                            elif _is(&k, b"price_level", 11):
-                                lf[1] = v
-                            elif _is(&k, b"new_quantity", 12):
-                                lf[2] = v
-                        if json_span_to_double(&lf[1], &px) != 0 or not (isfinite(px) and px > 0.0):
-                            return self._fail("l2_data", b"price_level", lf[1].ptr, _MISSING if lf[1].kind == 0 else _BAD)
-                        if json_span_to_double(&lf[2], &qty) != 0 or not (isfinite(qty) and qty >= 0.0):
-                            return self._fail("l2_data", b"new_quantity", lf[2].ptr, _MISSING if lf[2].kind == 0 else _BAD)
-                        if _is(&lf[0], b"bid", 3):
-                            if nb == self.capacity:
-                                return self._fail("l2_data", b"updates", item.ptr, JSON_TOO_MANY)
-                            self._bid_px[nb], self._bid_qty[nb] = px, qty
-                            nb += 1
-                        elif _is(&lf[0], b"offer", 5):
-                            if na == self.capacity:
-                                return self._fail("l2_data", b"updates", item.ptr, JSON_TOO_MANY)
-                            self._ask_px[na], self._ask_qty[na] = px, qty
-                            na += 1
-                        else:
-                            return self._fail("l2_data", b"side", lf[0].ptr, _BAD if lf[0].kind else _MISSING)
-                    continue
-                p = _t_value(p, end, &v)
-                if p == NULL:
-                    return self._fail("l2_data", b"events", obj, JSON_ERR_EOF)
-                if _is(&k, b"type", 4):
-                    f[0] = v
-                elif _is(&k, b"product_id", 10):
-                    f[1] = v
-                elif _is(&k, b"updates", 7):
-                    f[2] = v      # not an array: refused below
-            if f[1].kind != JSON_STRING or f[2].kind != JSON_ARRAY:
-                return self._fail("l2_data", b"product_id" if f[1].kind != JSON_STRING else b"updates",
-                                  f[1].ptr if f[1].kind == JSON_STRING else (f[2].ptr if f[2].ptr else obj), _MISSING
-                                  if (f[1].kind == 0 or f[2].kind == 0) else JSON_ERR_TYPE)
-            e.product = f[1]
-            e.snapshot = _is(&f[0], b"snapshot", 8)
-            if not e.snapshot and not _is(&f[0], b"update", 6):
-                return self._fail("l2_data", b"type", f[0].ptr if f[0].ptr else obj, _BAD)
-            e.nb, e.na = nb - e.b0, na - e.a0
-            n_events += 1
         if not self._apply:
             return MT_DATA
         self.data_frames += 1
-        for i in range(n_events):
+        for i in range(self._nev):
             e = &self._events[i]
             sync = self.books.c_get(e.product.ptr, e.product.len)
             if e.snapshot:
@@ -604,7 +451,7 @@ cdef class CoinbaseDecoder(FrameDecoder):
                     return self._fail("item", keys[i].name, f[i].ptr, _BAD)
         if not emit:
             return 0
-        symbol = self._str(f[0].ptr, f[0].len)
+        symbol = self.symbols.c_intern(f[0].ptr, f[0].len)
         if kind == C_TRADES:
             tr = <Trade>self._trades.acquire()
             tr.exchange, tr.symbol, tr.exchange_ts_ns, tr.recv_ns = self.exchange, symbol, t, recv_ns
