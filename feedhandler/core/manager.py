@@ -82,9 +82,13 @@ class ManagerMetrics:
 class _Connection:
     """One shard of the subscriptions and the task that keeps it connected."""
 
-    def __init__(self, manager: "WebSocketManager", connection_id: int, symbols: Iterable[str]):
+    def __init__(self, manager: "WebSocketManager", connection_id: int, symbols: Iterable[str],
+                 endpoint: str = "", channels: Sequence[ChannelType] | None = None):
         self.manager = manager
         self.id = connection_id
+        # the endpoint ("": the connection strategy's URL) and the channels this connection carries
+        self.endpoint = endpoint
+        self.channels = list(manager.config.channel_types if channels is None else channels)
         self.symbols: dict[str, None] = dict.fromkeys(symbols)  # ordered set
         self.state = ConnectionState.DISCONNECTED
         self.subscriptions: dict[str, SubscriptionState] = {}
@@ -105,7 +109,7 @@ class _Connection:
         self.manager._on_control(self, message_type, raw)
 
     def _on_error(self, error: BaseException) -> None:
-        if isinstance(error, ParseError):
+        if isinstance(error, ParseError) and not self.endpoint:
             # the rejected frame may have been an update of any book on this connection
             self.manager.message_parser.on_frame_rejected(self.symbols, time.monotonic_ns())
         self.manager._report(error)
@@ -262,20 +266,19 @@ class WebSocketManager:
             return
         # before any subscription goes out: frames for names outside the subscribed set create nothing
         self.message_parser.on_subscribed(wanted)
-        limit = self._streams_per_connection()
         new_conns: list[_Connection] = []
-        for symbol in wanted:
-            cost = self._stream_cost(symbol)
-            target = next(
-                (c for c in self._connections + new_conns if self._load(c) + cost <= limit),
-                None,
-            )
-            if target is None:
-                target = _Connection(self, next(self._ids), ())
-                new_conns.append(target)
-            target.symbols[symbol] = None
-            if target not in new_conns and target.state is ConnectionState.CONNECTED:
-                self._send_subscriptions(target, [symbol], True)
+        for endpoint, channels in self._endpoints().items():
+            limit = self._streams_per_connection(channels)
+            for symbol in wanted:
+                cost = self._stream_cost(symbol, channels)
+                target = next((c for c in self._connections + new_conns
+                               if c.endpoint == endpoint and self._load(c) + cost <= limit), None)
+                if target is None:
+                    target = _Connection(self, next(self._ids), (), endpoint, channels)
+                    new_conns.append(target)
+                target.symbols[symbol] = None
+                if target not in new_conns and target.state is ConnectionState.CONNECTED:
+                    self._send_subscriptions(target, [symbol], True)
         for conn in new_conns:
             self._connections.append(conn)
             conn.task = asyncio.create_task(self._run_connection(conn), name=f"feedhandler-conn-{conn.id}")
@@ -295,7 +298,7 @@ class WebSocketManager:
                 self._send_subscriptions(conn, mine, False)
             for s in mine:
                 del conn.symbols[s]
-            for key in self.subscription_strategy.subscription_keys(mine, self.config.channel_types):
+            for key in self.subscription_strategy.subscription_keys(mine, conn.channels):
                 conn.subscriptions.pop(key, None)
             if not conn.symbols:
                 emptied.append(conn)
@@ -372,18 +375,28 @@ class WebSocketManager:
         if self._closing:
             raise FeedError("this WebSocketManager is closed; create a new one")
 
-    def _streams_per_connection(self) -> int:
+    def _endpoints(self) -> dict[str, list[ChannelType]]:
+        """The configured channels by the endpoint serving them (``""`` first: the connection strategy's URL)."""
+        groups: dict[str, list[ChannelType]] = {}
+        for channel in self.config.channel_types or [None]:
+            endpoint = self.subscription_strategy.endpoint(ChannelType.parse(channel)) if channel is not None else ""
+            groups.setdefault(endpoint, [])
+            if channel is not None:
+                groups[endpoint].append(channel)
+        return dict(sorted(groups.items(), key=lambda kv: kv[0] != ""))
+
+    def _streams_per_connection(self, channels: Sequence[ChannelType]) -> int:
         limit = self.subscription_strategy.max_subscriptions_per_connection
         if self.config.max_symbols_per_connection is not None:
-            per_symbol = max(1, len(self.config.channel_types))
+            per_symbol = max(1, len(channels))
             limit = min(limit, self.config.max_symbols_per_connection * per_symbol)
         return max(1, limit)
 
-    def _stream_cost(self, symbol: str) -> int:
-        return max(1, len(self.subscription_strategy.subscription_keys([symbol], self.config.channel_types)))
+    def _stream_cost(self, symbol: str, channels: Sequence[ChannelType]) -> int:
+        return max(1, len(self.subscription_strategy.subscription_keys([symbol], channels)))
 
     def _load(self, conn: _Connection) -> int:
-        return sum(self._stream_cost(s) for s in conn.symbols)
+        return sum(self._stream_cost(s, conn.channels) for s in conn.symbols)
 
     async def _wait_ready(self, conns: list[_Connection]) -> None:
         try:
@@ -410,7 +423,7 @@ class WebSocketManager:
 
     def _send_subscriptions(self, conn: _Connection, symbols: list[str], is_subscribe: bool,
                             channels: Sequence[ChannelType] | None = None) -> None:
-        channels = self.config.channel_types if channels is None else channels
+        channels = conn.channels if channels is None else channels
         for message in self.subscription_strategy.create_subscription_messages(symbols, channels, is_subscribe):
             conn.send_nowait(message)
         if is_subscribe:
@@ -504,7 +517,7 @@ class WebSocketManager:
             while not self._closing:
                 attempt += 1
                 await asyncio.sleep(policy.delay(attempt, self._rand.random()))
-                conn = next((c for c in self._connections if symbol in c.symbols), None)
+                conn = next((c for c in self._connections if symbol in c.symbols and not c.endpoint), None)
                 if conn is None or not self.message_parser.awaits_snapshot(symbol):
                     return  # unsubscribed meanwhile, or the snapshot came anyway
                 self._recovery_again.discard(symbol)
@@ -572,7 +585,7 @@ class WebSocketManager:
                 await self._teardown(conn)
             if conn.sink.data_seen:
                 attempt = 1  # the connection worked: the next retry is immediate again
-            if not self._closing:
+            if not self._closing and not conn.endpoint:   # other endpoints carry no books
                 self.message_parser.on_connection_lost(list(conn.symbols))
         conn.state = ConnectionState.CLOSED
 
@@ -582,6 +595,8 @@ class WebSocketManager:
         conn.sink.data_seen = False
         conn.end_error = None
         ctx = await self.connection_strategy.create_connection_context(cfg.is_private, cfg.api_key, cfg.secret_key)
+        if conn.endpoint:
+            ctx.url = self.connection_strategy.endpoint_url(ctx.url, conn.endpoint)
         conn.context = ctx
         ws = await self.transport.connect(
             ctx.url, headers=ctx.headers, max_frame_size=cfg.max_frame_size, connect_timeout=cfg.connect_timeout

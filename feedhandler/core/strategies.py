@@ -41,6 +41,11 @@ class ConnectionStrategy(ABC):
     async def handle_keep_alive(self, send_func: SendFunc, context: ConnectionContext) -> None:
         """Called every ``context.keep_alive_interval`` seconds (e.g. extend a listen key)."""
 
+    def endpoint_url(self, url: str, endpoint: str) -> str:
+        """The URL of a connection for the non-default ``endpoint`` a subscription strategy names
+        (:meth:`SubscriptionStrategy.endpoint`), from the context's ``url``. Default: ``url`` unchanged."""
+        return url
+
     def create_ping_message(self) -> str | bytes | None:
         """The application-level ping sent every ``context.ping_interval`` seconds, or None."""
         return None
@@ -100,6 +105,13 @@ class SubscriptionStrategy(ABC):
     @abstractmethod
     def subscription_keys(self, symbols: Sequence[str], channels: Sequence[ChannelType]) -> list[str]:
         """One key per stream (the exchange's channel name), used to count and track acks."""
+
+    def endpoint(self, channel: ChannelType) -> str:
+        """The endpoint ``channel`` is served on: ``""`` (default) for the connection strategy's URL, else a
+        name that :meth:`ConnectionStrategy.endpoint_url` maps to another URL (OKX candles: ``"business"``).
+        The manager keeps each endpoint's channels on connections of their own; a non-default endpoint must
+        not carry book channels (its connection losses and rejected frames leave the books alone)."""
+        return ""
 
     def parse_ack(self, frame: Frame) -> SubscriptionAck | None:
         """Interpret a control frame (ack or error) the parser classified; None if not about subscriptions.

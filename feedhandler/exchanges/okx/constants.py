@@ -15,6 +15,10 @@ WS_PUBLIC_URL = "wss://ws.okx.com:8443/ws/v5/public"
 WS_PRIVATE_URL = "wss://ws.okx.com:8443/ws/v5/private"
 #: ``business`` carries the candle channels since 2023 (okx.com/docs-v5 changelog).
 WS_BUSINESS_URL = "wss://ws.okx.com:8443/ws/v5/business"
+PUBLIC_PATH = "/ws/v5/public"
+BUSINESS_PATH = "/ws/v5/business"
+#: The subscription strategy's endpoint name of the candle channels (``SubscriptionStrategy.endpoint``).
+ENDPOINT_BUSINESS = "business"
 
 # --- channels ----------------------------------------------------------------------------------------
 CH_BOOKS = "books"            # 400 levels, snapshot then updates, checksum, seqId/prevSeqId

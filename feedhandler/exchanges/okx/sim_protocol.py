@@ -1,6 +1,6 @@
 """``okx``: the OKX v5 WebSocket protocol, for the simulator.
 
-WebSocket ``/ws/v5/public`` and ``/ws/v5/private`` (JSON text frames, okx.com/docs-v5):
+WebSocket ``/ws/v5/public``, ``/ws/v5/private`` and ``/ws/v5/business`` (JSON text frames, okx.com/docs-v5):
 
 - the text ``ping`` -> ``pong``;
 - ``{"op":"subscribe"|"unsubscribe","args":[{"channel":C,"instId":I},..]}`` -> one
@@ -11,6 +11,8 @@ WebSocket ``/ws/v5/public`` and ``/ws/v5/private`` (JSON text frames, okx.com/do
   prices and sizes in OKX's shortest form (trailing zeros dropped). ``wrong_checksum_probability``
   corrupts a push's checksum (seeded) while its levels stay right;
 - ``bbo-tbt`` (the top of book on every change), ``trades``, ``tickers`` (rolling since the first trade);
+- ``candle<interval>`` on ``/ws/v5/business`` only (elsewhere refused with code 60018, as OKX does): the
+  candle of each trade's interval, built from the trades, ``confirm`` "0";
 - ``{"op":"login","args":[{"apiKey","passphrase","timestamp","sign"}]}``: sign =
   base64(HMAC-SHA256(secret, timestamp + "GET/users/self/verify")), passphrase :data:`SIM_PASSPHRASE`;
   then ``orders`` / ``account`` subscriptions get one deterministic sample push each.
@@ -29,6 +31,7 @@ import msgspec
 from feedhandler.sim.market import BookSnapshot, BookTicker, Delta, Trade
 from feedhandler.sim.protocol import Channel, Frame, Reply, SimConnection, SimProtocol, Subscription, register_protocol
 
+from . import constants as C
 from .strategies import login_sign
 
 __all__ = ["OkxSimProtocol", "SIM_PASSPHRASE", "okx_checksum", "okx_text"]
@@ -66,7 +69,7 @@ def _dumps(obj: Any) -> str:
 @register_protocol
 class OkxSimProtocol(SimProtocol):
     name: ClassVar[str] = "okx"
-    ws_paths: ClassVar[tuple[str, ...]] = ("/ws/v5/public", "/ws/v5/private")
+    ws_paths: ClassVar[tuple[str, ...]] = ("/ws/v5/public", "/ws/v5/private", C.BUSINESS_PATH)
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.DEPTH, Channel.TRADE, Channel.BOOK_TICKER})
     max_subscriptions: ClassVar[int] = 240
 
@@ -76,6 +79,7 @@ class OkxSimProtocol(SimProtocol):
         self.wrong_checksums = 0
         self._rng = random.Random(5)
         self._tickers: dict[str, list[Decimal]] = {}
+        self._candles: dict[tuple[str, str], list[Any]] = {}
         self._private_seq = 0
 
     @staticmethod
@@ -134,6 +138,11 @@ class OkxSimProtocol(SimProtocol):
         if inst not in self.ctx.model.symbols:
             return None
         name = f"{channel}:{inst}"
+        candle = isinstance(channel, str) and channel[6:] in C.CANDLE_INTERVALS and channel.startswith("candle")
+        if candle != (conn.path == C.BUSINESS_PATH):
+            return _dumps({"event": "error", "code": "60018", "msg": f"Wrong URL or channel:{channel},instId:{inst}"})
+        if candle:
+            return Subscription(Channel.TRADE, inst, name, ("candle", channel[6:]))
         if channel == "books":
             return Subscription(Channel.DEPTH, inst, name)
         if channel == "bbo-tbt":
@@ -205,9 +214,25 @@ class OkxSimProtocol(SimProtocol):
     def encode_trade(self, trade: Trade, sub: Subscription) -> Frame | None:
         if sub.params and sub.params[0] == "tickers":
             return self._ticker(trade)
+        if sub.params and sub.params[0] == "candle":
+            return self._candle(trade, sub.params[1])
         return _dumps({"arg": {"channel": "trades", "instId": trade.symbol}, "data": [{
             "instId": trade.symbol, "tradeId": str(trade.trade_id), "px": okx_text(trade.price),
             "sz": okx_text(trade.qty), "side": trade.side, "ts": str(trade.ts_ms), "count": "1"}]})
+
+    def _candle(self, trade: Trade, interval: str) -> str:
+        """The candle of ``interval`` holding the trade: [ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]."""
+        unit = {"s": 1, "m": 60, "H": 3600, "D": 86400, "W": 604800, "M": 2592000}[interval[-1]] * 1000
+        start = trade.ts_ms - trade.ts_ms % (int(interval[:-1]) * unit)
+        price, qty = Decimal(trade.price), Decimal(trade.qty)
+        c = self._candles.get((trade.symbol, interval))
+        if c is None or c[0] != start:
+            c = self._candles[(trade.symbol, interval)] = [start, price, price, price, price, Decimal(0), Decimal(0)]
+        c[2], c[3], c[4] = max(c[2], price), min(c[3], price), price
+        c[5] += qty
+        c[6] += price * qty
+        return _dumps({"arg": {"channel": f"candle{interval}", "instId": trade.symbol}, "data": [
+            [str(start)] + [okx_text(str(v)) for v in c[1:6]] + [okx_text(str(c[5])), okx_text(str(c[6])), "0"]]})
 
     def _ticker(self, trade: Trade) -> str:
         """The rolling ticker since the first trade seen (``open24h`` = that first price)."""

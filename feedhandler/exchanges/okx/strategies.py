@@ -76,6 +76,12 @@ class OkxPublicConnectionStrategy(ConnectionStrategy):
                                         secret_key: str | None = None) -> ConnectionContext:
         return ConnectionContext(url=self.url, ping_interval=self.ping_interval)
 
+    def endpoint_url(self, url: str, endpoint: str) -> str:
+        """``business`` (candles): the same host, path ``/ws/v5/business``."""
+        if endpoint == C.ENDPOINT_BUSINESS:
+            return url.replace(C.PUBLIC_PATH, C.BUSINESS_PATH, 1)
+        return url
+
     def create_ping_message(self) -> str:
         return C.PING_TEXT
 
@@ -175,6 +181,10 @@ class OkxPublicSubscriptionStrategy(SubscriptionStrategy):
         if name is None:
             raise ConfigurationError(f"okx public feed has no channel for {channel.value!r}")
         return [{"channel": name, "instId": s} for s in symbols]
+
+    def endpoint(self, channel: ChannelType) -> str:
+        """Candles are served on ``/ws/v5/business`` only (okx.com/docs-v5 changelog, 2023): their own connections."""
+        return C.ENDPOINT_BUSINESS if ChannelType.parse(channel) is ChannelType.KLINE else ""
 
     @staticmethod
     def _key(arg: dict[str, Any]) -> str:

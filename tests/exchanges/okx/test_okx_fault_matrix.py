@@ -18,7 +18,7 @@ from fault_matrix_kit import (  # noqa: E402
 )
 
 from feedhandler import ChannelType  # noqa: E402
-from feedhandler.events import BalanceUpdate, BookTicker, Fill, OrderUpdate, Trade  # noqa: E402
+from feedhandler.events import BalanceUpdate, BookTicker, Fill, Kline, OrderUpdate, Trade  # noqa: E402
 from feedhandler.exchanges.okx.sim_protocol import SIM_PASSPHRASE  # noqa: E402
 from feedhandler.sim import SimExchange  # noqa: E402
 
@@ -76,6 +76,30 @@ async def test_trades_and_bbo_match_the_model():
         elif isinstance(ev, Trade):
             assert ev.symbol == INST and ev.price > 0 and ev.qty > 0 and ev.trade_id >= 0
     assert checker.errors == []
+
+
+async def test_candles_ride_their_own_business_connection():
+    # OKX serves candles on /ws/v5/business only (the simulator refuses them elsewhere, code 60018, as OKX
+    # does): the manager keeps them on a connection of their own, the books on /ws/v5/public
+    async with asyncio.timeout(30), SimExchange("okx", [INST], seed=11, rate=200, levels=20) as sim:
+        checker = Checker(sim)
+        manager, parser = build("okx", sim, checker, channels=[ChannelType.ORDERBOOK, ChannelType.KLINE])
+        async with manager:
+            await manager.initialize([INST])
+            await wait_for(lambda: sum(isinstance(e, Kline) for e in checker.events) >= 5 and checker.updates > 10,
+                           "candles and book updates")
+            conns = {c.endpoint: c for c in manager._connections}
+            assert sorted(conns) == ["", "business"]
+            assert conns[""].context.url.endswith("/ws/v5/public") and sorted(conns[""].subscriptions) == [
+                "books:" + INST]
+            assert conns["business"].context.url.endswith("/ws/v5/business")
+            assert sorted(conns["business"].subscriptions) == ["candle1m:" + INST]
+            assert parser.books[INST].is_valid
+        assert not no_feedhandler_tasks()
+    klines = [e for e in checker.events if isinstance(e, Kline)]
+    assert all(k.symbol == INST and k.interval == "1m" and k.close_time_ns - k.open_time_ns == 60 * 10**9
+               and k.low <= min(k.open, k.close) <= max(k.open, k.close) <= k.high and k.volume > 0 for k in klines)
+    assert checker.mismatches == [] and checker.errors == []
 
 
 @pytest.mark.parametrize("secret,ok", [(SECRET, True), ("wrong-secret", False)])
