@@ -283,7 +283,7 @@ cdef int _levels(const KtField* f, JsonIter* it, const JsonSpan* v, KtOut* out) 
     rc = json_iter_levels(it, lv.px, lv.qty, lv.capacity, &lv.count)
     if rc < 0:
         lv.count = 0
-        return _fail(out, rc, f.key, it.p)
+        return _fail(out, rc, f.key, v.ptr)    # reported at the array, as a level breaking the rule is
     if not kt_levels_ok(lv.px, lv.qty, lv.count):
         lv.count = 0
         return _fail(out, KT_ERR_NUMBER, f.key, v.ptr)
@@ -399,6 +399,9 @@ cdef int _field(const KtField* f, JsonIter* it, JsonSpan* v, KtOut* out) noexcep
         rc = _each(f, f.child, it, v, out)
         if rc < 0:
             return rc
+        if f.slot >= 0:
+            out.span[f.slot] = v[0]
+            out.span[f.slot].len = it.p - v.ptr     # the whole array, for a second (emitting) pass
         _set(out, f.slot)
         return 0
     if container:

@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Bybit v5 frame decoder: JSON text frames -> events and book updates, in C.
+"""Bybit v5 frame decoder: JSON text frames -> events and book updates, on the kernel's FieldTable.
 
 Frames (protocols.md section 6, the 2026 recording)::
 
@@ -10,50 +10,39 @@ Frames (protocols.md section 6, the 2026 recording)::
     {"id":..,"topic":"order"|"execution"|"wallet","creationTime":ms,"data":[..]}             (private)
     {"success":true,"ret_msg":"","conn_id":..,"req_id":"7","op":"subscribe"|"auth"|"ping"}   (control)
 
-The envelope is walked once with the lazy JSON kernel; an ``orderbook`` ``data`` object is decoded in
-place (levels straight into the scratch arrays). Other payloads are small objects read through key
-tables (:c:func:`_fields`): every item of an array is decoded once without emitting, then again
-emitting, so a malformed frame raises ``ParseError`` (naming the field and the byte offset) and
-nothing of it reaches a book or the handler.
+One ``kt_scan`` reads the envelope; an ``orderbook`` or ``tickers`` ``data`` object is read in the same
+pass with its table (levels straight into the kernel's level arrays). An array ``data`` (trades, klines,
+private topics) is kept as a validated span and read item by item twice: checked whole, then emitted, so a
+malformed frame raises ``ParseError`` (naming the field and the byte offset) and nothing of it reaches a
+book or the handler.
 """
-from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.math cimport NAN, isfinite
 from libc.stdint cimport int64_t
-from libc.string cimport memcmp, memset
-
-import json as _json
-
-import numpy as np
+from libc.string cimport memcmp
 
 from feedhandler.codec.json_scan cimport (
-    JSON_ARRAY, JSON_ERR_TYPE, JSON_ERR_VALUE, JSON_FALSE, JSON_NUMBER, JSON_OBJECT, JSON_STRING, JSON_TRUE,
-    JsonIter, JsonSpan, json_array_begin, json_array_next, json_expect_end, json_iter_child,
-    json_iter_child_end, json_iter_levels, json_iter_take, json_object_begin, json_object_next,
-    json_object_next_lazy, json_span_to_double, json_span_to_int64,
+    JSON_ARRAY, JSON_OBJECT, JsonIter, JsonSpan, json_array_begin, json_array_next, json_span_eq,
 )
 from feedhandler.codec.numbers cimport NUM_OK, parse_int64
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport (
-    SIDE_BUY, SIDE_SELL, BalanceUpdate, BookTicker, EventPool, Fill, Kline, OrderUpdate, Ticker, Trade,
+    SIDE_BUY, SIDE_SELL, BalanceUpdate, BookTicker, Event, EventPool, Fill, Kline, OrderUpdate, Ticker, Trade,
 )
+from feedhandler.kernel.extract cimport (
+    KF_EMPTY_NULL, KF_REQUIRED, KT_BOOL, KT_DOUBLE, KT_EACH, KT_INT64, KT_INT64_MS, KT_LEVELS, KT_PRICE, KT_SELECT,
+    KT_SIZE, KT_SPAN, KT_STR, FieldTable, KtOut, KtTable, kt_scan, kt_scan_span, kt_seen, kt_text,
+)
+from feedhandler.kernel.message_type cimport MessageType
+from feedhandler.kernel.symbols cimport SymbolTable
 from feedhandler.sync.book_sync cimport WAITING, BookSync, BookSyncGroup
 
-from feedhandler.codec.json_scan import json_error_message
-from feedhandler.core.errors import AuthenticationError, ParseError
+from feedhandler.core.errors import AuthenticationError
 from feedhandler.events.events import (
     BalanceUpdate as _BalanceUpdate, BookTicker as _BookTicker, Fill as _Fill, Kline as _Kline,
     OrderUpdate as _OrderUpdate, Ticker as _Ticker, Trade as _Trade,
 )
 
 cdef enum:
-    # MessageType values (feedhandler.core.types)
-    MT_UNKNOWN = 0
-    MT_DATA = 1
-    MT_SUBSCRIPTION_ACK = 2
-    MT_PONG = 3
-    MT_ERROR = 4
-    MT_AUTH_ACK = 6
-    MT_RECONNECT = 7
     # topic kinds
     T_NONE = 0
     T_OTHER = 1
@@ -64,52 +53,81 @@ cdef enum:
     T_ORDER = 6
     T_EXEC = 7
     T_WALLET = 8
-    # _fail: the field is absent (not a JSON_ERR_* code)
-    _MISSING = -100
-    _BAD_LEVEL = -101
-    _MISMATCH = -102
-    _CACHE_SIZE = 256
+    # kernel slots: the envelope, then each payload's own
+    S_TOPIC = 0
+    S_TYPE = 1
+    S_TS = 2
+    S_SUCCESS = 3
+    S_OP = 4
+    S_RET = 5
+    S_REQ = 6
+    S_DATA = 7
+    S_SYM = 8
+    S_U = 9
+    S_TK = 10       # 10 ticker numbers, 10..19, in TICKER order
+    S_T = 20
+    S_SIDE = 21
+    S_QTY = 22
+    S_PX = 23
+    S_ID = 24
+    S_START = 25
+    S_END = 26
+    S_INTERVAL = 27
+    S_OHLCV = 28    # open, high, low, close, volume, turnover: 28..33
+    S_CONFIRM = 34
+    S_KTS = 35
+    S_SYMBOL = 36
+    S_ORDER_ID = 37
+    S_LINK_ID = 38
+    S_OTYPE = 39
+    S_STATUS = 40
+    S_CUM = 41
+    S_AVG = 42
+    S_EXEC_ID = 43
+    S_FEE = 44
+    S_FEE_CCY = 45
+    S_MAKER = 46
+    S_COINS = 47
+    S_COIN = 48
+    S_WALLET_BAL = 49
+    S_LOCKED = 50
+    L_BIDS = 0
+    L_ASKS = 1
 
-# The keys each payload is read by; an index in a table is the slot its value lands in.
-cdef extern from *:
-    """
-    typedef struct { const char* name; Py_ssize_t len; } bb_key;
-    #define BB_K(s) {s, (Py_ssize_t)(sizeof(s) - 1)}
-    static bb_key BB_TRADE[] = {BB_K("T"), BB_K("S"), BB_K("v"), BB_K("p"), BB_K("i")};
-    static bb_key BB_KLINE[] = {BB_K("start"), BB_K("end"), BB_K("interval"), BB_K("open"), BB_K("high"),
-        BB_K("low"), BB_K("close"), BB_K("volume"), BB_K("turnover"), BB_K("confirm"), BB_K("timestamp")};
-    static bb_key BB_TICKER[] = {BB_K("bid1Price"), BB_K("bid1Size"), BB_K("ask1Price"), BB_K("ask1Size"),
-        BB_K("lastPrice"), BB_K("highPrice24h"), BB_K("lowPrice24h"), BB_K("volume24h"), BB_K("turnover24h"),
-        BB_K("price24hPcnt")};
-    static bb_key BB_ORDER[] = {BB_K("symbol"), BB_K("orderId"), BB_K("orderLinkId"), BB_K("side"),
-        BB_K("orderType"), BB_K("orderStatus"), BB_K("price"), BB_K("qty"), BB_K("cumExecQty"),
-        BB_K("avgPrice"), BB_K("updatedTime")};
-    static bb_key BB_EXEC[] = {BB_K("symbol"), BB_K("orderId"), BB_K("execId"), BB_K("side"), BB_K("execPrice"),
-        BB_K("execQty"), BB_K("execFee"), BB_K("feeCurrency"), BB_K("isMaker"), BB_K("execTime")};
-    static bb_key BB_WALLET[] = {BB_K("coin")};
-    static bb_key BB_COIN[] = {BB_K("coin"), BB_K("walletBalance"), BB_K("locked")};
-    """
-    ctypedef struct bb_key:
-        const char* name
-        Py_ssize_t len
-    bb_key BB_TRADE[5]
-    bb_key BB_KLINE[11]
-    bb_key BB_TICKER[10]
-    bb_key BB_ORDER[11]
-    bb_key BB_EXEC[10]
-    bb_key BB_WALLET[1]
-    bb_key BB_COIN[3]
-
-DEF _MAX_KEYS = 12
-
-
-cdef inline bint _is(const JsonSpan* s, const char* lit, Py_ssize_t n) noexcept nogil:
-    # raw bytes: Bybit keys and enum values carry no escapes (an escaped one is simply unknown)
-    return s.len == n and not s.has_escapes and memcmp(s.ptr, lit, n) == 0
-
-
-cdef inline bint _pending(const JsonSpan* v) noexcept nogil:
-    return v.len == 0 and (v.kind == JSON_OBJECT or v.kind == JSON_ARRAY)
+_R, _E = KF_REQUIRED, KF_EMPTY_NULL
+BOOK = FieldTable("bybit.orderbook", [("s", KT_STR, S_SYM), ("u", KT_INT64, S_U, _R),
+                                      ("b", KT_LEVELS, L_BIDS, _R), ("a", KT_LEVELS, L_ASKS, _R)])
+TICKER = FieldTable("bybit.tickers", [(k, KT_DOUBLE, S_TK + i, _E) for i, k in enumerate((
+    "bid1Price", "bid1Size", "ask1Price", "ask1Size", "lastPrice", "highPrice24h", "lowPrice24h", "volume24h",
+    "turnover24h", "price24hPcnt"))])
+TRADE = FieldTable("bybit.publicTrade", [("T", KT_INT64_MS, S_T), ("S", KT_STR, S_SIDE, _R), ("v", KT_SIZE, S_QTY, _R),
+                                         ("p", KT_PRICE, S_PX, _R), ("i", KT_SPAN, S_ID)])
+KLINE = FieldTable("bybit.kline", [("start", KT_INT64_MS, S_START), ("end", KT_INT64_MS, S_END),
+                                   ("interval", KT_STR, S_INTERVAL, _R)]
+                   + [(k, KT_DOUBLE, S_OHLCV + i, _R) for i, k in enumerate(
+                       ("open", "high", "low", "close", "volume", "turnover"))]
+                   + [("confirm", KT_BOOL, S_CONFIRM, _R), ("timestamp", KT_INT64_MS, S_KTS)])
+ORDER = FieldTable("bybit.order", [
+    ("symbol", KT_STR, S_SYMBOL, _R), ("orderId", KT_STR, S_ORDER_ID, _R), ("orderLinkId", KT_SPAN, S_LINK_ID),
+    ("side", KT_STR, S_SIDE), ("orderType", KT_SPAN, S_OTYPE), ("orderStatus", KT_SPAN, S_STATUS),
+    ("price", KT_DOUBLE, S_PX, _R | _E), ("qty", KT_DOUBLE, S_QTY, _R | _E), ("cumExecQty", KT_DOUBLE, S_CUM, _E),
+    ("avgPrice", KT_DOUBLE, S_AVG, _E), ("updatedTime", KT_INT64_MS, S_T)])
+EXECUTION = FieldTable("bybit.execution", [
+    ("symbol", KT_STR, S_SYMBOL, _R), ("orderId", KT_SPAN, S_ORDER_ID), ("execId", KT_STR, S_EXEC_ID, _R),
+    ("side", KT_STR, S_SIDE), ("execPrice", KT_DOUBLE, S_PX, _R | _E), ("execQty", KT_DOUBLE, S_QTY, _R | _E),
+    ("execFee", KT_DOUBLE, S_FEE, _E), ("feeCurrency", KT_SPAN, S_FEE_CCY), ("isMaker", KT_BOOL, S_MAKER),
+    ("execTime", KT_INT64_MS, S_T)])
+COIN = FieldTable("bybit.coin", [("coin", KT_STR, S_COIN, _R), ("walletBalance", KT_DOUBLE, S_WALLET_BAL, _R | _E),
+                                 ("locked", KT_DOUBLE, S_LOCKED, _E)])
+WALLET = FieldTable("bybit.wallet", [("coin", KT_EACH, S_COINS, _R, COIN)])
+FRAME = FieldTable("bybit", [
+    ("topic", KT_STR, S_TOPIC), ("type", KT_STR, S_TYPE), ("ts", KT_INT64_MS, S_TS), ("creationTime", KT_INT64_MS, S_TS),
+    ("success", KT_BOOL, S_SUCCESS), ("op", KT_SPAN, S_OP), ("ret_msg", KT_SPAN, S_RET), ("req_id", KT_SPAN, S_REQ),
+    ("data", KT_SELECT, S_DATA)])
+cdef FieldTable _FRAME = FRAME
+cdef FieldTable COIN_TABLE = COIN
+# the payload table of each topic kind (T_*); None: no payload read
+cdef list _TABLES = [None, None, BOOK, TRADE, TICKER, KLINE, ORDER, EXECUTION, WALLET]
 
 
 cdef int _topic_kind(const JsonSpan* t, Py_ssize_t* sym_off) noexcept nogil:
@@ -117,7 +135,7 @@ cdef int _topic_kind(const JsonSpan* t, Py_ssize_t* sym_off) noexcept nogil:
     cdef const char* p = t.ptr
     cdef Py_ssize_t n = t.len, i, head = 0
     cdef int kind = T_OTHER
-    if t.kind != JSON_STRING or t.has_escapes:
+    if t.has_escapes:
         return T_OTHER
     if n > 10 and memcmp(p, b"orderbook.", 10) == 0:
         kind, head = T_BOOK, 10
@@ -148,95 +166,31 @@ cdef int _topic_kind(const JsonSpan* t, Py_ssize_t* sym_off) noexcept nogil:
     return kind
 
 
-cdef int _book_data(JsonIter* it, _Book* bk, double* bpx, double* bqty, double* apx, double* aqty,
-                    Py_ssize_t cap) noexcept:
-    """Members of an orderbook ``data`` object walked by ``it``; levels parsed in place. 0 or an error code."""
-    cdef JsonSpan k, v
-    cdef int rc
-    while True:
-        rc = json_object_next_lazy(it, &k, &v)
-        if rc != 1:
-            return rc
-        if k.len != 1 or k.has_escapes:
-            continue
-        if k.ptr[0] == b'b' or k.ptr[0] == b'a':
-            bk.err = b"b" if k.ptr[0] == b'b' else b"a"
-            bk.err_at = v.ptr
-            if not (_pending(&v) and v.kind == JSON_ARRAY):
-                return JSON_ERR_TYPE if (not _pending(&v) or json_iter_take(it, &v) == 0) else it.state
-            if k.ptr[0] == b'b':
-                bk.b_at = v.ptr
-            else:
-                bk.a_at = v.ptr
-            rc = json_iter_levels(it, bpx if k.ptr[0] == b'b' else apx, bqty if k.ptr[0] == b'b' else aqty,
-                                  cap, &bk.nb if k.ptr[0] == b'b' else &bk.na)
-            if rc != 0:
-                return rc
-        elif k.ptr[0] == b'u':
-            bk.err, bk.err_at = b"u", v.ptr
-            if _pending(&v):
-                return JSON_ERR_TYPE if json_iter_take(it, &v) == 0 else it.state
-            rc = json_span_to_int64(&v, &bk.u)
-            if rc != 0:
-                return rc
-            bk.has_u = True
-        elif k.ptr[0] == b's':
-            bk.err, bk.err_at = b"s", v.ptr
-            if v.kind != JSON_STRING:
-                return JSON_ERR_TYPE if (not _pending(&v) or json_iter_take(it, &v) == 0) else it.state
-            bk.s = v
-            bk.has_s = True
-        bk.err = NULL
+cdef const KtTable* _select(void* ctx, int slot, KtOut* o) noexcept:
+    """An object ``data`` of a book or ticker topic seen before it: read in the same pass."""
+    cdef BybitDecoder d = <BybitDecoder>ctx
+    if kt_seen(o, S_TOPIC) and o.span[S_DATA].kind == JSON_OBJECT:
+        d._kind = _topic_kind(&o.span[S_TOPIC], &d._sym_off)
+        if _object_kind(d._kind):
+            d._data_read = True
+            return &(<FieldTable>_TABLES[d._kind]).table
+    return NULL
 
 
-cdef int _fields(const JsonSpan* obj, const bb_key* keys, Py_ssize_t nkeys, JsonSpan* out,
-                 const char** err_at) noexcept:
-    """The values of ``keys`` in the JSON object ``obj`` (validated): ``out[i]`` (kind 0 when absent)."""
-    cdef JsonIter it
-    cdef JsonSpan k, v
-    cdef Py_ssize_t i
-    cdef int rc
-    memset(out, 0, nkeys * sizeof(JsonSpan))
-    for i in range(nkeys):
-        out[i].ptr = obj.ptr     # an absent field is reported at its object
-    err_at[0] = obj.ptr
-    if obj.kind != JSON_OBJECT:
-        return JSON_ERR_TYPE
-    rc = json_object_begin(&it, obj.ptr, obj.ptr + obj.len)
-    while rc == 0:
-        rc = json_object_next(&it, &k, &v)
-        if rc != 1:
-            break
-        rc = 0
-        if k.has_escapes:
-            continue
-        for i in range(nkeys):
-            if k.len == keys[i].len and memcmp(k.ptr, keys[i].name, k.len) == 0:
-                out[i] = v     # a repeated key: the last one wins, as with json.loads
-                break
-    if rc < 0:
-        err_at[0] = it.p
-    return rc
+cdef inline bint _object_kind(int kind) noexcept nogil:
+    return kind == T_BOOK or kind == T_TICKER      # "data" is one object; the other topics' is an array
 
 
-cdef int _side(const JsonSpan* v) noexcept nogil:
-    if _is(v, b"Buy", 3):
-        return SIDE_BUY
-    if _is(v, b"Sell", 4):
-        return SIDE_SELL
-    return -1
+cdef inline int _side(const JsonSpan* v) noexcept nogil:
+    return SIDE_BUY if json_span_eq(v, b"Buy", 3) else SIDE_SELL if json_span_eq(v, b"Sell", 4) else -1
 
 
-cdef inline bint _levels_ok(const double* px, const double* qty, Py_ssize_t n) noexcept:
-    cdef Py_ssize_t i
-    for i in range(n):
-        if not (isfinite(px[i]) and px[i] > 0.0 and isfinite(qty[i]) and qty[i] >= 0.0):
-            return False
-    return True
+cdef inline double _or_nan(KtOut* o, int slot) noexcept nogil:
+    return o.f64[slot] if kt_seen(o, slot) else NAN
 
 
 cdef class _TickerState:
-    """Merged ``tickers`` fields of one symbol, in BB_TICKER order (NaN: not seen)."""
+    """Merged ``tickers`` fields of one symbol, in TICKER order (NaN: not seen)."""
     cdef double v[10]
 
 
@@ -264,6 +218,7 @@ cdef class BybitDecoder(FrameDecoder):
         self.private = private
         self.dispatcher = dispatcher if dispatcher is not None else EventDispatcher()
         self.books = books
+        self.symbols = books.symbol_table if books is not None else SymbolTable()
         self.ticker_mask = 3
         self.capacity = capacity
         self._apply = True
@@ -275,12 +230,9 @@ cdef class BybitDecoder(FrameDecoder):
         self._orders = EventPool(_OrderUpdate, 64)
         self._fills = EventPool(_Fill, 64)
         self._balances = EventPool(_BalanceUpdate, 64)
-        self._scratch = np.zeros(4 * capacity, dtype=np.float64)
-        cdef double[::1] s = self._scratch
-        self._bid_px, self._bid_qty = &s[0], &s[capacity]
-        self._ask_px, self._ask_qty = &s[2 * capacity], &s[3 * capacity]
-        self._cache_keys = []
-        self._cache_vals = []
+        self.use_levels(capacity, False, 2)
+        self.out.select = _select
+        self.out.ctx = <void*>self
 
     cpdef int classify(self, object raw) except -1:
         """The frame's ``MessageType`` (fully validated) without applying or emitting anything."""
@@ -295,384 +247,221 @@ cdef class BybitDecoder(FrameDecoder):
                 "error_frames": self.error_frames, "unknown_frames": self.unknown_frames,
                 "parse_errors": self.parse_errors}
 
-    # ---- helpers --------------------------------------------------------------------------
-    cdef str _str(self, const char* p, Py_ssize_t n):
-        """The str of ``p[0:n]``, cached (symbols, intervals): no allocation once seen."""
-        cdef Py_ssize_t i
-        cdef bytes key
-        for i in range(len(self._cache_keys)):
-            key = <bytes>self._cache_keys[i]
-            if len(key) == n and memcmp(<const char*>key, p, n) == 0:
-                return <str>self._cache_vals[i]
-        s = PyUnicode_DecodeUTF8(p, n, "replace")
-        if len(self._cache_keys) < _CACHE_SIZE:
-            self._cache_keys.append(p[:n])
-            self._cache_vals.append(s)
-        return s
+    cdef int _bad(self, str field, const char* at, str reason) except -1:
+        return self.fail(field, at - self._base, f"{self._where()}{reason}")
 
-    cdef str _text(self, const JsonSpan* v):
-        """A string or number value as str ("" when absent)."""
-        if v.kind == 0:
-            return ""
-        if v.kind == JSON_STRING and v.has_escapes:
-            return _json.loads(b'"' + v.ptr[:v.len] + b'"')
-        return PyUnicode_DecodeUTF8(v.ptr, v.len, "replace")
-
-    cdef int _fail(self, const _Env* env, const char* field, const char* at, int rc) except -1:
-        self.parse_errors += 1
-        topic = self._text(&env.topic) if env != NULL and env.has_topic else "frame"
-        where = f"{topic}: field '{field.decode()}'" if field != NULL else topic
-        reason = {_MISSING: "missing", _BAD_LEVEL: "a level has a non-finite or non-positive price or a negative size",
-                  _MISMATCH: "does not match the topic"}.get(rc) or json_error_message(rc)
-        offset = f" at byte {at - self._base}" if at != NULL else ""
-        raise ParseError(f"{self.exchange}: {where}: {reason}{offset}")
-
-    cdef int _num(self, const _Env* env, const JsonSpan* v, const char* name, double* out, bint required) except -1:
-        """A price/size (number or number-in-string); "" or absent is NaN unless required."""
-        cdef int rc
-        if v.kind == 0 or (v.kind == JSON_STRING and v.len == 0):
-            if required:
-                return self._fail(env, name, v.ptr, _MISSING)
-            out[0] = NAN
-            return 0
-        rc = json_span_to_double(v, out)
-        if rc != 0:
-            return self._fail(env, name, v.ptr, rc)
-        return 0
-
-    cdef int _ms(self, const _Env* env, const JsonSpan* v, const char* name, int64_t* out_ns) except -1:
-        """Milliseconds since the epoch (number or text) -> ns; absent is 0."""
-        cdef int64_t ms = 0
-        if v.kind == 0:
-            out_ns[0] = 0
-            return 0
-        if json_span_to_int64(v, &ms) != 0 or ms < 0 or ms > 9223372036854:
-            return self._fail(env, name, v.ptr, JSON_ERR_VALUE)
-        out_ns[0] = ms * 1000000
-        return 0
+    cdef str _where(self):
+        return kt_text(&self.out.span[S_TOPIC]) + ": " if kt_seen(&self.out, S_TOPIC) else ""
 
     # ---- the frame --------------------------------------------------------------------------
     cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -1:
-        cdef JsonIter it, child
-        cdef JsonSpan k, v
-        cdef _Env env
-        cdef _Book bk
-        cdef int rc
+        cdef KtOut* o = &self.out
+        cdef JsonSpan* data = &o.span[S_DATA]
         self.frames += 1
         self._base = p
-        memset(&env, 0, sizeof(env))
-        memset(&bk, 0, sizeof(bk))
-        env.success = -1
-        rc = json_object_begin(&it, p, p + n)
-        if rc != 0:
-            return self._fail(NULL, NULL, it.p, rc)
-        while True:
-            rc = json_object_next_lazy(&it, &k, &v)
-            if rc != 1:
-                break
-            if k.has_escapes:
-                continue
-            if _is(&k, b"data", 4):
-                if env.kind == T_BOOK and v.kind == JSON_OBJECT and _pending(&v):
-                    # single pass: the book's levels go straight into the scratch arrays
-                    rc = json_iter_child(&it, &child)
-                    if rc == 0:
-                        rc = _book_data(&child, &bk, self._bid_px, self._bid_qty, self._ask_px, self._ask_qty,
-                                        self.capacity)
-                    if rc != 0:
-                        return self._fail(&env, bk.err, bk.err_at if bk.err else child.p, rc)
-                    rc = json_iter_child_end(&it, &child)
-                    env.book_parsed = True
-                elif _pending(&v):
-                    rc = json_iter_take(&it, &v)
-                env.data, env.has_data = v, True
-            elif _pending(&v):
-                continue           # a container where none is expected: validated and skipped
-            elif _is(&k, b"topic", 5):
-                env.topic, env.has_topic = v, True
-                env.kind = _topic_kind(&v, &env.sym_off)
-            elif _is(&k, b"type", 4):
-                env.type_, env.has_type = v, True
-            elif _is(&k, b"ts", 2) or _is(&k, b"creationTime", 12):
-                if json_span_to_int64(&v, &env.ts_ms) != 0 or env.ts_ms < 0 or env.ts_ms > 9223372036854:
-                    return self._fail(&env, b"ts", v.ptr, JSON_ERR_VALUE)
-            elif _is(&k, b"success", 7):
-                env.success = 1 if v.kind == JSON_TRUE else 0 if v.kind == JSON_FALSE else -1
-            elif _is(&k, b"op", 2):
-                env.op, env.has_op = v, True
-            elif _is(&k, b"ret_msg", 7):
-                env.ret_msg, env.has_ret = v, True
-            elif _is(&k, b"req_id", 6):
-                env.req_id, env.has_req = v, True
-            if rc < 0:
-                break
-        if rc < 0:
-            return self._fail(NULL, NULL, it.p, rc)
-        rc = json_expect_end(it.p, p + n)
-        if rc < 0:
-            return self._fail(NULL, NULL, it.p, rc)
-        if not env.has_topic:
-            return self._control(&env)
-        if env.kind == T_BOOK:
-            if not env.book_parsed:    # data before topic, or not an object: decode it from its span now
-                if not env.has_data or env.data.kind != JSON_OBJECT:
-                    return self._fail(&env, b"data", env.data.ptr,
-                                      _MISSING if not env.has_data else JSON_ERR_TYPE)
-                json_object_begin(&child, env.data.ptr, env.data.ptr + env.data.len)
-                child.depth = 1
-                rc = _book_data(&child, &bk, self._bid_px, self._bid_qty, self._ask_px, self._ask_qty, self.capacity)
-                if rc != 0:
-                    return self._fail(&env, bk.err, bk.err_at if bk.err else child.p, rc)
-            return self._book(&env, &bk, recv_ns)
-        if env.kind == T_TICKER:
-            return self._ticker(&env, recv_ns)
-        if env.kind == T_OTHER or (self.private != (env.kind >= T_ORDER)):
+        self._kind = T_NONE
+        self._data_read = False
+        if kt_scan(&_FRAME.table, p, n, o) < 0:
+            return self.scan_fail(p, self._where()[:-2])
+        if not kt_seen(o, S_TOPIC):
+            return self._control(o)
+        if self._kind == T_NONE:
+            self._kind = _topic_kind(&o.span[S_TOPIC], &self._sym_off)
+        if self._kind == T_OTHER or (self.private != (self._kind >= T_ORDER)):
             self.unknown_frames += 1
-            return MT_UNKNOWN
-        return self._array(&env, recv_ns)
+            return MessageType.UNKNOWN
+        if not kt_seen(o, S_DATA) or data.kind != (JSON_OBJECT if _object_kind(self._kind) else JSON_ARRAY):
+            return self._bad("data", data.ptr if kt_seen(o, S_DATA) else p,
+                             "missing" if not kt_seen(o, S_DATA) else "not of the topic's JSON type")
+        if not self._data_read and _object_kind(self._kind):
+            # "data" came before "topic": read it now
+            if kt_scan_span(&(<FieldTable>_TABLES[self._kind]).table, data, o) < 0:
+                return self.scan_fail(p, self._where()[:-2])
+        if self._kind == T_BOOK:
+            return self._book(o, recv_ns)
+        if self._kind == T_TICKER:
+            return self._ticker(o, recv_ns)
+        return self._array(o, recv_ns)
 
-    cdef int _control(self, _Env* env) except -1:
+    cdef int _control(self, KtOut* o) except -1:
         """Acks, pongs and errors: ``{"success":..,"ret_msg":..,"req_id":..,"op":..}``."""
         cdef int64_t rid = -1
-        cdef JsonSpan* op = &env.op
-        if env.has_req and (env.req_id.kind == JSON_STRING or env.req_id.kind == JSON_NUMBER):
-            if parse_int64(env.req_id.ptr, env.req_id.len, &rid) != NUM_OK:
-                rid = -1
+        cdef int success = o.i64[S_SUCCESS] if kt_seen(o, S_SUCCESS) else -1
+        cdef const JsonSpan* op = &o.span[S_OP]
+        if kt_seen(o, S_REQ) and parse_int64(o.span[S_REQ].ptr, o.span[S_REQ].len, &rid) != NUM_OK:
+            rid = -1
         self.control_id = rid
-        self.control_code = 1 if env.success == 0 else 0
-        self.control_text = self._text(&env.ret_msg) if env.has_ret else None
-        if not env.has_op or op.kind != JSON_STRING:
+        self.control_code = 1 if success == 0 else 0
+        self.control_text = kt_text(&o.span[S_RET]) if kt_seen(o, S_RET) else None
+        if not kt_seen(o, S_OP):
             self.unknown_frames += 1
-            return MT_UNKNOWN
-        if _is(op, b"pong", 4) or (_is(op, b"ping", 4) and env.success != 0):
+            return MessageType.UNKNOWN
+        if json_span_eq(op, b"pong", 4) or (json_span_eq(op, b"ping", 4) and success != 0):
             self.pongs += 1
-            return MT_PONG
-        if _is(op, b"auth", 4):
-            if env.success == 1:
+            return MessageType.PONG
+        if json_span_eq(op, b"auth", 4):
+            if success == 1:
                 self.acks += 1
-                return MT_AUTH_ACK
+                return MessageType.AUTH_ACK
             self.error_frames += 1
             if self._apply:
                 self.dispatcher.report(AuthenticationError(
                     f"{self.exchange} rejected authentication ({str(self.control_text)[:200]}); "
                     "check the API key, secret and permissions"))
-            return MT_RECONNECT   # the manager reconnects with backoff and authenticates again
-        if env.success == 1:
+            return MessageType.RECONNECT   # the manager reconnects with backoff and authenticates again
+        if success == 1:
             self.acks += 1
-            return MT_SUBSCRIPTION_ACK
+            return MessageType.SUBSCRIPTION_ACK
         self.error_frames += 1
-        return MT_ERROR
+        return MessageType.ERROR
 
-    cdef int _book(self, _Env* env, _Book* bk, int64_t recv_ns) except -1:
-        cdef const char* sym = env.topic.ptr + env.sym_off
-        cdef Py_ssize_t sn = env.topic.len - env.sym_off
-        cdef bint snapshot = _is(&env.type_, b"snapshot", 8)
+    cdef int _book(self, KtOut* o, int64_t recv_ns) except -1:
+        cdef const char* sym = o.span[S_TOPIC].ptr + self._sym_off
+        cdef Py_ssize_t sn = o.span[S_TOPIC].len - self._sym_off
+        cdef bint snapshot = kt_seen(o, S_TYPE) and json_span_eq(&o.span[S_TYPE], b"snapshot", 8)
+        cdef int64_t ts = o.i64[S_TS] if kt_seen(o, S_TS) else 0
         cdef BookSync sync
-        if not bk.has_u:
-            return self._fail(env, b"u", env.data.ptr, _MISSING)
-        if not snapshot and not _is(&env.type_, b"delta", 5):
-            return self._fail(env, b"type", env.type_.ptr if env.has_type else env.topic.ptr,
-                              JSON_ERR_VALUE if env.has_type else _MISSING)
-        if bk.has_s and (bk.s.len != sn or memcmp(bk.s.ptr, sym, sn) != 0):
-            return self._fail(env, b"s", bk.s.ptr, _MISMATCH)
-        if not _levels_ok(self._bid_px, self._bid_qty, bk.nb):
-            return self._fail(env, b"b", bk.b_at, _BAD_LEVEL)
-        if not _levels_ok(self._ask_px, self._ask_qty, bk.na):
-            return self._fail(env, b"a", bk.a_at, _BAD_LEVEL)
+        if not snapshot and not (kt_seen(o, S_TYPE) and json_span_eq(&o.span[S_TYPE], b"delta", 5)):
+            return self._bad("type", o.span[S_TYPE].ptr if kt_seen(o, S_TYPE) else o.span[S_TOPIC].ptr,
+                             "must be snapshot or delta")
+        if kt_seen(o, S_SYM) and (o.span[S_SYM].len != sn or memcmp(o.span[S_SYM].ptr, sym, sn) != 0):
+            return self._bad("s", o.span[S_SYM].ptr, "does not match the topic")
         if self.books is None:
-            return self._fail(env, NULL, env.topic.ptr, JSON_ERR_TYPE)
+            return self._bad("topic", o.span[S_TOPIC].ptr, "this decoder keeps no books (private side)")
         if not self._apply:
-            return MT_DATA
+            return MessageType.DATA
         self.data_frames += 1
         sync = self.books.c_get(sym, sn)
         if snapshot:   # any snapshot (``u == 1`` after a restart included) replaces the book
             if sync.state == WAITING:
                 # deltas buffered before it belong to the previous subscription (or numbering): drop them
                 sync.c_invalidate(sync.invalid_reason, False)
-            sync.on_full_snapshot(bk.u, self._bid_px, self._bid_qty, bk.nb, self._ask_px, self._ask_qty, bk.na,
-                                  env.ts_ms * 1000000, recv_ns)
+            sync.on_full_snapshot(o.i64[S_U], o.levels[L_BIDS].px, o.levels[L_BIDS].qty, o.levels[L_BIDS].count,
+                                  o.levels[L_ASKS].px, o.levels[L_ASKS].qty, o.levels[L_ASKS].count, ts, recv_ns)
         else:
-            sync.on_delta_validated(bk.u, bk.u, 0, self._bid_px, self._bid_qty, bk.nb, self._ask_px,
-                                    self._ask_qty, bk.na, env.ts_ms * 1000000, recv_ns)
-        return MT_DATA
+            sync.on_delta_validated(o.i64[S_U], o.i64[S_U], 0, o.levels[L_BIDS].px, o.levels[L_BIDS].qty,
+                                    o.levels[L_BIDS].count, o.levels[L_ASKS].px, o.levels[L_ASKS].qty,
+                                    o.levels[L_ASKS].count, ts, recv_ns)
+        return MessageType.DATA
 
-    cdef int _ticker(self, _Env* env, int64_t recv_ns) except -1:
+    cdef int _head(self, Event ev, str symbol, int64_t ts, int64_t recv_ns) except -1:
+        ev.exchange, ev.symbol, ev.exchange_ts_ns, ev.recv_ns = self.exchange, symbol, ts, recv_ns
+        return 0
+
+    cdef int _ticker(self, KtOut* o, int64_t recv_ns) except -1:
         """``tickers``: a snapshot replaces the symbol's fields, a delta updates the ones it carries."""
-        cdef JsonSpan f[10]
-        cdef double val[10]
-        cdef const char* at
         cdef int i, present = 0
         cdef _TickerState st
         cdef BookTicker bt
         cdef Ticker tk
-        if not env.has_data or env.data.kind != JSON_OBJECT:
-            return self._fail(env, b"data", env.data.ptr, _MISSING if not env.has_data else JSON_ERR_TYPE)
-        if _fields(&env.data, BB_TICKER, 10, f, &at) != 0:
-            return self._fail(env, b"data", at, JSON_ERR_TYPE)
-        for i in range(10):
-            if f[i].kind != 0:
-                self._num(env, &f[i], BB_TICKER[i].name, &val[i], False)
-                present |= 1 << i
+        cdef int64_t ts = o.i64[S_TS] if kt_seen(o, S_TS) else 0
         if not self._apply:
-            return MT_DATA
+            return MessageType.DATA
         self.data_frames += 1
-        symbol = self._str(env.topic.ptr + env.sym_off, env.topic.len - env.sym_off)
+        symbol = self.symbols.c_intern(o.span[S_TOPIC].ptr + self._sym_off, o.span[S_TOPIC].len - self._sym_off)
         st = self._ticker_state.get(symbol)
-        if st is None:
-            st = _TickerState()
-            self._ticker_state[symbol] = st
-            for i in range(10):
-                st.v[i] = NAN
-        elif _is(&env.type_, b"snapshot", 8) or not env.has_type:
+        if st is None or not kt_seen(o, S_TYPE) or json_span_eq(&o.span[S_TYPE], b"snapshot", 8):
+            if st is None:
+                st = self._ticker_state[symbol] = _TickerState()
             for i in range(10):
                 st.v[i] = NAN
         for i in range(10):
-            if present & (1 << i):
-                st.v[i] = val[i]
+            if kt_seen(o, S_TK + i):
+                present |= 1 << i
+                st.v[i] = o.f64[S_TK + i]
         if (self.ticker_mask & 1) and (present & 0xF) and isfinite(st.v[0]) and isfinite(st.v[2]):
             bt = <BookTicker>self._book_tickers.acquire()
-            bt.exchange, bt.symbol, bt.exchange_ts_ns, bt.recv_ns = self.exchange, symbol, env.ts_ms * 1000000, recv_ns
+            self._head(bt, symbol, ts, recv_ns)
             bt.bid_price, bt.bid_qty, bt.ask_price, bt.ask_qty = st.v[0], st.v[1], st.v[2], st.v[3]
             bt.update_id = 0
             self.dispatcher.emit(bt)
         if (self.ticker_mask & 2) and (present & 0x3F0) and isfinite(st.v[4]):
             tk = <Ticker>self._tickers.acquire()
-            tk.exchange, tk.symbol, tk.exchange_ts_ns, tk.recv_ns = self.exchange, symbol, env.ts_ms * 1000000, recv_ns
+            self._head(tk, symbol, ts, recv_ns)
             tk.last, tk.high, tk.low, tk.volume, tk.quote_volume = st.v[4], st.v[5], st.v[6], st.v[7], st.v[8]
             tk.change_pct = st.v[9] * 100.0   # Bybit sends a fraction ("0.001624"); events carry percent
             self.dispatcher.emit(tk)
-        return MT_DATA
+        return MessageType.DATA
 
-    cdef int _array(self, _Env* env, int64_t recv_ns) except -1:
+    cdef int _array(self, KtOut* o, int64_t recv_ns) except -1:
         """Trades, klines and the private topics: ``data`` is an array; checked whole, then emitted."""
         cdef JsonIter it
         cdef JsonSpan item
-        cdef int rc, emit
-        if not env.has_data or env.data.kind != JSON_ARRAY:
-            return self._fail(env, b"data", env.data.ptr, _MISSING if not env.has_data else JSON_ERR_TYPE)
-        symbol = self._str(env.topic.ptr + env.sym_off, env.topic.len - env.sym_off) if env.kind < T_ORDER else ""
+        cdef int emit, rc
+        cdef const KtTable* t = &(<FieldTable>_TABLES[self._kind]).table
+        symbol = self.symbols.c_intern(o.span[S_TOPIC].ptr + self._sym_off, o.span[S_TOPIC].len - self._sym_off) \
+            if self._kind < T_ORDER else ""
         for emit in range(2 if self._apply else 1):
-            rc = json_array_begin(&it, env.data.ptr, env.data.ptr + env.data.len)
-            while rc == 0:
-                rc = json_array_next(&it, &item)
-                if rc != 1:
-                    break
-                rc = 0
-                self._item(env, &item, symbol, recv_ns, emit)
+            rc = json_array_begin(&it, o.span[S_DATA].ptr, o.span[S_DATA].ptr + o.span[S_DATA].len)
+            while rc == 0 and json_array_next(&it, &item) == 1:
+                if item.kind != JSON_OBJECT:
+                    return self._bad("data", item.ptr, "an item is not an object")
+                if kt_scan_span(t, &item, o) < 0:
+                    return self.scan_fail(self._base, self._where()[:-2])
+                self._item(o, &item, symbol, recv_ns, emit)
         if self._apply:
             self.data_frames += 1
-        return MT_DATA
+        return MessageType.DATA
 
-    cdef int _item(self, _Env* env, const JsonSpan* obj, str symbol, int64_t recv_ns, bint emit) except -1:
-        cdef JsonSpan f[_MAX_KEYS]
-        cdef JsonSpan c[3]
+    cdef int _item(self, KtOut* o, const JsonSpan* obj, str symbol, int64_t recv_ns, bint emit) except -1:
+        cdef int64_t tid = -1
+        cdef int side = _side(&o.span[S_SIDE]) if kt_seen(o, S_SIDE) else -1
+        cdef int64_t ts = o.i64[S_T] if kt_seen(o, S_T) else 0
         cdef JsonIter it
         cdef JsonSpan coin
-        cdef const char* at
-        cdef double d[8]
-        cdef int64_t t0 = 0, t1 = 0, t2 = 0, tid = -1
-        cdef int side = 0, rc
-        cdef int kind = env.kind
         cdef Trade tr
         cdef Kline kl
         cdef OrderUpdate ou
         cdef Fill fl
         cdef BalanceUpdate bu
-        cdef int i
-        if kind == T_TRADE:
-            rc = _fields(obj, BB_TRADE, 5, f, &at)
-        elif kind == T_KLINE:
-            rc = _fields(obj, BB_KLINE, 11, f, &at)
-        elif kind == T_ORDER:
-            rc = _fields(obj, BB_ORDER, 11, f, &at)
-        elif kind == T_EXEC:
-            rc = _fields(obj, BB_EXEC, 10, f, &at)
-        else:
-            rc = _fields(obj, BB_WALLET, 1, f, &at)
-        if rc != 0:
-            return self._fail(env, b"data", at, rc)
-        if kind == T_TRADE:
-            self._ms(env, &f[0], b"T", &t0)
-            side = _side(&f[1])
+        if self._kind == T_TRADE:
             if side < 0:
-                return self._fail(env, b"S", f[1].ptr, _MISSING if f[1].kind == 0 else JSON_ERR_VALUE)
-            self._num(env, &f[2], b"v", &d[0], True)
-            self._num(env, &f[3], b"p", &d[1], True)
-            if f[4].kind == 0 or parse_int64(f[4].ptr, f[4].len, &tid) != NUM_OK:
+                return self._bad("S", o.span[S_SIDE].ptr, "must be Buy or Sell")
+            if kt_seen(o, S_ID) and parse_int64(o.span[S_ID].ptr, o.span[S_ID].len, &tid) != NUM_OK:
                 tid = -1
             if emit:
                 tr = <Trade>self._trades.acquire()
-                tr.exchange, tr.symbol, tr.exchange_ts_ns, tr.recv_ns = self.exchange, symbol, t0, recv_ns
-                tr.price, tr.qty, tr.side, tr.trade_id = d[1], d[0], side, tid
-                tr.trade_id_str = "" if tid >= 0 else self._text(&f[4])
+                self._head(tr, symbol, ts, recv_ns)
+                tr.price, tr.qty, tr.side, tr.trade_id = o.f64[S_PX], o.f64[S_QTY], side, tid
+                tr.trade_id_str = "" if tid >= 0 or not kt_seen(o, S_ID) else kt_text(&o.span[S_ID])
                 self.dispatcher.emit(tr)
-        elif kind == T_KLINE:
-            self._ms(env, &f[0], b"start", &t0)
-            self._ms(env, &f[1], b"end", &t1)
-            for i in range(6):
-                self._num(env, &f[3 + i], BB_KLINE[3 + i].name, &d[i], True)
-            if f[9].kind != JSON_TRUE and f[9].kind != JSON_FALSE:
-                return self._fail(env, b"confirm", f[9].ptr, _MISSING if f[9].kind == 0 else JSON_ERR_TYPE)
-            if f[2].kind != JSON_STRING:
-                return self._fail(env, b"interval", f[2].ptr, _MISSING if f[2].kind == 0 else JSON_ERR_TYPE)
-            if emit:
-                kl = <Kline>self._klines.acquire()
-                self._ms(env, &f[10], b"timestamp", &t2)
-                kl.exchange, kl.symbol, kl.exchange_ts_ns, kl.recv_ns = self.exchange, symbol, t2, recv_ns
-                kl.interval = self._str(f[2].ptr, f[2].len)
-                kl.open_time_ns, kl.close_time_ns = t0, t1
-                kl.open, kl.high, kl.low, kl.close, kl.volume, kl.quote_volume = d[0], d[1], d[2], d[3], d[4], d[5]
-                kl.closed = f[9].kind == JSON_TRUE
-                self.dispatcher.emit(kl)
-        elif kind == T_ORDER:
-            side = _side(&f[3])
-            for i in range(4):
-                self._num(env, &f[6 + i], BB_ORDER[6 + i].name, &d[i], i < 2)
-            self._ms(env, &f[10], b"updatedTime", &t0)
-            if f[0].kind != JSON_STRING or f[1].kind != JSON_STRING:
-                return self._fail(env, b"symbol" if f[0].kind != JSON_STRING else b"orderId",
-                                  obj.ptr, _MISSING)
-            if emit:
-                ou = <OrderUpdate>self._orders.acquire()
-                ou.exchange, ou.symbol, ou.exchange_ts_ns, ou.recv_ns = self.exchange, self._str(f[0].ptr, f[0].len), t0, recv_ns
-                ou.order_id, ou.client_order_id = self._text(&f[1]), self._text(&f[2])
-                ou.side, ou.order_type, ou.status = max(side, 0), self._text(&f[4]), self._text(&f[5])
-                ou.price, ou.qty, ou.filled_qty, ou.avg_price = d[0], d[1], d[2], d[3]
-                self.dispatcher.emit(ou)
-        elif kind == T_EXEC:
-            side = _side(&f[3])
-            for i in range(3):
-                self._num(env, &f[4 + i], BB_EXEC[4 + i].name, &d[i], i < 2)
-            self._ms(env, &f[9], b"execTime", &t0)
-            if f[0].kind != JSON_STRING or f[2].kind != JSON_STRING:
-                return self._fail(env, b"symbol" if f[0].kind != JSON_STRING else b"execId",
-                                  obj.ptr, _MISSING)
-            if emit:
-                fl = <Fill>self._fills.acquire()
-                fl.exchange, fl.symbol, fl.exchange_ts_ns, fl.recv_ns = self.exchange, self._str(f[0].ptr, f[0].len), t0, recv_ns
-                fl.order_id, fl.trade_id, fl.side = self._text(&f[1]), self._text(&f[2]), max(side, 0)
-                fl.price, fl.qty, fl.fee, fl.fee_asset = d[0], d[1], d[2], self._text(&f[7])
-                fl.is_maker = f[8].kind == JSON_TRUE
-                self.dispatcher.emit(fl)
-        else:   # wallet: {"coin":[{"coin":"USDT","walletBalance":..,"locked":..}, ..]} -> one BalanceUpdate per coin
-            if f[0].kind != JSON_ARRAY:
-                return self._fail(env, b"coin", f[0].ptr, _MISSING if f[0].kind == 0 else JSON_ERR_TYPE)
-            rc = json_array_begin(&it, f[0].ptr, f[0].ptr + f[0].len)
-            while rc == 0:
-                rc = json_array_next(&it, &coin)
-                if rc != 1:
-                    break
-                rc = 0
-                if _fields(&coin, BB_COIN, 3, c, &at) != 0 or c[0].kind != JSON_STRING:
-                    return self._fail(env, b"coin", at, JSON_ERR_TYPE)
-                self._num(env, &c[1], b"walletBalance", &d[0], True)
-                self._num(env, &c[2], b"locked", &d[1], False)
-                if emit:
-                    bu = <BalanceUpdate>self._balances.acquire()
-                    bu.asset = self._str(c[0].ptr, c[0].len)
-                    bu.exchange, bu.symbol, bu.exchange_ts_ns, bu.recv_ns = self.exchange, bu.asset, env.ts_ms * 1000000, recv_ns
-                    # walletBalance includes what orders hold: free is the rest
-                    bu.locked = d[1] if isfinite(d[1]) else 0.0
-                    bu.free = d[0] - bu.locked
-                    self.dispatcher.emit(bu)
+        elif self._kind == T_KLINE and emit:
+            kl = <Kline>self._klines.acquire()
+            self._head(kl, symbol, o.i64[S_KTS] if kt_seen(o, S_KTS) else 0, recv_ns)
+            kl.interval = self.symbols.c_intern(o.span[S_INTERVAL].ptr, o.span[S_INTERVAL].len)
+            kl.open_time_ns = o.i64[S_START] if kt_seen(o, S_START) else 0
+            kl.close_time_ns = o.i64[S_END] if kt_seen(o, S_END) else 0
+            kl.open, kl.high, kl.low = o.f64[S_OHLCV], o.f64[S_OHLCV + 1], o.f64[S_OHLCV + 2]
+            kl.close, kl.volume, kl.quote_volume = o.f64[S_OHLCV + 3], o.f64[S_OHLCV + 4], o.f64[S_OHLCV + 5]
+            kl.closed = o.i64[S_CONFIRM] != 0
+            self.dispatcher.emit(kl)
+        elif self._kind == T_ORDER and emit:
+            ou = <OrderUpdate>self._orders.acquire()
+            self._head(ou, self.symbols.c_intern(o.span[S_SYMBOL].ptr, o.span[S_SYMBOL].len), ts, recv_ns)
+            ou.order_id, ou.client_order_id = kt_text(&o.span[S_ORDER_ID]), self._opt_text(o, S_LINK_ID)
+            ou.side, ou.order_type, ou.status = max(side, 0), self._opt_text(o, S_OTYPE), self._opt_text(o, S_STATUS)
+            ou.price, ou.qty, ou.filled_qty, ou.avg_price = o.f64[S_PX], o.f64[S_QTY], _or_nan(o, S_CUM), _or_nan(o, S_AVG)
+            self.dispatcher.emit(ou)
+        elif self._kind == T_EXEC and emit:
+            fl = <Fill>self._fills.acquire()
+            self._head(fl, self.symbols.c_intern(o.span[S_SYMBOL].ptr, o.span[S_SYMBOL].len), ts, recv_ns)
+            fl.order_id, fl.trade_id, fl.side = self._opt_text(o, S_ORDER_ID), kt_text(&o.span[S_EXEC_ID]), max(side, 0)
+            fl.price, fl.qty, fl.fee, fl.fee_asset = o.f64[S_PX], o.f64[S_QTY], _or_nan(o, S_FEE), self._opt_text(o, S_FEE_CCY)
+            fl.is_maker = kt_seen(o, S_MAKER) and o.i64[S_MAKER] != 0
+            self.dispatcher.emit(fl)
+        elif self._kind == T_WALLET and emit:
+            # {"coin":[{"coin":"USDT","walletBalance":..,"locked":..}, ..]} -> one BalanceUpdate per coin (the
+            # scan above checked them all; each is read again to emit it)
+            json_array_begin(&it, o.span[S_COINS].ptr, o.span[S_COINS].ptr + o.span[S_COINS].len)
+            while json_array_next(&it, &coin) == 1 and kt_scan_span(&COIN_TABLE.table, &coin, o) == 0:
+                bu = <BalanceUpdate>self._balances.acquire()
+                bu.asset = self.symbols.c_intern(o.span[S_COIN].ptr, o.span[S_COIN].len)
+                self._head(bu, bu.asset, o.i64[S_TS] if kt_seen(o, S_TS) else 0, recv_ns)
+                # walletBalance includes what orders hold: free is the rest
+                bu.locked = o.f64[S_LOCKED] if kt_seen(o, S_LOCKED) and isfinite(o.f64[S_LOCKED]) else 0.0
+                bu.free = o.f64[S_WALLET_BAL] - bu.locked
+                self.dispatcher.emit(bu)
         return 0
+
+    cdef str _opt_text(self, KtOut* o, int slot):
+        return kt_text(&o.span[slot]) if kt_seen(o, slot) else ""
