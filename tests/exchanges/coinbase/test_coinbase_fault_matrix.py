@@ -16,7 +16,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from fault_matrix_kit import FAULTS, REST_SNAPSHOT_FAULTS, Checker, build, no_feedhandler_tasks, run_fault_case, wait_for  # noqa: E402
+from fault_matrix_kit import (  # noqa: E402
+    FAULTS, REST_SNAPSHOT_FAULTS, Checker, build, no_feedhandler_tasks, run_fault_case, run_unsubscribe_case, wait_for,
+)
 
 from feedhandler import ChannelType  # noqa: E402
 from feedhandler.events import OrderUpdate  # noqa: E402
@@ -46,6 +48,11 @@ async def test_book_recovers_to_truth_after_fault(fault):
         assert stats["sequence_gaps"] >= 1, stats
     if fault == "duplicate":
         assert stats["stale_frames"] >= 1, stats
+
+
+async def test_unsubscribe_with_frames_in_flight_closes_the_book():
+    async with asyncio.timeout(30), SimExchange("coinbase", SYMBOLS, seed=21, rate=150) as sim:
+        await run_unsubscribe_case("coinbase", sim, SYMBOLS)
 
 
 def order_check(ev, raw) -> str | None:

@@ -14,7 +14,8 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from fault_matrix_kit import (  # noqa: E402
-    FAULTS, REST_SNAPSHOT_FAULTS, Checker, book_sides, build, no_feedhandler_tasks, run_fault_case, true_sides, wait_for,
+    FAULTS, REST_SNAPSHOT_FAULTS, Checker, book_sides, build, no_feedhandler_tasks, run_fault_case, run_unsubscribe_case,
+    true_sides, wait_for,
 )
 
 from feedhandler import ChannelType  # noqa: E402
@@ -33,6 +34,11 @@ async def test_book_recovers_to_truth_after_fault(fault):
         stats = await run_fault_case("okx", sim, [INST], fault)
     assert stats["books"][INST]["integrity_failures"] == 0
     assert stats["books"][INST]["integrity_checks"] > 10   # every push carries a checksum, all verified
+
+
+async def test_unsubscribe_with_frames_in_flight_closes_the_book():
+    async with asyncio.timeout(30), SimExchange("okx", [INST, "ETH-USDT"], seed=7, rate=150, levels=40) as sim:
+        await run_unsubscribe_case("okx", sim, [INST, "ETH-USDT"])
 
 
 async def test_wrong_checksums_invalidate_and_recover_in_band():
