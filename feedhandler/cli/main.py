@@ -79,11 +79,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(result or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `feedhandler replay X | head`: the reader has gone; stop quietly, as a pipe should
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, what a process the signal ended would return
     except Exception as exc:  # one clear line, never a traceback, unless --verbose
         if args.verbose:
             raise
         print(f"feedhandler {args.command}: error: {exc}", file=sys.stderr)
         return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush at exit does not fail on the broken pipe."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (a test's capture): nothing to flush there
+        pass
 
 
 def _setup_logging(verbose: bool) -> None:

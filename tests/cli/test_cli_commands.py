@@ -135,3 +135,20 @@ def test_each_command_help_lists_its_options(command, option):
     proc = fh(command, "--help", timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert f"usage: feedhandler {command}" in proc.stdout and option in proc.stdout
+
+
+def test_replay_into_a_closed_pipe_stops_quietly(tmp_path):
+    """``feedhandler replay X | head``: the reader has gone before the summary is written; no traceback."""
+    from feedhandler.recording import RecordingWriter
+
+    rec = tmp_path / "t.fhrec"
+    with RecordingWriter(rec, {"exchange": "binance"}) as w:
+        for i in range(100):
+            w.frame(b'{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":%d,"p":"1.0",'
+                    b'"q":"1.0","T":1,"m":true}}' % i, i + 1, 1)
+    proc = subprocess.Popen([sys.executable, "-m", "feedhandler", "replay", str(rec), "--quiet"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+    proc.stdout.close()  # nothing read: the first write finds the pipe broken
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 141, err
+    assert b"Traceback" not in err and b"Broken pipe" not in err and b"BrokenPipe" not in err, err
