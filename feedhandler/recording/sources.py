@@ -42,6 +42,8 @@ __all__ = ["Recording", "open_recording", "detect_format", "FORMATS", "KIND_SENT
 KIND_SENT = 3
 
 FORMATS = ("fhrec", "cryptofeed-v1", "cryptofeed-v3", "hftbacktest")
+#: ``protocol`` option of a MEXC recording of the retired spot v3 JSON push (hftbacktest's MEXC files)
+MEXC_LEGACY_JSON = "json-v3"
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -244,7 +246,12 @@ class Recording:
         """The exchange's public parser from ``WebSocketStrategyFactory`` (REST snapshots off: they are recorded)."""
         from ..core import WebSocketStrategyFactory
 
-        _, _, parser = WebSocketStrategyFactory.create_strategies(self.exchange, False, **{**self.options, **options})
+        options = {**self.options, **options}
+        if self.exchange == "mexc" and options.pop("protocol", None) == MEXC_LEGACY_JSON:
+            from ..exchanges.mexc.legacy_json import MexcLegacyJsonParser
+
+            return MexcLegacyJsonParser(**options)  # replay only: the live feed speaks protobuf
+        _, _, parser = WebSocketStrategyFactory.create_strategies(self.exchange, False, **options)
         return parser
 
     def snapshot_symbol_hint(self) -> str | None:
@@ -428,7 +435,9 @@ def _sniff_frames(head: bytes, path: Path) -> tuple[str | None, dict[str, Any]]:
                 return "binance", {"market": "coinm" if b'USD_' in body else "usdm"}
             if b'"e":"depthUpdate"' in body or b"@bookTicker" in body or b"@trade" in body:
                 return "binance", {}
-        if body.startswith(b'{"c":"spot@') or body.startswith(b'{"channel":"spot@'):
+        if body.startswith(b'{"c":"spot@'):  # the retired spot v3 JSON push (before protobuf)
+            return "mexc", {"protocol": MEXC_LEGACY_JSON}
+        if body.startswith(b'{"channel":"spot@'):
             return "mexc", {}
         if b'"channel":"spot.' in body:
             return "gateio", {}
