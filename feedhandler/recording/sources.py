@@ -16,6 +16,9 @@ Formats (sniffed from the first bytes, never from the file name alone):
 ``hftbacktest``
     hftbacktest's collector: gzip (or plain) text, ``<recv_ns> <frame>`` a line; a REST depth
     snapshot appears inline as a bare ``{"lastUpdateId":...}`` line.
+``frame``
+    One captured binary WebSocket payload, as its bytes (``.bin``) or as hex text (``.hex``): a MEXC
+    ``PushDataV3ApiWrapper`` (field 1, the channel ``spot@...``), as test suites keep them. No receive time.
 
 The exchange comes from the recording (the fhrec header, cryptofeed's exchange id, the WebSocket
 URL) or, for hftbacktest files, from the frames themselves; the parser is then built by
@@ -41,11 +44,12 @@ __all__ = ["Recording", "open_recording", "detect_format", "FORMATS", "KIND_SENT
 #: Frames the client sent (subscriptions): kept so a replay can count them, never fed to the parser.
 KIND_SENT = 3
 
-FORMATS = ("fhrec", "cryptofeed-v1", "cryptofeed-v3", "hftbacktest")
+FORMATS = ("fhrec", "cryptofeed-v1", "cryptofeed-v3", "hftbacktest", "frame")
 #: ``protocol`` option of a MEXC recording of the retired spot v3 JSON push (hftbacktest's MEXC files)
 MEXC_LEGACY_JSON = "json-v3"
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_MAX_FRAME_FILE = 1 << 20  # a "frame" file is one WebSocket payload
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 #: cryptofeed exchange ids (its ``feeds`` constants, the prefix of its capture file names) ->
@@ -187,6 +191,19 @@ _V1_HTTP = re.compile(rb"^\S+ -> \d{9,11}(\.\d+)?: ")
 _HFT = re.compile(rb"^\d{16,20} [\[{]")
 
 
+_HEX = re.compile(rb"^\s*([0-9a-fA-F]{2})+\s*$")
+
+
+def _raw_frame(data: bytes) -> bytes | None:
+    """The payload if ``data`` is one MEXC protobuf push (raw, or as hex text), else None."""
+    if _HEX.match(data):
+        data = bytes.fromhex(data.decode().strip())
+    # field 1 (LEN, tag 0x0a), a one-byte length, then the channel name
+    if len(data) > 2 and data[0] == 0x0A and data[1] < 0x80 and data[2:14] == b"spot@public.":
+        return data
+    return None
+
+
 def detect_format(path: str | Path) -> str:
     """One of :data:`FORMATS`; raises :class:`RecordingError` naming the formats it knows."""
     path = Path(path)
@@ -203,6 +220,8 @@ def detect_format(path: str | Path) -> str:
         return "hftbacktest"
     if _V1_WS.match(first) or _V1_RECV.match(first) or _V1_HTTP.match(first):
         return "cryptofeed-v1"
+    if _raw_frame(raw) is not None:
+        return "frame"
     raise RecordingError(f"{path}: not a feedhandler recording, nor one of the formats replay reads "
                          f"({', '.join(FORMATS)})")
 
@@ -263,7 +282,7 @@ class Recording:
         """Every record in receive order: frames (``KIND_TEXT``/``KIND_BINARY``), snapshots, ``KIND_SENT``."""
         self._readers = []
         reader = {"fhrec": self._fhrec, "cryptofeed-v1": self._cryptofeed_v1, "cryptofeed-v3": self._cryptofeed_v3,
-                  "hftbacktest": self._hftbacktest}[self.format]
+                  "hftbacktest": self._hftbacktest, "frame": self._frame}[self.format]
         return reader()
 
     def _open(self, path: Path) -> BinaryIO:
@@ -282,6 +301,15 @@ class Recording:
         for path in self.paths:
             _, records = read_recording(path, opener=self._open)
             yield from records
+
+    # -- one captured frame ------------------------------------------------------------------------------------
+    def _frame(self) -> Iterator[Record]:
+        for path in self.paths:
+            with self._open(path) as f:
+                payload = _raw_frame(f.read(_MAX_FRAME_FILE + 1)[:_MAX_FRAME_FILE])
+            if payload is None:
+                raise RecordingError(f"{path}: not one MEXC protobuf frame")
+            yield Record(0, 1, 1, payload)  # KIND_BINARY; no receive time was kept
 
     # -- hftbacktest --------------------------------------------------------------------------------------------
     def _hftbacktest(self) -> Iterator[Record]:
@@ -395,6 +423,8 @@ def _exchange_of(fmt: str, path: Path, head: bytes) -> tuple[str | None, dict[st
         header, records = read_recording(path, opener=None)
         records.close()
         return header.get("exchange"), dict(header.get("options") or {}), header
+    if fmt == "frame":
+        return "mexc", {}, {}
     if fmt == "cryptofeed-v3":
         first = head.split(b"\n", 1)[0]
         try:

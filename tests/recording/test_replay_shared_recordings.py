@@ -45,6 +45,9 @@ CASES = [
     # the retired MEXC spot v3 JSON push: limit.depth@10 (the first is the snapshot, the later two are checked),
     # increase.depth r = 4474505331..334 contiguous
     (["mexc/hftbacktest_spot_v3_json_SOLUSDT_2025-01-12.txt"], "hftbacktest", "mexc", 7, 0, 1, 4, 2, True),
+    # one real MEXC protobuf push (a kline), as bytes and as hex text
+    (["mexc/osslabz_pb_kline_BTCUSDT_Min1_2026-09-25T171926Z.bin"], "frame", "mexc", 1, 0, 0, None, 0, True),
+    (["mexc/osslabz_pb_kline_BTCUSDT_Min1_2026-09-25T171926Z.hex"], "frame", "mexc", 1, 0, 0, None, 0, True),
     # level2: 2 snapshots + 773 updates (sequence_num contiguous over all 1,030 frames)
     (["coinbase/cryptofeed_v3_2026-08-09/COINBASE.jsonl.zst"], "cryptofeed-v3", "coinbase", 1_030, 0, 2, None, 0,
      True),
@@ -58,7 +61,8 @@ def _replay_json(capsys, *args: str) -> tuple[int, dict]:
 
 
 @pytest.mark.parametrize("files, fmt, exchange, frames, snapshots, books, applied, checks, exact", CASES,
-                         ids=lambda v: Path(v[0]).parent.name if isinstance(v, list) else None)
+                         ids=lambda v: (Path(v[0]).parent.name + ("-" + Path(v[0]).suffix.lstrip(".") if "osslabz" in v[0]
+                                                                   else "")) if isinstance(v, list) else None)
 def test_shared_recording_replays_with_expected_counts(capsys, files, fmt, exchange, frames, snapshots, books,
                                                        applied, checks, exact):
     if exchange not in WebSocketStrategyFactory.exchanges():
@@ -128,3 +132,17 @@ def test_not_a_recording_is_a_clear_error(tmp_path):
         f.write(b"1723161253937085768 {\"a\":1}\nnot-a-timestamp {}\n")
     with pytest.raises(RecordingError, match="line 2"):
         list(open_recording(broken, exchange="binance").records())
+
+
+@pytest.mark.parametrize("suffix", ["bin", "hex"])
+def test_the_captured_mexc_frame_gives_the_kline_provenance_describes(suffix):
+    from feedhandler.recording import replay
+
+    events = []
+    rec = open_recording(DATA / "mexc" / f"osslabz_pb_kline_BTCUSDT_Min1_2026-09-25T171926Z.{suffix}")
+    summary, _ = replay(rec, lambda e: events.append(e.copy()))
+    assert summary.frames == 1 and summary.parse_errors == 0 and len(events) == 1
+    k = events[0]
+    assert (k.symbol, k.interval, k.open, k.close, k.high, k.low, k.volume) == (
+        "BTCUSDT", "Min1", 83958.21, 83961.21, 83961.21, 83955.09, 0.35388633)
+    assert k.open_time_ns == 1790356740 * 10**9
