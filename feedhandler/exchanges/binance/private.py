@@ -34,6 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 
 from feedhandler.core.dispatch import EventDispatcher
+from feedhandler.core.credentials import Credentials
 from feedhandler.core.errors import ConfigurationError
 from feedhandler.core.strategies import ConnectionStrategy, Frame, SendFunc, SubscriptionAck, SubscriptionStrategy
 from feedhandler.core.types import ChannelType, ConnectionContext
@@ -104,31 +105,14 @@ def _ws_api_url(ws_url: str | None, ws_api_url: str | None) -> str:
     return ws_url
 
 
-class _Credentials:
+class _Credentials(Credentials):
     """API key and secret; never shown by repr/str, never put in an exception message."""
 
-    __slots__ = ("api_key", "_secret")
-
-    def __init__(self, api_key: str | None, secret_key: str | None):
-        self.api_key = api_key
-        self._secret = secret_key
-
-    @property
-    def complete(self) -> bool:
-        return bool(self.api_key) and bool(self._secret)
+    __slots__ = ()
 
     def sign(self, params: Mapping[str, Any]) -> str:
         assert self._secret is not None
         return sign_params(self._secret, params)
-
-    def __repr__(self) -> str:
-        return (f"_Credentials(api_key={'<set>' if self.api_key else None}, "
-                f"secret_key={'<set>' if self._secret else None})")
-
-    __str__ = __repr__
-
-    def __reduce__(self):  # never pickle secrets into logs or caches by accident
-        raise TypeError("credentials cannot be pickled")
 
 
 class BinancePrivateConnectionStrategy(ConnectionStrategy):
@@ -167,15 +151,14 @@ class BinancePrivateConnectionStrategy(ConnectionStrategy):
 
     async def create_connection_context(self, is_private: bool = True, api_key: str | None = None,
                                         secret_key: str | None = None) -> ConnectionContext:
-        creds = _Credentials(api_key or self._credentials.api_key, secret_key or self._credentials._secret)
+        creds = self._credentials.overridden(api_key, secret_key)
         return ConnectionContext(url=self.url, ping_interval=self.ping_interval, keep_alive_interval=0.0,
                                  is_authenticated=False, max_lifetime=self.max_lifetime,
                                  auth_params={"credentials": creds})
 
     async def authenticate(self, send_func: SendFunc, context: ConnectionContext) -> bool:
         """No logon step (``subscribe.signature`` is signed per request): only check the credentials exist."""
-        creds = context.auth_params.get("credentials")
-        return isinstance(creds, _Credentials) and creds.complete
+        return _Credentials.from_context(context.auth_params) is not None
 
     def create_ping_message(self) -> str:
         """``{"id":"ping-<n>","method":"ping"}``; the answer is classified as PONG."""

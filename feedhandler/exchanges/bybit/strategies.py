@@ -21,6 +21,7 @@ from collections import OrderedDict
 from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
+from feedhandler.core.credentials import Credentials
 from feedhandler.core.errors import ConfigurationError
 from feedhandler.core.strategies import ConnectionStrategy, Frame, SendFunc, SubscriptionAck, SubscriptionStrategy
 from feedhandler.core.types import ChannelType, ConnectionContext
@@ -37,34 +38,16 @@ def sign(secret: str, expires_ms: int) -> str:
     return hmac.new(secret.encode(), f"{C.AUTH_PAYLOAD_PREFIX}{expires_ms}".encode(), hashlib.sha256).hexdigest()
 
 
-class BybitCredentials:
+class BybitCredentials(Credentials):
     """API key and secret; never shown by repr/str, never pickled."""
 
-    __slots__ = ("api_key", "_secret")
-
-    def __init__(self, api_key: str | None, secret_key: str | None):
-        self.api_key = api_key
-        self._secret = secret_key
-
-    @property
-    def complete(self) -> bool:
-        return bool(self.api_key) and bool(self._secret)
+    __slots__ = ()
 
     def auth_message(self, expires_ms: int) -> str:
         """The ``auth`` op for a connection (a fresh ``expires`` per connection)."""
-        if not self.complete:
-            raise ConfigurationError("bybit private channels need api_key and secret_key")
-        assert self._secret is not None
+        secret = self.require("bybit private channels need api_key and secret_key")
         return json.dumps({"req_id": "auth", "op": C.OP_AUTH,
-                           "args": [self.api_key, expires_ms, sign(self._secret, expires_ms)]}, separators=(",", ":"))
-
-    def __repr__(self) -> str:
-        return f"BybitCredentials(api_key={'<set>' if self.api_key else None}, secret_key={'<set>' if self._secret else None})"
-
-    __str__ = __repr__
-
-    def __reduce__(self):
-        raise TypeError("BybitCredentials cannot be pickled (it holds a secret)")
+                           "args": [self.api_key, expires_ms, sign(secret, expires_ms)]}, separators=(",", ":"))
 
 
 def _url_with_path(url: str, path: str) -> str:
@@ -122,12 +105,12 @@ class BybitPrivateConnectionStrategy(BybitPublicConnectionStrategy):
 
     async def create_connection_context(self, is_private: bool = True, api_key: str | None = None,
                                         secret_key: str | None = None) -> ConnectionContext:
-        creds = BybitCredentials(api_key or self._credentials.api_key, secret_key or self._credentials._secret)
+        creds = self._credentials.overridden(api_key, secret_key)
         return ConnectionContext(url=self.url, ping_interval=self.ping_interval, auth_params={"credentials": creds})
 
     async def authenticate(self, send_func: SendFunc, context: ConnectionContext) -> bool:
-        creds = context.auth_params.get("credentials")
-        if not isinstance(creds, BybitCredentials) or not creds.complete:
+        creds = BybitCredentials.from_context(context.auth_params)
+        if creds is None:
             return False
         await send_func(creds.auth_message(int(self._clock_ms()) + C.AUTH_EXPIRES_MS))
         return True

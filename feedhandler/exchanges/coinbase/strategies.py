@@ -17,6 +17,7 @@ import secrets
 import time
 from typing import Any, Callable, Sequence
 
+from feedhandler.core.credentials import Credentials
 from feedhandler.core.errors import ConfigurationError
 from feedhandler.core.strategies import ConnectionStrategy, Frame, SendFunc, SubscriptionAck, SubscriptionStrategy
 from feedhandler.core.types import ChannelType, ConnectionContext
@@ -27,42 +28,25 @@ _PUBLIC = {ChannelType.ORDERBOOK: C.CH_LEVEL2, ChannelType.TRADES: C.CH_TRADES, 
            ChannelType.TICKER: C.CH_TICKER, ChannelType.KLINE: C.CH_CANDLES}
 
 
-class CoinbaseCredentials:
+class CoinbaseCredentials(Credentials):
     """CDP API key name and EC private key (PEM); never shown by repr/str, never pickled."""
 
-    __slots__ = ("api_key", "_secret")
-
-    def __init__(self, api_key: str | None, secret_key: str | None):
-        self.api_key = api_key
-        self._secret = secret_key
-
-    @property
-    def complete(self) -> bool:
-        return bool(self.api_key) and bool(self._secret)
+    __slots__ = ()
 
     def jwt(self, now: float) -> str:
         """A fresh ES256 JWT for the WebSocket (no ``uri`` claim)."""
-        if not self.complete:
-            raise ConfigurationError("coinbase private channels need api_key (the CDP key name) and secret_key (its PEM)")
+        secret = self.require("coinbase private channels need api_key (the CDP key name) and secret_key (its PEM)")
         try:
             import jwt
         except ImportError:
             raise ConfigurationError("coinbase private channels need PyJWT: pip install 'feedhandler[coinbase]'") from None
         payload = {"iss": C.JWT_ISSUER, "nbf": int(now), "exp": int(now) + C.JWT_LIFETIME, "sub": self.api_key}
         try:
-            return jwt.encode(payload, self._secret, algorithm=C.JWT_ALGORITHM,
+            return jwt.encode(payload, secret, algorithm=C.JWT_ALGORITHM,
                               headers={"kid": self.api_key, "nonce": secrets.token_hex(16)})
         except (ValueError, TypeError, jwt.PyJWTError):
             # never chain the library's exception: its text may quote the key material
             raise ConfigurationError("coinbase secret_key is not a PEM EC private key (P-256) usable for ES256") from None
-
-    def __repr__(self) -> str:
-        return f"CoinbaseCredentials(api_key={'<set>' if self.api_key else None}, secret_key={'<set>' if self._secret else None})"
-
-    __str__ = __repr__
-
-    def __reduce__(self):
-        raise TypeError("CoinbaseCredentials cannot be pickled (it holds a secret)")
 
 
 class CoinbasePublicConnectionStrategy(ConnectionStrategy):

@@ -18,6 +18,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable, Sequence
 
+from feedhandler.core.credentials import Credentials
 from feedhandler.core.errors import ConfigurationError
 from feedhandler.core.strategies import (
     ConnectionStrategy,
@@ -39,29 +40,15 @@ def sign(secret: str, channel: str, event: str, ts: int) -> str:
     return hmac.new(secret.encode(), payload.encode(), hashlib.sha512).hexdigest()
 
 
-class _Credentials:
+class _Credentials(Credentials):
     """API key and secret; never shown by repr/str."""
 
-    __slots__ = ("api_key", "_secret")
-
-    def __init__(self, api_key: str | None, secret_key: str | None):
-        self.api_key = api_key
-        self._secret = secret_key
-
-    @property
-    def complete(self) -> bool:
-        return bool(self.api_key) and bool(self._secret)
+    __slots__ = ()
 
     def auth(self, channel: str, event: str, ts: int) -> dict[str, str]:
-        if not self.complete:
-            raise ConfigurationError("gateio private channels need api_key and secret_key")
-        assert self._secret is not None and self.api_key is not None
-        return {"method": C.AUTH_METHOD, "KEY": self.api_key, "SIGN": sign(self._secret, channel, event, ts)}
-
-    def __repr__(self) -> str:
-        return f"_Credentials(api_key={'<set>' if self.api_key else None}, secret_key={'<set>' if self._secret else None})"
-
-    __str__ = __repr__
+        secret = self.require("gateio private channels need api_key and secret_key")
+        assert self.api_key is not None  # require(): every part is set
+        return {"method": C.AUTH_METHOD, "KEY": self.api_key, "SIGN": sign(secret, channel, event, ts)}
 
 
 def _ping_message(clock: Callable[[], float]) -> str:
@@ -113,13 +100,11 @@ class GateioPrivateConnectionStrategy(GateioPublicConnectionStrategy):
 
     async def create_connection_context(self, is_private: bool = True, api_key: str | None = None,
                                         secret_key: str | None = None) -> ConnectionContext:
-        creds = _Credentials(api_key or self._credentials.api_key,
-                             secret_key or self._credentials._secret)
+        creds = self._credentials.overridden(api_key, secret_key)
         return ConnectionContext(url=self.url, ping_interval=self.ping_interval, auth_params={"credentials": creds})
 
     async def authenticate(self, send_func: SendFunc, context: ConnectionContext) -> bool:
-        creds = context.auth_params.get("credentials")
-        return isinstance(creds, _Credentials) and creds.complete
+        return _Credentials.from_context(context.auth_params) is not None
 
     def auth_for(self, channel: str, event: str, ts: int) -> dict[str, str]:
         """The ``auth`` object of one request (the signature pattern of the migration guide)."""

@@ -20,6 +20,7 @@ import os
 import time
 from typing import Any, Callable, Sequence
 
+from feedhandler.core.credentials import Credentials
 from feedhandler.core.errors import ConfigurationError
 from feedhandler.core.strategies import ConnectionStrategy, Frame, SendFunc, SubscriptionAck, SubscriptionStrategy
 from feedhandler.core.types import ChannelType, ConnectionContext, MessageType
@@ -33,34 +34,23 @@ def login_sign(secret: str, timestamp: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), payload, hashlib.sha256).digest()).decode()
 
 
-class _Credentials:
+class _Credentials(Credentials):
     """API key, secret and passphrase; never shown by repr/str."""
 
-    __slots__ = ("api_key", "_secret", "_passphrase")
+    __slots__ = ("_passphrase",)
 
     def __init__(self, api_key: str | None, secret_key: str | None, passphrase: str | None):
-        self.api_key = api_key
-        self._secret = secret_key
+        super().__init__(api_key, secret_key)
         self._passphrase = passphrase
 
-    @property
-    def complete(self) -> bool:
-        return bool(self.api_key and self._secret and self._passphrase)
+    def _parts(self) -> tuple[tuple[str, str | None], ...]:
+        return (*super()._parts(), ("passphrase", self._passphrase))
 
     def login_message(self, timestamp: str) -> str:
-        if not self.complete:
-            raise ConfigurationError("okx private channels need api_key, secret_key and passphrase")
-        assert self._secret is not None
+        secret = self.require("okx private channels need api_key, secret_key and passphrase")
         arg = {"apiKey": self.api_key, "passphrase": self._passphrase, "timestamp": timestamp,
-               "sign": login_sign(self._secret, timestamp)}
+               "sign": login_sign(secret, timestamp)}
         return json.dumps({"op": "login", "args": [arg]}, separators=(",", ":"))
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{n}={'<set>' if v else None}" for n, v in
-                          (("api_key", self.api_key), ("secret_key", self._secret), ("passphrase", self._passphrase)))
-        return f"_Credentials({shown})"
-
-    __str__ = __repr__
 
 
 class OkxPublicConnectionStrategy(ConnectionStrategy):
@@ -116,13 +106,12 @@ class OkxPrivateConnectionStrategy(OkxPublicConnectionStrategy):
 
     async def create_connection_context(self, is_private: bool = True, api_key: str | None = None,
                                         secret_key: str | None = None) -> ConnectionContext:
-        own = self._credentials
-        creds = _Credentials(api_key or own.api_key, secret_key or own._secret, own._passphrase)
+        creds = self._credentials.overridden(api_key, secret_key)
         return ConnectionContext(url=self.url, ping_interval=self.ping_interval, auth_params={"credentials": creds})
 
     async def authenticate(self, send_func: SendFunc, context: ConnectionContext) -> bool:
-        creds = context.auth_params.get("credentials")
-        if not isinstance(creds, _Credentials) or not creds.complete:
+        creds = _Credentials.from_context(context.auth_params)
+        if creds is None:
             return False
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         context.auth_params["login"] = answer
