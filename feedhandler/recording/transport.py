@@ -7,7 +7,7 @@ callable is wrapped in a :class:`~feedhandler.recording.tap.FrameTap`."""
 from __future__ import annotations
 
 import itertools
-from typing import Any, Mapping
+from typing import Any
 
 from ..core.sink import FrameSink
 from ..transport.base import FrameCallback, Transport, TransportConnection
@@ -74,8 +74,10 @@ class RecordingTransport(Transport):
         if buffer is not None:
             buffer.recording = False
 
-    async def connect(self, url: str, *, headers: Mapping[str, str] | None = None,
-                      max_frame_size: int = 16 * 1024 * 1024, connect_timeout: float = 10.0) -> TransportConnection:
+    connect_errors = ()  # the inner transport's connect already raised ConnectionFailedError
+
+    async def _open(self, url: str, headers: dict[str, str], max_frame_size: int,
+                    connect_timeout: float) -> TransportConnection:
         conn = await self._inner.connect(url, headers=headers, max_frame_size=max_frame_size,
                                          connect_timeout=connect_timeout)
         return _RecordingConnection(conn, self, next(self._ids))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, Mapping
+from typing import Callable, ClassVar, Mapping
 
 #: Called once per received frame with the payload and ``recv_ns`` (``time.monotonic_ns()``
 #: taken when the transport handed the frame over). Synchronous: the data path has no await.
@@ -34,12 +34,33 @@ class TransportConnection(ABC):
         """Why the connection ended (empty while open)."""
 
 
+def redact_url(url: str) -> str:
+    """Return ``url`` without its query string and fragment (listen keys and tokens live there)."""
+    return url.split("?", 1)[0].split("#", 1)[0]
+
+
+def redact_text(text: str, url: str) -> str:
+    """Remove ``url``'s query string from ``text`` wherever it appears."""
+    base = redact_url(url)
+    text = text.replace(url, base)
+    secret = url[len(base):]
+    if len(secret) > 1:
+        text = text.replace(secret, "?<redacted>").replace(secret[1:], "<redacted>")
+    return text
+
+
 class Transport(ABC):
-    """Opens connections; one instance may open many."""
+    """Opens connections; one instance may open many.
+
+    :meth:`connect` is the same for every transport: it calls the library in :meth:`_open` and turns
+    the library's :attr:`connect_errors` into one ``ConnectionFailedError`` whose message, cause and
+    context never carry the URL's query (a listen key may be there).
+    """
 
     name: str = "abstract"
+    #: What the library raises when it cannot connect (anything else is a bug and propagates).
+    connect_errors: ClassVar[tuple[type[BaseException], ...]] = (OSError, TimeoutError)
 
-    @abstractmethod
     async def connect(
         self,
         url: str,
@@ -49,6 +70,26 @@ class Transport(ABC):
         connect_timeout: float = 10.0,
     ) -> TransportConnection:
         """Open a connection or raise ``ConnectionFailedError`` saying why."""
+        from ..core.errors import ConnectionFailedError
+
+        try:
+            return await self._open(url, dict(headers or {}), max_frame_size, connect_timeout)
+        except self.connect_errors as exc:
+            detail = redact_text(str(exc), url)
+            kind = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+            message = f"cannot connect to {redact_url(url)}: {kind}{': ' + detail if detail else ''}"
+            status, retry_after = self.refusal(exc)
+        # raised outside the handler, so that no chained cause or context carries the URL
+        raise ConnectionFailedError(message, status, retry_after)
+
+    @abstractmethod
+    async def _open(self, url: str, headers: dict[str, str], max_frame_size: int,
+                    connect_timeout: float) -> TransportConnection:
+        """Open the connection with the library (its errors are translated by :meth:`connect`)."""
+
+    def refusal(self, exc: BaseException) -> tuple[int | None, float | None]:
+        """HTTP status and Retry-After when ``exc`` is the server refusing the upgrade (e.g. 429, 503)."""
+        return None, None
 
 
 _TRANSPORTS: dict[str, Callable[[], Transport]] = {}

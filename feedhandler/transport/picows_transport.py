@@ -57,13 +57,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from typing import Literal, Mapping
+from typing import Literal
 
 from picows import WSCloseCode, WSError, WSMsgType, WSTransport, ws_connect
 
 from ..core.errors import ConnectionFailedError
 from ..rest.client import parse_retry_after
-from .base import FrameCallback, Transport, TransportConnection, register_transport
+from .base import FrameCallback, Transport, TransportConnection, redact_url, register_transport
 from .picows_listener import PicowsFrameListener
 
 __all__ = ["PicowsConnection", "PicowsTransport"]
@@ -73,21 +73,6 @@ _BINARY = WSMsgType.BINARY
 _CLEAN_CLOSE_CODES = (WSCloseCode.OK, WSCloseCode.GOING_AWAY)
 #: How long :meth:`PicowsConnection.close` waits for the peer's close frame before aborting the socket.
 _CLOSE_TIMEOUT = 2.0
-
-
-def redact_url(url: str) -> str:
-    """Return ``url`` without its query string and fragment (listen keys and tokens live there)."""
-    return url.split("?", 1)[0].split("#", 1)[0]
-
-
-def _redact_text(text: str, url: str) -> str:
-    """Remove ``url``'s query string from ``text`` wherever it appears."""
-    base = redact_url(url)
-    text = text.replace(url, base)
-    secret = url[len(base):]
-    if len(secret) > 1:
-        text = text.replace(secret, "?<redacted>").replace(secret[1:], "<redacted>")
-    return text
 
 
 class PicowsConnection(TransportConnection):
@@ -231,15 +216,10 @@ class PicowsTransport(Transport):
         self.payload = payload
         self.ssl_context = ssl_context
 
-    async def connect(
-        self,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        max_frame_size: int = 16 * 1024 * 1024,
-        connect_timeout: float = 10.0,
-    ) -> PicowsConnection:
-        host = redact_url(url)
+    connect_errors = (OSError, WSError, TimeoutError, ValueError, AssertionError)
+
+    async def _open(self, url: str, headers: dict[str, str], max_frame_size: int,
+                    connect_timeout: float) -> PicowsConnection:
         as_memoryview = self.payload == "memoryview"
         ssl_context = None
         if url[:4].lower() == "wss:":
@@ -262,26 +242,22 @@ class PicowsTransport(Transport):
                     enable_auto_pong=False,
                     enable_auto_ping=False,
                     max_frame_size=max_frame_size,
-                    extra_headers=dict(headers) if headers else None,
+                    extra_headers=headers or None,
                     max_redirects=0,
                     # Exceptions from on_frame are caught by the listener; picows never sees them.
                     disconnect_on_exception=True,
                 )
-        except (OSError, WSError, TimeoutError, ValueError, AssertionError) as exc:
+        except BaseException:
             for listener in listeners:  # a handshake that completed just as the timeout fired
                 if listener.transport is not None:
                     listener.transport.disconnect(False)
-            # The query may hold a listen key: neither the message nor a chained cause or context
-            # may carry it, so the error is raised outside this handler.
-            detail = _redact_text(str(exc), url)
-            kind = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
-            message = f"cannot connect to {host}: {kind}{': ' + detail if detail else ''}"
-            response = getattr(exc, "response", None)   # WSHandshakeError: the server's HTTP answer
-            status = int(response.status) if response is not None and response.status else None
-            retry_after = parse_retry_after(response.headers.get("Retry-After")) if status else None
-        else:
-            return PicowsConnection(transport, listener)
-        raise ConnectionFailedError(message, status, retry_after)
+            raise
+        return PicowsConnection(transport, listener)
+
+    def refusal(self, exc: BaseException) -> tuple[int | None, float | None]:
+        response = getattr(exc, "response", None)   # WSHandshakeError: the server's HTTP answer
+        status = int(response.status) if response is not None and response.status else None
+        return status, parse_retry_after(response.headers.get("Retry-After")) if status else None
 
 
 register_transport("picows", PicowsTransport)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Mapping
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake, InvalidURI
@@ -66,42 +65,20 @@ class WebsocketsTransport(Transport):
 
     name = "websockets"
 
-    async def connect(
-        self,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        max_frame_size: int = 16 * 1024 * 1024,
-        connect_timeout: float = 10.0,
-    ) -> WebsocketsConnection:
-        try:
-            ws = await connect(
-                url,
-                additional_headers=dict(headers or {}),
-                compression=None,
-                max_size=max_frame_size,
-                ping_interval=None,
-                open_timeout=connect_timeout,
-                close_timeout=2.0,
-                max_queue=1024,
-            )
-        except (OSError, InvalidHandshake, InvalidURI, asyncio.TimeoutError, TimeoutError) as exc:
-            # The query may hold a listen key: neither the message nor a chained cause may carry it.
-            host = url.split("?", 1)[0]
-            detail = str(exc).replace(url, host)
-            status, retry_after = _refusal(exc)
-            raise ConnectionFailedError(f"cannot connect to {host}: {type(exc).__name__}: {detail}",
-                                        status, retry_after) from None
+    connect_errors = (OSError, InvalidHandshake, InvalidURI, asyncio.TimeoutError, TimeoutError)
+
+    async def _open(self, url: str, headers: dict[str, str], max_frame_size: int,
+                    connect_timeout: float) -> WebsocketsConnection:
+        ws = await connect(url, additional_headers=headers, compression=None, max_size=max_frame_size,
+                           ping_interval=None, open_timeout=connect_timeout, close_timeout=2.0, max_queue=1024)
         return WebsocketsConnection(ws)
 
-
-def _refusal(exc: BaseException) -> tuple[int | None, float | None]:
-    """HTTP status and Retry-After of an upgrade the server answered with an error (e.g. 429, 503)."""
-    response = getattr(exc, "response", None)
-    status = getattr(response, "status_code", None)
-    if status is None:
-        return None, None
-    return int(status), parse_retry_after(response.headers.get("Retry-After"))
+    def refusal(self, exc: BaseException) -> tuple[int | None, float | None]:
+        response = getattr(exc, "response", None)
+        status = getattr(response, "status_code", None)
+        if status is None:
+            return None, None
+        return int(status), parse_retry_after(response.headers.get("Retry-After"))
 
 
 register_transport("websockets", WebsocketsTransport)
