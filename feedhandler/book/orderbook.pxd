@@ -105,6 +105,12 @@ cdef class OrderBook:
     cdef object _best_bid_obj, _best_ask_obj
     cdef double _best_px[2]
     cdef double _best_qty[2]
+    # c_top_region's last ladder walk per side, kept while no level at or better than its worst
+    # changes: _top_n = the n it was asked for (-1: stale), _top_k its length, _top_thr its worst
+    # price (-inf/+inf when it held fewer than n levels: then any change makes it stale).
+    cdef Py_ssize_t _top_n[2]
+    cdef Py_ssize_t _top_k[2]
+    cdef double _top_thr[2]
 
     # Apply one level (absolute quantity, 0 deletes).  Validates first.
     cdef int c_apply_level(self, int side, double price, double qty) except -1

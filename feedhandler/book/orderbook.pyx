@@ -448,6 +448,7 @@ cdef class OrderBook:
         # NaN never compares equal, so the first best_* read builds a tuple.
         self._best_px[BID] = self._best_px[ASK] = NAN
         self._best_qty[BID] = self._best_qty[ASK] = NAN
+        self._top_n[BID] = self._top_n[ASK] = -1
 
     # ------------------------------------------------------------------ C API
 
@@ -461,6 +462,8 @@ cdef class OrderBook:
         cdef int64_t t, key, diff
         cdef Py_ssize_t slot
         cdef int d
+        if self._top_n[side] >= 0 and (price >= self._top_thr[side] if is_bid else price <= self._top_thr[side]):
+            self._top_n[side] = -1   # a change inside the cached top region (see c_top_region)
         if self._decimals >= 0:
             x = price * self._scale
             if x < _TICK_LIMIT:
@@ -562,6 +565,7 @@ cdef class OrderBook:
         # best_key >= every ladder key, so no ladder level ends above the new
         # window; levels that end below it go to the overflow's best end, and
         # overflow levels that end inside it come in.
+        self._top_n[side] = -1
         cdef Py_ssize_t W = self.ladder_ticks
         cdef int64_t new_k0 = best_key - (W - (W >> 2))
         cdef int64_t shift = new_k0 - self._k0[side]
@@ -633,6 +637,7 @@ cdef class OrderBook:
     cdef void _flush_ladder(self, int side) noexcept:
         # Every ladder level to the overflow's best end, worst first (they are
         # all better than the overflow's levels; room reserved first).
+        self._top_n[side] = -1
         cdef double* lq = self._lq[side]
         cdef double* lp = self._lp[side]
         cdef uint64_t* bits = self._bits[side]
@@ -656,6 +661,7 @@ cdef class OrderBook:
 
     cdef void _clear_ladder(self, int side) noexcept:
         # Empty the ladder without keeping its levels (O(W / 64 + levels)).
+        self._top_n[side] = -1
         cdef double* lq = self._lq[side]
         cdef uint64_t* bits = self._bits[side]
         cdef Py_ssize_t w
@@ -794,6 +800,7 @@ cdef class OrderBook:
     cdef Py_ssize_t c_top_pairs(self, int side, Py_ssize_t n, const double** pairs) noexcept:
         cdef double* buf = self._pairs[side]
         pairs[0] = buf
+        self._top_n[side] = -1   # the buffer c_top_region keeps is overwritten
         if n <= 0:
             return 0
         return self._walk(side, n, buf, buf + 1, 2)
@@ -811,8 +818,18 @@ cdef class OrderBook:
         # ladder: best first walked into [k - 1 .. 0] (stride -1) of prices at buf, quantities at buf + capacity
         px[0] = buf
         qty[0] = buf + self.capacity
+        if self._top_n[side] == n:
+            # Nothing at or better than the last walk's worst level changed since (_set_level and
+            # every structural change mark it stale): the buffer still holds the top n.
+            return self._top_k[side]
         if k > 0:
             self._walk(side, k, buf + (k - 1), buf + self.capacity + (k - 1), -1)
+        self._top_n[side] = n
+        self._top_k[side] = k
+        if k == n and k > 0:
+            self._top_thr[side] = buf[0]
+        else:
+            self._top_thr[side] = -INFINITY if side == BID else INFINITY
         return k
 
     cdef Py_ssize_t _walk(self, int side, Py_ssize_t n, double* out_px, double* out_qty,
@@ -837,6 +854,7 @@ cdef class OrderBook:
 
     cdef void _drop_worst(self, int side, Py_ssize_t k) noexcept:
         # Remove the k worst levels: the overflow's first, then the ladder's lowest.
+        self._top_n[side] = -1
         cdef Py_ssize_t n = self._n[side], slot
         cdef uint64_t* bits = self._bits[side]
         if k <= 0:
@@ -927,6 +945,7 @@ cdef class OrderBook:
         # Fast path: exchanges send snapshots sorted (best first, sometimes
         # worst first) without duplicates, which is copied straight in;
         # anything else goes through ordered inserts.
+        self._top_n[side] = -1
         cdef bint is_bid = side == BID
         cdef double* dpx = self._px[side]
         cdef double* dqv = self._qty[side]
@@ -974,6 +993,7 @@ cdef class OrderBook:
                 self._sorted_set(side, px[i], qty[i], self._n[side] >= self.capacity)
 
     cdef void c_clear(self) noexcept:
+        self._top_n[BID] = self._top_n[ASK] = -1
         self._clear_ladder(BID)
         self._clear_ladder(ASK)
         self._n[BID] = 0
@@ -1015,6 +1035,7 @@ cdef class OrderBook:
 
     cdef void _copy_from(self, OrderBook other) noexcept:
         # Caller guarantees the same capacity and ladder_ticks.
+        self._top_n[BID] = self._top_n[ASK] = -1
         cdef int s
         cdef Py_ssize_t W = self.ladder_ticks if self.ladder_ticks else 64
         for s in range(2):

@@ -283,3 +283,48 @@ def test_ladder_long_random_walk_matches_reference():
             assert_same(book, ref, 50)
     assert book.layout == "ladder" and book.price_decimals == 2
     assert_same(book, ref, 50)
+
+
+def _check_region(book: OrderBook, ref: ReferenceBook, depth: int) -> None:
+    for side in (BID, ASK):
+        rp, rq = orderbook_module._top_region(book, side, depth)
+        assert list(zip(rp.tolist(), rq.tolist())) == ref.levels(side)[:depth][::-1]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(capacity=st.integers(1, 60), ops=st.lists(make_operation(odd_level), max_size=40),
+       depth=st.integers(0, 20), other=st.integers(0, 20), ticks=st.sampled_from([0, 64, 1024]))
+def test_top_region_cache_matches_reference(capacity, ops, depth, other, ticks):
+    # c_top_region keeps its last walk while nothing at or better than its worst level changes
+    # (what the bus encoder reads on every book event): after every operation the region equals
+    # the reference's top, whether it was re-walked or kept; a request for another depth and
+    # c_top_pairs (which shares the buffer) in between must not leave a wrong region behind.
+    book = OrderBook("TEST", capacity, ladder_ticks=ticks)
+    ref = ReferenceBook("TEST", capacity)
+    for i, op in enumerate(ops):
+        kind = op[0]
+        if kind == "apply":
+            _, side, levels = op
+            ref.apply_levels(side, [p for p, _ in levels], [q for _, q in levels])
+            book.apply_levels(side, np.array([p for p, _ in levels], dtype=np.float64),
+                              np.array([q for _, q in levels], dtype=np.float64))
+        elif kind == "apply_one":
+            _, side, (p, q) = op
+            ref.apply_levels(side, [p], [q])
+            book.apply_level(side, p, q)
+        elif kind == "snapshot":
+            _, bids, asks, uid = op
+            ref.load_snapshot(bids, asks, uid)
+            book.load_snapshot(bids, asks, uid)
+        elif kind == "truncate":
+            ref.truncate(op[1])
+            book.truncate(op[1])
+        elif kind == "clear":
+            ref.clear()
+            book.clear()
+        _check_region(book, ref, depth)
+        _check_region(book, ref, depth)   # a kept region, read twice
+        if i % 5 == 4:
+            _check_region(book, ref, other)
+            orderbook_module._top_pairs(book, BID, other)
+    _check_region(book, ref, depth)
