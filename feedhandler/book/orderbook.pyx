@@ -924,7 +924,8 @@ cdef class OrderBook:
             # The coarsest grid (at least the current one) holding every price;
             # still unknown (-1) when the snapshot has no level.
             d = _snapshot_grid(bid_px, bid_qty, n_bids, d if d >= 0 else 0, d)
-            d = _snapshot_grid(ask_px, ask_qty, n_asks, d if d >= 0 else 0, d)
+            if d != -2:   # a bid off every grid settles it: the asks must not restart the search
+                d = _snapshot_grid(ask_px, ask_qty, n_asks, d if d >= 0 else 0, d)
         for s in range(2):
             self._clear_ladder(s)
         self._decimals = d

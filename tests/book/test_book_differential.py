@@ -328,3 +328,16 @@ def test_top_region_cache_matches_reference(capacity, ops, depth, other, ticks):
             _check_region(book, ref, other)
             orderbook_module._top_pairs(book, BID, other)
     _check_region(book, ref, depth)
+
+
+@pytest.mark.parametrize("off_grid_side", [BID, ASK])
+def test_snapshot_with_a_price_off_every_grid_on_one_side(off_grid_side):
+    # A bid off every decimal grid (1/3) once let the asks restart the grid search, so the book
+    # kept a ladder on grid 0 and stored 1/3 as a wrong level; found by hypothesis.
+    odd, plain = [(0.01, 0.125), (1 / 3, 0.125)], [(1.0, 0.125)]
+    bids, asks = (odd, plain) if off_grid_side == BID else (plain, [(3.0, 0.125), (10 / 3, 0.125)])
+    book, ref = OrderBook("T", 2, ladder_ticks=64), ReferenceBook("T", 2)
+    book.load_snapshot(bids, asks, 0)
+    ref.load_snapshot(bids, asks, 0)
+    assert book.layout == "sorted"
+    assert_same(book, ref, 2)
