@@ -153,34 +153,39 @@ def make_operation(level):
 operation = make_operation(level)
 
 
+def apply_op(book: OrderBook, ref: ReferenceBook, op) -> None:
+    """One operation of ``make_operation`` on both the book and the reference."""
+    kind = op[0]
+    if kind == "apply":
+        _, side, levels = op
+        px = [p for p, _ in levels]
+        qv = [q for _, q in levels]
+        ref.apply_levels(side, px, qv)
+        book.apply_levels(side, np.array(px, dtype=np.float64), np.array(qv, dtype=np.float64))
+    elif kind == "apply_one":
+        _, side, (p, q) = op
+        ref.apply_levels(side, [p], [q])
+        book.apply_level(side, p, q)
+    elif kind == "snapshot":
+        _, bids, asks, uid = op
+        ref.load_snapshot(bids, asks, uid)
+        book.load_snapshot(bids, asks, uid)
+    elif kind == "truncate":
+        ref.truncate(op[1])
+        book.truncate(op[1])
+    elif kind == "clear":
+        ref.clear()
+        book.clear()
+    else:
+        ref.last_update_id = op[1]
+        book.last_update_id = op[1]
+
+
 def run_ops(capacity: int, ops, depth: int, **layout) -> None:
     book = OrderBook("TEST", capacity, **layout)
     ref = ReferenceBook("TEST", capacity)
     for op in ops:
-        kind = op[0]
-        if kind == "apply":
-            _, side, levels = op
-            px = [p for p, _ in levels]
-            qv = [q for _, q in levels]
-            ref.apply_levels(side, px, qv)
-            book.apply_levels(side, np.array(px, dtype=np.float64), np.array(qv, dtype=np.float64))
-        elif kind == "apply_one":
-            _, side, (p, q) = op
-            ref.apply_levels(side, [p], [q])
-            book.apply_level(side, p, q)
-        elif kind == "snapshot":
-            _, bids, asks, uid = op
-            ref.load_snapshot(bids, asks, uid)
-            book.load_snapshot(bids, asks, uid)
-        elif kind == "truncate":
-            ref.truncate(op[1])
-            book.truncate(op[1])
-        elif kind == "clear":
-            ref.clear()
-            book.clear()
-        else:
-            ref.last_update_id = op[1]
-            book.last_update_id = op[1]
+        apply_op(book, ref, op)
         assert_same(book, ref, depth)
         assert_same(book.copy(), ref, depth)
 
@@ -302,26 +307,7 @@ def test_top_region_cache_matches_reference(capacity, ops, depth, other, ticks):
     book = OrderBook("TEST", capacity, ladder_ticks=ticks)
     ref = ReferenceBook("TEST", capacity)
     for i, op in enumerate(ops):
-        kind = op[0]
-        if kind == "apply":
-            _, side, levels = op
-            ref.apply_levels(side, [p for p, _ in levels], [q for _, q in levels])
-            book.apply_levels(side, np.array([p for p, _ in levels], dtype=np.float64),
-                              np.array([q for _, q in levels], dtype=np.float64))
-        elif kind == "apply_one":
-            _, side, (p, q) = op
-            ref.apply_levels(side, [p], [q])
-            book.apply_level(side, p, q)
-        elif kind == "snapshot":
-            _, bids, asks, uid = op
-            ref.load_snapshot(bids, asks, uid)
-            book.load_snapshot(bids, asks, uid)
-        elif kind == "truncate":
-            ref.truncate(op[1])
-            book.truncate(op[1])
-        elif kind == "clear":
-            ref.clear()
-            book.clear()
+        apply_op(book, ref, op)
         _check_region(book, ref, depth)
         _check_region(book, ref, depth)   # a kept region, read twice
         if i % 5 == 4:
