@@ -24,9 +24,11 @@ cdef class FrameSink:
     cdef public bint data_seen
     # None (the default: one pointer test per frame), or the recording's tap, run before the parser.
     cdef public FrameRecorder recorder
+    cdef readonly int64_t recorder_errors   # recorder calls that raised (reported to on_error; the frame still decoded)
 
     # The C entry of a compiled transport: ``data[0:n]`` is valid only during the call. Never raises for a
     # frame the parser rejects (counted, passed to on_error); -1 only for what must end the connection.
     cdef int c_frame(self, const char* data, Py_ssize_t n, int64_t recv_ns) except -1
+    cdef int _recorder_failed(self, object exc) except -1
     cdef int _route(self, int message_type, object raw) except -1
     cdef int _rejected(self, object exc) except -1

@@ -18,6 +18,7 @@ class FrameSink:
     last_frame_ns: int
     data_seen: bool
     recorder: FrameRecorder | None
+    recorder_errors: int
     def __init__(self, feed: Callable[[Any, int], int], on_control: Callable[[int, Any], Any],
                  on_error: Callable[[BaseException], Any]) -> None: ...
     def __call__(self, raw: Any, recv_ns: int) -> None: ...

@@ -80,7 +80,10 @@ cdef class FrameSink:
         self.bytes += n
         self.last_frame_ns = recv_ns
         if self.recorder is not None:
-            self.recorder.c_record(data, n, recv_ns)
+            try:
+                self.recorder.c_record(data, n, recv_ns)
+            except Exception as exc:
+                self._recorder_failed(exc)
         try:
             if decoder is not None:
                 message_type = decoder.c_feed(data, n, recv_ns)
@@ -99,7 +102,10 @@ cdef class FrameSink:
         self.bytes += len(raw)
         self.last_frame_ns = recv_ns
         if self.recorder is not None:
-            self.recorder.record(raw, recv_ns)
+            try:
+                self.recorder.record(raw, recv_ns)
+            except Exception as exc:
+                self._recorder_failed(exc)
         try:
             message_type = self._feed(raw, recv_ns)
         except Exception as exc:
@@ -113,6 +119,15 @@ cdef class FrameSink:
 
     cdef int _route(self, int message_type, object raw) except -1:
         self.on_control(message_type, raw)
+        return 0
+
+    cdef int _recorder_failed(self, object exc) except -1:
+        # A recorder that fails (disk full, closed file) is reported, never allowed to stop the
+        # feed: the frame still goes to the decoder. Not a parse error.
+        self.recorder_errors += 1
+        wrapped = FeedError(f"recorder raised {type(exc).__name__}: {exc}")
+        wrapped.__cause__ = exc
+        self.on_error(wrapped)
         return 0
 
     cdef int _rejected(self, object exc) except -1:
