@@ -32,3 +32,4 @@ cdef class BusDecoder:
     cdef double* _scratch             # 4 * 65535 doubles: bid px, bid qty, ask px, ask qty
     cdef int c_feed(self, const unsigned char* p, Py_ssize_t n) except -1
     cdef int _invalidate(self, FollowedStream st, str reason, int64_t uid, int64_t ts, int64_t recv) except -1
+    cdef int _status(self, FollowedStream st, bint valid, str reason, int64_t uid, int64_t ts, int64_t recv) except -1

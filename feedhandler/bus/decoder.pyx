@@ -18,7 +18,7 @@ import numpy as np
 
 from feedhandler.book.orderbook cimport OrderBook
 from feedhandler.core.dispatch cimport EventDispatcher
-from feedhandler.events.events cimport BookStatus, BookTicker, BookUpdate, EventPool, Kline, Ticker, Trade
+from feedhandler.events.events cimport BookStatus, BookTicker, BookUpdate, Event, EventPool, Kline, Ticker, Trade
 from feedhandler.sinks.wire cimport (FLAG_EXCHANGE_SNAPSHOT, FLAG_VALID, LEVEL_BYTES, MSG_HEADER, REC_BOOK_DELTA,
                                      REC_BOOK_SNAPSHOT, REC_BOOK_TICKER, REC_HEADER, REC_KLINE, REC_STATUS,
                                      REC_TICKER, REC_TRADE, WIRE_MAGIC, pad8)
@@ -85,6 +85,16 @@ cdef Py_ssize_t body_size(int kind, const unsigned char* r) noexcept:
     if kind == REC_KLINE:
         return 72 + pad8(text)
     return -1
+
+
+cdef inline Event _stamped(EventPool pool, FollowedStream st, int64_t ts, int64_t recv):
+    # The next pooled event of ``pool`` with the fields every event carries set from the stream.
+    cdef Event ev = <Event>pool.acquire()
+    ev.exchange = st.exchange
+    ev.symbol = st.symbol
+    ev.exchange_ts_ns = ts
+    ev.recv_ns = recv
+    return ev
 
 
 @cython.final
@@ -157,20 +167,17 @@ cdef class BusDecoder:
                 self._invalidate(st, reason, st.book.last_update_id, 0, 0)
 
     cdef int _invalidate(self, FollowedStream st, str reason, int64_t uid, int64_t ts, int64_t recv) except -1:
-        cdef BookStatus ev
         if not st.valid:
             return 0
         st.valid = False
-        ev = <BookStatus>self._statuses.acquire()
-        ev.exchange = st.exchange
-        ev.symbol = st.symbol
-        ev.exchange_ts_ns = ts
-        ev.recv_ns = recv
-        ev.valid = False
+        return self._status(st, False, reason, uid, ts, recv)
+
+    cdef int _status(self, FollowedStream st, bint valid, str reason, int64_t uid, int64_t ts, int64_t recv) except -1:
+        cdef BookStatus ev = <BookStatus>_stamped(self._statuses, st, ts, recv)
+        ev.valid = valid
         ev.reason = reason
         ev.update_id = uid
-        self.dispatcher.emit(ev)
-        return 0
+        return self.dispatcher.emit(ev)
 
     @cython.boundscheck(False)
     @cython.wraparound(False)
@@ -185,7 +192,6 @@ cdef class BusDecoder:
         cdef FollowedStream st
         cdef OrderBook book
         cdef BookUpdate up
-        cdef BookStatus stv
         cdef Trade tr
         cdef BookTicker tk
         cdef Ticker t24
@@ -306,20 +312,8 @@ cdef class BusDecoder:
                     continue
                 if kind == REC_BOOK_SNAPSHOT and not st.valid:
                     st.valid = True
-                    stv = <BookStatus>self._statuses.acquire()
-                    stv.exchange = st.exchange
-                    stv.symbol = st.symbol
-                    stv.exchange_ts_ns = ts
-                    stv.recv_ns = recv
-                    stv.valid = True
-                    stv.reason = ""
-                    stv.update_id = last_id
-                    self.dispatcher.emit(stv)
-                up = <BookUpdate>self._updates.acquire()
-                up.exchange = st.exchange
-                up.symbol = st.symbol
-                up.exchange_ts_ns = ts
-                up.recv_ns = recv
+                    self._status(st, True, "", last_id, ts, recv)
+                up = <BookUpdate>_stamped(self._updates, st, ts, recv)
                 up.book = book
                 up.first_update_id = first_id
                 up.last_update_id = last_id
@@ -332,11 +326,7 @@ cdef class BusDecoder:
                     self._invalidate(st, "publisher: " + (<const char*>(r + REC_HEADER))[:get_u16(r + 6)].decode("utf-8", "replace"),
                                      last_id, ts, recv)
             elif kind == REC_TRADE:
-                tr = <Trade>self._trades.acquire()
-                tr.exchange = st.exchange
-                tr.symbol = st.symbol
-                tr.exchange_ts_ns = ts
-                tr.recv_ns = recv
+                tr = <Trade>_stamped(self._trades, st, ts, recv)
                 tr.price = get_f64(r + REC_HEADER)
                 tr.qty = get_f64(r + REC_HEADER + 8)
                 tr.side = <int>get_i64(r + REC_HEADER + 16)
@@ -344,11 +334,7 @@ cdef class BusDecoder:
                 tr.trade_id_str = (<const char*>(r + REC_HEADER + 32))[:get_u16(r + 6)].decode("utf-8", "replace") if get_u16(r + 6) else ""
                 self.dispatcher.emit(tr)
             elif kind == REC_BOOK_TICKER:
-                tk = <BookTicker>self._tickers.acquire()
-                tk.exchange = st.exchange
-                tk.symbol = st.symbol
-                tk.exchange_ts_ns = ts
-                tk.recv_ns = recv
+                tk = <BookTicker>_stamped(self._tickers, st, ts, recv)
                 tk.bid_price = get_f64(r + REC_HEADER)
                 tk.bid_qty = get_f64(r + REC_HEADER + 8)
                 tk.ask_price = get_f64(r + REC_HEADER + 16)
@@ -356,11 +342,7 @@ cdef class BusDecoder:
                 tk.update_id = last_id
                 self.dispatcher.emit(tk)
             elif kind == REC_TICKER:
-                t24 = <Ticker>self._tickers24.acquire()
-                t24.exchange = st.exchange
-                t24.symbol = st.symbol
-                t24.exchange_ts_ns = ts
-                t24.recv_ns = recv
+                t24 = <Ticker>_stamped(self._tickers24, st, ts, recv)
                 t24.last = get_f64(r + REC_HEADER)
                 t24.high = get_f64(r + REC_HEADER + 8)
                 t24.low = get_f64(r + REC_HEADER + 16)
@@ -369,11 +351,7 @@ cdef class BusDecoder:
                 t24.change_pct = get_f64(r + REC_HEADER + 40)
                 self.dispatcher.emit(t24)
             elif kind == REC_KLINE:
-                kl = <Kline>self._klines.acquire()
-                kl.exchange = st.exchange
-                kl.symbol = st.symbol
-                kl.exchange_ts_ns = ts
-                kl.recv_ns = recv
+                kl = <Kline>_stamped(self._klines, st, ts, recv)
                 kl.interval = (<const char*>(r + REC_HEADER + 72))[:get_u16(r + 6)].decode("utf-8", "replace")
                 kl.open_time_ns = get_i64(r + REC_HEADER)
                 kl.close_time_ns = get_i64(r + REC_HEADER + 8)

@@ -18,6 +18,7 @@ import logging
 from typing import Any, Callable, Iterable
 
 from ..core.errors import ParseError
+from .connection import NatsConnection
 from .decoder import BusDecoder
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 CHANNELS = ("book", "trades", "book_ticker", "ticker", "kline")
 
 
-class BookFollower:
+class BookFollower(NatsConnection):
     """Follow books and events published by ``NatsSink``.
 
     Parameters
@@ -95,12 +96,7 @@ class BookFollower:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> "BookFollower":
-        import nats
-
-        self._nc = await nats.connect(
-            self.servers, allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.05,
-            connect_timeout=2, disconnected_cb=self._on_disconnected, reconnected_cb=self._on_reconnected,
-            error_cb=self._on_error)
+        await self._connect()
         await self._subscribe()
         return self
 
@@ -109,12 +105,6 @@ class BookFollower:
         if self._nc is not None:
             await self._nc.close()
             self._nc = None
-
-    async def __aenter__(self) -> "BookFollower":
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def _subscribe(self) -> None:
         if not self.jetstream:

@@ -105,6 +105,21 @@ cdef inline uint64_t* u64(char* p) noexcept:
     return <uint64_t*>p
 
 
+cdef inline uint64_t _slot_begin(char* s) noexcept:
+    # The slot's seqlock made odd (being written); its value is handed to _slot_end. One writer per slot.
+    cdef uint64_t seq = fh_load_relaxed(u64(s))
+    fh_store_relaxed(u64(s), seq | 1)
+    fh_fence_release()
+    return seq
+
+
+cdef inline void _slot_end(char* s, uint64_t seq, uint32_t valid, uint32_t writer) noexcept:
+    # The slot's validity and writer pid, then the seqlock made even again (the slot is complete).
+    (<uint32_t*>(s + 40))[0] = valid
+    (<uint32_t*>(s + 44))[0] = writer
+    fh_store_release(u64(s), (seq | 1) + 1)
+
+
 @cython.final
 cdef class ShmTable:
     """The table and rings of one run. ``create`` (the supervisor) or ``open`` (writers, readers)."""
@@ -216,6 +231,7 @@ cdef class ShmWriterSink(EventSink):
             return self._last_slot
         i = self._slot_of.get(symbol)
         if i is None:
+            self.unknown += 1
             return -1
         self._last_sym = symbol
         self._last_slot = i
@@ -244,70 +260,70 @@ cdef class ShmWriterSink(EventSink):
 
     @cython.boundscheck(False)
     @cython.wraparound(False)
-    cdef int capture(self, Event ev) except -1:
-        # Level copies: i < n <= depth (the slot holds depth levels per side) and i < the book's used count.
+    cdef int on_book_update(self, BookUpdate ev) except -1:
+        # Level copies: n <= depth levels per side (c_top_pairs returns at most depth), and the slot
+        # holds depth levels per side.
         cdef Py_ssize_t slot = self._lookup(ev.symbol)
         cdef char* s
-        cdef double* out
         cdef OrderBook book
         cdef Py_ssize_t side, n, depth
         cdef const double* pairs[2]
         cdef Py_ssize_t nlev[2]
         cdef uint64_t seq
         if slot < 0:
-            self.unknown += 1
             return 0
-        if isinstance(ev, BookUpdate):
-            book = <OrderBook?>(<BookUpdate>ev).book
-            depth = self._t.depth
-            s = self._t._slot(slot)
-            # the best levels, best first, as (price, qty) pairs (the book's public C API), gathered
-            # before the slot is marked busy so that the seqlock's critical section is only copies
-            nlev[0] = book.c_top_pairs(0, depth, &pairs[0])
-            nlev[1] = book.c_top_pairs(1, depth, &pairs[1])
-            seq = fh_load_relaxed(u64(s))
-            fh_store_relaxed(u64(s), (seq | 1) + (0 if seq & 1 else 0))   # odd: being written
-            fh_fence_release()
-            (<int64_t*>(s + 8))[0] = (<BookUpdate>ev).last_update_id
-            (<int64_t*>(s + 16))[0] = ev.exchange_ts_ns
-            (<int64_t*>(s + 24))[0] = ev.recv_ns
-            for side in range(2):
-                n = nlev[side]
-                out = <double*>(s + SLOT_HEADER + side * 16 * depth)
-                memcpy(out, pairs[side], 2 * n * sizeof(double))
-                (<uint32_t*>(s + 32 + 4 * side))[0] = <uint32_t>n
-            (<uint32_t*>(s + 40))[0] = 1
-            (<uint32_t*>(s + 44))[0] = self._writer
-            fh_store_release(u64(s), (seq | 1) + 1)                        # even: complete
-            self._push(1, slot, ev, (<BookUpdate>ev).last_update_id, book.c_best_bid_price(),
-                       book.c_best_bid_qty(), book.c_best_ask_price(), book.c_best_ask_qty())
-        elif isinstance(ev, BookStatus):
-            s = self._t._slot(slot)
-            seq = fh_load_relaxed(u64(s))
-            fh_store_relaxed(u64(s), seq | 1)
-            fh_fence_release()
-            (<uint32_t*>(s + 40))[0] = 1 if (<BookStatus>ev).valid else 0
-            (<uint32_t*>(s + 44))[0] = self._writer
-            fh_store_release(u64(s), (seq | 1) + 1)
-            self._push(2, slot, ev, (<BookStatus>ev).update_id, 1.0 if (<BookStatus>ev).valid else 0.0, 0, 0, 0)
-        elif isinstance(ev, Trade):
-            self._push(3, slot, ev, (<Trade>ev).trade_id, (<Trade>ev).price, (<Trade>ev).qty, (<Trade>ev).side, 0)
-        elif isinstance(ev, BookTicker):
-            self._push(4, slot, ev, (<BookTicker>ev).update_id, (<BookTicker>ev).bid_price, (<BookTicker>ev).bid_qty,
-                       (<BookTicker>ev).ask_price, (<BookTicker>ev).ask_qty)
+        book = <OrderBook?>ev.book
+        depth = self._t.depth
+        s = self._t._slot(slot)
+        # the best levels, best first, as (price, qty) pairs (the book's public C API), gathered
+        # before the slot is marked busy so that the seqlock's critical section is only copies
+        nlev[0] = book.c_top_pairs(0, depth, &pairs[0])
+        nlev[1] = book.c_top_pairs(1, depth, &pairs[1])
+        seq = _slot_begin(s)
+        (<int64_t*>(s + 8))[0] = ev.last_update_id
+        (<int64_t*>(s + 16))[0] = ev.exchange_ts_ns
+        (<int64_t*>(s + 24))[0] = ev.recv_ns
+        for side in range(2):
+            n = nlev[side]
+            memcpy(s + SLOT_HEADER + side * 16 * depth, pairs[side], 2 * n * sizeof(double))
+            (<uint32_t*>(s + 32 + 4 * side))[0] = <uint32_t>n
+        _slot_end(s, seq, 1, self._writer)
+        self._push(1, slot, ev, ev.last_update_id, book.c_best_bid_price(), book.c_best_bid_qty(),
+                   book.c_best_ask_price(), book.c_best_ask_qty())
+        return 0
+
+    cdef int on_book_status(self, BookStatus ev) except -1:
+        cdef Py_ssize_t slot = self._lookup(ev.symbol)
+        cdef char* s
+        if slot < 0:
+            return 0
+        s = self._t._slot(slot)
+        _slot_end(s, _slot_begin(s), 1 if ev.valid else 0, self._writer)
+        self._push(2, slot, ev, ev.update_id, 1.0 if ev.valid else 0.0, 0, 0, 0)
+        return 0
+
+    cdef int on_trade(self, Trade ev) except -1:
+        cdef Py_ssize_t slot = self._lookup(ev.symbol)
+        if slot >= 0:
+            self._push(3, slot, ev, ev.trade_id, ev.price, ev.qty, ev.side, 0)
+        return 0
+
+    cdef int on_book_ticker(self, BookTicker ev) except -1:
+        cdef Py_ssize_t slot = self._lookup(ev.symbol)
+        if slot >= 0:
+            self._push(4, slot, ev, ev.update_id, ev.bid_price, ev.bid_qty, ev.ask_price, ev.ask_qty)
+        return 0
+
+    cdef int on_other_event(self, object ev) except -1:
+        self._lookup((<Event?>ev).symbol)   # not in the ring; counted in ``unknown`` if it has no slot
         return 0
 
     def invalidate_all(self):
         """Mark this exchange's slots invalid (a new writer starts: its books are not built yet)."""
         cdef char* s
-        cdef uint64_t seq
         for i in self._slot_of.values():
             s = self._t._slot(i)
-            seq = fh_load_relaxed(u64(s))
-            fh_store_relaxed(u64(s), seq | 1)
-            fh_fence_release()
-            (<uint32_t*>(s + 40))[0] = 0
-            fh_store_release(u64(s), (seq | 1) + 1)
+            _slot_end(s, _slot_begin(s), 0, self._writer)
 
 
 class ShmWriter:

@@ -1,7 +1,7 @@
 """Sinks: where normalized events go besides the user's handler (NATS, shared memory).
 
-``SinkTap(sinks, handler)`` is the manager's ``message_handler``; each sink is an ``EventSink`` called
-from C for every event. ``NatsSink`` publishes to NATS; ``feedhandler.shm`` writes shared memory.
+``SinkTap(sinks, handler)`` is the manager's ``message_handler``, a compiled ``Consumer``; each sink is
+an ``EventSink`` (a ``Consumer`` too) called from C for every event. ``NatsSink`` publishes to NATS; ``feedhandler.shm`` writes shared memory.
 """
 from .encoder import CHANNEL_NAMES, BusEncoder, EventSink, SinkTap, subject_token
 

@@ -2,19 +2,23 @@
 """C-level header of the event sinks (``cimport feedhandler.sinks.encoder``)."""
 from libc.stdint cimport int64_t, uint64_t
 
+from feedhandler.core.consumer cimport Consumer
 from feedhandler.events.events cimport Event
 
 
-cdef class EventSink:
-    """A consumer of normalized events, called from C by :class:`SinkTap` (no Python frame)."""
-    # Take ``ev`` (valid only during the call: copy what you keep). -1 with an exception set on failure.
-    cdef int capture(self, Event ev) except -1
+cdef class EventSink(Consumer):
+    """A consumer of normalized events: a compiled ``Consumer`` (override its ``on_*`` methods), called
+    from C by :class:`SinkTap`. Events are valid only during the call: copy what you keep."""
 
 
-cdef class SinkTap:
-    """The feed's handler: every event goes to each sink (C calls), then to the user's handler."""
+cdef class SinkTap(Consumer):
+    """The feed's handler: every event goes to each sink (C calls), then to the user's handler.
+
+    A ``Consumer`` itself, so the feed's dispatcher reaches it with a C call: no Python call per
+    event unless the user's handler is a Python callable."""
     cdef readonly tuple sinks
     cdef readonly object handler
+    cdef Consumer _consumer     # the handler when it is a compiled Consumer (called from C), else None
     cdef Py_ssize_t _n
     cdef void** _sinks          # borrowed EventSink pointers, kept alive by ``sinks``
 
@@ -59,10 +63,6 @@ cdef class BusEncoder(EventSink):
     cdef char* _record(self, _Stream st, int kind, int flags, int64_t seq, Event ev,
                        int64_t first_id, int64_t last_id) noexcept
     cdef void _end_record(self, _Stream st, Py_ssize_t size) noexcept
+    cdef char* _put(self, _Stream st, int kind, int flags, Event ev, int64_t first_id, int64_t last_id,
+                    Py_ssize_t body, str text) except NULL
     cdef int _seal(self, _Stream st) except -1
-    cdef int _book(self, object ev) except -1
-    cdef int _status(self, object ev) except -1
-    cdef int _trade(self, object ev) except -1
-    cdef int _ticker(self, object ev) except -1
-    cdef int _ticker24(self, object ev) except -1
-    cdef int _kline(self, object ev) except -1

@@ -1,19 +1,20 @@
 from typing import Any, Callable, Iterable
 
+from feedhandler.core.consumer import Consumer
+
 CHANNEL_NAMES: tuple[str, ...]
 
 def subject_token(name: str) -> str: ...
 
-class EventSink:
+class EventSink(Consumer):
     def deliver(self, ev: Any) -> None: ...
 
-class SinkTap:
+class SinkTap(Consumer):
     @property
     def sinks(self) -> tuple[EventSink, ...]: ...
     @property
     def handler(self) -> Callable[[Any], Any] | None: ...
     def __init__(self, sinks: Iterable[EventSink] = ..., handler: Callable[[Any], Any] | None = ...) -> None: ...
-    def __call__(self, ev: Any) -> None: ...
 
 class BusEncoder(EventSink):
     exchange: str

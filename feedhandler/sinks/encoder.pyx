@@ -1,9 +1,10 @@
 # cython: language_level=3
 """Event sinks: the tap that feeds them from the hot path, and the bus encoder.
 
-:class:`SinkTap` is the callable given to the manager as ``message_handler``: the feed makes its one
-Python-level call per event into it, and it hands the event to each :class:`EventSink` by a C call,
-then calls the user's handler (if any). :class:`BusEncoder` turns events into the fixed binary layout
+:class:`SinkTap` is the ``message_handler`` given to the manager: a compiled ``Consumer``, so the
+feed's dispatcher reaches it by a C call; it hands the event to each :class:`EventSink` (a ``Consumer``
+too) by a C call, then to the user's handler (if any: the only Python call per event, when it is a
+Python callable). :class:`BusEncoder` turns events into the fixed binary layout
 of ``wire.pxd``, in preallocated per-stream batches; a transport (``NatsSink``) takes the sealed
 batches with :meth:`BusEncoder.take` once per event-loop round.
 
@@ -31,6 +32,7 @@ import sys
 import numpy as np
 
 from feedhandler.book.orderbook cimport OrderBook
+from feedhandler.core.consumer cimport Consumer
 from feedhandler.events.events cimport BookStatus, BookTicker, BookUpdate, Event, Kline, Ticker, Trade
 from feedhandler.sinks.wire cimport (FLAG_EXCHANGE_SNAPSHOT, FLAG_VALID, LEVEL_BYTES, MAX_TEXT, MSG_HEADER,
                                      REC_BOOK_DELTA, REC_BOOK_SNAPSHOT, REC_BOOK_TICKER, REC_HEADER, REC_KLINE,
@@ -70,18 +72,20 @@ cdef inline void put_f64(char* p, double v) noexcept:
     memcpy(p, &v, 8)
 
 
-cdef class EventSink:
-    cdef int capture(self, Event ev) except -1:
-        raise NotImplementedError(f"{type(self).__name__} must implement capture()")
+cdef class EventSink(Consumer):
+    """Base of the sinks: a compiled ``Consumer`` (override ``on_book_update``, ``on_trade``, ...)."""
 
     def deliver(self, ev):
-        """Python entry to ``capture`` (tests, pure-Python producers)."""
-        self.capture(<Event?>ev)
+        """Python entry (tests, pure-Python producers): route ``ev`` to its method."""
+        self.c_event(<Event?>ev)
 
 
 @cython.final
-cdef class SinkTap:
+cdef class SinkTap(Consumer):
     """The feed's handler: hands each event to every sink (C calls), then to ``handler``.
+
+    A compiled ``Consumer``: the feed's dispatcher calls it from C, so with no handler (or a compiled
+    ``Consumer`` as the handler) no Python call is made per event.
 
     Parameters
     ----------
@@ -97,6 +101,7 @@ cdef class SinkTap:
             if not isinstance(s, EventSink):
                 raise TypeError(f"a sink must be an EventSink, got {type(s).__name__}")
         self.handler = handler
+        self._consumer = <Consumer>handler if isinstance(handler, Consumer) else None
         self._n = len(self.sinks)
         self._sinks = <void**>malloc(max(self._n, 1) * sizeof(void*))
         if self._sinks == NULL:
@@ -107,13 +112,16 @@ cdef class SinkTap:
     def __dealloc__(self):
         free(self._sinks)
 
-    def __call__(self, ev):
+    cdef int c_event(self, object event) except -1:
+        # Overrides Consumer's dispatch: every sink routes the event itself (one C call each).
         cdef Py_ssize_t i
-        cdef Event e = <Event?>ev
         for i in range(self._n):
-            (<EventSink>self._sinks[i]).capture(e)
+            (<Consumer>self._sinks[i]).c_event(event)
+        if self._consumer is not None:
+            return self._consumer.c_event(event)
         if self.handler is not None:
-            self.handler(ev)
+            self.handler(event)
+        return 0
 
 
 @cython.final
@@ -209,23 +217,7 @@ cdef class BusEncoder(EventSink):
                 "unsupported": self.unsupported,
                 "streams": sum(st is not None for group in self._streams.values() for st in group)}
 
-    # ------------------------------------------------------------------ capture
-
-    cdef int capture(self, Event ev) except -1:
-        if isinstance(ev, BookUpdate):
-            return self._book(ev)
-        if isinstance(ev, Trade):
-            return self._trade(ev)
-        if isinstance(ev, BookTicker):
-            return self._ticker(ev)
-        if isinstance(ev, BookStatus):
-            return self._status(ev)
-        if isinstance(ev, Ticker):
-            return self._ticker24(ev)
-        if isinstance(ev, Kline):
-            return self._kline(ev)
-        self.unsupported += 1
-        return 0
+    # ------------------------------------------------------------------ events (Consumer's dispatch)
 
     cdef _Stream _stream(self, str symbol, int channel):
         cdef list group
@@ -312,13 +304,12 @@ cdef class BusEncoder(EventSink):
 
     @cython.boundscheck(False)
     @cython.wraparound(False)
-    cdef int _book(self, object event) except -1:
+    cdef int on_book_update(self, BookUpdate u) except -1:
         # Bounds: the book's top region (c_top_region) holds n levels at [0, n); the mirror holds
         # m_n[s] <= depth levels at [0, m_n[s]); the output holds at most m_n + n levels per side,
         # reserved by _room before anything is written. Both the book and the mirror keep their
         # best level at the END (the book's own orientation), so an unchanged top is one memcmp and
         # the mirror update one memcpy.
-        cdef BookUpdate u = <BookUpdate>event
         cdef OrderBook b = <OrderBook?>u.book
         cdef _Stream st = self._stream(u.symbol, CH_BOOK)
         cdef Py_ssize_t nside[2]
@@ -412,93 +403,76 @@ cdef class BusEncoder(EventSink):
             self.snapshots += 1
         return 0
 
-    cdef int _status(self, object event) except -1:
-        cdef BookStatus e = <BookStatus>event
-        cdef _Stream st = self._stream(e.symbol, CH_BOOK)
-        cdef bytes text = (e.reason or "").encode("utf-8", "replace")[:MAX_STATUS_TEXT]
-        cdef Py_ssize_t tl = len(text)
+    cdef char* _put(self, _Stream st, int kind, int flags, Event ev, int64_t first_id, int64_t last_id,
+                    Py_ssize_t body, str text) except NULL:
+        # One record of a fixed ``body`` (bytes) then ``text`` (UTF-8, at most MAX_STATUS_TEXT bytes): room
+        # reserved, header and text written, the record closed; the caller writes the body into it.
+        cdef bytes tb = text.encode("utf-8", "replace")[:MAX_STATUS_TEXT] if text else b""
+        cdef Py_ssize_t tl = len(tb)
         cdef char* r
-        self._room(st, REC_HEADER + pad8(tl))
+        self._room(st, REC_HEADER + body + pad8(tl))
         st.seq += 1
-        r = self._record(st, REC_STATUS, FLAG_VALID if e.valid else 0, st.seq, e, e.update_id, e.update_id)
+        r = self._record(st, kind, flags, st.seq, ev, first_id, last_id)
         put_u16(r + 6, <uint16_t>tl)
-        memcpy(r + REC_HEADER, <char*>text, tl)
-        self._end_record(st, REC_HEADER + tl)
+        if tl:
+            memcpy(r + REC_HEADER + body, <char*>tb, tl)
+        self._end_record(st, REC_HEADER + body + tl)
+        return r
+
+    cdef int on_book_status(self, BookStatus e) except -1:
+        cdef _Stream st = self._stream(e.symbol, CH_BOOK)
+        self._put(st, REC_STATUS, FLAG_VALID if e.valid else 0, e, e.update_id, e.update_id, 0, e.reason)
         if not e.valid:
             st.primed = False
             st.m_n[0] = 0
             st.m_n[1] = 0
         return 0
 
-    cdef int _trade(self, object event) except -1:
-        cdef Trade t = <Trade>event
-        cdef _Stream st = self._stream(t.symbol, CH_TRADES)
-        cdef bytes text = t.trade_id_str.encode("utf-8", "replace")[:MAX_STATUS_TEXT] if t.trade_id_str else b""
-        cdef Py_ssize_t tl = len(text)
-        cdef char* r
-        self._room(st, REC_HEADER + 32 + pad8(tl))
-        st.seq += 1
-        r = self._record(st, REC_TRADE, 0, st.seq, t, t.trade_id, t.trade_id)
-        put_u16(r + 6, <uint16_t>tl)
+    cdef int on_trade(self, Trade t) except -1:
+        cdef char* r = self._put(self._stream(t.symbol, CH_TRADES), REC_TRADE, 0, t, t.trade_id, t.trade_id, 32,
+                                 t.trade_id_str)
         put_f64(r + REC_HEADER, t.price)
         put_f64(r + REC_HEADER + 8, t.qty)
         put_i64(r + REC_HEADER + 16, t.side)
         put_i64(r + REC_HEADER + 24, t.trade_id)
-        if tl:
-            memcpy(r + REC_HEADER + 32, <char*>text, tl)
-        self._end_record(st, REC_HEADER + 32 + tl)
         return 0
 
-    cdef int _ticker(self, object event) except -1:
-        cdef BookTicker t = <BookTicker>event
-        cdef _Stream st = self._stream(t.symbol, CH_BOOK_TICKER)
-        cdef char* r
-        self._room(st, REC_HEADER + 32)
-        st.seq += 1
-        r = self._record(st, REC_BOOK_TICKER, FLAG_VALID, st.seq, t, t.update_id, t.update_id)
+    cdef int on_book_ticker(self, BookTicker t) except -1:
+        cdef char* r = self._put(self._stream(t.symbol, CH_BOOK_TICKER), REC_BOOK_TICKER, FLAG_VALID, t,
+                                 t.update_id, t.update_id, 32, None)
         put_f64(r + REC_HEADER, t.bid_price)
         put_f64(r + REC_HEADER + 8, t.bid_qty)
         put_f64(r + REC_HEADER + 16, t.ask_price)
         put_f64(r + REC_HEADER + 24, t.ask_qty)
-        self._end_record(st, REC_HEADER + 32)
         return 0
 
-    cdef int _ticker24(self, object event) except -1:
-        cdef Ticker t = <Ticker>event
-        cdef _Stream st = self._stream(t.symbol, CH_TICKER)
+    cdef int on_other_event(self, object event) except -1:
+        # Ticker and Kline; private events (orders, fills, balances) are not published.
         cdef char* r
-        self._room(st, REC_HEADER + 48)
-        st.seq += 1
-        r = self._record(st, REC_TICKER, 0, st.seq, t, 0, 0)
-        put_f64(r + REC_HEADER, t.last)
-        put_f64(r + REC_HEADER + 8, t.high)
-        put_f64(r + REC_HEADER + 16, t.low)
-        put_f64(r + REC_HEADER + 24, t.volume)
-        put_f64(r + REC_HEADER + 32, t.quote_volume)
-        put_f64(r + REC_HEADER + 40, t.change_pct)
-        self._end_record(st, REC_HEADER + 48)
-        return 0
-
-    cdef int _kline(self, object event) except -1:
-        cdef Kline k = <Kline>event
-        cdef _Stream st = self._stream(k.symbol, CH_KLINE)
-        cdef bytes text = (k.interval or "").encode("utf-8", "replace")[:MAX_STATUS_TEXT]
-        cdef Py_ssize_t tl = len(text)
-        cdef char* r
-        self._room(st, REC_HEADER + 72 + pad8(tl))
-        st.seq += 1
-        r = self._record(st, REC_KLINE, 0, st.seq, k, k.open_time_ns, k.close_time_ns)
-        put_u16(r + 6, <uint16_t>tl)
-        put_i64(r + REC_HEADER, k.open_time_ns)
-        put_i64(r + REC_HEADER + 8, k.close_time_ns)
-        put_f64(r + REC_HEADER + 16, k.open)
-        put_f64(r + REC_HEADER + 24, k.high)
-        put_f64(r + REC_HEADER + 32, k.low)
-        put_f64(r + REC_HEADER + 40, k.close)
-        put_f64(r + REC_HEADER + 48, k.volume)
-        put_f64(r + REC_HEADER + 56, k.quote_volume)
-        put_i64(r + REC_HEADER + 64, 1 if k.closed else 0)
-        if tl:
-            memcpy(r + REC_HEADER + 72, <char*>text, tl)
-        self._end_record(st, REC_HEADER + 72 + tl)
+        cdef Ticker t
+        cdef Kline k
+        if type(event) is Ticker:
+            t = <Ticker>event
+            r = self._put(self._stream(t.symbol, CH_TICKER), REC_TICKER, 0, t, 0, 0, 48, None)
+            put_f64(r + REC_HEADER, t.last)
+            put_f64(r + REC_HEADER + 8, t.high)
+            put_f64(r + REC_HEADER + 16, t.low)
+            put_f64(r + REC_HEADER + 24, t.volume)
+            put_f64(r + REC_HEADER + 32, t.quote_volume)
+            put_f64(r + REC_HEADER + 40, t.change_pct)
+        elif type(event) is Kline:
+            k = <Kline>event
+            r = self._put(self._stream(k.symbol, CH_KLINE), REC_KLINE, 0, k, k.open_time_ns, k.close_time_ns, 72,
+                          k.interval)
+            put_i64(r + REC_HEADER, k.open_time_ns)
+            put_i64(r + REC_HEADER + 8, k.close_time_ns)
+            put_f64(r + REC_HEADER + 16, k.open)
+            put_f64(r + REC_HEADER + 24, k.high)
+            put_f64(r + REC_HEADER + 32, k.low)
+            put_f64(r + REC_HEADER + 40, k.close)
+            put_f64(r + REC_HEADER + 48, k.volume)
+            put_f64(r + REC_HEADER + 56, k.quote_volume)
+            put_i64(r + REC_HEADER + 64, 1 if k.closed else 0)
+        else:
+            self.unsupported += 1
         return 0

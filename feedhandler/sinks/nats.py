@@ -20,12 +20,13 @@ import asyncio
 import logging
 from typing import Any, Callable, Iterable
 
+from ..bus.connection import NatsConnection
 from .encoder import BusEncoder, EventSink, SinkTap
 
 log = logging.getLogger(__name__)
 
 
-class NatsSink:
+class NatsSink(NatsConnection):
     """Publish normalized events to NATS.
 
     Parameters
@@ -92,13 +93,7 @@ class NatsSink:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> "NatsSink":
-        import nats
-
-        self._nc = await nats.connect(
-            self.servers, name=self.name, allow_reconnect=True, max_reconnect_attempts=-1,
-            reconnect_time_wait=0.05, connect_timeout=2, pending_size=self.pending_size,
-            disconnected_cb=self._on_disconnected, reconnected_cb=self._on_reconnected,
-            error_cb=self._on_error)
+        await self._connect(name=self.name, pending_size=self.pending_size)
         if self.jetstream:
             await self._ensure_stream()
         self._task = asyncio.create_task(self._run(), name="nats-sink")
@@ -119,12 +114,6 @@ class NatsSink:
                 log.warning("nats sink: final flush failed: %s", exc)
             await self._nc.close()
             self._nc = None
-
-    async def __aenter__(self) -> "NatsSink":
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def flush(self, timeout: float = 5.0) -> None:
         """Publish every pending batch and wait until the server has them."""

@@ -197,6 +197,30 @@ def test_sink_tap_calls_sinks_then_handler():
         SinkTap([object()])
 
 
+def test_sink_tap_is_a_compiled_consumer_of_the_dispatcher():
+    """The feed's dispatcher reaches the tap by a C call; a compiled handler behind it too; errors reported."""
+    from feedhandler.core.dispatch import EventDispatcher
+
+    enc, inner = BusEncoder("sim", depth=5), BusEncoder("sim", depth=5)
+    tap = SinkTap([enc], inner)          # a compiled Consumer as the user's handler: chained from C
+    errors = []
+    disp = EventDispatcher(tap, errors.append)
+    assert disp.consumer is tap
+    pub = Publisher(BusEncoder("sim", depth=5), 3)
+    for i in range(50):
+        pub.step()
+        disp.deliver(BookUpdate(exchange="sim", symbol="X", book=pub.book, first_update_id=i + 1,
+                                last_update_id=i + 1, recv_ns=i, exchange_ts_ns=i, is_snapshot=False))
+        disp.deliver(Trade(exchange="sim", symbol="X", price=1.0, qty=1.0, side=1, trade_id=i))
+    assert enc.records == inner.records == 100 and disp.events == 100
+    assert enc.take() and [p for _, p in inner.take()]    # both encoded the same events
+    # a raising Python handler behind the sinks: the sink still got the event, the error is reported
+    boom = SinkTap([enc], lambda ev: 1 / 0)
+    disp.handler = boom
+    disp.deliver(Trade(exchange="sim", symbol="X", price=1.0, qty=1.0, side=1, trade_id=999))
+    assert enc.records == 101 and disp.handler_errors == 1 and len(errors) == 1
+
+
 def test_slow_transport_drops_with_a_counter_and_bounded_memory():
     enc = BusEncoder("sim", depth=5, batch_bytes=1024, max_pending_batches=2)
     pub = Publisher(enc, 4)

@@ -1,0 +1,45 @@
+"""The NATS connection both ends of the bus hold (``NatsSink`` publishing, ``BookFollower`` reading)."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class NatsConnection:
+    """A NATS client that reconnects without limit, usable as ``async with``.
+
+    Subclasses set ``servers``, implement ``start()`` (calling :meth:`_connect`) and ``close()``, and the
+    three callbacks ``_on_disconnected``, ``_on_reconnected`` and ``_on_error``.
+    """
+
+    servers: list[str]
+    _nc: Any = None
+
+    async def _connect(self, **options: Any) -> None:
+        """Connect to ``servers``: retry every 50 ms for ever, the callbacks wired, ``options`` added."""
+        import nats
+
+        self._nc = await nats.connect(
+            self.servers, allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.05,
+            connect_timeout=2, disconnected_cb=self._on_disconnected, reconnected_cb=self._on_reconnected,
+            error_cb=self._on_error, **options)
+
+    async def start(self) -> Any:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Any:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _on_disconnected(self) -> None:
+        raise NotImplementedError
+
+    async def _on_reconnected(self) -> None:
+        raise NotImplementedError
+
+    async def _on_error(self, exc: BaseException) -> None:
+        raise NotImplementedError
