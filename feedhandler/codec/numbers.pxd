@@ -39,7 +39,7 @@ cdef extern from *:
     #include <stdint.h>
     /* SWAR fast path for the common market-data shape "I.F": 1..7 integer
        digits, a dot in the first 8 bytes, 1..8 fraction digits, n >= 8
-       ("117145.49", "0.10000000", "60000.12000000").  Eight digits are
+       ("117145.49", "0.10000000", "60000.12000000"); n 3..7 goes to fh_short_decimal.  Eight digits are
        converted with three multiplies (Lemire) instead of a serial
        multiply-add chain per digit.  Only s[0:n] is read: the two 8-byte
        loads are at s and s + n - 8, both inside since n >= 8.  Returns 1 and
@@ -58,7 +58,25 @@ cdef extern from *:
                  | (((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4))
                 == 0x3333333333333333ULL);
     }
+    /* The same "I.F" shape when it is shorter than 8 bytes ("0.010", "43000.1": USD-M futures
+       quote fewer decimals than spot): a byte loop over s[0:n] (n < 8), so *m < 10**7. */
+    static inline int fh_short_decimal(const char* s, Py_ssize_t n, uint64_t* m, int* frac) {
+        uint64_t v = 0;
+        Py_ssize_t i, dot = -1;
+        if (n < 3) return 0;
+        for (i = 0; i < n; i++) {
+            unsigned int c = (unsigned char)s[i] - 48u;
+            if (c < 10u) v = v * 10 + c;
+            else if (s[i] == '.' && dot < 0) dot = i;
+            else return 0;
+        }
+        if (dot < 1 || dot == n - 1) return 0;
+        *m = v;
+        *frac = (int)(n - 1 - dot);
+        return 1;
+    }
     static inline int fh_swar_decimal(const char* s, Py_ssize_t n, uint64_t* m, int* frac) {
+        if (n < 8) return fh_short_decimal(s, n, m, frac);
     #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
         static const uint64_t pow10[9] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL,
                                           1000000ULL, 10000000ULL, 100000000ULL};

@@ -222,3 +222,16 @@ def test_fuzz_random_bytes_never_crash_and_follow_the_grammar() -> None:
         pos = rng.randrange(0, n)
         text = (digits[:pos] + "." + digits[pos:] + f"e{rng.randrange(-700, 400)}").encode()
         check_float(text)
+
+
+def test_short_plain_decimals_match_float_bits() -> None:
+    """Every "I.F" text of 3..7 bytes (the short fast path: futures prices such as "0.010") is float()'s
+    bits, and the near misses around it (no digit on one side, two dots, a sign, a letter) follow the grammar."""
+    rng = random.Random(7)
+    for n in range(3, 8):
+        for dot in range(1, n - 1):
+            for _ in range(200):
+                digits = "".join(rng.choice("0123456789") for _ in range(n - 1))
+                check_float((digits[:dot] + "." + digits[dot:]).encode())
+    for text in (b"1.", b".5", b"1..2", b"1.2.3", b"+1.25", b"-0.010", b"1.2e3", b"12a.45", b"1.2 ", b"00.100"):
+        check_float(text)
