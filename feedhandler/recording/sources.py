@@ -19,6 +19,10 @@ Formats (sniffed from the first bytes, never from the file name alone):
 ``frame``
     One captured binary WebSocket payload, as its bytes (``.bin``) or as hex text (``.hex``): a MEXC
     ``PushDataV3ApiWrapper`` (field 1, the channel ``spot@...``), as test suites keep them. No receive time.
+``frame-lines``
+    Captured text frames (or REST bodies) one per line, each a JSON object or array, as test suites keep
+    them (crypto-crawler-rs's ``raw_msg`` samples). No receive time (``recv_ns`` 0); MEXC futures / spot v2
+    pushes (``"channel":"push.*"``) go to :class:`~feedhandler.exchanges.mexc.legacy_json.MexcContractJsonParser`.
 
 The exchange comes from the recording (the fhrec header, cryptofeed's exchange id, the WebSocket
 URL) or, for hftbacktest files, from the frames themselves; the parser is then built by
@@ -44,9 +48,11 @@ __all__ = ["Recording", "open_recording", "detect_format", "FORMATS", "KIND_SENT
 #: Frames the client sent (subscriptions): kept so a replay can count them, never fed to the parser.
 KIND_SENT = 3
 
-FORMATS = ("fhrec", "cryptofeed-v1", "cryptofeed-v3", "hftbacktest", "frame")
+FORMATS = ("fhrec", "cryptofeed-v1", "cryptofeed-v3", "hftbacktest", "frame", "frame-lines")
 #: ``protocol`` option of a MEXC recording of the retired spot v3 JSON push (hftbacktest's MEXC files)
 MEXC_LEGACY_JSON = "json-v3"
+#: ``protocol`` option of MEXC futures (contract) JSON pushes and retired spot v2 pushes
+MEXC_CONTRACT_JSON = "contract-json"
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _MAX_FRAME_FILE = 1 << 20  # a "frame" file is one WebSocket payload
@@ -61,7 +67,7 @@ CRYPTOFEED_EXCHANGES: dict[str, tuple[str, dict[str, Any]]] = {
     "BINANCE_FUTURES": ("binance", {"market": "usdm"}),
     "BINANCE_DELIVERY": ("binance", {"market": "coinm"}),
     "GATEIO": ("gateio", {}),
-    "GATEIO_FUTURES": ("gateio", {}),
+    "GATEIO_FUTURES": ("gateio", {"market": "usdt"}),  # USDT-settled perpetuals (fx-ws.gateio.ws/v4/ws/usdt)
     "MEXC": ("mexc", {}),
     "OKX": ("okx", {}),
     "BYBIT": ("bybit", {}),
@@ -73,6 +79,7 @@ _HOSTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("fstream.binance", "binance", {"market": "usdm"}),
     ("dstream.binance", "binance", {"market": "coinm"}),
     ("binance", "binance", {}),
+    ("fx-ws.gateio.ws", "gateio", {"market": "usdt"}),
     ("gateio.ws", "gateio", {}),
     ("mexc.com", "mexc", {}),
     ("okx.com", "okx", {}),
@@ -222,6 +229,12 @@ def detect_format(path: str | Path) -> str:
         return "cryptofeed-v1"
     if _raw_frame(raw) is not None:
         return "frame"
+    if first[:1] in (b"{", b"[") and not raw.startswith((_GZIP_MAGIC, _ZSTD_MAGIC)):
+        try:
+            json.loads(first)
+            return "frame-lines"
+        except ValueError:
+            pass
     raise RecordingError(f"{path}: not a feedhandler recording, nor one of the formats replay reads "
                          f"({', '.join(FORMATS)})")
 
@@ -266,10 +279,15 @@ class Recording:
         from ..core import WebSocketStrategyFactory
 
         options = {**self.options, **options}
-        if self.exchange == "mexc" and options.pop("protocol", None) == MEXC_LEGACY_JSON:
+        protocol = options.pop("protocol", None) if self.exchange == "mexc" else None
+        if protocol == MEXC_LEGACY_JSON:
             from ..exchanges.mexc.legacy_json import MexcLegacyJsonParser
 
             return MexcLegacyJsonParser(**options)  # replay only: the live feed speaks protobuf
+        if protocol == MEXC_CONTRACT_JSON:
+            from ..exchanges.mexc.legacy_json import MexcContractJsonParser
+
+            return MexcContractJsonParser(**options)  # replay only: the futures feed is not a live exchange here
         _, _, parser = WebSocketStrategyFactory.create_strategies(self.exchange, False, **options)
         return parser
 
@@ -282,7 +300,8 @@ class Recording:
         """Every record in receive order: frames (``KIND_TEXT``/``KIND_BINARY``), snapshots, ``KIND_SENT``."""
         self._readers = []
         reader = {"fhrec": self._fhrec, "cryptofeed-v1": self._cryptofeed_v1, "cryptofeed-v3": self._cryptofeed_v3,
-                  "hftbacktest": self._hftbacktest, "frame": self._frame}[self.format]
+                  "hftbacktest": self._hftbacktest, "frame": self._frame,
+                  "frame-lines": self._frame_lines}[self.format]
         return reader()
 
     def _open(self, path: Path) -> BinaryIO:
@@ -310,6 +329,15 @@ class Recording:
             if payload is None:
                 raise RecordingError(f"{path}: not one MEXC protobuf frame")
             yield Record(0, 1, 1, payload)  # KIND_BINARY; no receive time was kept
+
+    # -- captured text frames, one a line -----------------------------------------------------------------------
+    def _frame_lines(self) -> Iterator[Record]:
+        for path in self.paths:
+            with self._open(path) as f:
+                for line in f:
+                    line = line.strip()
+                    if line:
+                        yield Record(0, 1, KIND_TEXT, line)  # no receive time was kept
 
     # -- hftbacktest --------------------------------------------------------------------------------------------
     def _hftbacktest(self) -> Iterator[Record]:
@@ -425,6 +453,8 @@ def _exchange_of(fmt: str, path: Path, head: bytes) -> tuple[str | None, dict[st
         return header.get("exchange"), dict(header.get("options") or {}), header
     if fmt == "frame":
         return "mexc", {}, {}
+    if fmt == "frame-lines":
+        return (*_sniff_lines(head), header)
     if fmt == "cryptofeed-v3":
         first = head.split(b"\n", 1)[0]
         try:
@@ -471,6 +501,19 @@ def _sniff_frames(head: bytes, path: Path) -> tuple[str | None, dict[str, Any]]:
             return "mexc", {}
         if b'"channel":"spot.' in body:
             return "gateio", {}
+        if b'"channel":"futures.' in body:
+            return "gateio", {"market": "usdt"}
+    return None, {}
+
+
+def _sniff_lines(head: bytes) -> tuple[str | None, dict[str, Any]]:
+    """The exchange of captured frame lines from the frames' own shape."""
+    for line in head.split(b"\n"):
+        if line.startswith(b'["push.') or b'"channel":"push.' in line[:200]:
+            return "mexc", {"protocol": MEXC_CONTRACT_JSON}
+        found = _sniff_frames(b"0 " + line, Path("."))
+        if found[0]:
+            return found
     return None, {}
 
 

@@ -37,6 +37,10 @@ CASES = [
      10, None, 212, False),
     # 172 updates + 9 trades + 22 tickers + 14 candles + 22 subscribe acks received; 159 updates applied
     (["gateio/cryptofeed_spot_2021-04-22/GATEIO.ws.1.0"], "cryptofeed-v1", "gateio", 239, 10, 10, 159, 0, True),
+    # USDT futures (futures.*, {"p","s"} levels, contract sizes): 352 updates + 75 book tickers + 1 candle + 22 acks;
+    # PROVENANCE: 316 of 352 applied, 0 gaps; book_ticker u == update u in 16 cases, all exact
+    (["gateio/cryptofeed_usdt_futures_2023-05-24/GATEIO_FUTURES.ws.1.0"], "cryptofeed-v1", "gateio", 450, 10, 10, 316,
+     16, True),
     # in-band snapshots: linear + spot connections, each through its own parser (BTCUSDT and ETHUSDT on both);
     # PROVENANCE: 6 snapshots, 2,142 deltas, 0 gaps
     (["bybit/cryptofeed_v3_2026-08-09/BYBIT.jsonl.zst"], "cryptofeed-v3", "bybit", 3_227, 0, 6, 2_142, 0, True),
@@ -91,10 +95,31 @@ def test_shared_recording_replays_with_expected_counts(capsys, files, fmt, excha
 
 
 def test_frames_the_parser_does_not_decode_are_reported(capsys):
-    """Gate.io USDT futures (``futures.*`` channels) are not decoded by the spot parser: the summary says so."""
-    code, s = _replay_json(capsys, str(DATA / "gateio" / "cryptofeed_usdt_futures_2023-05-24"))
+    """The Gate.io USDT futures capture read as spot (``--option market=spot``): no ``futures.*`` frame is
+    decoded by the spot parser, and the summary says so."""
+    code, s = _replay_json(capsys, str(DATA / "gateio" / "cryptofeed_usdt_futures_2023-05-24"), "--option",
+                           "market=spot")
     assert s["frames"] == 450 and s["silent_frames"] == 450 and s["snapshots"] == 10
     assert sum(b["applied"] for b in s["books"].values()) == 0
+
+
+def test_gateio_futures_recording_is_read_as_usdt_futures(capsys):
+    """Folder, ws file and REST file all open the futures capture with ``market=usdt``; every book is LIVE at
+    the last update id of its contract in the capture."""
+    folder = DATA / "gateio" / "cryptofeed_usdt_futures_2023-05-24"
+    for path in (folder, folder / "GATEIO_FUTURES.ws.1.0", folder / "GATEIO_FUTURES.http.0.0"):
+        rec = open_recording(path)
+        assert (rec.exchange, rec.options) == ("gateio", {"market": "usdt"})
+    last_u: dict[str, int] = {}
+    for line in (folder / "GATEIO_FUTURES.ws.1.0").read_text().splitlines():
+        body = line.partition(": ")[2]
+        if '"futures.order_book_update","event":"update"' in body:
+            r = json.loads(body)["result"]
+            last_u[r["s"]] = r["u"]
+    code, s = _replay_json(capsys, str(folder))
+    assert code == 0
+    assert {k: b["last_update_id"] for k, b in s["books"].items()} == last_u
+    assert s["events"]["Kline"] == 1 and s["events"]["BookTicker"] == 75
 
 
 def test_cryptofeed_folder_and_rest_file_open_the_frames():
@@ -146,3 +171,67 @@ def test_the_captured_mexc_frame_gives_the_kline_provenance_describes(suffix):
     assert (k.symbol, k.interval, k.open, k.close, k.high, k.low, k.volume) == (
         "BTCUSDT", "Min1", 83958.21, 83961.21, 83961.21, 83955.09, 0.35388633)
     assert k.open_time_ns == 1790356740 * 10**9
+
+
+def _crawler_lines() -> list[tuple[str, str, dict | list]]:
+    """(market type, channel, parsed message) of each line of the crypto-crawler-rs MEXC samples (index TSV)."""
+    txt = DATA / "mexc" / "crypto-crawler-rs_mexc_messages.txt"
+    index = (DATA / "mexc" / "crypto-crawler-rs_mexc_messages.index.tsv").read_text().splitlines()[1:]
+    lines = txt.read_text().splitlines()
+    assert len(lines) == len(index) == 24
+    return [(row.split("\t")[2], row.split("\t")[3], json.loads(line)) for row, line in zip(index, lines)]
+
+
+def test_crypto_crawler_mexc_samples_replay_through_the_contract_json_parser(capsys):
+    """The 24 MEXC samples (PROVENANCE section 3: single messages, not a sequence): every futures / spot v2 push is
+    decoded to the event its index line names, with the numbers ``float()`` gives for the JSON; the 3 REST depth
+    bodies and the spot v2 depth pushes are validated but kept in no book; the futures depth pushes go to the
+    contract books (``push.depth.full`` loads them; the older, non-contiguous deltas are skipped, never applied)."""
+    from feedhandler.events import Kline, Ticker, Trade
+    from feedhandler.recording import replay
+
+    lines = _crawler_lines()
+    path = DATA / "mexc" / "crypto-crawler-rs_mexc_messages.txt"
+    assert detect_format(path) == "frame-lines"
+    code, s = _replay_json(capsys, str(path))
+    assert code == 0, s
+    assert (s["format"], s["exchange"], s["frames"], s["parse_errors"]) == ("frame-lines", "mexc", 24, 0)
+    assert s["gaps"] == 0 and s["crossed"] == 0 and s["bbo_mismatches"] == 0
+    trades = [m for kind, ch, m in lines if "deal" in ch or ("push.symbol" in ch and "deals" in json.dumps(m))]
+    assert s["events"]["Trade"] == len(trades) == 6
+    assert s["events"]["Kline"] == sum("push.kline" in ch for _, ch, _ in lines) == 4
+    assert s["events"]["Ticker"] == sum("push.ticker" in ch for _, ch, _ in lines) == 2
+    # the two contracts' books are LIVE at their push.depth.full versions
+    full = {m["symbol"]: m["data"]["version"] for _, ch, m in lines if ch == "push.depth.full"}
+    assert {k: (b["state"], b["last_update_id"], b["applied"]) for k, b in s["books"].items()} == {
+        k: ("LIVE", v, 0) for k, v in full.items()}
+
+    events = []
+    summary, parser = replay(open_recording(path), lambda e: events.append(e.copy()))
+    assert parser.rest_bodies == 3 and parser.spot_v2_depth == 3  # lines 4, 7, 13
+    got_trades = [e for e in events if isinstance(e, Trade)]
+    for ev, m in zip(got_trades, trades):
+        body = m[1] if isinstance(m, list) else m
+        d = body["data"]["deals"][0] if "deals" in body["data"] else body["data"]
+        assert (ev.symbol, ev.price, ev.qty, ev.side, ev.exchange_ts_ns) == (
+            body["symbol"], float(d["p"]), float(d.get("v", d.get("q"))), 1 if d["T"] == 1 else 2, d["t"] * 10**6)
+    klines = [e for e in events if isinstance(e, Kline)]
+    for ev, (kind, ch, m) in zip(klines, [x for x in lines if "push.kline" in x[1]]):
+        body = m[1] if isinstance(m, list) else m
+        d = body["data"]
+        assert (ev.symbol, ev.interval, ev.open, ev.high, ev.low, ev.close, ev.volume) == (
+            d["symbol"], d["interval"], float(d["o"]), float(d["h"]), float(d["l"]), float(d["c"]), float(d["q"]))
+        assert ev.quote_volume == float(d["a"] if kind != "spot" else d["v"])
+        assert ev.close_time_ns - ev.open_time_ns == {"Min1": 60, "Min5": 300}[d["interval"]] * 10**9
+    tickers = [e for e in events if isinstance(e, Ticker)]
+    for ev, (_, _, m) in zip(tickers, [x for x in lines if "push.ticker" in x[1]]):
+        d = m["data"]
+        assert (ev.symbol, ev.last, ev.high, ev.low, ev.volume, ev.exchange_ts_ns) == (
+            m["symbol"], float(d["lastPrice"]), float(d["high24Price"]), float(d["lower24Price"]),
+            float(d["volume24"]), d["timestamp"] * 10**6)
+    # the loaded top-3 books are the push.depth.full levels exactly
+    for _, ch, m in lines:
+        if ch == "push.depth.full":
+            book = parser.books[m["symbol"]].book.to_dict()
+            assert [list(x) for x in book["bids"]] == [[float(p), float(q)] for p, q, _ in m["data"]["bids"]]
+            assert [list(x) for x in book["asks"]] == [[float(p), float(q)] for p, q, _ in m["data"]["asks"]]

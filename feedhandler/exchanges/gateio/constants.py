@@ -1,7 +1,11 @@
-"""Gate.io spot v4 constants: URLs, channel names, limits.
+"""Gate.io spot v4 and USDT futures constants: URLs, channel names, limits.
 
-Source for every value: /work/shared/protocols.md section 2 (official "Spot WebSocket v4" docs,
+Source for every spot value: /work/shared/protocols.md section 2 (official "Spot WebSocket v4" docs,
 the REST order-book doc, announcements #44678 and #45317, maintainer reply in gateio/gatews#25).
+USDT futures (Gate.io "Futures WebSocket v4" and REST ``/futures/{settle}/order_book`` docs; the
+shapes checked against the real capture ``shared/data/gateio/cryptofeed_usdt_futures_2023-05-24``):
+the same envelope and ``U/u`` rule as spot, ``futures.*`` channel names, contracts instead of pairs
+(``BTC_USDT``), levels as objects ``{"p": "<price>", "s": <contracts>}``.
 """
 from __future__ import annotations
 
@@ -16,6 +20,22 @@ REST_URL = "https://api.gateio.ws"
 REST_ORDER_BOOK_PATH = "/api/v4/spot/order_book"
 #: The doc example and the official SDK use 100 levels (the maximum is not documented).
 REST_ORDER_BOOK_LIMIT = 100
+
+# --- USDT futures ------------------------------------------------------------------------------------
+#: ``market`` option values: spot, or the USDT-settled perpetual futures.
+MARKETS = ("spot", "usdt")
+FUTURES_WS_URL = "wss://fx-ws.gateio.ws/v4/ws/usdt"
+#: REST futures order book; ``with_id=true`` adds ``id``; levels are ``{"p": str, "s": int}`` (contracts).
+FUTURES_REST_ORDER_BOOK_PATH = "/api/v4/futures/usdt/order_book"
+FUT_CH_PING = "futures.ping"
+FUT_CH_PONG = "futures.pong"
+FUT_CH_BOOK_UPDATE = "futures.order_book_update"
+FUT_CH_TRADES = "futures.trades"
+FUT_CH_BOOK_TICKER = "futures.book_ticker"
+FUT_CH_CANDLES = "futures.candlesticks"
+#: futures.order_book_update: "100ms" (payload ``[contract, "100ms"]``, 100 levels) or "20ms" (20 levels only:
+#: ``[contract, "20ms", "20"]``).
+FUTURES_BOOK_UPDATE_LEVELS = {"100ms": None, "20ms": "20"}
 
 # --- channels (protocols.md 2.6) -------------------------------------------------------------------
 CH_PING = "spot.ping"

@@ -26,6 +26,7 @@ from feedhandler.sync.book_sync cimport BookSync, BookSyncGroup
 
 cdef class GateioDecoder(FrameDecoder):
     cdef readonly bint private
+    cdef readonly int market                 # 0 spot, 1 USDT futures (the channel names and result tables)
     cdef public EventDispatcher dispatcher
     cdef public BookSyncGroup books          # spot.order_book_update (REST-synced)
     cdef public BookSyncGroup obu_books      # spot.obu (full snapshot first, resubscribe on a gap)
@@ -60,7 +61,12 @@ cdef class GateioDecoder(FrameDecoder):
     cdef int _order_book(self, str ch, int64_t recv_ns, bint apply) except -1
     cdef int _trade(self, str ch, const char* base, int64_t recv_ns, bint apply) except -1
     cdef int _book_ticker(self, str ch, int64_t recv_ns, bint apply) except -1
+    cdef str _candle_error(self, str ch)
+    cdef tuple _candle_row(self, double volume, double quote_volume)
+    cdef int _emit_kline(self, tuple row, int64_t ts_ns, int64_t recv_ns) except -1
     cdef int _candle(self, str ch, int64_t ts_ns, int64_t recv_ns, bint apply) except -1
     cdef int _ticker(self, str ch, int64_t ts_ns, int64_t recv_ns, bint apply) except -1
     cdef int _private_row(self, KtOut* o) except -1
     cdef int _emit_rows(self, int kind, int64_t recv_ns) except -1
+    cdef int _futures_row(self, KtOut* o) except -1
+    cdef int _emit_futures_rows(self, int kind, int64_t ts_ns, int64_t recv_ns) except -1

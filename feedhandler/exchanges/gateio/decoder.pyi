@@ -10,6 +10,7 @@ class GateioDecoder:
 
     exchange: str
     private: bool
+    market: int
     dispatcher: EventDispatcher
     books: BookSyncGroup | None
     obu_books: BookSyncGroup | None
@@ -34,6 +35,7 @@ class GateioDecoder:
         private: bool = ...,
         capacity: int = ...,
         exchange: str = ...,
+        futures: bool = ...,
     ) -> None: ...
     def feed(self, raw: bytes | str | bytearray | memoryview, recv_ns: int) -> int: ...
     def classify(self, raw: bytes | str | bytearray | memoryview) -> int: ...

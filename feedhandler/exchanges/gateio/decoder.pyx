@@ -14,6 +14,12 @@ resets), ``spot.obu`` (order book v2), ``spot.order_book`` (top-N snapshots
 ``spot.candlesticks``, ``spot.tickers``; private ``spot.orders``,
 ``spot.usertrades``, ``spot.balances`` (arrays).
 
+USDT futures (``futures=True``, ``wss://fx-ws.gateio.ws/v4/ws/usdt``): the same envelope with
+``futures.*`` channel names. ``futures.order_book_update`` has the spot shape with levels as objects
+``{"p": "0.2983", "s": 1553}`` (``s`` in contracts) and the same ``U/u`` rule; ``futures.book_ticker``
+the spot fields (``B``/``A`` integer contracts); ``futures.trades`` and ``futures.candlesticks`` carry
+an *array* of items (a trade's ``size`` is signed: negative is a sell); ``futures.pong``.
+
 One :class:`FieldTable` per shape (the envelope, and one ``result`` table per
 channel); ``kt_scan`` walks the frame once: the envelope's ``result`` is a
 ``KT_SELECT`` whose table is chosen from the ``channel`` met before it (a
@@ -71,7 +77,8 @@ cdef enum:
     S_FIRST, S_LAST, S_SYM, S_T, S_FULL, S_UID, S_STATUS,
     S_PAIR, S_SIDE, S_PRICE, S_AMOUNT, S_TID, S_CTIME_MS, S_CTIME, S_ID_MARKET,
     S_N0, S_N1, S_N2, S_N3, S_N4, S_N5, S_OPEN, S_CLOSED, S_NAME,
-    S_OID, S_TEXT, S_TYPE, S_PEVENT, S_FINISH, S_PTIME, S_ERR_CODE, S_ERR_MSG
+    S_OID, S_TEXT, S_TYPE, S_PEVENT, S_FINISH, S_PTIME, S_ERR_CODE, S_ERR_MSG,
+    S_LPX, S_LQTY, S_SUM
 cdef enum:
     L_BIDS = 0
     L_ASKS = 1
@@ -79,12 +86,16 @@ cdef enum:
 _CHANNELS = [b"", b"", b"spot.order_book_update", b"spot.obu", b"spot.order_book", b"spot.trades",
              b"spot.book_ticker", b"spot.candlesticks", b"spot.tickers", b"spot.pong", b"spot.orders",
              b"spot.usertrades", b"spot.balances"]
-_CH_STR = [c.decode() for c in _CHANNELS]
-cdef const char* _CH_NAME[13]
-cdef Py_ssize_t _CH_LEN[13]
+# USDT futures: the same kinds under "futures." names ("": a kind futures has no channel for here)
+_FUT_CHANNELS = [b"", b"", b"futures.order_book_update", b"", b"", b"futures.trades", b"futures.book_ticker",
+                 b"futures.candlesticks", b"", b"futures.pong", b"", b"", b""]
+_CH_STR = [[c.decode() for c in _CHANNELS], [c.decode() for c in _FUT_CHANNELS]]
+cdef const char* _CH_NAME[2][13]
+cdef Py_ssize_t _CH_LEN[2][13]
 for _k in range(CH_BOOK_UPDATE, CH_COUNT):
-    _CH_NAME[_k] = <const char*>(<bytes>_CHANNELS[_k])     # the bytes live in _CHANNELS for good
-    _CH_LEN[_k] = len(_CHANNELS[_k])
+    for _m, _names in enumerate((_CHANNELS, _FUT_CHANNELS)):
+        _CH_NAME[_m][_k] = <const char*>(<bytes>_names[_k])     # the bytes live in the lists for good
+        _CH_LEN[_m][_k] = len(_names[_k])
 
 cdef int NUM = KT_DOUBLE
 cdef int EMPTY = KF_EMPTY_NULL       # Gate.io sends "" for "no value": the number stays NaN
@@ -122,6 +133,19 @@ cdef FieldTable _FILL = FieldTable("gateio.usertrades", [
 cdef FieldTable _BALANCE = FieldTable("gateio.balances", [
     ("currency", KT_STR, S_PAIR), ("available", NUM, S_N0, EMPTY), ("freeze", NUM, S_N1, EMPTY),
     ("timestamp_ms", KT_SPAN, S_PTIME)])
+# USDT futures: levels {"p": price, "s": contracts}; trades and candles are arrays of these items
+cdef FieldTable _FUT_LEVEL = FieldTable("gateio.futures.level", [("p", KT_PRICE, S_LPX), ("s", KT_SIZE, S_LQTY)])
+cdef FieldTable _FUT_BOOK = FieldTable("gateio.futures.book", [
+    ("b", KT_LEVELS, L_BIDS, 0, (_FUT_LEVEL, S_LPX, S_LQTY)), ("a", KT_LEVELS, L_ASKS, 0, (_FUT_LEVEL, S_LPX, S_LQTY)),
+    ("U", KT_INT64, S_FIRST), ("u", KT_INT64, S_LAST), ("s", KT_STR, S_SYM), ("t", KT_INT64_MS, S_T),
+    ("full", KT_BOOL, S_FULL)])
+cdef FieldTable _FUT_TRADE = FieldTable("gateio.futures.trades", [
+    ("price", KT_PRICE, S_PRICE), ("size", KT_DOUBLE, S_AMOUNT), ("id", KT_INT64, S_TID),
+    ("contract", KT_STR, S_PAIR), ("create_time_ms", KT_SPAN, S_CTIME_MS), ("create_time", KT_INT64_S, S_CTIME)])
+cdef FieldTable _FUT_CANDLE = FieldTable("gateio.futures.candlesticks", [
+    ("o", NUM, S_N0, EMPTY), ("h", NUM, S_N1, EMPTY), ("l", NUM, S_N2, EMPTY), ("c", NUM, S_N3, EMPTY),
+    ("v", NUM, S_N4, EMPTY), ("a", NUM, S_N5, EMPTY), ("sum", NUM, S_SUM, EMPTY), ("t", KT_INT64_S, S_OPEN),
+    ("w", KT_BOOL, S_CLOSED), ("n", KT_STR, S_NAME)])
 cdef FieldTable _STATUS = FieldTable("gateio.ack", [("status", KT_SPAN, S_STATUS)])
 cdef FieldTable _ERROR = FieldTable("gateio.error", [("code", KT_INT64, S_ERR_CODE), ("message", KT_STR, S_ERR_MSG)])
 cdef FieldTable _FRAME = FieldTable("gateio", [
@@ -129,15 +153,22 @@ cdef FieldTable _FRAME = FieldTable("gateio", [
     ("id", KT_SPAN, S_ID), ("time_ms", KT_SPAN, S_TIME_MS), ("time", KT_INT64_S, S_TIME),
     ("result", KT_SELECT, S_RESULT, KF_NULLABLE), ("result", KT_SPAN, S_RESULT_SCALAR)])
 
-# The result table of each channel kind (NULL: none; the tables live in the module for good).
-cdef const KtTable* _RESULT_TABLE[13]
+# The result table of each channel kind, spot [0] and futures [1] (NULL: none; the tables live in the
+# module for good).
+cdef const KtTable* _RESULT_TABLE[2][13]
+for _k in range(13):
+    _RESULT_TABLE[0][_k] = _RESULT_TABLE[1][_k] = NULL
 for _k, _t in ((CH_BOOK_UPDATE, _BOOK), (CH_OBU, _BOOK), (CH_ORDER_BOOK, _ORDER_BOOK), (CH_TRADES, _TRADE),
                (CH_BOOK_TICKER, _BOOK_TICKER), (CH_CANDLES, _CANDLE), (CH_TICKERS, _TICKER), (CH_ORDERS, _ORDER),
                (CH_USERTRADES, _FILL), (CH_BALANCES, _BALANCE)):
-    _RESULT_TABLE[_k] = &(<FieldTable>_t).table
+    _RESULT_TABLE[0][_k] = &(<FieldTable>_t).table
+for _k, _t in ((CH_BOOK_UPDATE, _FUT_BOOK), (CH_TRADES, _FUT_TRADE), (CH_BOOK_TICKER, _BOOK_TICKER),
+               (CH_CANDLES, _FUT_CANDLE)):
+    _RESULT_TABLE[1][_k] = &(<FieldTable>_t).table
 
 cdef uint64_t _B = 1
 cdef uint64_t NEED_TRADE = (_B << S_PAIR) | (_B << S_TID) | (_B << S_SIDE) | (_B << S_PRICE) | (_B << S_AMOUNT)
+cdef uint64_t NEED_FUT_TRADE = (_B << S_PAIR) | (_B << S_TID) | (_B << S_PRICE) | (_B << S_AMOUNT)
 
 # Kline interval lengths in seconds (Gate.io spot.candlesticks intervals, protocols.md 2.6).
 cdef dict _INTERVAL_SECONDS = {
@@ -150,7 +181,8 @@ cdef dict _INTERVALS = {k.encode(): k for k in _INTERVAL_SECONDS}   # frame byte
 # ---------------------------------------------------------------------------
 # small C helpers
 
-cdef int _channel_kind(const KtOut* o) noexcept nogil:
+cdef int _channel_kind(const KtOut* o, int market) noexcept nogil:
+    """The CH_* kind of the frame's channel among the names of ``market`` (0 spot, 1 futures)."""
     cdef const JsonSpan* c = &o.span[S_CHANNEL]
     cdef int k
     if not kt_seen(o, S_CHANNEL):
@@ -158,9 +190,14 @@ cdef int _channel_kind(const KtOut* o) noexcept nogil:
     if c.kind != JSON_STRING:
         return CH_OTHER
     for k in range(CH_BOOK_UPDATE, CH_COUNT):
-        if json_span_eq(c, _CH_NAME[k], _CH_LEN[k]):    # escapes read as json.loads reads them
-            return k
+        if _CH_LEN[market][k] and json_span_eq(c, _CH_NAME[market][k], _CH_LEN[market][k]):
+            return k                                     # escapes read as json.loads reads them
     return CH_OTHER
+
+
+cdef inline bint _array_result(int kind, int market) noexcept nogil:
+    """Channels whose ``result`` is an array of items (private ones; futures trades and candles)."""
+    return kind >= CH_ORDERS or (market == 1 and (kind == CH_TRADES or kind == CH_CANDLES))
 
 
 cdef inline bint _is_ack(const KtOut* o) noexcept nogil:
@@ -172,12 +209,13 @@ cdef inline bint _is_ack(const KtOut* o) noexcept nogil:
 cdef const KtTable* _select_result(void* ctx, int slot, KtOut* o) noexcept:
     """The result's table, once the channel (met before it) says which; NULL keeps the span."""
     cdef int kind
+    cdef int market = (<GateioDecoder>ctx).market
     if kt_seen(o, S_ERROR) or _is_ack(o):
         return NULL                 # control frames: their result is looked at afterwards, if at all
-    kind = _channel_kind(o)
+    kind = _channel_kind(o, market)
     if kind >= CH_ORDERS and not (<GateioDecoder>ctx).private:
         return NULL
-    return _RESULT_TABLE[kind] if kind >= CH_BOOK_UPDATE else NULL
+    return _RESULT_TABLE[market][kind] if kind >= CH_BOOK_UPDATE else NULL
 
 
 cdef int _ms_to_ns(const JsonSpan* v, int64_t* out) noexcept:
@@ -219,6 +257,16 @@ cdef inline int _side(const KtOut* o) noexcept nogil:
     return -1
 
 
+cdef inline Py_ssize_t _candle_split(const KtOut* o) noexcept nogil:
+    """The index of the '_' in a candle's ``n`` (``<interval>_<pair>``), -1 when ``n`` is not that shape."""
+    cdef const JsonSpan* name = &o.span[S_NAME]
+    cdef Py_ssize_t i
+    for i in range(name.len):
+        if name.ptr[i] == b'_':
+            return i if 0 < i < name.len - 1 else -1
+    return -1
+
+
 cdef inline bint _plain(const KtOut* o, int slot) noexcept nogil:
     """A symbol slot: seen, a non-empty string without escapes."""
     return kt_seen(o, slot) and o.span[slot].kind == JSON_STRING and not o.span[slot].has_escapes \
@@ -238,13 +286,17 @@ cdef inline str _opt_text(const KtOut* o, int slot):
 
 
 cdef int _on_private_item(void* ctx, int slot, KtOut* o, Py_ssize_t index) noexcept:
-    """One private array element: checked and kept as a row (emitted after the whole frame passed)."""
+    """One array element (private channels, futures trades/candles): checked and kept as a row (emitted
+    after the whole frame passed)."""
     cdef GateioDecoder self = <GateioDecoder>ctx
     try:
         if self._rows_serial != self._serial:
             self._rows.clear()     # rows of an earlier (refused or classified) frame
             self._rows_serial = self._serial
-        self._private_row(o)
+        if self.market:
+            self._futures_row(o)
+        else:
+            self._private_row(o)
     except BaseException as exc:       # the scan stops with KT_ERR_ITEM; _decode raises the message
         self._item_error = str(exc)
         return -1
@@ -277,15 +329,21 @@ cdef class GateioDecoder(FrameDecoder):
         with ``ParseError``); the level arrays are allocated once.
     exchange:
         Name carried by events.
+    futures:
+        Decode the USDT futures channels (``futures.*``, object levels, array
+        trades and candles) instead of the spot ones.
     """
 
     def __init__(self, EventDispatcher dispatcher=None, BookSyncGroup books=None, BookSyncGroup obu_books=None,
                  BookSyncGroup partial_books=None, bint private=False, Py_ssize_t capacity=5000,
-                 str exchange="gateio"):
+                 str exchange="gateio", bint futures=False):
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
+        if futures and private:
+            raise ValueError("the futures decoder has no private channels")
         FrameDecoder.__init__(self, exchange)
         self.private = private
+        self.market = 1 if futures else 0
         self.dispatcher = dispatcher if dispatcher is not None else EventDispatcher()
         self.books = books
         self.obu_books = obu_books
@@ -359,7 +417,7 @@ cdef class GateioDecoder(FrameDecoder):
                 return MessageType.ERROR
             self.acks += 1
             return MessageType.SUBSCRIPTION_ACK
-        kind = _channel_kind(o)
+        kind = _channel_kind(o, self.market)
         if kind == CH_NONE:
             if kt_seen(o, S_ERROR):
                 self._control()
@@ -375,21 +433,24 @@ cdef class GateioDecoder(FrameDecoder):
         if kind == CH_OTHER or (kind >= CH_ORDERS and not self.private):
             self.unknown_frames += 1
             return MessageType.UNKNOWN
-        ch = <str>_CH_STR[kind]
+        ch = <str>(<list>_CH_STR[self.market])[kind]
         if not kt_seen(o, S_RESULT):
             return self._fail("schema", f"{ch}: 'result' missing or not an object/array")
         if o.i64[S_RESULT] == 0:
             # met before its channel: scanned now, with the channel's table
-            rc = kt_scan_each(_RESULT_TABLE[kind], result, -1, o) if result.kind == JSON_ARRAY \
-                else kt_scan_span(_RESULT_TABLE[kind], result, o)
+            rc = kt_scan_each(_RESULT_TABLE[self.market][kind], result, -1, o) if result.kind == JSON_ARRAY \
+                else kt_scan_span(_RESULT_TABLE[self.market][kind], result, o)
             if rc < 0:
                 return self._scan_failed(p, f"{ch}: ")
-        if kind >= CH_ORDERS:
+        if _array_result(kind, self.market):
             if result.kind != JSON_ARRAY:
                 return self._fail("schema", f"{ch}: 'result' must be an array")
         elif result.kind != JSON_OBJECT:
             return self._fail("schema", f"{ch}: 'result' must be an object")
-        if kind == CH_BOOK_UPDATE or kind == CH_OBU:
+        if self.market and (kind == CH_TRADES or kind == CH_CANDLES):
+            if apply:
+                self._emit_futures_rows(kind, ts_ns, recv_ns)
+        elif kind == CH_BOOK_UPDATE or kind == CH_OBU:
             self._book_update(ch, kind == CH_OBU, recv_ns, apply)
         elif kind == CH_ORDER_BOOK:
             self._order_book(ch, recv_ns, apply)
@@ -572,44 +633,50 @@ cdef class GateioDecoder(FrameDecoder):
         ev.update_id = o.i64[S_UID] if kt_seen(o, S_UID) else 0
         return self.dispatcher.emit(ev)
 
-    cdef int _candle(self, str ch, int64_t ts_ns, int64_t recv_ns, bint apply) except -1:
-        cdef KtOut* o = &self.out
-        cdef const JsonSpan* name = &o.span[S_NAME]
-        cdef Py_ssize_t i, us = -1
-        cdef int64_t open_ns = o.i64[S_OPEN]
-        cdef Kline ev
+    cdef str _candle_error(self, str ch):
+        """Why the candle just scanned is refused (None: it is not): 'n' and 't' present, 'n' <interval>_<pair>."""
+        cdef const KtOut* o = &self.out
         if not (kt_seen(o, S_NAME) and kt_seen(o, S_OPEN)):
-            return self._fail("schema", f"{ch}: needs 'n' and 't'")
+            return f"{ch}: needs 'n' and 't'"
         if not _plain(o, S_NAME):
-            return self._fail("field", f"{ch}: field 'n' must be a non-empty plain string")
-        for i in range(name.len):
-            if name.ptr[i] == b'_':
-                us = i
-                break
-        if us <= 0 or us == name.len - 1:
-            return self._fail("field", f"{ch}: 'n' must be '<interval>_<pair>'")
-        if not apply:
-            return 0
+            return f"{ch}: field 'n' must be a non-empty plain string"
+        if _candle_split(o) < 0:
+            return f"{ch}: 'n' must be '<interval>_<pair>'"
+        return None
+
+    cdef tuple _candle_row(self, double volume, double quote_volume):
+        """(symbol, interval, open ns, close ns, o, h, l, c, volume, quote volume, closed) of a checked candle."""
+        cdef const KtOut* o = &self.out
+        cdef const JsonSpan* name = &o.span[S_NAME]
+        cdef Py_ssize_t us = _candle_split(o)
+        cdef int64_t open_ns = o.i64[S_OPEN]
         interval = _INTERVALS.get(name.ptr[:us])
         if interval is None:
             interval = PyUnicode_DecodeUTF8(name.ptr, us, "replace")
         seconds = _INTERVAL_SECONDS.get(interval, 0)
-        ev = <Kline>self._klines.acquire()
+        return (self.symbols.c_intern(name.ptr + us + 1, name.len - us - 1), interval, open_ns,
+                open_ns + <int64_t>seconds * 1000000000 if seconds else open_ns,
+                _num(o, S_N0), _num(o, S_N1), _num(o, S_N2), _num(o, S_N3), volume, quote_volume,
+                kt_seen(o, S_CLOSED) and o.i64[S_CLOSED] != 0)
+
+    cdef int _emit_kline(self, tuple row, int64_t ts_ns, int64_t recv_ns) except -1:
+        cdef Kline ev = <Kline>self._klines.acquire()
         ev.exchange = self.exchange
-        ev.symbol = self.symbols.c_intern(name.ptr + us + 1, name.len - us - 1)
         ev.exchange_ts_ns = ts_ns
         ev.recv_ns = recv_ns
-        ev.interval = interval
-        ev.open_time_ns = open_ns
-        ev.close_time_ns = open_ns + <int64_t>seconds * 1000000000 if seconds else open_ns
-        ev.open = _num(o, S_N0)
-        ev.high = _num(o, S_N1)
-        ev.low = _num(o, S_N2)
-        ev.close = _num(o, S_N3)
-        ev.quote_volume = _num(o, S_N4)   # Gate.io: "v" is the volume in the quote currency
-        ev.volume = _num(o, S_N5)         # "a": the amount in the base currency (newer frames only)
-        ev.closed = kt_seen(o, S_CLOSED) and o.i64[S_CLOSED] != 0
+        (ev.symbol, ev.interval, ev.open_time_ns, ev.close_time_ns, ev.open, ev.high, ev.low, ev.close, ev.volume,
+         ev.quote_volume, ev.closed) = row
         return self.dispatcher.emit(ev)
+
+    cdef int _candle(self, str ch, int64_t ts_ns, int64_t recv_ns, bint apply) except -1:
+        cdef KtOut* o = &self.out
+        error = self._candle_error(ch)
+        if error is not None:
+            return self._fail("schema" if not (kt_seen(o, S_NAME) and kt_seen(o, S_OPEN)) else "field", error)
+        if not apply:
+            return 0
+        # Gate.io spot: "v" is the volume in the quote currency, "a" the amount in the base currency (newer frames)
+        return self._emit_kline(self._candle_row(_num(o, S_N5), _num(o, S_N4)), ts_ns, recv_ns)
 
     cdef int _ticker(self, str ch, int64_t ts_ns, int64_t recv_ns, bint apply) except -1:
         cdef KtOut* o = &self.out
@@ -633,8 +700,8 @@ cdef class GateioDecoder(FrameDecoder):
         """The element the kernel just scanned (called from on_item): checked, kept as a row."""
         cdef int side = _side(o)
         cdef int64_t ts = 0
-        cdef int kind = _channel_kind(o)
-        cdef str ch = <str>_CH_STR[kind]
+        cdef int kind = _channel_kind(o, 0)
+        cdef str ch = <str>(<list>_CH_STR[0])[kind]
         cdef str field = "currency" if kind == CH_BALANCES else "currency_pair"
         if kt_seen(o, S_PTIME) and _ms_to_ns(&o.span[S_PTIME], &ts) != 0:
             raise ValueError(f"{ch}: a time in ms is not valid")
@@ -687,6 +754,55 @@ cdef class GateioDecoder(FrameDecoder):
             ev.symbol = row[0]
             ev.exchange_ts_ns = row[1]
             ev.recv_ns = recv_ns
+            self.dispatcher.emit(ev)
+        self._rows.clear()
+        return 0
+
+    # ---- USDT futures arrays (trades, candles): every item checked by the scan, emitted after it --------
+    cdef int _futures_row(self, KtOut* o) except -1:
+        """One futures.trades / futures.candlesticks item the kernel just scanned: checked, kept as a row."""
+        cdef int kind = _channel_kind(o, 1)
+        cdef str ch = <str>(<list>_CH_STR[1])[kind]
+        cdef int64_t ts = 0
+        cdef double size
+        if kind != CH_TRADES and kind != CH_CANDLES:
+            raise ValueError(f"{ch}: 'result' must be an object")
+        if kind == CH_CANDLES:
+            error = self._candle_error(ch)
+            if error is not None:
+                raise ValueError(error)
+            # futures: "v" is the size in contracts (the books' unit), "sum" the amount in the quote currency
+            self._rows.append(self._candle_row(_num(o, S_N4), _num(o, S_SUM)))
+            return 0
+        if kt_require(&_FUT_TRADE.table, o, NEED_FUT_TRADE, NULL) < 0:
+            raise ValueError(f"{ch}: a trade needs 'contract', 'id', 'price' and 'size'")
+        size = o.f64[S_AMOUNT]
+        if size == 0.0:
+            raise ValueError(f"{ch}: a trade's 'size' must not be 0 (its sign is the side)")
+        if not _plain(o, S_PAIR):
+            raise ValueError(f"{ch}: field 'contract' must be a non-empty plain string")
+        if kt_seen(o, S_CTIME_MS):
+            if _ms_to_ns(&o.span[S_CTIME_MS], &ts) != 0:
+                raise ValueError(f"{ch}: field 'create_time_ms' is not a time in ms")
+        elif kt_seen(o, S_CTIME):
+            ts = o.i64[S_CTIME]
+        self._rows.append((self.symbols.c_intern(o.span[S_PAIR].ptr, o.span[S_PAIR].len), ts, o.f64[S_PRICE],
+                           -size if size < 0.0 else size, SIDE_SELL if size < 0.0 else SIDE_BUY, o.i64[S_TID]))
+        return 0
+
+    cdef int _emit_futures_rows(self, int kind, int64_t ts_ns, int64_t recv_ns) except -1:
+        cdef Trade ev
+        if self._rows_serial != self._serial:
+            return 0                      # an empty array: no row of this frame
+        for row in self._rows:
+            if kind == CH_CANDLES:
+                self._emit_kline(<tuple>row, ts_ns, recv_ns)
+                continue
+            ev = <Trade>self._trades.acquire()
+            ev.exchange = self.exchange
+            (ev.symbol, ev.exchange_ts_ns, ev.price, ev.qty, ev.side, ev.trade_id) = row
+            ev.recv_ns = recv_ns
+            ev.trade_id_str = ""
             self.dispatcher.emit(ev)
         self._rows.clear()
         return 0

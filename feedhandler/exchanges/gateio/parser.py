@@ -16,6 +16,11 @@ Books
   ``obu_resubscribe_messages(stream)`` gives the two raw requests for callers that own a socket.
 - ``spot.order_book`` (top-N snapshots): ``partial_books``; each push replaces that book and is
   delivered as a ``BookUpdate`` with ``is_snapshot=True`` (a separate book from ``books``).
+- ``market="usdt"`` (USDT futures, ``wss://fx-ws.gateio.ws/v4/ws/usdt``): ``futures.order_book_update`` into
+  ``books`` (rule ``gateio-futures``: the spot ``U/u`` procedure) synced from
+  ``GET /api/v4/futures/usdt/order_book?contract=..&with_id=true``, keyed by the contract (``BTC_USDT``);
+  sizes are contracts. ``futures.trades`` (signed ``size``: negative is a sell), ``futures.book_ticker``,
+  ``futures.candlesticks``.
 """
 from __future__ import annotations
 
@@ -28,14 +33,16 @@ from feedhandler.sync.book_sync import BookSyncGroup
 from feedhandler.sync.service import SnapshotFetcher
 from feedhandler.sync.synced_parser import SyncedMessageParser
 
-from .constants import EXCHANGE, REST_ORDER_BOOK_LIMIT
+from feedhandler.core.errors import ConfigurationError
+
+from .constants import EXCHANGE, MARKETS, REST_ORDER_BOOK_LIMIT
 from .decoder import GateioDecoder
 from .rest import GateioSnapshotFetcher
-from .rules import GATEIO_OBU_RULE, GATEIO_SPOT_RULE
+from .rules import GATEIO_FUTURES_RULE, GATEIO_OBU_RULE, GATEIO_SPOT_RULE
 
 
 class GateioPublicMessageParser(SyncedMessageParser):
-    """Public Gate.io spot parser (books, trades, book ticker, candles, tickers).
+    """Public Gate.io parser, spot (books, trades, book ticker, candles, tickers) or USDT futures.
 
     Parameters
     ----------
@@ -49,20 +56,26 @@ class GateioPublicMessageParser(SyncedMessageParser):
         ``RateLimit`` for the snapshot calls.
     snapshot_limit:
         REST ``limit`` (100).
+    market:
+        ``"spot"`` (default) or ``"usdt"`` (USDT futures).
     """
 
     def __init__(self, rest_url: str | None = None, book_depth: int = 1000,
                  snapshot_fetcher: SnapshotFetcher | None = None, rate_limit: RateLimit | None = None,
-                 snapshot_limit: int = REST_ORDER_BOOK_LIMIT, **kwargs: Any):
+                 snapshot_limit: int = REST_ORDER_BOOK_LIMIT, market: str = "spot", **kwargs: Any):
+        if market not in MARKETS:
+            raise ConfigurationError(f"gateio market must be one of {MARKETS}, not {market!r}")
+        self.market = market
+        futures = market == "usdt"
         dispatcher = EventDispatcher()
         depth = int(book_depth)
-        books = BookSyncGroup(EXCHANGE, GATEIO_SPOT_RULE, dispatcher, depth)
+        books = BookSyncGroup(EXCHANGE, GATEIO_FUTURES_RULE if futures else GATEIO_SPOT_RULE, dispatcher, depth)
         obu_books = BookSyncGroup(EXCHANGE, GATEIO_OBU_RULE, dispatcher, depth)
         partial_books = BookSyncGroup(EXCHANGE, GATEIO_SPOT_RULE, dispatcher, depth)
-        decoder = GateioDecoder(dispatcher, books, obu_books, partial_books, False)
+        decoder = GateioDecoder(dispatcher, books, obu_books, partial_books, False, futures=futures)
         self._owned_fetcher: GateioSnapshotFetcher | None = None
         if snapshot_fetcher is None:
-            self._owned_fetcher = GateioSnapshotFetcher(rest_url, snapshot_limit, rate_limit)
+            self._owned_fetcher = GateioSnapshotFetcher(rest_url, snapshot_limit, rate_limit, market=market)
             snapshot_fetcher = self._owned_fetcher
         super().__init__(decoder, snapshot_fetcher, rate_limit=rate_limit, partial_books=partial_books)
         self.obu_books: BookSyncGroup = obu_books

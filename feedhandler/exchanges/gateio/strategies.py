@@ -1,4 +1,9 @@
-"""Gate.io spot v4 connection and subscription strategies (public and private).
+"""Gate.io spot v4 and USDT futures connection and subscription strategies (public and private).
+
+``market="usdt"`` (a factory option, like Binance's ``market``): the public feed of the USDT-settled
+futures, ``wss://fx-ws.gateio.ws/v4/ws/usdt``, with ``futures.ping`` and the ``futures.*`` channels
+(``futures.order_book_update`` ``[contract, "100ms"]``, ``futures.trades`` / ``futures.book_ticker``
+``[contracts...]``, ``futures.candlesticks`` ``[interval, contract]``); the private side is spot only.
 
 Requests (protocols.md 2.3)::
 
@@ -51,8 +56,15 @@ class _Credentials(Credentials):
         return {"method": C.AUTH_METHOD, "KEY": self.api_key, "SIGN": sign(secret, channel, event, ts)}
 
 
-def _ping_message(clock: Callable[[], float]) -> str:
-    return json.dumps({"time": int(clock()), "channel": C.CH_PING}, separators=(",", ":"))
+def _ping_message(clock: Callable[[], float], channel: str = C.CH_PING) -> str:
+    return json.dumps({"time": int(clock()), "channel": channel}, separators=(",", ":"))
+
+
+def _check_market(market: str) -> bool:
+    """True for USDT futures; ConfigurationError for an unknown market."""
+    if market not in C.MARKETS:
+        raise ConfigurationError(f"gateio market must be one of {C.MARKETS}, not {market!r}")
+    return market == "usdt"
 
 
 class GateioPublicConnectionStrategy(ConnectionStrategy):
@@ -64,12 +76,17 @@ class GateioPublicConnectionStrategy(ConnectionStrategy):
         Override the URL (the simulator passes its own).
     ping_interval:
         Seconds between ``spot.ping`` messages (default 10 s, as the doc's demo).
+    market:
+        ``"spot"`` or ``"usdt"`` (USDT futures: ``wss://fx-ws.gateio.ws/v4/ws/usdt``, ``futures.ping``).
     """
 
     def __init__(self, ws_url: str | None = None, ping_interval: float = C.PING_INTERVAL,
-                 clock: Callable[[], float] = time.time, **kwargs: Any):
-        self.url = ws_url or C.WS_URL
+                 clock: Callable[[], float] = time.time, market: str = "spot", **kwargs: Any):
+        futures = _check_market(market)
+        self.market = market
+        self.url = ws_url or (C.FUTURES_WS_URL if futures else C.WS_URL)
         self.ping_interval = float(ping_interval)
+        self._ping_channel = C.FUT_CH_PING if futures else C.CH_PING
         self._clock = clock
 
     async def create_connection_context(self, is_private: bool = False, api_key: str | None = None,
@@ -77,8 +94,8 @@ class GateioPublicConnectionStrategy(ConnectionStrategy):
         return ConnectionContext(url=self.url, ping_interval=self.ping_interval)
 
     def create_ping_message(self) -> str:
-        """``{"time": <s>, "channel": "spot.ping"}``; the server answers ``spot.pong``."""
-        return _ping_message(self._clock)
+        """``{"time": <s>, "channel": "spot.ping"}`` (``futures.ping``); the server answers ``spot.pong``."""
+        return _ping_message(self._clock, self._ping_channel)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={self.url!r}, ping_interval={self.ping_interval})"
@@ -127,6 +144,9 @@ class GateioPublicSubscriptionStrategy(SubscriptionStrategy):
         For ``"order_book"``: 5/10/20/50/100 levels, ``"100ms"``/``"1000ms"``.
     kline_interval:
         ``spot.candlesticks`` interval (``"1m"``).
+    market:
+        ``"spot"`` or ``"usdt"``: USDT futures channels (``futures.*``; the book is ``order_book_update`` only,
+        no tickers channel here).
     """
 
     max_subscriptions_per_connection = C.MAX_SUBSCRIPTIONS_PER_CONNECTION
@@ -135,7 +155,11 @@ class GateioPublicSubscriptionStrategy(SubscriptionStrategy):
     def __init__(self, book_channel: str = "order_book_update", speed: str | None = None, obu_level: int = C.DEFAULT_OBU_LEVEL,
                  order_book_level: int = 20, order_book_interval: str = "100ms",
                  kline_interval: str = C.DEFAULT_CANDLE_INTERVAL, clock: Callable[[], float] = time.time,
-                 **kwargs: Any):
+                 market: str = "spot", **kwargs: Any):
+        self.futures = _check_market(market)
+        self.market = market
+        if self.futures and book_channel != "order_book_update":
+            raise ConfigurationError("gateio usdt futures: book_channel must be 'order_book_update'")
         speed = speed or C.DEFAULT_BOOK_UPDATE_SPEED
         if book_channel not in ("order_book_update", "obu", "order_book"):
             raise ConfigurationError(f"gateio book_channel must be 'order_book_update', 'obu' or 'order_book', not {book_channel!r}")
@@ -160,6 +184,8 @@ class GateioPublicSubscriptionStrategy(SubscriptionStrategy):
     # --- names -------------------------------------------------------------------------------
     def _streams(self, symbols: Sequence[str], channel: ChannelType) -> list[tuple[str, list[Any], list[str]]]:
         """(gate channel, payload, keys) of the requests for one channel type."""
+        if self.futures:
+            return [o for o in self._futures_streams(symbols, channel) if o[2]]
         out: list[tuple[str, list[Any], list[str]]] = []
         if channel is ChannelType.ORDERBOOK:
             if self.book_channel == "obu":
@@ -184,6 +210,20 @@ class GateioPublicSubscriptionStrategy(SubscriptionStrategy):
         else:
             raise ConfigurationError(f"gateio public feed has no channel for {channel.value!r}")
         return [o for o in out if o[2]]
+
+    def _futures_streams(self, symbols: Sequence[str], channel: ChannelType) -> list[tuple[str, list[Any], list[str]]]:
+        """The USDT futures requests of one channel type (``futures.*``; symbols are contracts)."""
+        if channel is ChannelType.ORDERBOOK:
+            level = C.FUTURES_BOOK_UPDATE_LEVELS[self.speed]
+            return [(C.FUT_CH_BOOK_UPDATE, [s, self.speed] + ([level] if level else []),
+                     [f"{C.FUT_CH_BOOK_UPDATE}:{s}"]) for s in symbols]
+        if channel is ChannelType.TRADES:
+            return [(C.FUT_CH_TRADES, list(symbols), [f"{C.FUT_CH_TRADES}:{s}" for s in symbols])]
+        if channel is ChannelType.BOOK_TICKER:
+            return [(C.FUT_CH_BOOK_TICKER, list(symbols), [f"{C.FUT_CH_BOOK_TICKER}:{s}" for s in symbols])]
+        if channel is ChannelType.KLINE:
+            return [(C.FUT_CH_CANDLES, [self.kline_interval, s], [f"{C.FUT_CH_CANDLES}:{s}"]) for s in symbols]
+        raise ConfigurationError(f"gateio usdt futures feed has no channel for {channel.value!r}")
 
     def subscription_keys(self, symbols: Sequence[str], channels: Sequence[ChannelType]) -> list[str]:
         return [k for ch in channels for _, _, keys in self._streams(symbols, ChannelType.parse(ch)) for k in keys]
@@ -272,6 +312,8 @@ class GateioPrivateSubscriptionStrategy(GateioPublicSubscriptionStrategy):
 
     def __init__(self, api_key: str | None = None, secret_key: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
+        if self.futures:
+            raise ConfigurationError("gateio private channels: spot only (market='spot')")
         self._credentials = _Credentials(api_key, secret_key)
 
     def _streams(self, symbols: Sequence[str], channel: ChannelType) -> list[tuple[str, list[Any], list[str]]]:
