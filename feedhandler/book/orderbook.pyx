@@ -352,6 +352,18 @@ cdef int _snapshot_grid(const double* px, const double* qty, Py_ssize_t n, int d
     return d if seen else if_none
 
 
+cdef inline double _best_value(OrderBook b, int side, bint want_qty) noexcept:
+    """The best level's price (or quantity with want_qty) of a side; NaN when the side is empty."""
+    cdef Py_ssize_t n
+    if b._ln[side] > 0:
+        # slot i holds (price, qty) at _lp[side][2 * i], _lp[side][2 * i + 1] (_lq = _lp + 1)
+        return b._lp[side][2 * b._best_slot[side] + want_qty]
+    n = b._n[side]
+    if n == 0:
+        return NAN
+    return b._qty[side][n - 1] if want_qty else b._px[side][n - 1]
+
+
 @cython.final
 cdef class OrderBook:
     """L2 order book over preallocated memory: a tick ladder plus a sorted overflow.
@@ -1015,24 +1027,16 @@ cdef class OrderBook:
     # Best level: the ladder's top whenever the ladder holds levels (it is
     # never empty while the overflow is not), else the overflow's last.
     cdef double c_best_bid_price(self) noexcept:
-        if self._ln[BID] > 0:
-            return self._lp[BID][2 * self._best_slot[BID]]
-        return self._px[BID][self._n[BID] - 1] if self._n[BID] > 0 else NAN
+        return _best_value(self, BID, False)
 
     cdef double c_best_bid_qty(self) noexcept:
-        if self._ln[BID] > 0:
-            return self._lq[BID][2 * self._best_slot[BID]]
-        return self._qty[BID][self._n[BID] - 1] if self._n[BID] > 0 else NAN
+        return _best_value(self, BID, True)
 
     cdef double c_best_ask_price(self) noexcept:
-        if self._ln[ASK] > 0:
-            return self._lp[ASK][2 * self._best_slot[ASK]]
-        return self._px[ASK][self._n[ASK] - 1] if self._n[ASK] > 0 else NAN
+        return _best_value(self, ASK, False)
 
     cdef double c_best_ask_qty(self) noexcept:
-        if self._ln[ASK] > 0:
-            return self._lq[ASK][2 * self._best_slot[ASK]]
-        return self._qty[ASK][self._n[ASK] - 1] if self._n[ASK] > 0 else NAN
+        return _best_value(self, ASK, True)
 
     cdef void _copy_from(self, OrderBook other) noexcept:
         # Caller guarantees the same capacity and ladder_ticks.

@@ -4,7 +4,16 @@
 One :class:`SymbolTable` is shared by a decoder and its ``BookSyncGroup`` (the group maps ids to
 books), so a symbol seen in a frame is looked up once, by its bytes, with no allocation on a hit.
 """
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
+
+
+cdef inline uint64_t fnv1a(const char* p, Py_ssize_t n) noexcept nogil:
+    """FNV-1a of the bytes p[0:n] (the hash of the symbol table and of the names a group reported)."""
+    cdef uint64_t h = 14695981039346656037ULL
+    cdef Py_ssize_t i
+    for i in range(n):
+        h = (h ^ <unsigned char>p[i]) * 1099511628211ULL
+    return h
 
 
 cdef class SymbolTable:

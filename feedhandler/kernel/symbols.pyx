@@ -15,14 +15,6 @@ from libc.string cimport memcmp
 import numpy as np
 
 
-cdef inline uint64_t _fnv1a(const char* p, Py_ssize_t n) noexcept nogil:
-    cdef uint64_t h = 14695981039346656037ULL
-    cdef Py_ssize_t i
-    for i in range(n):
-        h = (h ^ <unsigned char>p[i]) * 1099511628211ULL
-    return h
-
-
 cdef class SymbolTable:
     """Interned symbol names by their UTF-8 bytes, each with a dense int id.
 
@@ -51,7 +43,7 @@ cdef class SymbolTable:
         self._mask = size - 1
         for i in range(len(self._keys)):
             key = <bytes>self._keys[i]
-            slot = <Py_ssize_t>(_fnv1a(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key)) & <uint64_t>self._mask)
+            slot = <Py_ssize_t>(fnv1a(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key)) & <uint64_t>self._mask)
             while self._table[slot] >= 0:
                 slot = (slot + 1) & self._mask
             self._table[slot] = i
@@ -68,7 +60,7 @@ cdef class SymbolTable:
         # Bound: slot is masked to [0, mask] and the table has mask + 1 entries; every stored id
         # indexes _keys (ids are appended with their key); the table is at most half full, so the
         # probe ends at an empty slot.
-        slot = <Py_ssize_t>(_fnv1a(data, n) & <uint64_t>self._mask)
+        slot = <Py_ssize_t>(fnv1a(data, n) & <uint64_t>self._mask)
         while True:
             sid = self._table[slot]
             if sid < 0:
@@ -95,7 +87,7 @@ cdef class SymbolTable:
         if 2 * (sid + 1) > self._mask + 1:
             self._rebuild(2 * (self._mask + 1))
         else:
-            slot = <Py_ssize_t>(_fnv1a(data, n) & <uint64_t>self._mask)
+            slot = <Py_ssize_t>(fnv1a(data, n) & <uint64_t>self._mask)
             while self._table[slot] >= 0:
                 slot = (slot + 1) & self._mask
             self._table[slot] = sid

@@ -29,7 +29,7 @@ import numpy as np
 
 from feedhandler.book.orderbook cimport OrderBook
 from feedhandler.core.dispatch cimport EventDispatcher
-from feedhandler.kernel.symbols cimport SymbolTable
+from feedhandler.kernel.symbols cimport SymbolTable, fnv1a
 from feedhandler.events.events cimport BookStatus, BookUpdate, EventPool
 
 from feedhandler.events.events import BookStatus as _BookStatus, BookUpdate as _BookUpdate
@@ -211,17 +211,13 @@ cdef class BookSync:
                       const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
                       int64_t exchange_ts_ns, int64_t recv_ns) except -1:
         """One incremental update (absolute quantities). Validated before anything changes."""
-        if self.state == CLOSED:
-            self.ignored += 1
-            return 0
-        if self.profiling:
-            self._parsed_ns = _monotonic_ns()
-        if last < first or not _levels_valid(bid_px, bid_qty, n_bids) or not _levels_valid(ask_px, ask_qty, n_asks):
+        if self.state != CLOSED and (last < first or not _levels_valid(bid_px, bid_qty, n_bids)
+                                     or not _levels_valid(ask_px, ask_qty, n_asks)):
             self._check_armed = False
             raise ValueError(f"{self.exchange} {self.symbol}: invalid delta (ids {first}..{last}, "
                              "non-finite/non-positive price or negative quantity); not applied")
-        return self._on_valid_delta(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks,
-                                    exchange_ts_ns, recv_ns)
+        return self.on_delta_validated(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks,
+                                       exchange_ts_ns, recv_ns)
 
     cdef int on_delta_validated(self, int64_t first, int64_t last, int64_t prev,
                                 const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
@@ -768,15 +764,6 @@ cdef object _with_levels(BookSync sync, int op, int64_t a, int64_t b, int64_t pr
     return sync.state == LIVE or sync.state == SYNCING
 
 
-cdef inline uint64_t _fnv1a(const char* p, Py_ssize_t n) noexcept nogil:
-    # FNV-1a of a UTF-8 name: the key of the fixed-size table of names already reported
-    cdef uint64_t h = 14695981039346656037ULL
-    cdef Py_ssize_t i
-    for i in range(n):
-        h = (h ^ <unsigned char>p[i]) * 1099511628211ULL
-    return h
-
-
 cdef class BookSyncGroup:
     """The :class:`BookSync` of every symbol of one parser, created on first use.
 
@@ -873,7 +860,7 @@ cdef class BookSyncGroup:
         cdef Py_ssize_t nb
         if self._subscribed is not None or self._closed_names:
             nb = self._base_len(symbol, n)
-            return self._outside(symbol, n, nb, _fnv1a(symbol, nb))
+            return self._outside(symbol, n, nb, fnv1a(symbol, nb))
         # first sight of this symbol: the only path that builds a str
         return self.get(self.symbol_table.c_intern(symbol, n))
 
@@ -1024,8 +1011,8 @@ cdef class BookSyncGroup:
             self._closed_names.pop(name, None)
             self._closed_names.pop(str(s), None)
             key = name.encode("utf-8", "replace")
-            self._subscribed_hashes.add(_fnv1a(key, len(key)))
-            self._unreport(_fnv1a(key, len(key)))
+            self._subscribed_hashes.add(fnv1a(key, len(key)))
+            self._unreport(fnv1a(key, len(key)))
 
     def close(self, symbols, str reason="unsubscribed"):
         """Unsubscribed: each book gets a final ``BookStatus(valid=False, reason)`` and is dropped.
