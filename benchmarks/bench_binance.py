@@ -2,7 +2,9 @@
 
 1. Replay of the spot BTCUSDT recording (hftbacktest 2024-08-08 + 08-09: every depth, trade and bookTicker
    frame, preloaded as bytes; the REST snapshot loaded where the recording has it, through the compiled
-   snapshot decoder): BinanceDecoder + BookSyncGroup vs orjson + float() + sortedcontainers.SortedDict books
+   snapshot decoder): BinanceDecoder + BookSyncGroup (frames through ``feed_many``, the C batch loop, as frames
+   arrive live through the compiled listener; ``python_loop``: one Python ``feed`` call per frame instead;
+   every event to a Python handler) vs orjson + float() + sortedcontainers.SortedDict books
    (same sync rule, same events), and vs cryptofeed 2.4's own Binance handler and book where cryptofeed is
    installed (the ``bench`` extra; skipped with the reason otherwise).
 2. One 10-level depthUpdate (5 bids + 5 asks) decode + apply: 2,000 distinct frames with contiguous ids per
@@ -111,15 +113,43 @@ def python_replay(items, loads=orjson.loads):
     return books
 
 
-def compiled_replay(items):
+def _replay_setup():
     disp = EventDispatcher()
     books = BookSyncGroup("binance", SPOT_RULE, disp, 6000)
     dec = BinanceDecoder(books, disp)
     disp.handler = _noop
+    return books, dec
+
+
+def segments(items):
+    """The items as [(snapshot body or None, [stream frames after it])] (prepared once, outside the timing)."""
+    out = [(None, [])]
+    for is_snap, raw in items:
+        if is_snap:
+            out.append((raw, []))
+        else:
+            out[-1][1].append(raw)
+    return out
+
+
+def compiled_replay(segs):
+    """The frames through the decoder's C batch loop (``feed_many``: no Python call per frame, as frames
+    arrive live through the compiled picows listener); every event to a Python handler."""
+    books, dec = _replay_setup()
+    for snap, frames in segs:
+        if snap is not None:
+            # the REST body through the compiled snapshot decoder, as BinanceSnapshotFetcher does
+            books.get("BTCUSDT").load_snapshot(*parse_depth_snapshot(snap))
+        dec.feed_many(frames)
+    return books
+
+
+def compiled_replay_python_loop(items):
+    """The same, with one Python ``feed(raw, 0)`` call per frame (a replay loop written in Python)."""
+    books, dec = _replay_setup()
     feed = dec.feed
     for is_snap, raw in items:
         if is_snap:
-            # the REST body through the compiled snapshot decoder, as BinanceSnapshotFetcher does
             books.get("BTCUSDT").load_snapshot(*parse_depth_snapshot(raw))
         else:
             feed(raw, 0)
@@ -205,7 +235,14 @@ def _pedantic(benchmark, fn, *args, rounds=5):
 @pytest.mark.benchmark(group="binance-replay-btcusdt")
 def test_replay_feedhandler(benchmark, recording):
     benchmark.extra_info["frames"] = len(recording)
-    books = _pedantic(benchmark, compiled_replay, recording)
+    books = _pedantic(benchmark, compiled_replay, segments(recording))
+    assert books["BTCUSDT"].is_valid
+
+
+@pytest.mark.benchmark(group="binance-replay-btcusdt")
+def test_replay_feedhandler_python_loop(benchmark, recording):
+    benchmark.extra_info["frames"] = len(recording)
+    books = _pedantic(benchmark, compiled_replay_python_loop, recording)
     assert books["BTCUSDT"].is_valid
 
 

@@ -1,4 +1,5 @@
 """Type stub of the compiled decoder base class (see decoder.pxd)."""
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 class FrameDecoder:
@@ -13,4 +14,10 @@ class FrameDecoder:
     levels_capacity: int
     def __init__(self, exchange: str = "", *args: Any, **kwargs: Any) -> None: ...
     def feed(self, raw: bytes | str | memoryview | bytearray, recv_ns: int) -> int: ...
+    def feed_many(
+        self,
+        frames: Sequence[bytes | str | memoryview | bytearray] | Iterable[bytes],
+        recv_ns: int | Sequence[int] = 0,
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> int: ...
     def classify(self, raw: bytes | str | memoryview | bytearray) -> int: ...
