@@ -14,12 +14,13 @@ int. ``feed`` raises ``feedhandler.core.errors.ParseError`` (-1) for a
 malformed frame and applies nothing of it: levels, ids, prices and sizes are
 checked (the kernel's one rule) before any book is looked up or created.
 """
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 
-from feedhandler.codec.json_scan cimport JsonIter, JsonSpan
+from feedhandler.codec.json_scan cimport JsonSpan
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport EventPool
 from feedhandler.kernel.decoder cimport FrameDecoder
+from feedhandler.kernel.symbols cimport SymbolTable
 from feedhandler.sync.book_sync cimport BookSyncGroup
 
 cpdef enum BinanceFrameKind:
@@ -34,11 +35,6 @@ cpdef enum BinanceFrameKind:
     BK_ACK = 8             # {"result":..,"id":..}
     BK_ERROR = 9           # {"error":{..},"id":..} or {"code":..,"msg":..}
 
-ctypedef unsigned int uint32_mask
-
-cdef enum:
-    N_SLOTS = 26           # payload/envelope keys the decoder knows (see decoder.pyx KEY_*)
-
 cdef class BinanceDecoder(FrameDecoder):
     cdef public EventDispatcher dispatcher
     cdef public BookSyncGroup books            # diff-depth books (REST snapshot + U/u deltas)
@@ -50,68 +46,39 @@ cdef class BinanceDecoder(FrameDecoder):
     cdef readonly int64_t depth_updates, partial_depths, trades, book_tickers, klines
     cdef readonly int64_t acks, exchange_errors, shutdowns, ignored
     cdef readonly int64_t err_json, err_field, err_levels, err_book, err_stream
-    # pools
+    # pools, and the interned str of event symbols and kline intervals
     cdef EventPool _trades, _tickers, _klines
-    # scratch: levels of one frame
-    # (pointers into the kernel's level scratch, FrameDecoder.use_levels: levels[0] bids, [1] asks)
-    cdef double* _bid_px
-    cdef double* _bid_qty
-    cdef double* _ask_px
-    cdef double* _ask_qty
-    cdef Py_ssize_t _nb, _na
-    # scratch: spans of the current payload, indexed by key id
-    cdef JsonSpan _slot[N_SLOTS]
-    cdef uint32_mask _present
-    cdef uint32_mask _lv_parsed                # level keys (b/a/bids/asks) already parsed into scratch
-    cdef JsonSpan _stream
-    cdef bint _has_stream
+    cdef SymbolTable _symbols
+    # The decoded frame (levels: the kernel's self.out.levels, L_B/L_A depth, L_BIDS/L_ASKS partial;
+    # the general path's other values: self.out's slots)
     cdef int _kind
-    # decoded scalars
+    cdef JsonSpan _sym, _stream
+    cdef bint _has_stream
     cdef int64_t _first, _last, _prev, _event_ts, _trade_id, _trade_ts
     cdef double _price, _qty, _bid_p, _bid_q, _ask_p, _ask_q
     cdef bint _maker
-    # kline scalars
-    cdef int64_t _k_open, _k_close
-    cdef double _k_o, _k_h, _k_l, _k_c, _k_v, _k_qv
-    cdef bint _k_closed
-    cdef JsonSpan _k_sym, _k_interval
-    # string caches (bytes -> str), so repeated symbols allocate nothing
-    cdef dict _str_cache
-    cdef bytes _last_sym_key
-    cdef str _last_sym
+    # the exact paths' last stream name (0 bookTicker, 1 trade, 2 depth) and symbol (3), matched by memcmp
+    cdef char _names_seen[4][64]
+    cdef Py_ssize_t _names_len[4]
     cdef char _partial_key[136]
-    cdef char _last_stream[3][64]              # last stream name per exact path (0 bookTicker, 1 trade, 2 depth)
-    cdef Py_ssize_t _last_stream_len[3]
     cdef Py_ssize_t _partial_key_len
 
-    cpdef int classify(self, object raw) except -1
     cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -1
-    cdef int _control(self, const char* base) except -1
-    cdef int _decode(self, const char* p, const char* end) except -1
-    cdef int _decode_any(self, const char* p, const char* end) except -1
-    cdef int _check_numbers(self) except -1
-    cdef bint _decode_book_ticker_exact(self, const char* p, const char* end) noexcept
-    cdef bint _decode_trade_exact(self, const char* p, const char* end) noexcept
-    cdef bint _decode_depth_exact(self, const char* p, const char* end) noexcept
-    cdef const char* _exact_stream(self, const char* q, const char* end, JsonSpan* out, int slot) noexcept
-    cdef const char* _exact_symbol(self, const char* q, const char* end, JsonSpan* out) noexcept
-    cdef bint _decode_fast(self, const char* p, const char* end) noexcept
-    cdef bint _fast_member(self, JsonIter* it, int kid, JsonSpan* val) noexcept
-    cdef int _scan_payload(self, const char* p, const char* end) except -1
-    cdef int _decode_payload(self) except -1
-    cdef int _apply(self, int64_t recv_ns) except -1
-    cdef int _emit_kline(self, int64_t recv_ns) except -1
-    cdef str _cached_str(self, const char* p, Py_ssize_t n)
+    cdef int c_classify(self, const char* p, Py_ssize_t n) except -1
     cdef int _message_type(self) noexcept
-    cdef int _fail(self, int64_t* counter, str what) except -1
-    cdef const char* _scan_envelope_data(self, const char* p, const char* end) except? NULL
-    cdef int _scan_payload_until(self, const char* p, const char* end, JsonIter* it) except -1
-    cdef int _int_field(self, int kid, int64_t* out) except -1
-    cdef int _num_field(self, int kid, double* out) except -1
-    cdef int _str_field(self, int kid) except -1
-    cdef int _levels(self, int kid, double* px, double* qty, Py_ssize_t* count) except -1
-    cdef int _opt_ts(self, int kid, int64_t* out) except -1
+    cdef int _control(self) except -1
+    cdef int _fail(self, int64_t* counter, str field, str what) except -1
+    cdef int _scan_error(self, const char* p, Py_ssize_t n) except -1
+    cdef int _need(self, uint64_t slots, const char* p) except -1
+    cdef int _need_levels(self, int bids, int asks) except -1
+    cdef int _ts(self, int slot, bint span, int64_t* out) except -1
+    cdef int _symbol(self, int slot, str name) except -1
+    cdef int _decode(self, const char* p, Py_ssize_t n) except -1
+    cdef bint _depth_exact(self, const char* p, const char* end) noexcept
+    cdef bint _ticker_exact(self, const char* p, const char* end) noexcept
+    cdef bint _trade_exact(self, const char* p, const char* end) noexcept
+    cdef int _decode_general(self, const char* p, Py_ssize_t n) except -1
     cdef int _partial_name(self) except -1
     cdef int _partial_name_from(self, const char* s, Py_ssize_t n) except -1
-    cdef int _decode_kline(self) except -1
-
+    cdef int _apply(self, int64_t recv_ns) except -1
+    cdef int _emit_kline(self, int64_t recv_ns) except -1

@@ -1,9 +1,9 @@
-"""Binance JSON stream decoder: frame bytes -> book deltas and pooled events, all in C.
+"""Binance JSON stream decoder: frame bytes -> book deltas and pooled events, all in C, on the decoder kernel.
 
 Frames handled (protocols.md section 3.5):
 
 * combined envelope ``{"stream":"btcusdt@depth@100ms","data":{...}}`` and raw payloads;
-* ``depthUpdate`` (``U``/``u``, and ``pu`` for USD-M/COIN-M futures) -> ``BookSync.on_delta``;
+* ``depthUpdate`` (``U``/``u``, and ``pu`` for USD-M/COIN-M futures) -> ``BookSync.on_delta_validated``;
 * partial depth ``{"lastUpdateId":..,"bids":..,"asks":..}`` (``depth5/10/20``; the symbol comes from
   the stream name, or ``raw_stream`` on a raw connection) -> a full snapshot of a *separate* book
   keyed ``"BTCUSDT@depth20"`` in ``partial_books`` (a ``BookUpdate`` with ``is_snapshot=True``);
@@ -13,126 +13,80 @@ Frames handled (protocols.md section 3.5):
 * ``{"result":..,"id":..}`` -> SUBSCRIPTION_ACK; ``{"error":{..},"id":..}`` / ``{"code":..,"msg":..}``
   -> ERROR.
 
-Every frame is fully validated (strict JSON) and decoded into scratch before anything is applied.
+Two ways in, one result. The spot depthUpdate, trade/aggTrade and bookTicker in Binance's exact wire
+layout are matched token by token (``feedhandler.kernel.exact``: the replay and the trade flood are
+almost only such frames); every other frame, and any exact-path candidate that is not exactly in that
+layout, is scanned once by the kernel's table scanner (``_FRAME``: the payload keys, the envelope's
+``stream`` and its ``data`` object holding the same keys), then checked per frame kind. Both paths
+decode to the same scratch, differentially tested (``tests/exchanges/binance/test_*_fastpath.py``).
+Every frame is fully validated and decoded before anything is applied: a malformed frame raises
+``ParseError`` (field and byte offset) and touches no book, symbol table or handler.
 """
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-
-from feedhandler.codec.frame cimport FrameBytes, frame_acquire, frame_release
-from libc.stdint cimport int64_t
-from libc.string cimport memcmp, memcpy
-
-import numpy as np
+from libc.stdint cimport int64_t, uint64_t
+from libc.string cimport memcmp, memcpy, strcmp
 
 from feedhandler.codec.json_scan cimport (
-    JSON_ARRAY, JSON_FALSE, JSON_NULL, JSON_NUMBER, JSON_OBJECT, JSON_OK, JSON_STRING, JSON_TOO_MANY,
-    JSON_TRUE, JsonIter, JsonSpan, json_array_begin, json_array_next, json_expect_end, json_iter_child,
-    json_iter_child_end, json_iter_levels, json_iter_take, json_object_begin, json_object_next,
-    json_object_next_lazy, json_parse_levels, json_span_eq, json_span_to_double, json_span_to_int64,
+    JSON_ERR_TRAILING, JSON_OBJECT, JSON_OK, JsonSpan, json_span_eq, json_span_to_double, json_span_to_int64,
 )
-from feedhandler.codec.numbers cimport NUM_OK, fh_decimal_dot8, fh_decimal_fast, parse_double_inline
 from feedhandler.core.dispatch cimport EventDispatcher
-from feedhandler.events.events cimport (
-    SIDE_BUY, SIDE_SELL, BookTicker, EventPool, Kline, Trade,
-)
+from feedhandler.events.events cimport SIDE_BUY, SIDE_SELL, BookTicker, EventPool, Kline, Trade
 from feedhandler.kernel.decoder cimport FrameDecoder
+from feedhandler.kernel.exact cimport fx_bool, fx_dec, fx_levels, fx_lit, fx_str_same, fx_uint
 from feedhandler.kernel.extract cimport (
-    KT_INT64, KT_STR, FieldTable, kt_levels_ok, kt_price_ok, kt_scan_span, kt_seen, kt_size_ok, kt_text,
+    KF_REQUIRED, KT_BOOL, KT_DOUBLE, KT_ERR_MISSING, KT_ERR_NUMBER, KT_INT64, KT_LEVELS, KT_OBJECT, KT_PRICE,
+    KT_SIZE, KT_SPAN, KT_STR, FieldTable, KtLevels, KtOut, kt_levels_ok, kt_price_ok, kt_require, kt_scan,
+    kt_scan_span, kt_seen, kt_size_ok, kt_text,
 )
 from feedhandler.kernel.message_type cimport MessageType
+from feedhandler.kernel.symbols cimport SymbolTable
 from feedhandler.sync.book_sync cimport BookSync, BookSyncGroup
 
 from feedhandler.core.errors import ParseError
 from feedhandler.events.events import BookTicker as _BookTicker, Kline as _Kline, Trade as _Trade
 
-# The error object of a WS API / subscription error answer.
-cdef FieldTable _ERROR_FIELDS = FieldTable("binance.error", [("code", KT_INT64, 0), ("msg", KT_STR, 1)])
-
 # Largest timestamp accepted, in ns (year 2255): keeps ms/us -> ns multiplication inside int64.
 cdef int64_t _MAX_TS_NS = 9000000000000000000LL
 
-
-# Key ids: index into the span slots; bit in the presence mask.
+# Slots of the kernel's KtOut (one number space for the payload, the kline object and the error object).
 cdef enum:
-    KEY_e = 0
-    KEY_E = 1
-    KEY_s = 2
-    KEY_U = 3
-    KEY_u = 4
-    KEY_pu = 5
-    KEY_b = 6
-    KEY_a = 7
-    KEY_B = 8
-    KEY_A = 9
-    KEY_t = 10
-    KEY_p = 11
-    KEY_q = 12
-    KEY_T = 13
-    KEY_m = 14
-    KEY_lastUpdateId = 15
-    KEY_bids = 16
-    KEY_asks = 17
-    KEY_k = 18
-    KEY_result = 19
-    KEY_id = 20
-    KEY_error = 21
-    KEY_code = 22
-    KEY_msg = 23
-    KEY_stream = 24
-    KEY_data = 25
-    KEY_NONE = -1
+    S_E, S_EV, S_SYM, S_FIRST, S_LAST, S_PREV, S_BP, S_BQ, S_A, S_AQ, S_T, S_PX, S_QTY, S_TT, S_M, S_LUID,
+    S_K, S_RESULT, S_ID, S_ERROR, S_CODE, S_MSG, S_STREAM, S_DATA,
+    K_OPEN, K_CLOSE, K_SYM, K_INT, K_O, K_H, K_L, K_C, K_V, K_QV, K_X, S_ERR_CODE, S_ERR_MSG
+cdef enum:  # level arrays: depthUpdate b/a, partial depth bids/asks
+    L_B = 0
+    L_A = 1
+    L_BIDS = 2
+    L_ASKS = 3
 
-# Names for the slow path (keys written with escapes) and for messages.
-cdef tuple _KEY_NAMES = (b"e", b"E", b"s", b"U", b"u", b"pu", b"b", b"a", b"B", b"A", b"t", b"p", b"q", b"T",
-                         b"m", b"lastUpdateId", b"bids", b"asks", b"k", b"result", b"id", b"error", b"code",
-                         b"msg", b"stream", b"data")
+cdef int R = KF_REQUIRED
+cdef FieldTable _KLINE = FieldTable("binance.kline", [
+    ("t", KT_INT64, K_OPEN, R), ("T", KT_INT64, K_CLOSE, R), ("s", KT_STR, K_SYM, R), ("i", KT_STR, K_INT, R),
+    ("o", KT_DOUBLE, K_O, R), ("h", KT_DOUBLE, K_H, R), ("l", KT_DOUBLE, K_L, R), ("c", KT_DOUBLE, K_C, R),
+    ("v", KT_DOUBLE, K_V, R), ("q", KT_DOUBLE, K_QV, R), ("x", KT_BOOL, K_X, R)])
+# Keys whose meaning depends on the frame kind are kept as spans and converted once the kind is known
+# ("a": aggTrade id or bookTicker ask price; "t"/"T": ids and times that other kinds do not check).
+_PAYLOAD_KEYS = [
+    ("e", KT_STR, S_E), ("E", KT_INT64, S_EV), ("s", KT_STR, S_SYM), ("U", KT_INT64, S_FIRST),
+    ("u", KT_INT64, S_LAST), ("pu", KT_INT64, S_PREV), ("b", KT_LEVELS, L_B), ("b", KT_PRICE, S_BP),
+    ("a", KT_LEVELS, L_A), ("a", KT_SPAN, S_A), ("B", KT_SIZE, S_BQ), ("A", KT_SIZE, S_AQ), ("t", KT_SPAN, S_T),
+    ("p", KT_PRICE, S_PX), ("q", KT_SIZE, S_QTY), ("T", KT_SPAN, S_TT), ("m", KT_BOOL, S_M),
+    ("lastUpdateId", KT_INT64, S_LUID), ("bids", KT_LEVELS, L_BIDS), ("asks", KT_LEVELS, L_ASKS),
+    ("k", KT_OBJECT, S_K, 0, _KLINE), ("result", KT_SPAN, S_RESULT), ("id", KT_SPAN, S_ID),
+    ("error", KT_SPAN, S_ERROR), ("code", KT_SPAN, S_CODE), ("msg", KT_SPAN, S_MSG)]
+cdef FieldTable _PAYLOAD = FieldTable("binance.data", _PAYLOAD_KEYS)
+cdef FieldTable _FRAME = FieldTable("binance", _PAYLOAD_KEYS + [
+    ("stream", KT_STR, S_STREAM), ("data", KT_OBJECT, S_DATA, 0, _PAYLOAD)])
+# The error object of a WS API / subscription error answer.
+cdef FieldTable _ERROR_FIELDS = FieldTable("binance.error", [("code", KT_INT64, S_ERR_CODE),
+                                                             ("msg", KT_STR, S_ERR_MSG)])
 
-cdef inline bint _lit(const JsonSpan* k, const char* lit, Py_ssize_t n) noexcept:
-    return k.len == n and memcmp(k.ptr, lit, n) == 0
-
-
-cdef int _key_id(const JsonSpan* k) noexcept:
-    """Key id of an object key; KEY_NONE for keys the decoder does not use."""
-    cdef char c
-    cdef Py_ssize_t i
-    cdef bytes name
-    if k.has_escapes:
-        # rare: "\\u0073" is "s" as far as JSON is concerned
-        for i in range(N_SLOTS):
-            name = <bytes>_KEY_NAMES[i]
-            if json_span_eq(k, PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name)):
-                return <int>i
-        return KEY_NONE
-    if k.len == 1:
-        c = k.ptr[0]
-        if c == b'e': return KEY_e
-        if c == b'E': return KEY_E
-        if c == b's': return KEY_s
-        if c == b'U': return KEY_U
-        if c == b'u': return KEY_u
-        if c == b'b': return KEY_b
-        if c == b'a': return KEY_a
-        if c == b'B': return KEY_B
-        if c == b'A': return KEY_A
-        if c == b't': return KEY_t
-        if c == b'p': return KEY_p
-        if c == b'q': return KEY_q
-        if c == b'T': return KEY_T
-        if c == b'm': return KEY_m
-        if c == b'k': return KEY_k
-        return KEY_NONE
-    if _lit(k, b"pu", 2): return KEY_pu
-    if _lit(k, b"id", 2): return KEY_id
-    if _lit(k, b"bids", 4): return KEY_bids
-    if _lit(k, b"asks", 4): return KEY_asks
-    if _lit(k, b"lastUpdateId", 12): return KEY_lastUpdateId
-    if _lit(k, b"result", 6): return KEY_result
-    if _lit(k, b"error", 5): return KEY_error
-    if _lit(k, b"code", 4): return KEY_code
-    if _lit(k, b"msg", 3): return KEY_msg
-    if _lit(k, b"stream", 6): return KEY_stream
-    if _lit(k, b"data", 4): return KEY_data
-    return KEY_NONE
+cdef uint64_t _1 = 1
+cdef uint64_t NEED_DEPTH = (_1 << S_SYM) | (_1 << S_FIRST) | (_1 << S_LAST)
+cdef uint64_t NEED_TRADE = (_1 << S_SYM) | (_1 << S_PX) | (_1 << S_QTY) | (_1 << S_M)
+cdef uint64_t NEED_TICKER = (_1 << S_SYM) | (_1 << S_LAST) | (_1 << S_BP) | (_1 << S_BQ) | (_1 << S_A) | (_1 << S_AQ)
+cdef uint64_t IS_TICKER = (_1 << S_SYM) | (_1 << S_LAST) | (_1 << S_BQ) | (_1 << S_AQ)
 
 
 cdef inline bint _plain_ascii(const char* p, Py_ssize_t n) noexcept:
@@ -148,223 +102,43 @@ cdef inline bint _plain_ascii(const char* p, Py_ssize_t n) noexcept:
 
 cdef inline bint _plain_string(const JsonSpan* v) noexcept:
     """A non-empty string of at most 100 plain ASCII bytes (symbols, intervals): usable as raw bytes."""
-    return v.kind == JSON_STRING and not v.has_escapes and 0 < v.len <= 100 and _plain_ascii(v.ptr, v.len)
+    return not v.has_escapes and 0 < v.len <= 100 and _plain_ascii(v.ptr, v.len)
 
 
-cdef str _json_err(int rc):
-    names = {-1: "input ended inside a value", -2: "syntax error", -3: "bad string", -4: "bad number",
-             -5: "bad literal", -6: "nesting too deep", -7: "trailing bytes", -8: "value of the wrong type",
-             -9: "string that is not a number", -10: "integer out of int64 range", -11: "too many levels",
-             -12: "level with fewer than 2 items", -13: "iterator state"}
-    return names.get(rc, f"error {rc}")
+cdef inline bint _level_key(const char* k) noexcept:
+    return k != NULL and (strcmp(k, b"b") == 0 or strcmp(k, b"a") == 0 or strcmp(k, b"bids") == 0
+                          or strcmp(k, b"asks") == 0)
 
 
-
-# ---- exact-shape fast path (spot bookTicker) -------------------------------------------------------
-# These read only inside [q, end) and return NULL when the bytes are not exactly the expected token.
-
-cdef inline const char* _fx_lit(const char* q, const char* end, const char* lit, Py_ssize_t n) noexcept:
-    if end - q < n or memcmp(q, lit, n) != 0:
-        return NULL
-    return q + n
-
-
-cdef inline const char* _fx_str(const char* q, const char* end, JsonSpan* out) noexcept:
-    """q at an opening quote: a string of printable ASCII without quote/backslash (valid JSON, no escapes)."""
-    cdef const char* s0
-    cdef unsigned char c
-    if q >= end or q[0] != b'"':
-        return NULL
-    q += 1
-    s0 = q
-    while q < end:
-        c = <unsigned char>q[0]
-        if c == b'"':
-            out.ptr = s0
-            out.len = q - s0
-            out.kind = JSON_STRING
-            out.has_escapes = False
-            return q + 1
-        if c < 0x20 or c > 0x7e or c == b'\\':
-            return NULL
-        q += 1
-    return NULL
-
-
-cdef inline const char* _fx_uint(const char* q, const char* end, int64_t* out, JsonSpan* span) noexcept:
-    """A JSON integer token of 1..18 digits without a leading zero (< 10**18: no int64 overflow)."""
-    cdef const char* s0 = q
-    cdef int64_t v = 0
-    # At most 18 digits are accumulated (v < 10**17 before each multiply, so v * 10 + 9 < 10**18
-    # fits int64): the digit count is checked before multiplying, never after (a 19th digit is
-    # refused below without being multiplied in).
-    while q < end and q - s0 < 18 and <unsigned char>(q[0] - 48) < 10:
-        v = v * 10 + (q[0] - 48)
-        q += 1
-    if q == s0 or (s0[0] == b'0' and q - s0 > 1):
-        return NULL
-    if q < end and <unsigned char>(q[0] - 48) < 10:
-        return NULL
-    out[0] = v
-    span.ptr = s0
-    span.len = q - s0
-    span.kind = JSON_NUMBER
-    span.has_escapes = False
+cdef inline const char* _same(const char* q, const char* end, char* prev, Py_ssize_t* prev_n,
+                              JsonSpan* out) noexcept:
+    """A plain string for the exact paths; ``prev`` (the last such string of this place, 1..64 bytes)
+    is matched by memcmp, so the stream name and symbol that repeat frame after frame cost no scan."""
+    q = fx_str_same(q, end, prev, prev_n[0], out)
+    if q != NULL and 0 < out.len <= 64 and (out.len != prev_n[0] or memcmp(out.ptr, prev, out.len) != 0):
+        memcpy(prev, out.ptr, out.len)
+        prev_n[0] = out.len
     return q
 
 
-cdef inline const char* _fx_num_str(const char* q, const char* end, double* out, JsonSpan* span) noexcept:
-    """A string holding a plain decimal "I.F" (the shape of every Binance price/quantity).
-
-    Only the closing quote is searched for (at most 17 bytes on): fh_decimal_fast then accepts
-    nothing but 8..16 bytes of digits around one dot, so the string is plain JSON without escapes.
-    """
-    cdef const char* s0
-    cdef const char* lim
-    cdef Py_ssize_t n
-    if q >= end or q[0] != b'"':
-        return NULL
-    s0 = q + 1
-    if end - s0 > 16:
-        # Binance's own "I.FFFFFFFF": its length from the dot (no byte scan); see _fx_level_num.
-        n = fh_dot8_len(s0)
-        if n > 0 and s0[n] == b'"' and fh_decimal_dot8(s0, n - 9, out):
-            span.ptr = s0
-            span.len = n
-            span.kind = JSON_STRING
-            span.has_escapes = False
-            return s0 + n + 1
-    lim = s0 + 17 if end - s0 > 17 else end
-    q = s0
-    while q < lim and q[0] != b'"':
-        q += 1
-    if q >= lim or not fh_decimal_fast(s0, q - s0, out):
-        return NULL
-    span.ptr = s0
-    span.len = q - s0
-    span.kind = JSON_STRING
-    span.has_escapes = False
-    return q + 1
+cdef inline const char* _begin(BinanceDecoder d, const char* q, const char* end, int slot, const char* lit,
+                               Py_ssize_t n) noexcept:
+    """An exact frame's start: ``{"stream":"<name>","data":{`` or ``{``, then the payload's first bytes
+    ``lit`` (slot: the stream-name cache of this path)."""
+    if end - q > 11 and memcmp(q, b'{"stream":', 10) == 0:
+        q = _same(q + 10, end, d._names_seen[slot], &d._names_len[slot], &d._stream)
+        q = fx_lit(q, end, b',"data":{', 9)
+        d._has_stream = True
+    else:
+        q = fx_lit(q, end, b'{', 1)
+        d._has_stream = False
+    return fx_lit(q, end, lit, n)
 
 
-cdef inline const char* _fx_str_same(const char* q, const char* end, const char* prev, Py_ssize_t prev_n,
-                                     JsonSpan* out) noexcept:
-    """Like _fx_str, but a string equal to ``prev`` (already checked plain: 1..100 printable ASCII
-    bytes without quote or backslash) is taken with one memcmp instead of a byte scan."""
-    if prev_n > 0 and end - q >= prev_n + 2 and q[0] == b'"' and q[prev_n + 1] == b'"' \
-            and memcmp(q + 1, prev, prev_n) == 0:
-        out.ptr = q + 1
-        out.len = prev_n
-        out.kind = JSON_STRING
-        out.has_escapes = False
-        return q + prev_n + 2
-    return _fx_str(q, end, out)
-
-
-cdef inline const char* _fx_bool(const char* q, const char* end, bint* out, JsonSpan* span) noexcept:
-    """The literal ``true`` or ``false``."""
-    if end - q >= 4 and memcmp(q, b"true", 4) == 0:
-        out[0] = True
-        span.ptr = q
-        span.len = 4
-        span.kind = JSON_TRUE
-        span.has_escapes = False
-        return q + 4
-    if end - q >= 5 and memcmp(q, b"false", 5) == 0:
-        out[0] = False
-        span.ptr = q
-        span.len = 5
-        span.kind = JSON_FALSE
-        span.has_escapes = False
-        return q + 5
-    return NULL
-
-
-cdef extern from *:
-    """
-    #include <stdint.h>
-    #include <string.h>
-    /* Length of "I.FFFFFFFF" (8 fraction digits) from the first dot in s[0:8], or -1 when
-       s[0:8] has no dot (or the platform lacks the builtins). Reads exactly s[0:8]. */
-    static inline Py_ssize_t fh_dot8_len(const char* s) {
-    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
-        uint64_t v, x, dots;
-        memcpy(&v, s, 8);
-        x = v ^ 0x2E2E2E2E2E2E2E2EULL;                       /* '.' bytes become 0 */
-        dots = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
-        if (dots == 0) return -1;
-        return (Py_ssize_t)(__builtin_ctzll(dots) >> 3) + 9;  /* the first zero byte is exact */
-    #else
-        (void)s;
-        return -1;
-    #endif
-    }
-    """
-    Py_ssize_t fh_dot8_len(const char* s) noexcept nogil
-
-
-cdef inline const char* _fx_level_num(const char* q, const char* end, double* out) noexcept:
-    """q at an opening quote: a number-in-string of a level, converted as the general level parser does.
-
-    Binance's "I.FFFFFFFF" is sized from its dot (fh_dot8_len); otherwise only the closing quote is
-    searched for: parse_double accepts nothing but ``[0-9+-.eE]`` (its grammar has no quote,
-    backslash or control byte), so NUM_OK also proves the string is plain JSON without escapes, and
-    its value is float()'s, the bits the general path gives the same text.
-    """
-    cdef const char* s0
-    cdef Py_ssize_t n
-    if q >= end or q[0] != b'"':
-        return NULL
-    q += 1
-    s0 = q
-    if end - s0 > 16:
-        # Binance's own shape "I.FFFFFFFF": the dot found in the first 8 bytes gives the length
-        # (n <= 16, so s0[n] is inside); a quote there and fh_decimal_dot8 accepting s0[0:n]
-        # (digits around that dot, no quote) make s0[0:n] exactly the string's content.
-        n = fh_dot8_len(s0)
-        if n > 0 and s0[n] == b'"' and fh_decimal_dot8(s0, n - 9, out):
-            return s0 + n + 1
-    while q < end and q[0] != b'"':
-        q += 1
-    if q >= end or parse_double_inline(s0, q - s0, out) != NUM_OK:
-        return NULL
-    return q + 1
-
-
-cdef inline const char* _fx_levels(const char* q, const char* end, double* px, double* qty,
-                                   Py_ssize_t cap, Py_ssize_t* count) noexcept:
-    """q at '[': levels in the exact shape ``[["p","q"],...]`` (or ``[]``) into px/qty, at most cap.
-
-    Writes px[n]/qty[n] only for n < cap (checked before each level). NULL for any other shape
-    (whitespace, number tokens, levels of other than two items, more than cap levels): the general
-    path then parses the array again and reports its error. *count is written only on success.
-    """
-    cdef Py_ssize_t n = 0
-    if q >= end or q[0] != b'[':
-        return NULL
-    q += 1
-    if q < end and q[0] == b']':
-        count[0] = 0
-        return q + 1
-    while True:
-        if n >= cap or q >= end or q[0] != b'[':
-            return NULL
-        q = _fx_level_num(q + 1, end, &px[n])
-        if q == NULL or q >= end or q[0] != b',':
-            return NULL
-        q = _fx_level_num(q + 1, end, &qty[n])
-        # two bytes left: the level's ']' and the ',' or ']' after it are readable
-        if q == NULL or end - q < 2 or q[0] != b']':
-            return NULL
-        n += 1
-        q += 1
-        if q[0] == b',':
-            q += 1
-            continue
-        if q[0] == b']':
-            count[0] = n
-            return q + 1
-        return NULL
+cdef inline bint _finish(BinanceDecoder d, const char* q, const char* end) noexcept:
+    """The exact frame's end: ``}}`` (envelope) or ``}``, then nothing; and a usable symbol."""
+    q = fx_lit(q, end, b'}}', 2) if d._has_stream else fx_lit(q, end, b'}', 1)
+    return q == end and 0 < d._sym.len <= 100
 
 
 @cython.final
@@ -389,9 +163,6 @@ cdef class BinanceDecoder:
         Stream name of a raw ``/ws/<stream>`` connection, used to name partial-depth books.
     """
 
-    def __cinit__(self):
-        self._str_cache = {}
-
     def __init__(self, BookSyncGroup books=None, EventDispatcher dispatcher=None, BookSyncGroup partial_books=None,
                  str exchange="binance", Py_ssize_t max_levels=20000, str time_unit="ms", str raw_stream=""):
         if max_levels < 1:
@@ -411,27 +182,17 @@ cdef class BinanceDecoder:
         self._trades = EventPool(_Trade, 256)
         self._tickers = EventPool(_BookTicker, 256)
         self._klines = EventPool(_Kline, 64)
-        # the kernel's preallocated scratch: levels[0] bids, levels[1] asks
-        self.use_levels(max_levels, False, 2)
-        self._bid_px = self.out.levels[0].px
-        self._bid_qty = self.out.levels[0].qty
-        self._ask_px = self.out.levels[1].px
-        self._ask_qty = self.out.levels[1].qty
+        # event symbols and kline intervals (a table of its own: hostile names cannot fill the books')
+        self._symbols = SymbolTable()
+        self.use_levels(max_levels, False, 4)      # the kernel's scratch: L_B, L_A, L_BIDS, L_ASKS
 
     # ---- entry points (feed: FrameDecoder's, over c_feed) --------------------------------
-    cpdef int classify(self, object raw) except -1:
+    cdef int c_classify(self, const char* p, Py_ssize_t n) except -1:
         """The frame's ``MessageType`` by decoding it without applying anything (UNKNOWN if malformed)."""
-        cdef FrameBytes f
         try:
-            frame_acquire(raw, &f)
-        except (TypeError, BufferError, UnicodeError):
-            return MessageType.UNKNOWN
-        try:
-            self._decode(f.p, f.p + f.n)
+            self._decode(p, n)
         except ParseError:
             return MessageType.UNKNOWN
-        finally:
-            frame_release(&f)
         return self._message_type()
 
     cdef int _message_type(self) noexcept:
@@ -448,759 +209,297 @@ cdef class BinanceDecoder:
     cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -1:
         """C entry point over (pointer, length)."""
         self.frames += 1
-        self._decode(p, p + n)
+        self._decode(p, n)
         self._apply(recv_ns)
-        return self._control(p)
+        if self._kind == BK_ACK or self._kind == BK_ERROR:
+            self._control()
+        return self._message_type()
 
-    cdef int _control(self, const char* base) except -1:
-        """The MessageType; for acks and errors also control_id/code/text (decoded once, here)."""
-        cdef int kind = self._kind
+    cdef int _control(self) except -1:
+        """control_id/code/text of an ack or error (decoded once, here)."""
+        cdef KtOut* o = &self.out
         cdef int64_t v
-        if kind != BK_ACK and kind != BK_ERROR:
-            return self._message_type()
         self.control_id = -1
         self.control_code = 0
         self.control_text = None
-        if (self._present & (1u << KEY_id)) and json_span_to_int64(&self._slot[KEY_id], &v) == JSON_OK:
+        if kt_seen(o, S_ID) and json_span_to_int64(&o.span[S_ID], &v) == JSON_OK:
             self.control_id = v
-        if kind == BK_ERROR:
-            if self._present & (1u << KEY_error):
-                # {"error":{"code":-1121,"msg":"Invalid symbol."},"id":1}: read with the kernel's table scan
-                if self._slot[KEY_error].kind == JSON_OBJECT \
-                        and kt_scan_span(&_ERROR_FIELDS.table, &self._slot[KEY_error], &self.out) == 0:
-                    if kt_seen(&self.out, 0):
-                        self.control_code = self.out.i64[0]
-                    if kt_seen(&self.out, 1):
-                        self.control_text = kt_text(&self.out.span[1])
-            else:
-                if (self._present & (1u << KEY_code)) and json_span_to_int64(&self._slot[KEY_code], &v) == JSON_OK:
-                    self.control_code = v
-                if self._present & (1u << KEY_msg):
-                    self.control_text = kt_text(&self._slot[KEY_msg])
-            if self.control_code == 0:
-                self.control_code = -1          # an error without a numeric code is still an error
-        return self._message_type()
+        if self._kind != BK_ERROR:
+            return 0
+        if kt_seen(o, S_ERROR):
+            # {"error":{"code":-1121,"msg":"Invalid symbol."},"id":1}
+            if o.span[S_ERROR].kind == JSON_OBJECT and kt_scan_span(&_ERROR_FIELDS.table, &o.span[S_ERROR], o) == 0:
+                if kt_seen(o, S_ERR_CODE):
+                    self.control_code = o.i64[S_ERR_CODE]
+                if kt_seen(o, S_ERR_MSG):
+                    self.control_text = kt_text(&o.span[S_ERR_MSG])
+        else:
+            if kt_seen(o, S_CODE) and json_span_to_int64(&o.span[S_CODE], &v) == JSON_OK:
+                self.control_code = v
+            if kt_seen(o, S_MSG):
+                self.control_text = kt_text(&o.span[S_MSG])
+        if self.control_code == 0:
+            self.control_code = -1          # an error without a numeric code is still an error
+        return 0
 
-    # ---- decoding ---------------------------------------------------------------------
-    cdef int _fail(self, int64_t* counter, str what) except -1:
+    # ---- errors -----------------------------------------------------------------------
+    cdef int _fail(self, int64_t* counter, str field, str what) except -1:
         counter[0] += 1
-        self.parse_errors += 1
-        raise ParseError(f"binance: {what}")
+        return self.fail(field, -1, what)
 
-    cdef int _decode(self, const char* p, const char* end) except -1:
-        """Validate and decode the whole frame into scratch (``_kind`` and the decoded fields).
+    cdef int _scan_error(self, const char* p, Py_ssize_t n) except -1:
+        """The kernel scan's error, counted by kind: level arrays (their price/size rule: "book"),
+        other fields, or the JSON itself."""
+        cdef KtOut* o = &self.out
+        cdef int code = o.err_code
+        if _level_key(o.err_key) and o.err_at != NULL and o.err_at < p + n and o.err_at[0] == b'[' \
+                and code != KT_ERR_MISSING:
+            if code == KT_ERR_NUMBER:
+                self.err_book += 1
+            else:
+                self.err_levels += 1
+        elif o.err_key == NULL or JSON_ERR_TRAILING <= code < 0:
+            self.err_json += 1
+        else:
+            self.err_field += 1
+        return self.scan_fail(p, "")
 
-        First the single-pass path (``_decode_fast``); when it declines (invalid JSON, an unusual
-        shape, levels it cannot take) the frame is decoded again by the general two-pass path below,
-        which gives every error its precise message and counter. Nothing is applied before either
-        path has finished, so a malformed frame still changes nothing.
-        """
-        self._decode_any(p, end)
-        return self._check_numbers()
-
-    cdef int _check_numbers(self) except -1:
-        """The one rule for every price and size (kernel ``kt_price_ok``/``kt_size_ok``), whichever
-        path decoded the frame, and ids in order; checked here so that applying can never fail."""
-        cdef int kind = self._kind
-        if kind == BK_DEPTH_UPDATE or kind == BK_PARTIAL_DEPTH:
-            if not (kt_levels_ok(self._bid_px, self._bid_qty, self._nb)
-                    and kt_levels_ok(self._ask_px, self._ask_qty, self._na)):
-                # counted as "book" errors, as when the book itself refused such levels
-                return self._fail(&self.err_book, "a level has a non-finite or non-positive price or a "
-                                                    "non-finite or negative quantity")
-            if kind == BK_DEPTH_UPDATE and self._last < self._first:
-                return self._fail(&self.err_field, f"final update id {self._last} below the first {self._first}")
-        elif kind == BK_TRADE or kind == BK_AGG_TRADE:
-            if not (kt_price_ok(self._price) and kt_size_ok(self._qty)):
-                return self._fail(&self.err_field, "trade price must be finite and > 0, quantity finite and >= 0")
-        elif kind == BK_BOOK_TICKER:
-            if not (kt_price_ok(self._bid_p) and kt_size_ok(self._bid_q) and kt_price_ok(self._ask_p)
-                    and kt_size_ok(self._ask_q)):
-                return self._fail(&self.err_field, "book ticker prices must be finite and > 0, quantities "
-                                                   "finite and >= 0")
+    cdef int _need(self, uint64_t slots, const char* p) except -1:
+        if kt_require(&_FRAME.table, &self.out, slots, NULL) < 0:
+            self.err_field += 1
+            return self.scan_fail(p, "")
         return 0
 
-    cdef int _decode_any(self, const char* p, const char* end) except -1:
-        cdef const char* q
-        cdef const char* s0
-        cdef Py_ssize_t sn
-        if self._decode_depth_exact(p, end):
-            return 0
-        if self._decode_book_ticker_exact(p, end):
-            return 0
-        if self._decode_trade_exact(p, end):
-            return 0
-        if self._decode_fast(p, end):
-            return self._decode_payload()
-        self._lv_parsed = 0
-        self._has_stream = False
-        # Fast path for the combined envelope: {"stream":"<plain name>","data":{...}}
-        if end - p > 20 and memcmp(p, b'{"stream":"', 11) == 0:
-            q = p + 11
-            s0 = q
-            while q < end and q[0] != b'"' and q[0] != b'\\' and <unsigned char>q[0] >= 0x20 and <unsigned char>q[0] < 0x7f:
-                q += 1
-            if q < end and q[0] == b'"' and end - q > 9 and memcmp(q, b'","data":', 9) == 0:
-                sn = q - s0
-                self._stream.ptr = s0
-                self._stream.len = sn
-                self._stream.kind = JSON_STRING
-                self._stream.has_escapes = False
-                self._has_stream = True
-                q += 9
-                q = self._scan_envelope_data(q, end)
-                if q != NULL:
-                    return self._decode_payload()
-                # not in the expected shape: fall through to the general path
-                self._has_stream = False
-        self._scan_payload(p, end)
-        if (self._present & (1u << KEY_stream)) and (self._present & (1u << KEY_data)):
-            if self._slot[KEY_stream].kind != JSON_STRING or self._slot[KEY_data].kind != JSON_OBJECT:
-                return self._fail(&self.err_field, "combined-stream envelope needs a string 'stream' and an object 'data'")
-            if self._slot[KEY_stream].has_escapes or not _plain_ascii(self._slot[KEY_stream].ptr, self._slot[KEY_stream].len):
-                return self._fail(&self.err_stream, "stream name must be plain ASCII without escapes")
-            self._stream = self._slot[KEY_stream]
-            self._has_stream = True
-            q = self._slot[KEY_data].ptr
-            self._scan_payload(q, q + self._slot[KEY_data].len)
-        return self._decode_payload()
-
-    cdef const char* _exact_stream(self, const char* q, const char* end, JsonSpan* out, int slot) noexcept:
-        """The envelope's stream name for the exact paths (slot 0: bookTicker, 1: trade, 2: depth). The last
-        name of each slot is remembered, so the next frame of the same stream is matched by memcmp
-        (a stream carries one name, frame after frame); only plain 1..64-byte names are kept."""
-        cdef Py_ssize_t n = self._last_stream_len[slot]
-        q = _fx_str_same(q, end, self._last_stream[slot], n, out)
-        if q != NULL and out.ptr + out.len == q - 1 and 0 < out.len <= 64 \
-                and (out.len != n or memcmp(out.ptr, self._last_stream[slot], n) != 0):
-            memcpy(self._last_stream[slot], out.ptr, out.len)
-            self._last_stream_len[slot] = out.len
-        return q
-
-    cdef const char* _exact_symbol(self, const char* q, const char* end, JsonSpan* out) noexcept:
-        """The payload's ``s`` for the exact paths: 1..100 plain bytes; the previous symbol (see
-        _cached_str: only plain strings get there) is matched by memcmp."""
-        cdef bytes last = self._last_sym_key
-        if last is not None:
-            q = _fx_str_same(q, end, PyBytes_AS_STRING(last), PyBytes_GET_SIZE(last), out)
-        else:
-            q = _fx_str(q, end, out)
-        if q == NULL or out.len == 0 or out.len > 100:
-            return NULL
-        return q
-
-    cdef bint _decode_book_ticker_exact(self, const char* p, const char* end) noexcept:
-        """The spot bookTicker in its exact wire shape, decoded in one straight pass.
-
-        ``{"stream":"<name>","data":{"u":<int>,"s":"<SYM>","b":"<dec>","B":"<dec>","a":"<dec>","A":"<dec>"}}``
-        (or the same data object alone, on a raw connection) with no whitespace, every string plain
-        printable ASCII and every number string in the "I.F" shape. Such bytes are valid JSON and
-        decode to exactly what the general path gives (same slots, same numbers, same kind). Any
-        other byte sequence returns False having changed only scratch, and the general path runs.
-        """
-        cdef const char* q = p
-        cdef JsonSpan stream, sym, span
-        cdef int64_t u
-        cdef double bp, bq, ap, aq
-        cdef bint envelope = False
-        # A bookTicker ends with a string value ("...}} or "...}); depth (]]}}) and trade (true}})
-        # frames are turned away here before any scan, so the other paths pay almost nothing.
-        if end - p < 40 or end[-1] != b'}' or not (end[-2] == b'"' or (end[-2] == b'}' and end[-3] == b'"')):
-            return False
-        if end - q > 11 and memcmp(q, b'{"stream":', 10) == 0:
-            q = self._exact_stream(q + 10, end, &stream, 0)
-            if q == NULL:
-                return False
-            q = _fx_lit(q, end, b',"data":{"u":', 13)
-            envelope = True
-        else:
-            q = _fx_lit(q, end, b'{"u":', 5)
-        if q == NULL:
-            return False
-        q = _fx_uint(q, end, &u, &self._slot[KEY_u])
-        if q == NULL:
-            return False
-        q = _fx_lit(q, end, b',"s":', 5)
-        if q == NULL:
-            return False
-        q = self._exact_symbol(q, end, &sym)
-        if q == NULL:
-            return False
-        q = _fx_lit(q, end, b',"b":', 5)
-        if q == NULL:
-            return False
-        q = _fx_num_str(q, end, &bp, &self._slot[KEY_b])
-        if q == NULL:
-            return False
-        q = _fx_lit(q, end, b',"B":', 5)
-        if q == NULL:
-            return False
-        q = _fx_num_str(q, end, &bq, &self._slot[KEY_B])
-        if q == NULL:
-            return False
-        q = _fx_lit(q, end, b',"a":', 5)
-        if q == NULL:
-            return False
-        q = _fx_num_str(q, end, &ap, &self._slot[KEY_a])
-        if q == NULL:
-            return False
-        q = _fx_lit(q, end, b',"A":', 5)
-        if q == NULL:
-            return False
-        q = _fx_num_str(q, end, &aq, &self._slot[KEY_A])
-        if q == NULL:
-            return False
-        if envelope:
-            q = _fx_lit(q, end, b'}}', 2)
-        else:
-            q = _fx_lit(q, end, b'}', 1)
-        if q == NULL or q != end:
-            return False
-        self._present = (1u << KEY_u) | (1u << KEY_s) | (1u << KEY_b) | (1u << KEY_B) | (1u << KEY_a) | (1u << KEY_A)
-        self._lv_parsed = 0
-        self._has_stream = envelope
-        if envelope:
-            self._stream = stream
-        self._slot[KEY_s] = sym
-        self._kind = BK_BOOK_TICKER
-        self._last = u
-        self._bid_p = bp
-        self._bid_q = bq
-        self._ask_p = ap
-        self._ask_q = aq
-        self._event_ts = 0
-        return True
-
-    cdef bint _decode_trade_exact(self, const char* p, const char* end) noexcept:
-        """The spot ``trade`` / ``aggTrade`` in their exact wire shapes, decoded in one straight pass.
-
-        ``{"stream":"<name>","data":{"e":"trade","E":<int>,"s":"<SYM>","t":<int>,"p":"<dec>","q":"<dec>",
-        "T":<int>,"m":<bool>[,"M":<bool>]}}`` and ``{.."e":"aggTrade","E":<int>,"s":"<SYM>","a":<int>,
-        "p":"<dec>","q":"<dec>","f":<int>,"l":<int>,"T":<int>,"m":<bool>[,"M":<bool>]}}`` (or the data
-        object alone, on a raw connection), with no whitespace, every string plain printable ASCII,
-        every integer 1..18 digits without sign or leading zero, both timestamps inside the accepted
-        range and every number string in the "I.F" shape. Such bytes are valid JSON and decode to
-        exactly what the general path gives (same slots, numbers, kind and timestamps). Any other
-        byte sequence returns False having changed only scratch, and the general path runs (with its
-        error messages and counters).
-        """
-        cdef const char* q = p
-        cdef JsonSpan stream, sym, span
-        cdef int64_t tid, ets, tts, ignored
-        cdef int64_t lim
-        cdef double px, qty
-        cdef bint maker, flag
-        cdef bint envelope = False
-        cdef bint agg
-        # A trade ends with a literal (true}} / false}); bookTicker ("}}) and depth (]}}) frames
-        # are turned away here before any scan.
-        if end - p < 60 or end[-1] != b'}' or not (end[-2] == b'e' or (end[-2] == b'}' and end[-3] == b'e')):
-            return False
-        if memcmp(q, b'{"stream":', 10) == 0:
-            q = self._exact_stream(q + 10, end, &stream, 1)
-            if q == NULL:
-                return False
-            q = _fx_lit(q, end, b',"data":{"e":"', 14)
-            envelope = True
-        else:
-            q = _fx_lit(q, end, b'{"e":"', 6)
-        if q == NULL:
-            return False
-        self._slot[KEY_e].ptr = q      # the event name, without its quotes
-        if end - q >= 11 and memcmp(q, b'trade","E":', 11) == 0:
-            agg = False
-            q += 11
-        elif end - q >= 14 and memcmp(q, b'aggTrade","E":', 14) == 0:
-            agg = True
-            q += 14
-        else:
-            return False
-        self._slot[KEY_e].len = 8 if agg else 5
-        self._slot[KEY_e].kind = JSON_STRING
-        self._slot[KEY_e].has_escapes = False
-        q = _fx_uint(q, end, &ets, &self._slot[KEY_E])
-        if q == NULL:
-            return False
-        q = _fx_lit(q, end, b',"s":', 5)
-        if q == NULL:
-            return False
-        q = self._exact_symbol(q, end, &sym)
-        if q == NULL:
-            return False
-        q = _fx_lit(q, end, b',"a":' if agg else b',"t":', 5)
-        if q == NULL:
-            return False
-        q = _fx_uint(q, end, &tid, &self._slot[KEY_a if agg else KEY_t])
-        if q == NULL:
-            return False
-        q = _fx_lit(q, end, b',"p":', 5)
-        if q == NULL:
-            return False
-        q = _fx_num_str(q, end, &px, &self._slot[KEY_p])
-        if q == NULL:
-            return False
-        q = _fx_lit(q, end, b',"q":', 5)
-        if q == NULL:
-            return False
-        q = _fx_num_str(q, end, &qty, &self._slot[KEY_q])
-        if q == NULL:
-            return False
-        if agg:
-            # first / last trade ids: not decoded, but the general path checks them as JSON numbers
-            q = _fx_lit(q, end, b',"f":', 5)
-            if q == NULL:
-                return False
-            q = _fx_uint(q, end, &ignored, &span)
-            if q == NULL:
-                return False
-            q = _fx_lit(q, end, b',"l":', 5)
-            if q == NULL:
-                return False
-            q = _fx_uint(q, end, &ignored, &span)
-            if q == NULL:
-                return False
-        q = _fx_lit(q, end, b',"T":', 5)
-        if q == NULL:
-            return False
-        q = _fx_uint(q, end, &tts, &self._slot[KEY_T])
-        if q == NULL:
-            return False
-        q = _fx_lit(q, end, b',"m":', 5)
-        if q == NULL:
-            return False
-        q = _fx_bool(q, end, &maker, &self._slot[KEY_m])
-        if q == NULL:
-            return False
-        if end - q > 5 and memcmp(q, b',"M":', 5) == 0:
-            q = _fx_bool(q + 5, end, &flag, &span)     # "ignore" field: any boolean
-            if q == NULL:
-                return False
-        if envelope:
-            q = _fx_lit(q, end, b'}}', 2)
-        else:
-            q = _fx_lit(q, end, b'}', 1)
-        if q == NULL or q != end:
-            return False
-        # the general path's _opt_ts range check; out of range is its error to report
-        lim = _MAX_TS_NS / self.ts_scale
-        if ets > lim or tts > lim:
-            return False
-        self._present = ((1u << KEY_e) | (1u << KEY_E) | (1u << KEY_s) | (1u << KEY_p) | (1u << KEY_q)
-                         | (1u << KEY_T) | (1u << KEY_m) | (1u << (KEY_a if agg else KEY_t)))
-        self._lv_parsed = 0
-        self._has_stream = envelope
-        if envelope:
-            self._stream = stream
-        self._slot[KEY_s] = sym
-        self._kind = BK_AGG_TRADE if agg else BK_TRADE
-        self._trade_id = tid
-        self._price = px
-        self._qty = qty
-        self._event_ts = ets * self.ts_scale
-        self._trade_ts = tts * self.ts_scale if tts != 0 else self._event_ts
-        self._maker = maker
-        return True
-
-    cdef bint _decode_depth_exact(self, const char* p, const char* end) noexcept:
-        """The spot ``depthUpdate`` in its exact wire shape, decoded in one straight pass.
-
-        ``{"stream":"<name>","data":{"e":"depthUpdate","E":<int>,"s":"<SYM>","U":<int>,"u":<int>,
-        "b":[["<num>","<num>"],...],"a":[...]}}`` (or the data object alone, on a raw connection) with
-        no whitespace, every string plain printable ASCII, every integer 1..18 digits without sign or
-        leading zero, ``U <= u``, ``E`` inside the accepted range, every level exactly two number
-        strings (parse_double's grammar) and at most ``max_levels`` levels per side. Such bytes are
-        valid JSON and decode to exactly what the general path gives (same slots, numbers, kind, ids
-        and timestamp); the levels go straight into the scratch arrays. Any other byte sequence
-        (futures frames with ``T``/``pu`` included) returns False having changed only scratch, and the
-        general path runs (with its error messages and counters).
-        """
-        cdef const char* q = p
-        cdef const char* lv
-        cdef JsonSpan stream, sym
-        cdef int64_t ets, first, last
-        cdef Py_ssize_t nb, na
-        cdef bint envelope = False
-        # A depthUpdate ends with a levels array (]}} / ]}); bookTicker ("}}) and trade (e}}) frames
-        # are turned away here before any scan. 59 bytes is the shortest frame of this shape.
-        if end - p < 59 or end[-1] != b'}' or not (end[-2] == b']' or (end[-2] == b'}' and end[-3] == b']')):
-            return False
-        if memcmp(q, b'{"stream":', 10) == 0:
-            q = self._exact_stream(q + 10, end, &stream, 2)
-            if q == NULL:
-                return False
-            q = _fx_lit(q, end, b',"data":{"e":"depthUpdate","E":', 31)
-            envelope = True
-        else:
-            q = _fx_lit(q, end, b'{"e":"depthUpdate","E":', 23)
-        if q == NULL:
-            return False
-        self._slot[KEY_e].ptr = q - 17     # the event name, without its quotes (depthUpdate","E":)
-        self._slot[KEY_e].len = 11
-        self._slot[KEY_e].kind = JSON_STRING
-        self._slot[KEY_e].has_escapes = False
-        q = _fx_uint(q, end, &ets, &self._slot[KEY_E])
-        if q == NULL:
-            return False
-        q = _fx_lit(q, end, b',"s":', 5)
-        if q == NULL:
-            return False
-        q = self._exact_symbol(q, end, &sym)
-        if q == NULL:
-            return False
-        q = _fx_lit(q, end, b',"U":', 5)
-        if q == NULL:
-            return False
-        q = _fx_uint(q, end, &first, &self._slot[KEY_U])
-        if q == NULL:
-            return False
-        q = _fx_lit(q, end, b',"u":', 5)
-        if q == NULL:
-            return False
-        q = _fx_uint(q, end, &last, &self._slot[KEY_u])
-        if q == NULL:
-            return False
-        q = _fx_lit(q, end, b',"b":', 5)
-        if q == NULL:
-            return False
-        lv = q
-        q = _fx_levels(q, end, self._bid_px, self._bid_qty, self.max_levels, &nb)
-        if q == NULL:
-            return False
-        self._slot[KEY_b].ptr = lv
-        self._slot[KEY_b].len = q - lv
-        self._slot[KEY_b].kind = JSON_ARRAY
-        self._slot[KEY_b].has_escapes = False
-        q = _fx_lit(q, end, b',"a":', 5)
-        if q == NULL:
-            return False
-        lv = q
-        q = _fx_levels(q, end, self._ask_px, self._ask_qty, self.max_levels, &na)
-        if q == NULL:
-            return False
-        self._slot[KEY_a].ptr = lv
-        self._slot[KEY_a].len = q - lv
-        self._slot[KEY_a].kind = JSON_ARRAY
-        self._slot[KEY_a].has_escapes = False
-        if envelope:
-            q = _fx_lit(q, end, b'}}', 2)
-        else:
-            q = _fx_lit(q, end, b'}', 1)
-        if q == NULL or q != end:
-            return False
-        # the general path's checks whose failures are its errors to report: u < U, E out of range
-        if last < first or ets > _MAX_TS_NS / self.ts_scale:
-            return False
-        self._present = ((1u << KEY_e) | (1u << KEY_E) | (1u << KEY_s) | (1u << KEY_U) | (1u << KEY_u)
-                         | (1u << KEY_b) | (1u << KEY_a))
-        self._lv_parsed = (1u << KEY_b) | (1u << KEY_a)
-        self._has_stream = envelope
-        if envelope:
-            self._stream = stream
-        self._slot[KEY_s] = sym
-        self._kind = BK_DEPTH_UPDATE
-        self._first = first
-        self._last = last
-        self._prev = first - 1 if first > 0 else 0
-        self._event_ts = ets * self.ts_scale
-        self._nb = nb
-        self._na = na
-        return True
-
-    cdef bint _decode_fast(self, const char* p, const char* end) noexcept:
-        """One validating pass over the frame: envelope, payload and levels (parsed where they are met).
-
-        Handles a raw payload object and the envelope ``{"stream": <plain string>, "data": {...}}``
-        (members in any order, nothing else known at the top). Fills the same slots as the general
-        path, the levels straight into scratch (``_lv_parsed``). Returns False, having changed only
-        scratch, for anything else, so the general path decodes the frame and reports its error.
-        """
-        cdef JsonIter it, child
-        cdef JsonSpan key, val
-        cdef int rc, kid
-        cdef bint have_stream = False, have_data = False, top_known = False
-        self._present = 0
-        self._lv_parsed = 0
-        self._has_stream = False
-        if json_object_begin(&it, p, end) != JSON_OK:
-            return False
-        while True:
-            rc = json_object_next_lazy(&it, &key, &val)
-            if rc != 1:
-                break
-            kid = _key_id(&key)
-            if kid == KEY_stream:
-                if have_stream or val.kind != JSON_STRING or val.has_escapes or not _plain_ascii(val.ptr, val.len):
-                    return False
-                self._stream = val
-                have_stream = True
-            elif kid == KEY_data:
-                if have_data or top_known or val.kind != JSON_OBJECT:
-                    return False
-                have_data = True
-                if json_iter_child(&it, &child) != JSON_OK:
-                    return False
-                while True:
-                    rc = json_object_next_lazy(&child, &key, &val)
-                    if rc != 1:
-                        break
-                    if not self._fast_member(&child, _key_id(&key), &val):
-                        return False
-                if rc < 0 or json_iter_child_end(&it, &child) != JSON_OK:
-                    return False
-            elif kid >= 0:
-                if have_data:
-                    return False
-                top_known = True
-                if not self._fast_member(&it, kid, &val):
-                    return False
-            # unknown keys: a pending container is validated and skipped by the next call
-        if rc < 0 or json_expect_end(it.p, end) != JSON_OK:
-            return False
-        if have_data != have_stream:
-            return False    # half an envelope: the general path decides what it is
-        self._has_stream = have_stream
-        return True
-
-    cdef bint _fast_member(self, JsonIter* it, int kid, JsonSpan* val) noexcept:
-        """Store one payload member for _decode_fast; levels arrays parsed in place. False: decline."""
-        cdef uint32_mask bit
-        cdef Py_ssize_t* count
-        cdef double* px
-        cdef double* qty
-        if val.len == 0 and (val.kind == JSON_ARRAY or val.kind == JSON_OBJECT):
-            # a pending container: the iterator has not scanned it yet
-            if val.kind == JSON_ARRAY and (kid == KEY_b or kid == KEY_a or kid == KEY_bids or kid == KEY_asks):
-                if kid == KEY_b or kid == KEY_bids:
-                    # b and bids share the bid scratch: both in one frame is left to the general path
-                    if self._lv_parsed & (1u << (KEY_bids if kid == KEY_b else KEY_b)):
-                        return False
-                    px = self._bid_px
-                    qty = self._bid_qty
-                    count = &self._nb
-                else:
-                    if self._lv_parsed & (1u << (KEY_asks if kid == KEY_a else KEY_a)):
-                        return False
-                    px = self._ask_px
-                    qty = self._ask_qty
-                    count = &self._na
-                if json_iter_levels(it, px, qty, self.max_levels, count) != JSON_OK:
-                    return False
-                bit = 1u << kid
-                self._slot[kid] = val[0]
-                self._present |= bit
-                self._lv_parsed |= bit
-                return True
-            if kid < 0:
-                return True      # skipped (and validated) by the next _next_lazy call
-            if json_iter_take(it, val) != JSON_OK:
-                return False
-        if kid >= 0:
-            bit = 1u << kid
-            self._slot[kid] = val[0]
-            self._present |= bit
-            self._lv_parsed &= ~bit   # a later duplicate replaces parsed levels
-        return True
-
-    cdef const char* _scan_envelope_data(self, const char* p, const char* end) except? NULL:
-        """Scan the data object that starts at p; then exactly ws '}' ws must follow. NULL: other shape."""
-        cdef JsonIter it
-        cdef const char* q
-        while p < end and (p[0] == b' ' or p[0] == b'\t' or p[0] == b'\n' or p[0] == b'\r'):
-            p += 1
-        if p >= end or p[0] != b'{':
-            return NULL
-        self._scan_payload_until(p, end, &it)
-        q = it.p
-        while q < end and (q[0] == b' ' or q[0] == b'\t' or q[0] == b'\n' or q[0] == b'\r'):
-            q += 1
-        if q >= end or q[0] != b'}':
-            return NULL
-        if json_expect_end(q + 1, end) != JSON_OK:
-            return NULL
-        return q + 1
-
-    cdef int _scan_payload_until(self, const char* p, const char* end, JsonIter* it) except -1:
-        """Iterate the object at p, filling the key slots; it.p ends one past its closing brace."""
-        cdef JsonSpan key, val
-        cdef int rc, kid
-        self._present = 0
-        rc = json_object_begin(it, p, end)
-        if rc < 0:
-            return self._fail(&self.err_json, f"invalid JSON at byte {it.p - p}: {_json_err(rc)}")
-        while True:
-            rc = json_object_next(it, &key, &val)
-            if rc != 1:
-                break
-            kid = _key_id(&key)
-            if kid >= 0:
-                self._slot[kid] = val
-                self._present |= (1u << kid)
-        if rc < 0:
-            return self._fail(&self.err_json, f"invalid JSON at byte {it.p - p}: {_json_err(rc)}")
+    cdef int _need_levels(self, int bids, int asks) except -1:
+        if not self.out.levels[bids].seen:
+            return self._fail(&self.err_field, "b" if bids == L_B else "bids", "required key missing")
+        if not self.out.levels[asks].seen:
+            return self._fail(&self.err_field, "a" if asks == L_A else "asks", "required key missing")
         return 0
 
-    cdef int _scan_payload(self, const char* p, const char* end) except -1:
-        """Iterate one whole document (an object, then only whitespace)."""
-        cdef JsonIter it
-        cdef int rc
-        self._scan_payload_until(p, end, &it)
-        rc = json_expect_end(it.p, end)
-        if rc != JSON_OK:
-            return self._fail(&self.err_json, f"invalid JSON at byte {it.p - p}: {_json_err(rc)}")
-        return 0
-
-    cdef int _int_field(self, int kid, int64_t* out) except -1:
-        if not (self._present & (1u << kid)):
-            return self._fail(&self.err_field, f"missing field {(<bytes>_KEY_NAMES[kid]).decode()!r}")
-        if json_span_to_int64(&self._slot[kid], out) != JSON_OK:
-            return self._fail(&self.err_field, f"field {(<bytes>_KEY_NAMES[kid]).decode()!r} is not an int64")
-        return 0
-
-    cdef int _num_field(self, int kid, double* out) except -1:
-        if not (self._present & (1u << kid)):
-            return self._fail(&self.err_field, f"missing field {(<bytes>_KEY_NAMES[kid]).decode()!r}")
-        if json_span_to_double(&self._slot[kid], out) != JSON_OK:
-            return self._fail(&self.err_field, f"field {(<bytes>_KEY_NAMES[kid]).decode()!r} is not a number")
-        return 0
-
-    cdef int _str_field(self, int kid) except -1:
-        """Check that slot kid is a plain string (usable as raw bytes)."""
-        if not (self._present & (1u << kid)):
-            return self._fail(&self.err_field, f"missing field {(<bytes>_KEY_NAMES[kid]).decode()!r}")
-        if not _plain_string(&self._slot[kid]):
-            return self._fail(&self.err_field, f"field {(<bytes>_KEY_NAMES[kid]).decode()!r} must be a plain string")
-        return 0
-
-    cdef int _levels(self, int kid, double* px, double* qty, Py_ssize_t* count) except -1:
-        cdef int rc
-        if self._lv_parsed & (1u << kid):
-            return 0    # parsed into px/qty/*count by _decode_fast
-        if not (self._present & (1u << kid)):
-            return self._fail(&self.err_field, f"missing field {(<bytes>_KEY_NAMES[kid]).decode()!r}")
-        rc = json_parse_levels(&self._slot[kid], px, qty, self.max_levels, count)
-        if rc != JSON_OK:
-            if rc == JSON_TOO_MANY:
-                return self._fail(&self.err_levels, f"more than {self.max_levels} levels in {(<bytes>_KEY_NAMES[kid]).decode()!r}")
-            return self._fail(&self.err_levels, f"invalid levels in {(<bytes>_KEY_NAMES[kid]).decode()!r}: {_json_err(rc)}")
-        return 0
-
-    cdef int _opt_ts(self, int kid, int64_t* out) except -1:
-        """Optional timestamp field (ms or us) as ns; 0 when absent."""
-        cdef int64_t v
-        if not (self._present & (1u << kid)):
+    cdef int _ts(self, int slot, bint span, int64_t* out) except -1:
+        """Optional timestamp (ms or us; KT_INT64 or, with ``span``, a span) as ns; 0 when absent."""
+        cdef int64_t v = self.out.i64[slot]
+        if not kt_seen(&self.out, slot):
             out[0] = 0
             return 0
-        self._int_field(kid, &v)
+        if span and json_span_to_int64(&self.out.span[slot], &v) != JSON_OK:
+            return self._fail(&self.err_field, "T", "not an int64")
         if v < 0 or v > _MAX_TS_NS / self.ts_scale:
-            return self._fail(&self.err_field, f"timestamp {(<bytes>_KEY_NAMES[kid]).decode()!r} out of range")
+            return self._fail(&self.err_field, "T" if span else "E", "timestamp out of range")
         out[0] = v * self.ts_scale
         return 0
 
-    cdef int _decode_payload(self) except -1:
-        cdef JsonSpan* e
-        cdef JsonSpan* m
-        cdef uint32_mask pr = self._present
-        self._kind = BK_UNKNOWN
-        if pr & (1u << KEY_e):
-            e = &self._slot[KEY_e]
-            if e.kind != JSON_STRING:
-                return self._fail(&self.err_field, "field 'e' must be a string")
-            if json_span_eq(e, b"depthUpdate", 11):
-                self._kind = BK_DEPTH_UPDATE
-            elif json_span_eq(e, b"trade", 5):
-                self._kind = BK_TRADE
-            elif json_span_eq(e, b"aggTrade", 8):
-                self._kind = BK_AGG_TRADE
-            elif json_span_eq(e, b"bookTicker", 10):
-                self._kind = BK_BOOK_TICKER
-            elif json_span_eq(e, b"kline", 5):
-                self._kind = BK_KLINE
-            elif json_span_eq(e, b"serverShutdown", 14):
-                self._kind = BK_SHUTDOWN
-                return 0
-            else:
-                return 0
-        elif pr & (1u << KEY_lastUpdateId):
-            self._kind = BK_PARTIAL_DEPTH
-        elif (pr & (1u << KEY_u)) and (pr & (1u << KEY_s)) and (pr & (1u << KEY_B)) and (pr & (1u << KEY_A)):
-            self._kind = BK_BOOK_TICKER
-        elif pr & (1u << KEY_result):
-            self._kind = BK_ACK
-            return 0
-        elif (pr & (1u << KEY_error)) or ((pr & (1u << KEY_code)) and (pr & (1u << KEY_msg))):
-            self._kind = BK_ERROR
-            return 0
-        elif self._has_stream and json_span_eq(&self._stream, b"!serverShutdown", 15):
-            self._kind = BK_SHUTDOWN
-            return 0
-        else:
-            return 0
+    cdef int _symbol(self, int slot, str name) except -1:
+        if not _plain_string(&self.out.span[slot]):
+            return self._fail(&self.err_field, name, "must be a plain string")
+        return 0
 
-        if self._kind == BK_DEPTH_UPDATE:
-            self._str_field(KEY_s)
-            self._int_field(KEY_U, &self._first)
-            self._int_field(KEY_u, &self._last)
-            if pr & (1u << KEY_pu):
-                self._int_field(KEY_pu, &self._prev)
-            else:
-                self._prev = self._first - 1 if self._first > 0 else 0
+    # ---- decoding ---------------------------------------------------------------------
+    cdef int _decode(self, const char* p, Py_ssize_t n) except -1:
+        """Validate and decode the whole frame into scratch (``_kind`` and the decoded fields): the exact
+        paths first, then the general one. Nothing is applied here."""
+        cdef const char* end = p + n
+        if self._depth_exact(p, end) or self._ticker_exact(p, end) or self._trade_exact(p, end):
+            return 0
+        return self._decode_general(p, n)
+
+    cdef bint _depth_exact(self, const char* p, const char* end) noexcept:
+        """The spot ``depthUpdate`` in its exact wire layout, in one straight pass.
+
+        ``{"stream":"<name>","data":{"e":"depthUpdate","E":<int>,"s":"<SYM>","U":<int>,"u":<int>,
+        "b":[["<num>","<num>"],...],"a":[...]}}`` (or the data object alone) with no whitespace,
+        ``U <= u``, ``E`` in range, every level two number strings obeying the price/size rule and at
+        most ``max_levels`` per side; the levels go straight into the kernel's scratch. Anything else
+        (futures frames with ``T``/``pu`` included) returns False having changed only scratch.
+        """
+        cdef const char* q
+        cdef JsonSpan sp
+        cdef int64_t ets = 0
+        cdef Py_ssize_t nb, na
+        cdef KtLevels* b = &self.out.levels[L_B]
+        cdef KtLevels* a = &self.out.levels[L_A]
+        # ends with a levels array (]}} / ]}): bookTicker ("}}) and trade (e}}) frames turned away first
+        if end - p < 59 or end[-1] != b'}' or not (end[-2] == b']' or (end[-2] == b'}' and end[-3] == b']')):
+            return False
+        q = _begin(self, p, end, 2, b'"e":"depthUpdate","E":', 22)
+        q = fx_uint(q, end, &ets, &sp)
+        q = _same(fx_lit(q, end, b',"s":', 5), end, self._names_seen[3], &self._names_len[3], &self._sym)
+        q = fx_uint(fx_lit(q, end, b',"U":', 5), end, &self._first, &sp)
+        q = fx_uint(fx_lit(q, end, b',"u":', 5), end, &self._last, &sp)
+        q = fx_levels(fx_lit(q, end, b',"b":', 5), end, b.px, b.qty, self.max_levels, &nb)
+        q = fx_levels(fx_lit(q, end, b',"a":', 5), end, a.px, a.qty, self.max_levels, &na)
+        # the general path's checks whose failures are its errors to report
+        if not _finish(self, q, end) or self._last < self._first or ets > _MAX_TS_NS / self.ts_scale \
+                or not (kt_levels_ok(b.px, b.qty, nb) and kt_levels_ok(a.px, a.qty, na)):
+            return False
+        b.count = nb
+        a.count = na
+        self._kind = BK_DEPTH_UPDATE
+        self._prev = self._first - 1 if self._first > 0 else 0
+        self._event_ts = ets * self.ts_scale
+        return True
+
+    cdef bint _ticker_exact(self, const char* p, const char* end) noexcept:
+        """The spot bookTicker in its exact layout ``{"u":<int>,"s":"<SYM>","b":"<dec>","B":"<dec>",
+        "a":"<dec>","A":"<dec>"}`` (or in the envelope), decoded as ``_depth_exact`` does."""
+        cdef const char* q
+        cdef JsonSpan sp
+        if end - p < 40 or end[-1] != b'}' or not (end[-2] == b'"' or (end[-2] == b'}' and end[-3] == b'"')):
+            return False
+        q = fx_uint(_begin(self, p, end, 0, b'"u":', 4), end, &self._last, &sp)
+        q = _same(fx_lit(q, end, b',"s":', 5), end, self._names_seen[3], &self._names_len[3], &self._sym)
+        q = fx_dec(fx_lit(q, end, b',"b":', 5), end, &self._bid_p, &sp)
+        q = fx_dec(fx_lit(q, end, b',"B":', 5), end, &self._bid_q, &sp)
+        q = fx_dec(fx_lit(q, end, b',"a":', 5), end, &self._ask_p, &sp)
+        q = fx_dec(fx_lit(q, end, b',"A":', 5), end, &self._ask_q, &sp)
+        if not _finish(self, q, end) or not (kt_price_ok(self._bid_p) and kt_size_ok(self._bid_q)
+                                             and kt_price_ok(self._ask_p) and kt_size_ok(self._ask_q)):
+            return False
+        self._kind = BK_BOOK_TICKER
+        self._event_ts = 0
+        return True
+
+    cdef bint _trade_exact(self, const char* p, const char* end) noexcept:
+        """The spot ``trade`` / ``aggTrade`` in their exact layouts, decoded as ``_depth_exact`` does.
+
+        ``{"e":"trade","E":<int>,"s":"<SYM>","t":<int>,"p":"<dec>","q":"<dec>","T":<int>,"m":<bool>
+        [,"M":<bool>]}`` and ``{"e":"aggTrade","E":..,"s":..,"a":<int>,"p":..,"q":..,"f":<int>,"l":<int>,
+        "T":..,"m":..[,"M":..]}`` (or in the envelope), both times in range, price/size by the rule.
+        """
+        cdef const char* q
+        cdef JsonSpan sp
+        cdef int64_t ets = 0, tts = 0, ignored
+        cdef int64_t lim = _MAX_TS_NS / self.ts_scale
+        cdef bint flag, agg
+        # ends with a literal (true}} / false}): bookTicker ("}}) and depth (]}}) frames turned away first
+        if end - p < 60 or end[-1] != b'}' or not (end[-2] == b'e' or (end[-2] == b'}' and end[-3] == b'e')):
+            return False
+        q = _begin(self, p, end, 1, b'"e":"', 5)
+        if q == NULL:
+            return False
+        agg = end - q >= 14 and memcmp(q, b'aggTrade","E":', 14) == 0
+        q = q + 14 if agg else fx_lit(q, end, b'trade","E":', 11)
+        q = fx_uint(q, end, &ets, &sp)
+        q = _same(fx_lit(q, end, b',"s":', 5), end, self._names_seen[3], &self._names_len[3], &self._sym)
+        q = fx_uint(fx_lit(q, end, b',"a":' if agg else b',"t":', 5), end, &self._trade_id, &sp)
+        q = fx_dec(fx_lit(q, end, b',"p":', 5), end, &self._price, &sp)
+        q = fx_dec(fx_lit(q, end, b',"q":', 5), end, &self._qty, &sp)
+        if agg:     # first / last trade ids: not decoded, but checked as the general path does
+            q = fx_uint(fx_lit(q, end, b',"f":', 5), end, &ignored, &sp)
+            q = fx_uint(fx_lit(q, end, b',"l":', 5), end, &ignored, &sp)
+        q = fx_uint(fx_lit(q, end, b',"T":', 5), end, &tts, &sp)
+        q = fx_bool(fx_lit(q, end, b',"m":', 5), end, &self._maker, &sp)
+        if q != NULL and end - q > 5 and memcmp(q, b',"M":', 5) == 0:
+            q = fx_bool(q + 5, end, &flag, &sp)     # "ignore" field: any boolean
+        if not _finish(self, q, end) or ets > lim or tts > lim or not (kt_price_ok(self._price)
+                                                                       and kt_size_ok(self._qty)):
+            return False
+        self._kind = BK_AGG_TRADE if agg else BK_TRADE
+        self._event_ts = ets * self.ts_scale
+        self._trade_ts = tts * self.ts_scale if tts != 0 else self._event_ts
+        return True
+
+    cdef int _decode_general(self, const char* p, Py_ssize_t n) except -1:
+        """Any frame: one kernel scan (every byte validated, every declared value converted), then
+        the frame kind and the checks of that kind."""
+        cdef KtOut* o = &self.out
+        cdef JsonSpan* e
+        cdef int kind = BK_UNKNOWN
+        self._kind = BK_UNKNOWN
+        if kt_scan(&_FRAME.table, p, n, o) < 0:
+            return self._scan_error(p, n)
+        self._has_stream = kt_seen(o, S_STREAM) and kt_seen(o, S_DATA)
+        if self._has_stream:
+            self._stream = o.span[S_STREAM]
+            if self._stream.has_escapes or not _plain_ascii(self._stream.ptr, self._stream.len):
+                return self._fail(&self.err_stream, "stream", "stream name must be plain ASCII without escapes")
+        elif kt_seen(o, S_DATA):
+            return 0          # half an envelope ("data" without "stream"): not a known event
+        if kt_seen(o, S_E):
+            e = &o.span[S_E]
+            if json_span_eq(e, b"depthUpdate", 11):
+                kind = BK_DEPTH_UPDATE
+            elif json_span_eq(e, b"trade", 5):
+                kind = BK_TRADE
+            elif json_span_eq(e, b"aggTrade", 8):
+                kind = BK_AGG_TRADE
+            elif json_span_eq(e, b"bookTicker", 10):
+                kind = BK_BOOK_TICKER
+            elif json_span_eq(e, b"kline", 5):
+                kind = BK_KLINE
+            elif json_span_eq(e, b"serverShutdown", 14):
+                kind = BK_SHUTDOWN
+        elif kt_seen(o, S_LUID):
+            kind = BK_PARTIAL_DEPTH
+        elif (o.seen & IS_TICKER) == IS_TICKER:
+            kind = BK_BOOK_TICKER
+        elif kt_seen(o, S_RESULT):
+            kind = BK_ACK
+        elif kt_seen(o, S_ERROR) or (kt_seen(o, S_CODE) and kt_seen(o, S_MSG)):
+            kind = BK_ERROR
+        elif self._has_stream and json_span_eq(&self._stream, b"!serverShutdown", 15):
+            kind = BK_SHUTDOWN
+
+        if kind == BK_DEPTH_UPDATE:
+            self._need(NEED_DEPTH, p)
+            self._need_levels(L_B, L_A)
+            self._symbol(S_SYM, "s")
+            self._sym = o.span[S_SYM]
+            self._first = o.i64[S_FIRST]
+            self._last = o.i64[S_LAST]
+            self._prev = o.i64[S_PREV] if kt_seen(o, S_PREV) else (self._first - 1 if self._first > 0 else 0)
             if self._last < self._first:
-                return self._fail(&self.err_field, f"depthUpdate with u < U ({self._last} < {self._first})")
-            self._opt_ts(KEY_E, &self._event_ts)
-            self._levels(KEY_b, self._bid_px, self._bid_qty, &self._nb)
-            self._levels(KEY_a, self._ask_px, self._ask_qty, &self._na)
-        elif self._kind == BK_PARTIAL_DEPTH:
-            self._int_field(KEY_lastUpdateId, &self._last)
-            self._levels(KEY_bids, self._bid_px, self._bid_qty, &self._nb)
-            self._levels(KEY_asks, self._ask_px, self._ask_qty, &self._na)
+                return self._fail(&self.err_field, "u", f"depthUpdate with u < U ({self._last} < {self._first})")
+            self._ts(S_EV, False, &self._event_ts)
+        elif kind == BK_PARTIAL_DEPTH:
+            self._need_levels(L_BIDS, L_ASKS)
+            self._last = o.i64[S_LUID]
             self._partial_name()
-        elif self._kind == BK_TRADE or self._kind == BK_AGG_TRADE:
-            self._str_field(KEY_s)
-            self._int_field(KEY_t if self._kind == BK_TRADE else KEY_a, &self._trade_id)
-            self._num_field(KEY_p, &self._price)
-            self._num_field(KEY_q, &self._qty)
-            self._opt_ts(KEY_E, &self._event_ts)
-            self._opt_ts(KEY_T, &self._trade_ts)
+        elif kind == BK_TRADE or kind == BK_AGG_TRADE:
+            self._need(NEED_TRADE | (_1 << (S_T if kind == BK_TRADE else S_A)), p)
+            self._symbol(S_SYM, "s")
+            self._sym = o.span[S_SYM]
+            if json_span_to_int64(&o.span[S_T if kind == BK_TRADE else S_A], &self._trade_id) != JSON_OK:
+                return self._fail(&self.err_field, "t" if kind == BK_TRADE else "a", "not an int64")
+            self._price = o.f64[S_PX]
+            self._qty = o.f64[S_QTY]
+            self._maker = o.i64[S_M] != 0
+            self._ts(S_EV, False, &self._event_ts)
+            self._ts(S_TT, True, &self._trade_ts)
             if self._trade_ts == 0:
                 self._trade_ts = self._event_ts
-            if not (pr & (1u << KEY_m)):
-                return self._fail(&self.err_field, "missing field 'm'")
-            m = &self._slot[KEY_m]
-            if m.kind == JSON_TRUE:
-                self._maker = True
-            elif m.kind == JSON_FALSE:
-                self._maker = False
-            else:
-                return self._fail(&self.err_field, "field 'm' must be true or false")
-        elif self._kind == BK_BOOK_TICKER:
-            self._str_field(KEY_s)
-            self._int_field(KEY_u, &self._last)
-            self._num_field(KEY_b, &self._bid_p)
-            self._num_field(KEY_B, &self._bid_q)
-            self._num_field(KEY_a, &self._ask_p)
-            self._num_field(KEY_A, &self._ask_q)
-            self._opt_ts(KEY_E, &self._event_ts)
-        elif self._kind == BK_KLINE:
-            self._opt_ts(KEY_E, &self._event_ts)
-            self._decode_kline()
+        elif kind == BK_BOOK_TICKER:
+            self._need(NEED_TICKER, p)
+            self._symbol(S_SYM, "s")
+            self._sym = o.span[S_SYM]
+            self._last = o.i64[S_LAST]
+            self._bid_p = o.f64[S_BP]
+            self._bid_q = o.f64[S_BQ]
+            self._ask_q = o.f64[S_AQ]
+            if json_span_to_double(&o.span[S_A], &self._ask_p) != JSON_OK or not kt_price_ok(self._ask_p):
+                return self._fail(&self.err_field, "a", "book ticker prices must be finite and > 0")
+            self._ts(S_EV, False, &self._event_ts)
+        elif kind == BK_KLINE:
+            self._ts(S_EV, False, &self._event_ts)
+            self._need(_1 << S_K, p)
+            self._symbol(K_SYM, "s")
+            self._symbol(K_INT, "i")
+            if not (0 <= o.i64[K_OPEN] <= _MAX_TS_NS / self.ts_scale
+                    and 0 <= o.i64[K_CLOSE] <= _MAX_TS_NS / self.ts_scale):
+                return self._fail(&self.err_field, "k", "kline times out of range")
+        self._kind = kind
         return 0
 
     cdef int _partial_name(self) except -1:
         """Book key "<SYMBOL>@depth<N>" from the stream name (combined) or ``raw_stream``."""
-        cdef const char* s
-        cdef Py_ssize_t n
         cdef bytes raw_b
         if self._has_stream:
-            s = self._stream.ptr
-            n = self._stream.len
-        elif self.raw_stream:
+            return self._partial_name_from(self._stream.ptr, self._stream.len)
+        if self.raw_stream:
             raw_b = self.raw_stream.encode("ascii", "replace")
-            s = PyBytes_AS_STRING(raw_b)
-            n = PyBytes_GET_SIZE(raw_b)
-            return self._partial_name_from(s, n)
-        else:
-            return self._fail(&self.err_stream, "partial depth without a stream name (raw stream: set raw_stream)")
-        return self._partial_name_from(s, n)
+            return self._partial_name_from(PyBytes_AS_STRING(raw_b), PyBytes_GET_SIZE(raw_b))
+        return self._fail(&self.err_stream, "stream", "partial depth without a stream name (raw stream: set raw_stream)")
 
     cdef int _partial_name_from(self, const char* s, Py_ssize_t n) except -1:
         cdef Py_ssize_t i, at = -1, k = 0
@@ -1211,7 +510,8 @@ cdef class BinanceDecoder:
                 break
         # "<sym>@depth<digits>" then optionally "@<speed>"
         if at <= 0 or n - at < 7 or memcmp(s + at, b"@depth", 6) != 0 or n > 120:
-            return self._fail(&self.err_stream, f"partial depth on stream {s[:n]!r}: expected '<symbol>@depth<N>'")
+            return self._fail(&self.err_stream, "stream",
+                              f"partial depth on stream {s[:n]!r}: expected '<symbol>@depth<N>'")
         for i in range(at):
             c = s[i]
             if c >= b'a' and c <= b'z':
@@ -1224,66 +524,8 @@ cdef class BinanceDecoder:
             k += 1
             i += 1
         if k == at + 6:
-            return self._fail(&self.err_stream, f"partial depth on stream {s[:n]!r}: no level count")
+            return self._fail(&self.err_stream, "stream", f"partial depth on stream {s[:n]!r}: no level count")
         self._partial_key_len = k
-        return 0
-
-    cdef int _decode_kline(self) except -1:
-        cdef JsonIter it
-        cdef JsonSpan key, val
-        cdef JsonSpan* kv = &self._slot[KEY_k]
-        cdef int rc
-        cdef int64_t v
-        cdef uint32_mask seen = 0
-        cdef char c
-        if not (self._present & (1u << KEY_k)) or kv.kind != JSON_OBJECT:
-            return self._fail(&self.err_field, "kline needs an object 'k'")
-        rc = json_object_begin(&it, kv.ptr, kv.ptr + kv.len)
-        while rc == 0:
-            rc = json_object_next(&it, &key, &val)
-            if rc != 1:
-                break
-            rc = 0
-            if key.has_escapes or key.len != 1:
-                continue
-            c = key.ptr[0]
-            if c == b't':
-                rc = json_span_to_int64(&val, &self._k_open); seen |= 1
-            elif c == b'T':
-                rc = json_span_to_int64(&val, &self._k_close); seen |= 2
-            elif c == b's':
-                self._k_sym = val; seen |= 4
-            elif c == b'i':
-                self._k_interval = val; seen |= 8
-            elif c == b'o':
-                rc = json_span_to_double(&val, &self._k_o); seen |= 16
-            elif c == b'c':
-                rc = json_span_to_double(&val, &self._k_c); seen |= 32
-            elif c == b'h':
-                rc = json_span_to_double(&val, &self._k_h); seen |= 64
-            elif c == b'l':
-                rc = json_span_to_double(&val, &self._k_l); seen |= 128
-            elif c == b'v':
-                rc = json_span_to_double(&val, &self._k_v); seen |= 256
-            elif c == b'q':
-                rc = json_span_to_double(&val, &self._k_qv); seen |= 512
-            elif c == b'x':
-                if val.kind == JSON_TRUE:
-                    self._k_closed = True
-                elif val.kind == JSON_FALSE:
-                    self._k_closed = False
-                else:
-                    rc = -8
-                seen |= 1024
-        if rc < 0:
-            return self._fail(&self.err_field, f"invalid kline object: {_json_err(rc)}")
-        if seen != 2047:
-            return self._fail(&self.err_field, "kline object lacks one of t, T, s, i, o, c, h, l, v, q, x")
-        if not _plain_string(&self._k_sym) or not _plain_string(&self._k_interval):
-            return self._fail(&self.err_field, "kline 's' and 'i' must be plain strings")
-        if self._k_open < 0 or self._k_close < 0 or self._k_open > _MAX_TS_NS / self.ts_scale \
-                or self._k_close > _MAX_TS_NS / self.ts_scale:
-            return self._fail(&self.err_field, "kline times out of range")
         return 0
 
     # ---- applying ---------------------------------------------------------------------
@@ -1291,20 +533,24 @@ cdef class BinanceDecoder:
         cdef BookSync sync
         cdef Trade tr
         cdef BookTicker bt
+        cdef KtLevels* b
+        cdef KtLevels* a
         cdef int kind = self._kind
         if kind == BK_DEPTH_UPDATE:
             self.depth_updates += 1
             if self.books is None:
                 return 0
-            # levels and ids passed _check_numbers: nothing below can refuse the frame
-            sync = self.books.c_get(self._slot[KEY_s].ptr, self._slot[KEY_s].len)
-            sync.on_delta_validated(self._first, self._last, self._prev, self._bid_px, self._bid_qty, self._nb,
-                                    self._ask_px, self._ask_qty, self._na, self._event_ts, recv_ns)
+            # levels and ids passed every check: nothing below can refuse the frame
+            b = &self.out.levels[L_B]
+            a = &self.out.levels[L_A]
+            sync = self.books.c_get(self._sym.ptr, self._sym.len)
+            sync.on_delta_validated(self._first, self._last, self._prev, b.px, b.qty, b.count,
+                                    a.px, a.qty, a.count, self._event_ts, recv_ns)
         elif kind == BK_TRADE or kind == BK_AGG_TRADE:
             self.trades += 1
             tr = <Trade>self._trades.acquire()
             tr.exchange = self.exchange
-            tr.symbol = self._cached_str(self._slot[KEY_s].ptr, self._slot[KEY_s].len)
+            tr.symbol = self._symbols.c_intern(self._sym.ptr, self._sym.len)
             tr.price = self._price
             tr.qty = self._qty
             tr.side = SIDE_SELL if self._maker else SIDE_BUY   # buyer is maker => the taker sold
@@ -1317,7 +563,7 @@ cdef class BinanceDecoder:
             self.book_tickers += 1
             bt = <BookTicker>self._tickers.acquire()
             bt.exchange = self.exchange
-            bt.symbol = self._cached_str(self._slot[KEY_s].ptr, self._slot[KEY_s].len)
+            bt.symbol = self._symbols.c_intern(self._sym.ptr, self._sym.len)
             bt.bid_price = self._bid_p
             bt.bid_qty = self._bid_q
             bt.ask_price = self._ask_p
@@ -1330,9 +576,10 @@ cdef class BinanceDecoder:
             self.partial_depths += 1
             if self.partial_books is None:
                 return 0
+            b = &self.out.levels[L_BIDS]
+            a = &self.out.levels[L_ASKS]
             sync = self.partial_books.c_get(self._partial_key, self._partial_key_len)
-            sync.c_load_snapshot(self._last, self._bid_px, self._bid_qty, self._nb,
-                                 self._ask_px, self._ask_qty, self._na, recv_ns)
+            sync.c_load_snapshot(self._last, b.px, b.qty, b.count, a.px, a.qty, a.count, recv_ns)
         elif kind == BK_KLINE:
             self.klines += 1
             self._emit_kline(recv_ns)
@@ -1347,39 +594,23 @@ cdef class BinanceDecoder:
         return 0
 
     cdef int _emit_kline(self, int64_t recv_ns) except -1:
+        cdef KtOut* o = &self.out
         cdef Kline k = <Kline>self._klines.acquire()
         k.exchange = self.exchange
-        k.symbol = self._cached_str(self._k_sym.ptr, self._k_sym.len)
-        k.interval = self._cached_str(self._k_interval.ptr, self._k_interval.len)
-        k.open_time_ns = self._k_open * self.ts_scale
-        k.close_time_ns = self._k_close * self.ts_scale
-        k.open = self._k_o
-        k.high = self._k_h
-        k.low = self._k_l
-        k.close = self._k_c
-        k.volume = self._k_v
-        k.quote_volume = self._k_qv
-        k.closed = self._k_closed
+        k.symbol = self._symbols.c_intern(o.span[K_SYM].ptr, o.span[K_SYM].len)
+        k.interval = self._symbols.c_intern(o.span[K_INT].ptr, o.span[K_INT].len)
+        k.open_time_ns = o.i64[K_OPEN] * self.ts_scale
+        k.close_time_ns = o.i64[K_CLOSE] * self.ts_scale
+        k.open = o.f64[K_O]
+        k.high = o.f64[K_H]
+        k.low = o.f64[K_L]
+        k.close = o.f64[K_C]
+        k.volume = o.f64[K_V]
+        k.quote_volume = o.f64[K_QV]
+        k.closed = o.i64[K_X] != 0
         k.exchange_ts_ns = self._event_ts
         k.recv_ns = recv_ns
         return self.dispatcher.emit(k)
-
-    cdef str _cached_str(self, const char* p, Py_ssize_t n):
-        """The str for plain-ASCII bytes p[0:n]; no allocation when it repeats the previous one."""
-        cdef bytes key
-        if self._last_sym_key is not None and PyBytes_GET_SIZE(self._last_sym_key) == n \
-                and memcmp(PyBytes_AS_STRING(self._last_sym_key), p, n) == 0:
-            return self._last_sym
-        key = p[:n]
-        s = self._str_cache.get(key)
-        if s is None:
-            if len(self._str_cache) > 100_000:
-                self._str_cache.clear()   # bounded: hostile streams cannot grow it forever
-            s = key.decode("ascii")
-            self._str_cache[key] = s
-        self._last_sym_key = key
-        self._last_sym = <str>s
-        return <str>s
 
     # ---- Python helpers ---------------------------------------------------------------
     def partial_book_key(self, str stream):

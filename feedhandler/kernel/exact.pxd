@@ -1,0 +1,207 @@
+# cython: language_level=3
+"""Exact-layout JSON tokens: the kernel's fast path for frames in an exchange's own wire layout.
+
+A decoder that sees one byte layout frame after frame (no whitespace, keys in a fixed order,
+numbers as plain decimal strings) can match it token by token instead of scanning it with the
+general table scanner (``extract.pxd``). Every function here reads only inside ``[q, end)``,
+returns the position after the token, and returns NULL when the bytes are not exactly the
+expected token; a NULL ``q`` is passed through (NULL in, NULL out), so a layout is one straight
+chain of calls with one NULL check at its end. The tokens accepted are valid JSON and convert to
+exactly what the general path gives the same text (``float()`` bits, int64 values), so a decoder
+that falls back to the general path on NULL decodes every frame the same way. These are inline
+functions: each decoder that cimports them gets them compiled into its own code, as if
+hand-written there. Tested against the general path in ``tests/kernel/test_exact.py`` and by
+each decoder's differential fast-path tests.
+"""
+from libc.stdint cimport int64_t, uint64_t
+from libc.string cimport memcmp
+
+from feedhandler.codec.json_scan cimport JSON_FALSE, JSON_NUMBER, JSON_STRING, JSON_TRUE, JsonSpan
+from feedhandler.codec.numbers cimport NUM_OK, fh_decimal_dot8, fh_decimal_fast, parse_double_inline
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    /* Length of "I.FFFFFFFF" (8 fraction digits) from the first dot in s[0:8], or -1 when
+       s[0:8] has no dot (or the platform lacks the builtins). Reads exactly s[0:8]. */
+    static inline Py_ssize_t fh_dot8_len(const char* s) {
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+        uint64_t v, x, dots;
+        memcpy(&v, s, 8);
+        x = v ^ 0x2E2E2E2E2E2E2E2EULL;                       /* '.' bytes become 0 */
+        dots = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+        if (dots == 0) return -1;
+        return (Py_ssize_t)(__builtin_ctzll(dots) >> 3) + 9;  /* the first zero byte is exact */
+    #else
+        (void)s;
+        return -1;
+    #endif
+    }
+    """
+    Py_ssize_t fh_dot8_len(const char* s) noexcept nogil
+
+
+cdef inline void fx_span(JsonSpan* span, const char* p, Py_ssize_t n, int kind) noexcept nogil:
+    span.ptr = p
+    span.len = n
+    span.kind = kind
+    span.has_escapes = False
+
+
+cdef inline const char* fx_lit(const char* q, const char* end, const char* lit, Py_ssize_t n) noexcept nogil:
+    """The literal lit[0:n] (n is a constant at every call: the compare is inlined)."""
+    if q == NULL or end - q < n or memcmp(q, lit, n) != 0:
+        return NULL
+    return q + n
+
+
+cdef inline const char* fx_str(const char* q, const char* end, JsonSpan* out) noexcept nogil:
+    """A string of printable ASCII without quote or backslash (valid JSON, no escapes)."""
+    cdef const char* s0
+    cdef unsigned char c
+    if q == NULL or q >= end or q[0] != b'"':
+        return NULL
+    q += 1
+    s0 = q
+    while q < end:
+        c = <unsigned char>q[0]
+        if c == b'"':
+            fx_span(out, s0, q - s0, JSON_STRING)
+            return q + 1
+        if c < 0x20 or c > 0x7e or c == b'\\':
+            return NULL
+        q += 1
+    return NULL
+
+
+cdef inline const char* fx_str_same(const char* q, const char* end, const char* prev, Py_ssize_t prev_n,
+                                    JsonSpan* out) noexcept nogil:
+    """fx_str, but a string equal to ``prev`` (a string fx_str accepted before) is taken with one
+    memcmp instead of a byte scan."""
+    if q != NULL and prev_n > 0 and end - q >= prev_n + 2 and q[0] == b'"' and q[prev_n + 1] == b'"' \
+            and memcmp(q + 1, prev, prev_n) == 0:
+        fx_span(out, q + 1, prev_n, JSON_STRING)
+        return q + prev_n + 2
+    return fx_str(q, end, out)
+
+
+cdef inline const char* fx_uint(const char* q, const char* end, int64_t* out, JsonSpan* span) noexcept nogil:
+    """A JSON integer token of 1..18 digits without sign or leading zero (< 10**18: no overflow)."""
+    cdef const char* s0 = q
+    cdef int64_t v = 0
+    if q == NULL:
+        return NULL
+    # At most 18 digits are accumulated (v < 10**17 before each multiply, so v * 10 + 9 < 10**18
+    # fits int64): the count is checked before multiplying; a 19th digit is refused below.
+    while q < end and q - s0 < 18 and <unsigned char>(q[0] - 48) < 10:
+        v = v * 10 + (q[0] - 48)
+        q += 1
+    if q == s0 or (s0[0] == b'0' and q - s0 > 1):
+        return NULL
+    if q < end and <unsigned char>(q[0] - 48) < 10:
+        return NULL
+    out[0] = v
+    fx_span(span, s0, q - s0, JSON_NUMBER)
+    return q
+
+
+cdef inline const char* fx_dec(const char* q, const char* end, double* out, JsonSpan* span) noexcept nogil:
+    """A string holding a plain decimal "I.F" of at most 16 bytes (every Binance price/quantity).
+
+    Binance's "I.FFFFFFFF" is sized from its dot (fh_dot8_len: n <= 16, so s0[n] is inside);
+    otherwise only the closing quote is searched for, at most 17 bytes on: fh_decimal_fast accepts
+    nothing but 8..16 bytes of digits around one dot, so the string is plain JSON without escapes.
+    """
+    cdef const char* s0
+    cdef const char* lim
+    cdef Py_ssize_t n
+    if q == NULL or q >= end or q[0] != b'"':
+        return NULL
+    s0 = q + 1
+    if end - s0 > 16:
+        n = fh_dot8_len(s0)
+        if n > 0 and s0[n] == b'"' and fh_decimal_dot8(s0, n - 9, out):
+            fx_span(span, s0, n, JSON_STRING)
+            return s0 + n + 1
+    lim = s0 + 17 if end - s0 > 17 else end
+    q = s0
+    while q < lim and q[0] != b'"':
+        q += 1
+    if q >= lim or not fh_decimal_fast(s0, q - s0, out):
+        return NULL
+    fx_span(span, s0, q - s0, JSON_STRING)
+    return q + 1
+
+
+cdef inline const char* fx_bool(const char* q, const char* end, bint* out, JsonSpan* span) noexcept nogil:
+    """The literal ``true`` or ``false``."""
+    if q != NULL and end - q >= 4 and memcmp(q, b"true", 4) == 0:
+        out[0] = True
+        fx_span(span, q, 4, JSON_TRUE)
+        return q + 4
+    if q != NULL and end - q >= 5 and memcmp(q, b"false", 5) == 0:
+        out[0] = False
+        fx_span(span, q, 5, JSON_FALSE)
+        return q + 5
+    return NULL
+
+
+cdef inline const char* fx_level_num(const char* q, const char* end, double* out) noexcept:
+    """A number-in-string of a level, converted as the general level parser does.
+
+    "I.FFFFFFFF" is sized from its dot (as in fx_dec); otherwise only the closing quote is searched
+    for: parse_double accepts nothing but ``[0-9+-.eE]`` (no quote, backslash or control byte), so
+    NUM_OK also proves the string plain JSON, and its value is float()'s.
+    """
+    cdef const char* s0
+    cdef Py_ssize_t n
+    if q == NULL or q >= end or q[0] != b'"':
+        return NULL
+    q += 1
+    s0 = q
+    if end - s0 > 16:
+        n = fh_dot8_len(s0)
+        if n > 0 and s0[n] == b'"' and fh_decimal_dot8(s0, n - 9, out):
+            return s0 + n + 1
+    while q < end and q[0] != b'"':
+        q += 1
+    if q >= end or parse_double_inline(s0, q - s0, out) != NUM_OK:
+        return NULL
+    return q + 1
+
+
+cdef inline const char* fx_levels(const char* q, const char* end, double* px, double* qty,
+                                  Py_ssize_t cap, Py_ssize_t* count) noexcept:
+    """Levels in the exact shape ``[["p","q"],...]`` (or ``[]``) into px/qty, at most cap.
+
+    Writes px[n]/qty[n] only for n < cap (checked before each level). NULL for any other shape
+    (whitespace, number tokens, levels of other than two items, more than cap levels). *count is
+    written only on success. The price/size rule is the caller's (kt_levels_ok).
+    """
+    cdef Py_ssize_t n = 0
+    if q == NULL or q >= end or q[0] != b'[':
+        return NULL
+    q += 1
+    if q < end and q[0] == b']':
+        count[0] = 0
+        return q + 1
+    while True:
+        if n >= cap or q >= end or q[0] != b'[':
+            return NULL
+        q = fx_level_num(q + 1, end, &px[n])
+        if q == NULL or q >= end or q[0] != b',':
+            return NULL
+        q = fx_level_num(q + 1, end, &qty[n])
+        # two bytes left: the level's ']' and the ',' or ']' after it are readable
+        if q == NULL or end - q < 2 or q[0] != b']':
+            return NULL
+        n += 1
+        q += 1
+        if q[0] == b',':
+            q += 1
+            continue
+        if q[0] == b']':
+            count[0] = n
+            return q + 1
+        return NULL
