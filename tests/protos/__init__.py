@@ -25,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["PROTO_DIR", "load_proto", "message_strategy"]
+__all__ = ["PROTO_DIR", "load_proto", "message_strategy", "tag", "varint"]
 
 PROTO_DIR = Path(__file__).resolve().parent
 _out_dir: Path | None = None
@@ -51,6 +51,22 @@ def _compile_all() -> Path:
     sys.path.insert(0, str(out))
     _out_dir = out
     return out
+
+
+def varint(v: int) -> bytes:
+    """``v`` (taken modulo 2**64) as a base-128 varint, for hand-built wire bytes."""
+    v &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        b, v = v & 0x7F, v >> 7
+        out.append(b | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def tag(number: int, wire_type: int) -> bytes:
+    """The tag of field ``number`` with ``wire_type``."""
+    return varint((number << 3) | wire_type)
 
 
 def load_proto(name: str) -> ModuleType:

@@ -20,7 +20,7 @@ from feedhandler.core.types import MessageType
 from feedhandler.events import BalanceUpdate, BookTicker, Fill, Kline, OrderUpdate, Ticker, Trade
 from feedhandler.exchanges.mexc import MEXC_SPOT_RULE, MexcDecoder
 from feedhandler.sync import BookSyncGroup
-from protos import load_proto
+from protos import load_proto, tag, varint
 
 pb = load_proto("mexc")
 DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "mexc"
@@ -92,20 +92,6 @@ def message(cls, depth_item: bool = False):
         return msg
 
     return draw()
-
-
-def tag(n: int, wt: int) -> bytes:
-    return varint((n << 3) | wt)
-
-
-def varint(v: int) -> bytes:
-    v &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        b, v = v & 0x7F, v >> 7
-        out.append(b | (0x80 if v else 0))
-        if not v:
-            return bytes(out)
 
 
 UNKNOWN = st.lists(st.one_of(
