@@ -40,6 +40,8 @@ from aiohttp import web
 
 from feedhandler.sim.market import BookSnapshot, BookTicker, Delta, Trade
 from feedhandler.sim.protocol import Channel, Frame, Reply, SimConnection, SimProtocol, Subscription, register_protocol
+from feedhandler.sim.wire import json_decoder, json_response, query_limit
+from feedhandler.sim.wire import json_text as _dumps
 
 __all__ = ["BinanceSimProtocol"]
 
@@ -50,12 +52,6 @@ MAX_RECV_WINDOW = 60000
 DEFAULT_DEPTH_LIMIT = 100
 MAX_DEPTH_LIMIT = 5000
 
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder()
-
-
-def _dumps(obj: Any) -> str:
-    return _encoder.encode(obj).decode()
 
 
 @register_protocol
@@ -108,7 +104,7 @@ class BinanceSimProtocol(SimProtocol):
         if isinstance(message, bytes):
             return self._error(None, 3, "Invalid JSON: binary frame")
         try:
-            req = _decoder.decode(message)
+            req = json_decoder.decode(message)
         except msgspec.DecodeError as exc:
             return self._error(None, 3, f"Invalid JSON: {exc}")
         if not isinstance(req, dict):
@@ -218,7 +214,7 @@ class BinanceSimProtocol(SimProtocol):
         if isinstance(message, bytes):
             return self._api_error(None, 400, -1100, "Illegal characters found in a parameter: binary frame.")
         try:
-            req = _decoder.decode(message)
+            req = json_decoder.decode(message)
         except msgspec.DecodeError:
             return self._api_error(None, 400, -1100, "Malformed request: invalid JSON.")
         if not isinstance(req, dict):
@@ -316,14 +312,10 @@ class BinanceSimProtocol(SimProtocol):
         symbol = request.query.get("symbol", "")
         if symbol not in self.ctx.model.symbols:
             return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
-        raw = request.query.get("limit", str(DEFAULT_DEPTH_LIMIT))
-        try:
-            limit = int(raw)
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= MAX_DEPTH_LIMIT:
+        limit, _ = query_limit(request, DEFAULT_DEPTH_LIMIT, MAX_DEPTH_LIMIT)
+        if limit is None:
             return web.json_response({"code": -1100, "msg": f"Illegal characters found in parameter 'limit'; "
                                       f"legal range is 1..{MAX_DEPTH_LIMIT}."}, status=400)
         snapshot = await self.ctx.depth_snapshot(symbol, limit)
         body = {"lastUpdateId": snapshot.last_update_id, "bids": snapshot.bids, "asks": snapshot.asks}
-        return web.Response(body=_encoder.encode(body), content_type="application/json")
+        return json_response(body)

@@ -29,17 +29,13 @@ import msgspec
 
 from feedhandler.sim.market import BookSnapshot, BookTicker, Delta, Trade
 from feedhandler.sim.protocol import Channel, Frame, Reply, SimConnection, SimProtocol, Subscription, register_protocol
+from feedhandler.sim.wire import Candles, json_decoder
+from feedhandler.sim.wire import json_text as _dumps
 
 __all__ = ["BybitSimProtocol"]
 
 _DEPTHS = ("1", "50", "200", "1000")
 _PRIVATE = ("order", "execution", "wallet")
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder()
-
-
-def _dumps(obj: Any) -> str:
-    return _encoder.encode(obj).decode()
 
 
 @register_protocol
@@ -55,8 +51,8 @@ class BybitSimProtocol(SimProtocol):
     def __init__(self) -> None:
         super().__init__()
         self._private_seq = itertools.count(1)
-        #: rolling tickers: symbol -> [first, last, high, low, volume, turnover]
-        self._tickers: dict[str, list[Decimal]] = {}
+        #: rolling tickers per symbol (volume: base, amount: turnover)
+        self._tickers: Candles[str] = Candles()
 
     # -- client messages ----------------------------------------------------------------------------
     @staticmethod
@@ -66,7 +62,7 @@ class BybitSimProtocol(SimProtocol):
 
     def handle_message(self, conn: SimConnection, message: str | bytes) -> Reply:
         try:
-            req = _decoder.decode(message)
+            req = json_decoder.decode(message)
         except msgspec.DecodeError:
             req = None
         if not isinstance(req, dict) or not isinstance(req.get("op"), str):
@@ -179,15 +175,11 @@ class BybitSimProtocol(SimProtocol):
 
     def _encode_ticker(self, trade: Trade) -> str:
         """A ``tickers`` delta with the 24 h fields, running since the first trade seen."""
-        price, qty = Decimal(trade.price), Decimal(trade.qty)
-        t = self._tickers.setdefault(trade.symbol, [price, price, price, price, Decimal(0), Decimal(0)])
-        t[1], t[2], t[3] = price, max(t[2], price), min(t[3], price)
-        t[4] += qty
-        t[5] += price * qty
-        pcnt = (price / t[0] - 1).quantize(Decimal("0.000001"))
+        t = self._tickers.update(trade.symbol, trade.price, trade.qty)
+        pcnt = (t.close / t.open - 1).quantize(Decimal("0.000001"))
         return _dumps({"topic": f"tickers.{trade.symbol}", "type": "delta", "data": {
-            "symbol": trade.symbol, "lastPrice": trade.price, "highPrice24h": str(t[2]), "lowPrice24h": str(t[3]),
-            "volume24h": str(t[4]), "turnover24h": str(t[5]), "price24hPcnt": str(pcnt)},
+            "symbol": trade.symbol, "lastPrice": trade.price, "highPrice24h": str(t.high), "lowPrice24h": str(t.low),
+            "volume24h": str(t.volume), "turnover24h": str(t.amount), "price24hPcnt": str(pcnt)},
             "cs": trade.update_id, "ts": trade.ts_ms})
 
     def encode_book_ticker(self, ticker: BookTicker, sub: Subscription) -> Frame | None:

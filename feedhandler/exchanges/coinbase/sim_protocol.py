@@ -26,13 +26,13 @@ import msgspec
 
 from feedhandler.sim.market import BookSnapshot, BookTicker, Delta, Trade
 from feedhandler.sim.protocol import Channel, Frame, Reply, SimConnection, SimProtocol, Subscription, register_protocol
+from feedhandler.sim.wire import json_decoder
+from feedhandler.sim.wire import json_text as _dumps
 
 __all__ = ["CoinbaseSimProtocol"]
 
 _SEQ = '"sequence_num":-1'
 _CHANNELS = {"level2": Channel.DEPTH, "market_trades": Channel.TRADE, "ticker": Channel.BOOK_TICKER}
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder()
 
 
 def _iso(ms: int) -> str:
@@ -40,7 +40,7 @@ def _iso(ms: int) -> str:
 
 
 def _frame(channel: str, ts_ms: int, events: list[dict[str, Any]]) -> str:
-    body = _encoder.encode(events).decode()
+    body = _dumps(events)
     return f'{{"channel":"{channel}","client_id":"","timestamp":"{_iso(ts_ms)}",{_SEQ},"events":{body}}}'
 
 
@@ -87,11 +87,11 @@ class CoinbaseSimProtocol(SimProtocol):
     # -- client messages --------------------------------------------------------------------------------
     @staticmethod
     def _error(message: str) -> str:
-        return _encoder.encode({"type": "error", "message": message}).decode()
+        return _dumps({"type": "error", "message": message})
 
     def handle_message(self, conn: SimConnection, message: str | bytes) -> Reply:
         try:
-            req = _decoder.decode(message)
+            req = json_decoder.decode(message)
         except msgspec.DecodeError:
             req = None
         if not isinstance(req, dict) or req.get("type") not in ("subscribe", "unsubscribe"):

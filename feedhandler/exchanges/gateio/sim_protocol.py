@@ -37,13 +37,13 @@ from aiohttp import web
 
 from feedhandler.sim.market import BookSnapshot, BookTicker, Delta, Trade
 from feedhandler.sim.protocol import Channel, Frame, Reply, SimConnection, SimProtocol, Subscription, register_protocol
+from feedhandler.sim.wire import Candles, json_decoder, json_response, query_limit
+from feedhandler.sim.wire import json_text as _dumps
 
 __all__ = ["CANDLE_SECONDS", "GateioSimProtocol", "ticker_change_percentage", "wire_pair"]
 
 _QUOTES = ("USDT", "USDC", "BTC", "ETH")
 _PRIVATE = ("spot.orders", "spot.usertrades", "spot.balances")
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder()
 
 
 #: spot.candlesticks window lengths in seconds
@@ -54,10 +54,6 @@ CANDLE_SECONDS = {"10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h":
 def ticker_change_percentage(first: Decimal, last: Decimal) -> Decimal:
     """The simulator's ``change_percentage``: ``(last / first - 1) * 100``, 2 decimals (Gate.io sends percent)."""
     return ((last / first - 1) * 100).quantize(Decimal("0.01"))
-
-
-def _dumps(obj: Any) -> str:
-    return _encoder.encode(obj).decode()
 
 
 def wire_pair(symbol: str) -> str:
@@ -84,10 +80,10 @@ class GateioSimProtocol(SimProtocol):
         super().__init__()
         self._pairs: dict[str, str] | None = None
         self._private_seq = 0
-        #: running candles: (symbol, interval) -> [window_start_s, open, high, low, close, base amount, quote volume]
-        self._candles: dict[tuple[str, str], list[Any]] = {}
-        #: rolling tickers: symbol -> [first, last, high, low, base volume, quote volume]
-        self._tickers: dict[str, list[Decimal]] = {}
+        #: running candles per (symbol, interval), windows start in epoch seconds
+        self._candles: Candles[tuple[str, str]] = Candles()
+        #: rolling tickers per symbol
+        self._tickers: Candles[str] = Candles()
 
     # -- names ----------------------------------------------------------------------------------
     def _model_symbol(self, pair: Any) -> str | None:
@@ -118,7 +114,7 @@ class GateioSimProtocol(SimProtocol):
     # -- client messages --------------------------------------------------------------------------
     def handle_message(self, conn: SimConnection, message: str | bytes) -> Reply:
         try:
-            req = _decoder.decode(message)
+            req = json_decoder.decode(message)
         except msgspec.DecodeError:
             return Reply([self._ack({}, (1, "invalid request body format"))])
         if not isinstance(req, dict):
@@ -283,41 +279,25 @@ class GateioSimProtocol(SimProtocol):
         interval = sub.params[1]
         seconds = CANDLE_SECONDS[interval]
         start = trade.ts_ms // 1000 // seconds * seconds
-        price, qty = Decimal(trade.price), Decimal(trade.qty)
-        key = (trade.symbol, interval)
-        c = self._candles.get(key)
-        if c is None or c[0] != start:  # a new window opens with this trade
-            c = self._candles[key] = [start, price, price, price, price, Decimal(0), Decimal(0)]
-        c[2] = max(c[2], price)
-        c[3] = min(c[3], price)
-        c[4] = price
-        c[5] += qty
-        c[6] += price * qty
+        c = self._candles.update((trade.symbol, interval), trade.price, trade.qty, start)
         return _dumps({"time": trade.ts_ms // 1000, "time_ms": trade.ts_ms, "channel": "spot.candlesticks",
                        "event": "update", "result": {
-                           "t": str(start), "v": str(c[6]), "c": str(c[4]), "h": str(c[2]), "l": str(c[3]),
-                           "o": str(c[1]), "n": f"{interval}_{wire_pair(trade.symbol)}", "a": str(c[5]),
+                           "t": str(start), "v": str(c.amount), "c": str(c.close), "h": str(c.high), "l": str(c.low),
+                           "o": str(c.open), "n": f"{interval}_{wire_pair(trade.symbol)}", "a": str(c.volume),
                            "w": False}})
 
     def _encode_ticker(self, trade: Trade) -> str:
         """The rolling ticker since the first trade seen on the stream, updated with the trade."""
-        price, qty = Decimal(trade.price), Decimal(trade.qty)
-        t = self._tickers.get(trade.symbol)
-        if t is None:
-            t = self._tickers[trade.symbol] = [price, price, price, price, Decimal(0), Decimal(0)]
-        t[1] = price
-        t[2] = max(t[2], price)
-        t[3] = min(t[3], price)
-        t[4] += qty
-        t[5] += price * qty
+        t = self._tickers.update(trade.symbol, trade.price, trade.qty)
+        price = t.close
         top = self.ctx.model.best_bid_ask(trade.symbol)
         return _dumps({"time": trade.ts_ms // 1000, "time_ms": trade.ts_ms, "channel": "spot.tickers",
                        "event": "update", "result": {
                            "currency_pair": wire_pair(trade.symbol), "last": str(price),
                            "lowest_ask": top.ask_price, "highest_bid": top.bid_price,
-                           "change_percentage": str(ticker_change_percentage(t[0], price)),
-                           "base_volume": str(t[4]), "quote_volume": str(t[5]),
-                           "high_24h": str(t[2]), "low_24h": str(t[3])}})
+                           "change_percentage": str(ticker_change_percentage(t.open, price)),
+                           "base_volume": str(t.volume), "quote_volume": str(t.amount),
+                           "high_24h": str(t.high), "low_24h": str(t.low)}})
 
     def encode_book_ticker(self, ticker: BookTicker, sub: Subscription) -> Frame | None:
         return _dumps({"time": ticker.ts_ms // 1000, "time_ms": ticker.ts_ms, "channel": "spot.book_ticker",
@@ -334,11 +314,8 @@ class GateioSimProtocol(SimProtocol):
         sym = self._model_symbol(pair)
         if sym is None:
             return web.json_response({"label": "INVALID_CURRENCY_PAIR", "message": f"unknown pair {pair!r}"}, status=400)
-        try:
-            limit = int(request.query.get("limit", "10"))
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= 1000:
+        limit, _ = query_limit(request, 10, 1000)
+        if limit is None:
             return web.json_response({"label": "INVALID_PARAM_VALUE", "message": "limit must be 1..1000"}, status=400)
         snapshot = await self.ctx.depth_snapshot(sym, limit)
         ms = time.time_ns() // 1_000_000
@@ -346,4 +323,4 @@ class GateioSimProtocol(SimProtocol):
         if request.query.get("with_id") == "true":
             body["id"] = snapshot.last_update_id
         body.update({"current": ms, "update": ms, "asks": snapshot.asks, "bids": snapshot.bids})
-        return web.Response(body=_encoder.encode(body), content_type="application/json")
+        return json_response(body)

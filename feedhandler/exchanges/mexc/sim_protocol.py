@@ -44,6 +44,7 @@ from aiohttp import web
 
 from feedhandler.sim.market import BookSnapshot, BookTicker, Delta, Trade
 from feedhandler.sim.protocol import Channel, Frame, Reply, SimConnection, SimProtocol, Subscription, register_protocol
+from feedhandler.sim.wire import Candles, json_decoder, json_response, json_text, query_limit
 
 __all__ = ["KLINE_SECONDS", "MexcSimProtocol", "encode_message", "encode_wrapper", "mini_ticker_rate"]
 
@@ -64,8 +65,6 @@ KLINE_SECONDS = {"Min1": 60, "Min5": 300, "Min15": 900, "Min30": 1800, "Min60": 
                  "Hour8": 28800, "Day1": 86400, "Week1": 604800, "Month1": 2592000}
 _KIND = {"aggre.depth": Channel.DEPTH, "aggre.deals": Channel.TRADE, "aggre.bookTicker": Channel.BOOK_TICKER}
 
-_json = msgspec.json.Encoder()
-_json_decoder = msgspec.json.Decoder()
 
 
 # ---- a small protobuf encoder (plain Python: the simulator is not the hot path) ------------------------
@@ -115,7 +114,7 @@ def mini_ticker_rate(first: Decimal, last: Decimal) -> Decimal:
 
 
 def _control(msg: str, code: int = 0) -> str:
-    return _json.encode({"id": 0, "code": code, "msg": msg}).decode()
+    return json_text({"id": 0, "code": code, "msg": msg})
 
 
 @register_protocol
@@ -136,10 +135,10 @@ class MexcSimProtocol(SimProtocol):
         self.listen_key_log: list[tuple[str, bool, float]] = []
         self.signed_payloads: list[tuple[str, str]] = []
         self._order_seq = 0
-        #: running candles: (symbol, interval) -> [window_start_s, open, high, low, close, volume, amount]
-        self._candles: dict[tuple[str, str], list[Any]] = {}
-        #: rolling mini tickers: (symbol, tz) -> [first, last, high, low, base volume, quote volume]
-        self._minis: dict[tuple[str, str], list[Decimal]] = {}
+        #: running candles per (symbol, interval), windows start in epoch seconds
+        self._candles: Candles[tuple[str, str]] = Candles()
+        #: rolling mini tickers per (symbol, tz)
+        self._minis: Candles[tuple[str, str]] = Candles()
 
     # -- connection and messages ----------------------------------------------------------------
 
@@ -155,7 +154,7 @@ class MexcSimProtocol(SimProtocol):
 
     def handle_message(self, conn: SimConnection, message: str | bytes) -> Reply:
         try:
-            request = _json_decoder.decode(message)
+            request = json_decoder.decode(message)
         except msgspec.DecodeError:
             return Reply([_control("Invalid request: not JSON", 1)])
         if not isinstance(request, dict):
@@ -260,36 +259,19 @@ class MexcSimProtocol(SimProtocol):
         interval = sub.params[1]
         seconds = KLINE_SECONDS[interval]
         start = trade.ts_ms // 1000 // seconds * seconds
-        price, qty = Decimal(trade.price), Decimal(trade.qty)
-        key = (trade.symbol, interval)
-        c = self._candles.get(key)
-        if c is None or c[0] != start:  # a new window opens with this trade
-            c = self._candles[key] = [start, price, price, price, price, Decimal(0), Decimal(0)]
-        c[2] = max(c[2], price)
-        c[3] = min(c[3], price)
-        c[4] = price
-        c[5] += qty
-        c[6] += price * qty
-        body = encode_message([(1, interval), (2, start), (3, str(c[1])), (4, str(c[4])), (5, str(c[2])),
-                               (6, str(c[3])), (7, str(c[5])), (8, str(c[6])), (9, start + seconds)])
+        c = self._candles.update((trade.symbol, interval), trade.price, trade.qty, start)
+        body = encode_message([(1, interval), (2, start), (3, str(c.open)), (4, str(c.close)), (5, str(c.high)),
+                               (6, str(c.low)), (7, str(c.volume)), (8, str(c.amount)), (9, start + seconds)])
         return encode_wrapper(sub.name, trade.symbol, trade.ts_ms, 308, body)
 
     def _encode_mini_ticker(self, trade: Trade, sub: Subscription) -> bytes:
         """309: the rolling ticker since the first trade seen on the stream, updated with the trade."""
-        price, qty = Decimal(trade.price), Decimal(trade.qty)
-        key = (trade.symbol, sub.params[1])
-        t = self._minis.get(key)
-        if t is None:
-            t = self._minis[key] = [price, price, price, price, Decimal(0), Decimal(0)]
-        t[1] = price
-        t[2] = max(t[2], price)
-        t[3] = min(t[3], price)
-        t[4] += qty
-        t[5] += price * qty
-        rate = str(mini_ticker_rate(t[0], price))
-        body = encode_message([(1, trade.symbol), (2, str(price)), (3, rate), (4, rate), (5, str(t[2])),
-                               (6, str(t[3])), (7, str(t[5])), (8, str(t[4])), (9, rate), (10, rate),
-                               (11, str(t[2])), (12, str(t[3]))])
+        t = self._minis.update((trade.symbol, sub.params[1]), trade.price, trade.qty)
+        price = t.close
+        rate = str(mini_ticker_rate(t.open, price))
+        body = encode_message([(1, trade.symbol), (2, str(price)), (3, rate), (4, rate), (5, str(t.high)),
+                               (6, str(t.low)), (7, str(t.amount)), (8, str(t.volume)), (9, rate), (10, rate),
+                               (11, str(t.high)), (12, str(t.low))])
         return encode_wrapper(sub.name, trade.symbol, trade.ts_ms, 309, body)
 
     def _encode_private(self, trade: Trade, sub: Subscription) -> bytes:
@@ -326,17 +308,13 @@ class MexcSimProtocol(SimProtocol):
         symbol = request.query.get("symbol", "")
         if symbol not in self.ctx.model.symbols:
             return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
-        raw_limit = request.query.get("limit", str(DEFAULT_DEPTH_LIMIT))
-        try:
-            limit = int(raw_limit)
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= MAX_DEPTH_LIMIT:
+        limit, _ = query_limit(request, DEFAULT_DEPTH_LIMIT, MAX_DEPTH_LIMIT)
+        if limit is None:
             return web.json_response({"code": 700002, "msg": f"limit must be in 1..{MAX_DEPTH_LIMIT}"}, status=400)
         snapshot = await self.ctx.depth_snapshot(symbol, limit)
         body = {"lastUpdateId": snapshot.last_update_id, "bids": snapshot.bids, "asks": snapshot.asks,
                 "timestamp": int(time.time() * 1000)}
-        return web.Response(body=_json.encode(body), content_type="application/json")
+        return json_response(body)
 
     async def _user_data_stream(self, request: web.Request) -> web.Response:
         method = request.method

@@ -23,13 +23,14 @@ import hmac
 import random
 import time
 import zlib
-from decimal import Decimal
 from typing import Any, ClassVar
 
 import msgspec
 
 from feedhandler.sim.market import BookSnapshot, BookTicker, Delta, Trade
 from feedhandler.sim.protocol import Channel, Frame, Reply, SimConnection, SimProtocol, Subscription, register_protocol
+from feedhandler.sim.wire import Candles, json_decoder
+from feedhandler.sim.wire import json_text as _dumps
 
 from . import constants as C
 from .strategies import login_sign
@@ -37,8 +38,6 @@ from .strategies import login_sign
 __all__ = ["OkxSimProtocol", "SIM_PASSPHRASE", "okx_checksum", "okx_text"]
 
 SIM_PASSPHRASE = "sim-passphrase"
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder()
 
 
 def okx_text(s: str) -> str:
@@ -62,10 +61,6 @@ def _levels(levels) -> list[list[str]]:
     return [[okx_text(p), okx_text(q), "0", "1"] for p, q in levels]
 
 
-def _dumps(obj: Any) -> str:
-    return _encoder.encode(obj).decode()
-
-
 @register_protocol
 class OkxSimProtocol(SimProtocol):
     name: ClassVar[str] = "okx"
@@ -78,8 +73,9 @@ class OkxSimProtocol(SimProtocol):
         self.wrong_checksum_probability = 0.0
         self.wrong_checksums = 0
         self._rng = random.Random(5)
-        self._tickers: dict[str, list[Decimal]] = {}
-        self._candles: dict[tuple[str, str], list[Any]] = {}
+        self._tickers: Candles[str] = Candles()
+        #: running candles per (symbol, interval), windows start in epoch ms
+        self._candles: Candles[tuple[str, str]] = Candles()
         self._private_seq = 0
 
     @staticmethod
@@ -98,7 +94,7 @@ class OkxSimProtocol(SimProtocol):
         if message in ("ping", b"ping"):
             return Reply(["pong"])
         try:
-            req = _decoder.decode(message)
+            req = json_decoder.decode(message)
         except msgspec.DecodeError:
             return Reply([_dumps({"event": "error", "code": "60004", "msg": "Invalid request"})])
         if not isinstance(req, dict) or not isinstance(req.get("args"), list) or not req["args"]:
@@ -224,26 +220,17 @@ class OkxSimProtocol(SimProtocol):
         """The candle of ``interval`` holding the trade: [ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]."""
         unit = {"s": 1, "m": 60, "H": 3600, "D": 86400, "W": 604800, "M": 2592000}[interval[-1]] * 1000
         start = trade.ts_ms - trade.ts_ms % (int(interval[:-1]) * unit)
-        price, qty = Decimal(trade.price), Decimal(trade.qty)
-        c = self._candles.get((trade.symbol, interval))
-        if c is None or c[0] != start:
-            c = self._candles[(trade.symbol, interval)] = [start, price, price, price, price, Decimal(0), Decimal(0)]
-        c[2], c[3], c[4] = max(c[2], price), min(c[3], price), price
-        c[5] += qty
-        c[6] += price * qty
+        c = self._candles.update((trade.symbol, interval), trade.price, trade.qty, start)
+        values = (c.open, c.high, c.low, c.close, c.volume, c.volume, c.amount)
         return _dumps({"arg": {"channel": f"candle{interval}", "instId": trade.symbol}, "data": [
-            [str(start)] + [okx_text(str(v)) for v in c[1:6]] + [okx_text(str(c[5])), okx_text(str(c[6])), "0"]]})
+            [str(start)] + [okx_text(str(v)) for v in values] + ["0"]]})
 
     def _ticker(self, trade: Trade) -> str:
         """The rolling ticker since the first trade seen (``open24h`` = that first price)."""
-        price, qty = Decimal(trade.price), Decimal(trade.qty)
-        t = self._tickers.setdefault(trade.symbol, [price, price, price, Decimal(0), Decimal(0)])
-        t[1], t[2] = max(t[1], price), min(t[2], price)
-        t[3] += qty
-        t[4] += price * qty
+        t = self._tickers.update(trade.symbol, trade.price, trade.qty)
         top = self.ctx.model.best_bid_ask(trade.symbol)
         return _dumps({"arg": {"channel": "tickers", "instId": trade.symbol}, "data": [{
             "instType": "SPOT", "instId": trade.symbol, "last": okx_text(trade.price), "lastSz": okx_text(trade.qty),
-            "askPx": okx_text(top.ask_price), "bidPx": okx_text(top.bid_price), "open24h": okx_text(str(t[0])),
-            "high24h": okx_text(str(t[1])), "low24h": okx_text(str(t[2])), "vol24h": okx_text(str(t[3])),
-            "volCcy24h": okx_text(str(t[4])), "ts": str(trade.ts_ms)}]})
+            "askPx": okx_text(top.ask_price), "bidPx": okx_text(top.bid_price), "open24h": okx_text(str(t.open)),
+            "high24h": okx_text(str(t.high)), "low24h": okx_text(str(t.low)), "vol24h": okx_text(str(t.volume)),
+            "volCcy24h": okx_text(str(t.amount)), "ts": str(trade.ts_ms)}]})

@@ -33,6 +33,8 @@ from aiohttp import web
 
 from feedhandler.sim.market import BookSnapshot, BookTicker, Delta, Trade
 from feedhandler.sim.protocol import Channel, Frame, Reply, SimConnection, SimProtocol, Subscription, register_protocol
+from feedhandler.sim.wire import json_decoder, json_response, query_limit
+from feedhandler.sim.wire import json_text as _dumps
 
 __all__ = ["SimJsonProtocol", "DEFAULT_DEPTH_LIMIT", "MAX_DEPTH_LIMIT", "MAX_SUBSCRIPTIONS"]
 
@@ -47,12 +49,6 @@ _CHANNELS: dict[str, Channel] = {
     **{name: Channel.PARTIAL_DEPTH for name in _PARTIAL_DEPTHS},
 }
 
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder()
-
-
-def _dumps(obj: Any) -> str:
-    return _encoder.encode(obj).decode()
 
 
 @register_protocol
@@ -85,7 +81,7 @@ class SimJsonProtocol(SimProtocol):
         if isinstance(message, bytes):
             return self._error(None, "binary messages are not supported")
         try:
-            request = _decoder.decode(message)
+            request = json_decoder.decode(message)
         except msgspec.DecodeError as exc:
             return self._error(None, f"invalid JSON: {exc}")
         if not isinstance(request, dict):
@@ -217,19 +213,15 @@ class SimJsonProtocol(SimProtocol):
         symbol = request.query.get("symbol", "")
         if symbol not in self.ctx.model.symbols:
             return web.json_response({"code": 400, "msg": f"unknown symbol {symbol!r}"}, status=400)
-        raw_limit = request.query.get("limit", str(DEFAULT_DEPTH_LIMIT))
-        try:
-            limit = int(raw_limit)
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= MAX_DEPTH_LIMIT:
+        limit, raw_limit = query_limit(request, DEFAULT_DEPTH_LIMIT, MAX_DEPTH_LIMIT)
+        if limit is None:
             return web.json_response(
                 {"code": 400, "msg": f"limit must be an integer in 1..{MAX_DEPTH_LIMIT}, got {raw_limit!r}"},
                 status=400,
             )
         snapshot = await self.ctx.depth_snapshot(symbol, limit)
         body = {"lastUpdateId": snapshot.last_update_id, "bids": snapshot.bids, "asks": snapshot.asks}
-        return web.Response(body=_encoder.encode(body), content_type="application/json")
+        return json_response(body)
 
     async def _listen_key(self, request: web.Request) -> web.Response:
         key = request.headers.get("X-SIM-APIKEY", "")
