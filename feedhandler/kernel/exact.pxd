@@ -106,12 +106,28 @@ cdef inline const char* fx_uint(const char* q, const char* end, int64_t* out, Js
     return q
 
 
+cdef inline Py_ssize_t fx_dot8(const char* s0, const char* end, double* out) noexcept nogil:
+    """Binance's "I.FFFFFFFF" at s0 (just after the opening quote), closed by a quote: its length n
+    (10..16, the quote at s0[n]) with *out set, or 0 (any other text: the caller's slower path).
+
+    fh_dot8_len reads s0[0:8] (inside: end - s0 >= 8) and sizes the string from its dot (n <= 16);
+    s0[n] is read only when n < end - s0, and fh_decimal_dot8 reads s0[0:8] and s0[n-8:n], inside too.
+    """
+    cdef Py_ssize_t n
+    if end - s0 < 8:
+        return 0
+    n = fh_dot8_len(s0)
+    if n > 0 and n < end - s0 and s0[n] == b'"' and fh_decimal_dot8(s0, n - 9, out):
+        return n
+    return 0
+
+
 cdef inline const char* fx_dec(const char* q, const char* end, double* out, JsonSpan* span) noexcept nogil:
     """A string holding a plain decimal "I.F" of at most 16 bytes (every Binance price/quantity).
 
-    Binance's "I.FFFFFFFF" is sized from its dot (fh_dot8_len: n <= 16, so s0[n] is inside);
-    otherwise only the closing quote is searched for, at most 17 bytes on: fh_decimal_fast accepts
-    nothing but 8..16 bytes of digits around one dot, so the string is plain JSON without escapes.
+    Binance's "I.FFFFFFFF" is sized from its dot (fx_dot8); otherwise only the closing quote is
+    searched for, at most 17 bytes on: fh_decimal_fast accepts nothing but 3..16 bytes of digits
+    around one dot, so the string is plain JSON without escapes.
     """
     cdef const char* s0
     cdef const char* lim
@@ -119,11 +135,10 @@ cdef inline const char* fx_dec(const char* q, const char* end, double* out, Json
     if q == NULL or q >= end or q[0] != b'"':
         return NULL
     s0 = q + 1
-    if end - s0 > 16:
-        n = fh_dot8_len(s0)
-        if n > 0 and s0[n] == b'"' and fh_decimal_dot8(s0, n - 9, out):
-            fx_span(span, s0, n, JSON_STRING)
-            return s0 + n + 1
+    n = fx_dot8(s0, end, out)
+    if n > 0:
+        fx_span(span, s0, n, JSON_STRING)
+        return s0 + n + 1
     lim = s0 + 17 if end - s0 > 17 else end
     q = s0
     while q < lim and q[0] != b'"':
@@ -160,10 +175,9 @@ cdef inline const char* fx_level_num(const char* q, const char* end, double* out
         return NULL
     q += 1
     s0 = q
-    if end - s0 > 16:
-        n = fh_dot8_len(s0)
-        if n > 0 and s0[n] == b'"' and fh_decimal_dot8(s0, n - 9, out):
-            return s0 + n + 1
+    n = fx_dot8(s0, end, out)
+    if n > 0:
+        return s0 + n + 1
     while q < end and q[0] != b'"':
         q += 1
     if q >= end or parse_double_inline(s0, q - s0, out) != NUM_OK:
