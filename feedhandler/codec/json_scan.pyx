@@ -52,8 +52,14 @@ cdef unsigned char _HEX[256]
 # Exact powers of ten 10**0..10**22 (each an exact double; see numbers.pyx).
 cdef double _POW10[23]
 cdef uint64_t _TWO_POW_53 = (<uint64_t>1) << 53
-cdef uint64_t _ONES = 0x0101010101010101ULL
-cdef uint64_t _HIGHS = 0x8080808080808080ULL
+cdef extern from *:
+    """
+    #define FH_JSON_ONES 0x0101010101010101ULL
+    #define FH_JSON_HIGHS 0x8080808080808080ULL
+    """
+    # compile-time constants (a module variable would be loaded from memory in every string scan)
+    const uint64_t _ONES "FH_JSON_ONES"
+    const uint64_t _HIGHS "FH_JSON_HIGHS"
 
 
 cdef void _init_tables() noexcept:

@@ -72,6 +72,7 @@ ctypedef struct KtLevels:
     Py_ssize_t capacity
     Py_ssize_t count         # levels written by the last scan
     bint seen
+    JsonSpan text            # the whole array's text, brackets included (OKX checks its strings' form)
 
 cdef struct KtOut
 

@@ -193,6 +193,15 @@ cdef int _scan_child(const KtField* f, const KtTable* t, JsonIter* parent, KtOut
     return 0
 
 
+cdef inline void _levels_seen(KtLevels* lv, const JsonSpan* v, const JsonIter* it) noexcept nogil:
+    # the array was read to its end: it.p is just past its ']'
+    lv.seen = True
+    lv.text.ptr = v.ptr
+    lv.text.len = it.p - v.ptr
+    lv.text.kind = JSON_ARRAY
+    lv.text.has_escapes = False
+
+
 cdef int _levels_general(const KtField* f, JsonIter* it, const JsonSpan* v, KtOut* out) noexcept:
     """Levels walked item by item: arrays keeping their texts, or objects with a child table."""
     cdef KtLevels* lv = &out.levels[f.slot]
@@ -267,7 +276,7 @@ cdef int _levels_general(const KtField* f, JsonIter* it, const JsonSpan* v, KtOu
     if rc < 0:
         return _fail(out, rc, f.key, it.p)
     lv.count = n
-    lv.seen = True
+    _levels_seen(lv, v, it)
     return 0
 
 
@@ -287,7 +296,7 @@ cdef int _levels(const KtField* f, JsonIter* it, const JsonSpan* v, KtOut* out) 
     if not kt_levels_ok(lv.px, lv.qty, lv.count):
         lv.count = 0
         return _fail(out, KT_ERR_NUMBER, f.key, v.ptr)
-    lv.seen = True
+    _levels_seen(lv, v, it)
     return 0
 
 
@@ -669,7 +678,8 @@ cdef class FieldTable:
         dict
             ``slot -> value`` for every seen scalar slot (int, float, bool as int, raw ``bytes`` for
             spans and strings), ``"L<i>" -> [(price, size, price_text, size_text), ...]`` for seen
-            level slots (texts ``None`` unless ``KF_KEEP_TEXT``), and ``"items<slot>" -> [dict, ...]``
+            level slots (texts ``None`` unless ``KF_KEEP_TEXT``), ``"T<i>" -> bytes`` the whole text of each seen level
+            array, and ``"items<slot>" -> [dict, ...]``
             for ``KT_EACH`` arrays (each item's slots, as above).
 
         Raises
@@ -738,4 +748,5 @@ cdef dict _snapshot(KtOut* out):
         if lv.seen:
             d[f"L{i}"] = [(lv.px[j], lv.qty[j], lv.px_text[j].ptr[:lv.px_text[j].len],
                            lv.qty_text[j].ptr[:lv.qty_text[j].len]) for j in range(lv.count)]
+            d[f"T{i}"] = lv.text.ptr[:lv.text.len]
     return d

@@ -214,6 +214,9 @@ def test_nested_object_levels_texts_and_error_offsets():
     assert r["L0"] == [(65000.1, 0.5, b"65000.10", b"0.5"), (64999.9, 0.0, b"64999.9", b"0")]
     assert [(p, q) for p, q, _, _ in r["L1"]] == [(65001.0, 2.0)]
     assert [(p, q) for p, q, _, _ in r["L2"]] == [(1.5, 2.0), (1.25, 3.0)]
+    # each level array's whole text (fast path, objects path, kept texts): what OKX checks the form of
+    assert (r["T0"], r["T1"]) == (b'[["65000.10","0.5","0","1"],["64999.9","0"]]', b'[[65001,2]]')
+    assert r["T2"] == b'[{"px":"1.5","sz":"2"},{"sz":"3","px":"1.25"}]'
     bad = b'{"data":{"s":"X","u":1,"b":[["1","2"],["-3","1"]]}}'
     with pytest.raises(ValueError, match=r"field 'b': price must be .* at byte \d+"):
         FRAME.scan(bad)

@@ -24,7 +24,6 @@ class OkxDecoder:
     checksum_unverifiable: int
     heartbeats: int
     resets: int
-    errors_by_kind: dict[str, int]
     def __init__(self, dispatcher: EventDispatcher | None = ..., books: BookSyncGroup | None = ...,
                  level_capacity: int = ...) -> None: ...
     def feed(self, raw: Any, recv_ns: int) -> int: ...

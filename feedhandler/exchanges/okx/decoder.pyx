@@ -1,5 +1,6 @@
 # cython: language_level=3
-"""Compiled OKX v5 decoder (public and private WebSocket frames), on the ``FrameDecoder`` kernel.
+# distutils: libraries = z
+"""Compiled OKX v5 decoder (public and private WebSocket frames), on the kernel's ``FieldTable``.
 
 Frames (protocols.md section 6; okx.com/docs-v5 "WebSocket public channel")::
 
@@ -9,47 +10,50 @@ Frames (protocols.md section 6; okx.com/docs-v5 "WebSocket public channel")::
     {"event":"subscribe"|"unsubscribe"|"login"|"error","arg":{..},"code":"0","msg":""}
     pong                                                      # the answer to the text "ping"
 
-Books: ``snapshot`` loads the book (``on_full_snapshot(seqId)``); an ``update`` is handed to
-``BookSync`` as ``first = prevSeqId, last = seqId`` under the rule ``okx`` (``prev == previous seqId``):
-a heartbeat (``seqId == prevSeqId``, no levels) keeps the chain, a maintenance reset (``seqId <
-prevSeqId``) is applied and the chain continues from the new ``seqId``. A non-zero ``checksum`` arms
-the book's :class:`OkxChecksum` (CRC32 of the top 25 levels); frames without ``seqId`` (before 2022-06)
-are chained by count and must carry a checksum.
+One ``kt_scan`` reads the envelope; a ``books``/``bbo-tbt`` record (``arg`` comes first, as OKX sends it)
+is read in the same pass, its levels straight into the kernel's level arrays. Other ``data`` arrays are
+kept as a validated span and read record by record twice (checked whole, then emitted), so a malformed
+frame raises ``ParseError`` naming the field and byte offset and nothing of it is applied.
+
+Books: ``snapshot`` loads the book (``on_full_snapshot(seqId)``); an ``update`` is handed to ``BookSync``
+as ``first = prevSeqId, last = seqId`` under the rule ``okx`` (``prev == previous seqId``): a heartbeat
+(``seqId == prevSeqId``, no levels) keeps the chain, a maintenance reset (``seqId < prevSeqId``) is
+applied and the chain continues from the new ``seqId``. A non-zero ``checksum`` arms the book's
+:class:`OkxChecksum` (CRC32 of the top 25 levels); frames without ``seqId`` (before 2022-06) are chained
+by count and must carry a checksum.
 
 Checksum texts: the book keeps floats only. OKX writes prices and sizes in their shortest form (no
 trailing zeros, no exponent, at most 15 significant digits); for such a text, the shortest fixed-point
 form that parses back to the same double *is* the text, so :func:`okx_format` reproduces it from the
 float (290/290 checksums of the 2022 recording). Each book frame's level texts are checked for that
-form as they are read; a book that received a text not in it is not checksum-verified (counted in
+form; a book that received a text not in it is not checksum-verified (counted in
 ``checksum_unverifiable``) until its next snapshot whose texts all are.
 """
 cimport cython
-from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.math cimport NAN
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy
 
 import json as _json
 
-import numpy as np
-
 from feedhandler.book.orderbook cimport OrderBook
 from feedhandler.codec.json_scan cimport (
-    JSON_ARRAY, JSON_ERR_TYPE, JSON_ERR_VALUE, JSON_NUMBER, JSON_OBJECT, JSON_STRING, JsonIter, JsonSpan,
-    json_array_begin, json_array_next, json_expect_end, json_iter_child, json_iter_child_end, json_iter_levels,
-    json_iter_take,
-    json_object_begin, json_object_next, json_object_next_lazy, json_parse_levels, json_span_eq,
+    JSON_ARRAY, JSON_OBJECT, JSON_STRING, JsonIter, JsonSpan, json_array_begin, json_array_next, json_span_eq,
     json_span_to_double, json_span_to_int64,
 )
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport (
-    SIDE_BUY, SIDE_SELL, BalanceUpdate, BookTicker, EventPool, Fill, Kline, OrderUpdate, Ticker, Trade,
+    SIDE_BUY, SIDE_SELL, BalanceUpdate, BookTicker, Event, EventPool, Fill, Kline, OrderUpdate, Ticker, Trade,
 )
 from feedhandler.kernel.decoder cimport FrameDecoder
+from feedhandler.kernel.extract cimport (
+    KF_REQUIRED, KT_DOUBLE, KT_ERR_ITEM, KT_INT64, KT_INT64_MS, KT_LEVELS, KT_OBJECT, KT_PRICE, KT_SELECT, KT_SIZE,
+    KT_SPAN, KT_STR, FieldTable, KtLevels, KtOut, KtTable, kt_scan, kt_scan_each, kt_scan_span, kt_seen, kt_text,
+)
+from feedhandler.kernel.message_type cimport MessageType
+from feedhandler.kernel.symbols cimport SymbolTable
 from feedhandler.sync.book_sync cimport LIVE, BookIntegrity, BookSync, BookSyncGroup
 
-from feedhandler.codec.json_scan import json_error_message
-from feedhandler.core.errors import ParseError
 from feedhandler.events.events import (
     BalanceUpdate as _BalanceUpdate, BookTicker as _BookTicker, Fill as _Fill, Kline as _Kline,
     OrderUpdate as _OrderUpdate, Ticker as _Ticker, Trade as _Trade,
@@ -57,22 +61,11 @@ from feedhandler.events.events import (
 
 DEF CHECKSUM_DEPTH = 25      # levels per side in the checksum (okx.com/docs-v5, "Checksum")
 DEF TEXT_MAX = 32            # bytes of one formatted number (<= 15 digits, '.', leading "0.")
-DEF SYMBOLS = 64             # interned symbol strings kept
 DEF CACHE_BITS = 10          # formatted-number cache of the checksum: 1024 slots
 DEF CACHE_SLOTS = 1024
 
-# MessageType values (feedhandler.core.types.MessageType)
 cdef enum:
-    _DECLINED = -100   # the one-pass path leaves the frame to the general path
-    MT_UNKNOWN = 0
-    MT_DATA = 1
-    MT_ACK = 2
-    MT_PONG = 3
-    MT_ERROR = 4
-    MT_AUTH = 6
-
-# channels
-cdef enum:
+    # channels
     CH_OTHER = 0
     CH_BOOKS = 1
     CH_BBO = 2
@@ -81,37 +74,41 @@ cdef enum:
     CH_CANDLE = 5
     CH_ORDERS = 6
     CH_ACCOUNT = 7
+    # kernel slots: the envelope, then the records'
+    S_CHANNEL = 0
+    S_INST = 1
+    S_ACTION = 2
+    S_EVENT = 3
+    S_CODE = 4
+    S_DATA = 5
+    S_ARG = 6
+    S_TS = 7
+    S_CHECKSUM = 8
+    S_PREV = 9
+    S_SEQ = 10
+    S_TID = 11
+    S_PX = 12
+    S_SZ = 13
+    S_SIDE = 14
+    S_TK = 15      # last, open24h, high24h, low24h, vol24h, volCcy24h: 15..20
+    L_BIDS = 0
+    L_ASKS = 1
 
-# data-record fields read by the table-driven walk (slot indices)
-cdef enum:
-    F_ASKS = 0
-    F_BIDS = 1
-    F_TS = 2
-    F_CHECKSUM = 3
-    F_PREV = 4
-    F_SEQ = 5
-    F_TRADE_ID = 6
-    F_PX = 7
-    F_SZ = 8
-    F_SIDE = 9
-    F_LAST = 10
-    F_OPEN = 11
-    F_HIGH = 12
-    F_LOW = 13
-    F_VOL = 14
-    F_VOL_CCY = 15
-    N_FIELDS = 16
-
-# the key of each slot, as it appears in OKX frames
-cdef tuple _FIELD_KEYS = (b"asks", b"bids", b"ts", b"checksum", b"prevSeqId", b"seqId", b"tradeId", b"px", b"sz",
-                          b"side", b"last", b"open24h", b"high24h", b"low24h", b"vol24h", b"volCcy24h")
-cdef tuple _FIELD_NAMES = tuple(k.decode() for k in _FIELD_KEYS)
-cdef const char* _KEY_PTR[N_FIELDS]
-cdef Py_ssize_t _KEY_LEN[N_FIELDS]
-for _i in range(N_FIELDS):
-    _KEY_PTR[_i] = <bytes>_FIELD_KEYS[_i]      # the tuple keeps the bytes alive
-    _KEY_LEN[_i] = len(<bytes>_FIELD_KEYS[_i])
+_R = KF_REQUIRED
+BOOK = FieldTable("okx.books", [("asks", KT_LEVELS, L_ASKS, _R), ("bids", KT_LEVELS, L_BIDS, _R),
+                                ("ts", KT_INT64_MS, S_TS, _R), ("checksum", KT_INT64, S_CHECKSUM),
+                                ("prevSeqId", KT_INT64, S_PREV), ("seqId", KT_INT64, S_SEQ)])
+TRADE = FieldTable("okx.trades", [("tradeId", KT_SPAN, S_TID, _R), ("px", KT_PRICE, S_PX, _R),
+                                  ("sz", KT_SIZE, S_SZ, _R), ("side", KT_STR, S_SIDE, _R), ("ts", KT_INT64_MS, S_TS, _R)])
+TICKER = FieldTable("okx.tickers", [("ts", KT_INT64_MS, S_TS, _R)] + [(k, KT_DOUBLE, S_TK + i, _R) for i, k in enumerate(
+    ("last", "open24h", "high24h", "low24h", "vol24h", "volCcy24h"))])
+ARG = FieldTable("okx.arg", [("channel", KT_STR, S_CHANNEL), ("instId", KT_STR, S_INST)])
+FRAME = FieldTable("okx", [("arg", KT_OBJECT, S_ARG, 0, ARG), ("action", KT_STR, S_ACTION),
+                           ("event", KT_STR, S_EVENT), ("code", KT_SPAN, S_CODE), ("data", KT_SELECT, S_DATA)])
+cdef FieldTable _FRAME = FRAME, _BOOK = BOOK
+cdef tuple _RECORDS = (None, BOOK, BOOK, TRADE, TICKER)     # the record table of each channel kind
 cdef tuple _CH_NAMES = ("other", "books", "bbo-tbt", "trades", "tickers", "candle", "orders", "account")
+cdef tuple _CHANNELS = (b"books", b"bbo-tbt", b"trades", b"tickers", b"candle", b"orders", b"account")
 
 # candle channel suffix -> seconds (okx.com/docs-v5 "Candlesticks channel")
 cdef dict _CANDLE_SECONDS = {
@@ -119,51 +116,16 @@ cdef dict _CANDLE_SECONDS = {
     "6H": 21600, "12H": 43200, "1D": 86400, "1W": 604800, "1M": 2592000,
 }
 
+
 # ---------------------------------------------------------------------------------------------------
-# CRC32 (IEEE, zlib's) of the checksum string: slicing-by-8 tables built once at import.
-cdef uint32_t _CRC[8][256]
-
-
-cdef void _crc_init() noexcept:
-    cdef uint32_t c
-    cdef int i, k
-    for i in range(256):
-        c = <uint32_t>i
-        for k in range(8):
-            c = (0xEDB88320 ^ (c >> 1)) if (c & 1) else (c >> 1)
-        _CRC[0][i] = c
-    for i in range(256):
-        for k in range(1, 8):
-            _CRC[k][i] = (_CRC[k - 1][i] >> 8) ^ _CRC[0][_CRC[k - 1][i] & 0xFF]
-
-
-_crc_init()
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef uint32_t _crc32(uint32_t crc, const char* p, Py_ssize_t n) noexcept nogil:
-    # Bounds: 8 bytes are read at p[i..i+7] only while i + 8 <= n, then single bytes while i < n; every
-    # table index is a byte (& 0xFF) into 256 entries.
-    cdef Py_ssize_t i = 0
-    cdef const unsigned char* q = <const unsigned char*>p
-    cdef uint32_t lo, hi
-    crc = ~crc
-    while i + 8 <= n:
-        lo = crc ^ (q[i] | (<uint32_t>q[i + 1] << 8) | (<uint32_t>q[i + 2] << 16) | (<uint32_t>q[i + 3] << 24))
-        hi = q[i + 4] | (<uint32_t>q[i + 5] << 8) | (<uint32_t>q[i + 6] << 16) | (<uint32_t>q[i + 7] << 24)
-        crc = (_CRC[7][lo & 0xFF] ^ _CRC[6][(lo >> 8) & 0xFF] ^ _CRC[5][(lo >> 16) & 0xFF] ^ _CRC[4][lo >> 24]
-               ^ _CRC[3][hi & 0xFF] ^ _CRC[2][(hi >> 8) & 0xFF] ^ _CRC[1][(hi >> 16) & 0xFF] ^ _CRC[0][hi >> 24])
-        i += 8
-    while i < n:
-        crc = _CRC[0][(crc ^ q[i]) & 0xFF] ^ (crc >> 8)
-        i += 1
-    return ~crc
+# CRC32 (IEEE) of the checksum string: zlib's own (linked by the "distutils: libraries" line above).
+cdef extern from "zlib.h" nogil:
+    unsigned long crc32(unsigned long crc, const unsigned char* buf, unsigned int len)
 
 
 def okx_crc32(bytes data):
     """The CRC32 used by the checksum (for tests against ``zlib.crc32``)."""
-    return _crc32(0, data, len(data))
+    return crc32(0, data, len(data))
 
 
 cdef double _POW10[16]
@@ -223,41 +185,35 @@ def okx_format(double v):
     return None if n < 0 else buf[:n].decode()
 
 
-cdef inline bint _text_canonical(const char* p, Py_ssize_t n) noexcept nogil:
-    """OKX's shortest form: digits with at most one '.', no trailing zero after it, <= 15 significant digits."""
-    cdef Py_ssize_t i
-    cdef int sig = 0
-    cdef bint dot = False, lead = True
-    if n == 0 or n > 17:
-        return False
-    for i in range(n):
-        if p[i] == b'.':
-            if dot or i == 0 or i == n - 1:
-                return False
-            dot = True
-        elif b'0' <= p[i] <= b'9':
-            if p[i] != b'0':
-                lead = False
-            if not lead:
-                sig += 1
-        else:
-            return False
-    return sig <= 15 and not (dot and p[n - 1] == b'0')
-
-
+@cython.boundscheck(False)
+@cython.wraparound(False)
 cdef bint _levels_canonical(const JsonSpan* arr) noexcept nogil:
-    """Every string in a (validated) levels array is in OKX's shortest form (a byte walk of its text)."""
+    """Every string in a (validated) levels array is in OKX's shortest form: digits with at most one '.'
+    (neither first nor last), no trailing zero after it, at most 15 significant digits, at most 17 bytes."""
+    # Bounds: the array was validated, so every opening quote inside it has its closing quote before end.
     cdef const char* p = arr.ptr
     cdef const char* end = arr.ptr + arr.len
-    cdef const char* start
+    cdef const char* s
+    cdef int sig
+    cdef bint dot
     while p < end:
-        if p[0] == b'"':
-            start = p + 1
-            p = start
-            while p < end and p[0] != b'"':
-                p += 1
-            if not _text_canonical(start, p - start):
+        if p[0] != b'"':
+            p += 1
+            continue
+        p += 1
+        s, sig, dot = p, 0, False
+        while p[0] != b'"':
+            if p[0] == b'.':
+                if dot or p == s:
+                    return False
+                dot = True
+            elif b'0' <= p[0] <= b'9':
+                sig += sig > 0 or p[0] != b'0'
+            else:
                 return False
+            p += 1
+        if p == s or p - s > 17 or sig > 15 or (p - 1)[0] == b'.' or (dot and (p - 1)[0] == b'0'):
+            return False
         p += 1
     return True
 
@@ -346,7 +302,7 @@ cdef class OkxChecksum(BookIntegrity):
                 w += k
         if w:
             w -= 1   # no ':' after the last text
-        return <int32_t>_crc32(0, out, w)
+        return <int32_t><uint32_t>crc32(0, <const unsigned char*>out, <unsigned int>w)
 
     def checksum(self, OrderBook book):
         """The checksum of ``book`` as OKX computes it (signed int32), None if a level has no OKX text."""
@@ -355,78 +311,30 @@ cdef class OkxChecksum(BookIntegrity):
 
 
 # ---------------------------------------------------------------------------------------------------
-cdef inline bint _eq(const JsonSpan* v, const char* lit, Py_ssize_t n) noexcept nogil:
-    # OKX keys and channel names carry no escapes: raw bytes (an escaped one simply does not match)
-    return v.len == n and not v.has_escapes and memcmp(v.ptr, lit, n) == 0
-
-
 cdef int _channel(const JsonSpan* c) noexcept nogil:
-    if c.kind != JSON_STRING:
-        return CH_OTHER
-    if _eq(c, b"books", 5):
-        return CH_BOOKS
-    if _eq(c, b"bbo-tbt", 7):
-        return CH_BBO
-    if _eq(c, b"trades", 6):
-        return CH_TRADES
-    if _eq(c, b"tickers", 7):
-        return CH_TICKERS
-    if c.len > 6 and memcmp(c.ptr, b"candle", 6) == 0:
-        return CH_CANDLE
-    if _eq(c, b"orders", 6):
-        return CH_ORDERS
-    if _eq(c, b"account", 7):
-        return CH_ACCOUNT
-    return CH_OTHER
+    """The channel kind (CH_*) of ``arg.channel``; ``candle<interval>`` is a candle."""
+    return (CH_BOOKS if json_span_eq(c, b"books", 5) else CH_BBO if json_span_eq(c, b"bbo-tbt", 7)
+            else CH_TRADES if json_span_eq(c, b"trades", 6) else CH_TICKERS if json_span_eq(c, b"tickers", 7)
+            else CH_CANDLE if c.len > 6 and not c.has_escapes and memcmp(c.ptr, b"candle", 6) == 0
+            else CH_ORDERS if json_span_eq(c, b"orders", 6) else CH_ACCOUNT if json_span_eq(c, b"account", 7)
+            else CH_OTHER)
 
 
-cdef inline bint _levels_ok(const double* px, const double* qty, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        if not (px[i] > 0.0 and px[i] < 1e300 and qty[i] >= 0.0 and qty[i] < 1e300):
-            return False
-    return True
+cdef const KtTable* _select(void* ctx, int slot, KtOut* o) noexcept:
+    """A ``books``/``bbo-tbt`` ``data`` array after its ``arg``: its record read in the same pass."""
+    cdef OkxDecoder d = <OkxDecoder>ctx
+    if kt_seen(o, S_CHANNEL) and o.span[S_DATA].kind == JSON_ARRAY:
+        d._ch = _channel(&o.span[S_CHANNEL])
+        if d._ch == CH_BOOKS or d._ch == CH_BBO:
+            d._records = 0
+            return &_BOOK.table
+    return NULL
 
 
-cdef inline const char* _ws(const char* p, const char* end) noexcept nogil:
-    while p < end and (p[0] == b' ' or p[0] == b'\t' or p[0] == b'\n' or p[0] == b'\r'):
-        p += 1
-    return p
-
-
-cdef inline int _ms_ns(const JsonSpan* v, int64_t* out) noexcept:
-    cdef int64_t ms
-    cdef int rc = json_span_to_int64(v, &ms)
-    if rc != 0:
-        return rc
-    if ms < 0 or ms > 9223372036854:
-        return JSON_ERR_VALUE
-    out[0] = ms * 1000000
-    return 0
-
-
-ctypedef struct _Env:
-    JsonSpan channel, inst, action, data, event, code
-    bint has_arg, has_channel, has_inst, has_action, has_data, has_event, has_code
-
-
-cdef int _arg(JsonIter* it, _Env* env) noexcept:
-    """The pending ``arg`` object of ``it``: its ``channel`` and ``instId`` (0, or the JSON error)."""
-    cdef JsonIter child
-    cdef JsonSpan k, v
-    cdef int rc = json_iter_child(it, &child)
-    while rc == 0:
-        rc = json_object_next(&child, &k, &v)
-        if rc != 1:
-            break
-        rc = 0
-        if _eq(&k, b"channel", 7):
-            env.channel = v
-            env.has_channel = True
-        elif _eq(&k, b"instId", 6):
-            env.inst = v
-            env.has_inst = v.kind == JSON_STRING and v.len > 0
-    return json_iter_child_end(it, &child)
+cdef int _one_record(void* ctx, int slot, KtOut* o, Py_ssize_t index) noexcept:
+    # a book or best bid/offer frame carries one record: its levels are the scratch arrays'
+    (<OkxDecoder>ctx)._records = index + 1
+    return 0 if index == 0 else -1
 
 
 cdef class OkxDecoder(FrameDecoder):
@@ -446,24 +354,18 @@ cdef class OkxDecoder(FrameDecoder):
     cdef public EventDispatcher dispatcher
     cdef public BookSyncGroup books
     cdef readonly int64_t checksum_unverifiable, heartbeats, resets
-    cdef readonly dict errors_by_kind
     cdef EventPool _trades, _tickers, _bbos, _klines, _orders, _fills, _balances
-    cdef object _px_arr, _qty_arr
-    cdef double* _bid_px
-    cdef double* _bid_qty
-    cdef double* _ask_px
-    cdef double* _ask_qty
-    cdef Py_ssize_t _cap
-    cdef JsonSpan _f[N_FIELDS]
-    cdef bint _has[N_FIELDS]
-    cdef list _sym_keys, _sym_vals
+    cdef SymbolTable _symbols
     cdef set _unverifiable          # instIds whose book holds a text not in OKX's shortest form
+    cdef int _ch                    # the frame's channel kind, once known
+    cdef Py_ssize_t _records        # records read by the one-pass book path
+    cdef const char* _base
 
     def __init__(self, EventDispatcher dispatcher=None, BookSyncGroup books=None, Py_ssize_t level_capacity=1000):
-        super().__init__("okx")
+        FrameDecoder.__init__(self, "okx")
         self.dispatcher = dispatcher if dispatcher is not None else EventDispatcher()
         self.books = books
-        self.errors_by_kind = {}
+        self._symbols = books.symbol_table if books is not None else SymbolTable()
         self._trades = EventPool(_Trade, 64)
         self._tickers = EventPool(_Ticker, 16)
         self._bbos = EventPool(_BookTicker, 16)
@@ -471,345 +373,112 @@ cdef class OkxDecoder(FrameDecoder):
         self._orders = EventPool(_OrderUpdate, 16)
         self._fills = EventPool(_Fill, 16)
         self._balances = EventPool(_BalanceUpdate, 16)
-        self._cap = max(1, level_capacity)
-        self._px_arr = np.zeros(4 * self._cap, dtype=np.float64)
-        cdef double[::1] view = self._px_arr
-        self._bid_px = &view[0]
-        self._bid_qty = &view[self._cap]
-        self._ask_px = &view[2 * self._cap]
-        self._ask_qty = &view[3 * self._cap]
-        self._sym_keys = []
-        self._sym_vals = []
         self._unverifiable = set()
+        self.use_levels(max(1, level_capacity), False, 2)
+        self.out.select = _select
+        self.out.on_item = _one_record
+        self.out.ctx = <void*>self
 
-    # ---- errors ------------------------------------------------------------------------------
-    cdef int _fail(self, str kind, str message) except -1:
-        self.parse_errors += 1
-        self.errors_by_kind[kind] = self.errors_by_kind.get(kind, 0) + 1
-        raise ParseError(f"okx: {message}")
+    cdef int _bad(self, str field, const char* at, str reason) except -1:
+        return self.fail(field, at - self._base if at != NULL else -1, f"{_CH_NAMES[self._ch]}: {reason}")
 
-    cdef int _json_fail(self, int rc, const char* base, const char* at, str where) except -1:
-        return self._fail("json", f"{where}: {json_error_message(rc)} at byte {at - base}")
-
-    cdef int _field_fail(self, str channel, int slot, int rc, const char* base) except -1:
-        return self._fail("field", f"{channel}: field {_FIELD_NAMES[slot]!r}: {json_error_message(rc)} "
-                                   f"at byte {self._f[slot].ptr - base}")
-
-    cdef str _symbol(self, const char* p, Py_ssize_t n):
-        """The str of an instId from a small cache (no allocation once seen)."""
-        cdef Py_ssize_t i
-        cdef bytes k
-        for i in range(len(self._sym_keys)):
-            k = <bytes>self._sym_keys[i]
-            if len(k) == n and memcmp(<const char*>k, p, n) == 0:
-                return <str>self._sym_vals[i]
-        s = PyUnicode_DecodeUTF8(p, n, "replace")
-        if len(self._sym_keys) < SYMBOLS:
-            self._sym_keys.append(p[:n])
-            self._sym_vals.append(s)
-        return s
+    cdef int _head(self, Event ev, int64_t ts, int64_t recv_ns) except -1:
+        ev.exchange, ev.exchange_ts_ns, ev.recv_ns = self.exchange, ts, recv_ns
+        ev.symbol = self._symbols.c_intern(self.out.span[S_INST].ptr, self.out.span[S_INST].len)
+        return 0
 
     # ---- the frame ---------------------------------------------------------------------------
-    cpdef int classify(self, object raw) except -1:
-        cdef bytes b = raw.encode() if isinstance(raw, str) else bytes(raw)
-        cdef _Env env
-        if b == b"pong":
-            return MT_PONG
-        if self._envelope(b, len(b), &env, False) < 0:
-            return MT_UNKNOWN
-        return self._control_type(&env) if env.has_event else (MT_DATA if env.has_data else MT_UNKNOWN)
+    cdef int c_classify(self, const char* p, Py_ssize_t n) except -1:
+        if n == 4 and memcmp(p, b"pong", 4) == 0:
+            return MessageType.PONG
+        if kt_scan(&_FRAME.table, p, n, &self.out) < 0:
+            return MessageType.UNKNOWN
+        if kt_seen(&self.out, S_EVENT):
+            return self._control_type()
+        return MessageType.DATA if kt_seen(&self.out, S_DATA) else MessageType.UNKNOWN
 
-    cdef int _control_type(self, const _Env* env) noexcept:
-        if _eq(&env.event, b"subscribe", 9) or _eq(&env.event, b"unsubscribe", 11):
-            return MT_ACK
-        if _eq(&env.event, b"login", 5):
-            return MT_AUTH
-        return MT_ERROR
-
-    cdef int _envelope(self, const char* p, Py_ssize_t n, _Env* env, bint strict) except -2:
-        """Walk the top-level object; ``data`` is validated and kept as a span. -1: not JSON (strict: raise)."""
-        cdef JsonIter it
-        cdef JsonSpan k, v
-        cdef int rc = json_object_begin(&it, p, p + n)
-        env.has_arg = env.has_channel = env.has_inst = env.has_action = env.has_data = False
-        env.has_event = env.has_code = False
-        while rc == 0:
-            rc = json_object_next_lazy(&it, &k, &v)
-            if rc != 1:
-                break
-            rc = 0
-            if _eq(&k, b"arg", 3) and v.kind == JSON_OBJECT:
-                env.has_arg = True
-                rc = _arg(&it, env)
-            elif _eq(&k, b"data", 4):
-                rc = json_iter_take(&it, &v) if (v.kind == JSON_OBJECT or v.kind == JSON_ARRAY) else 0
-                env.data = v
-                env.has_data = True
-            elif _eq(&k, b"action", 6):
-                env.action = v
-                env.has_action = True
-            elif _eq(&k, b"event", 5):
-                env.event = v
-                env.has_event = v.kind == JSON_STRING
-            elif _eq(&k, b"code", 4):
-                env.code = v
-                env.has_code = True
-        if rc == 0:
-            rc = json_expect_end(it.p, it.end)
-        if rc != 0:
-            if strict:
-                self._json_fail(rc, p, it.p, "frame")
-            return -1
-        return 0
-
-    cdef int _feed_one_record(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -2:
-        """``books``/``bbo-tbt`` frames with one record and ``data`` last (how OKX sends them), in one pass.
-
-        The record is walked in place (levels parsed while they are validated) instead of validating
-        ``data`` first and parsing it again. Anything else (another shape, or any error) returns
-        ``_DECLINED`` with nothing applied, and the general path decodes the frame (and words the error).
-        """
-        cdef JsonIter it, rec
-        cdef JsonSpan k, v
-        cdef _Env env
-        cdef const char* end = p + n
-        cdef const char* q
-        cdef const char* start
-        cdef Py_ssize_t nb = 0, na = 0
-        cdef int rc = json_object_begin(&it, p, end), i, ch = CH_OTHER
-        env.has_channel = env.has_inst = env.has_action = False
-        env.has_arg = env.has_data = env.has_event = env.has_code = False
-        while rc == 0:
-            rc = json_object_next_lazy(&it, &k, &v)
-            if rc != 1:
-                return _DECLINED
-            rc = 0
-            if _eq(&k, b"arg", 3) and v.kind == JSON_OBJECT:
-                rc = _arg(&it, &env)
-            elif _eq(&k, b"action", 6):
-                env.action = v
-                env.has_action = True
-            elif _eq(&k, b"data", 4):
-                break
-            else:
-                return _DECLINED
-        if rc != 0 or v.kind != JSON_ARRAY or not (env.has_channel and env.has_inst):
-            return _DECLINED
-        ch = _channel(&env.channel)
-        if not ((ch == CH_BOOKS and env.has_action and self.books is not None) or ch == CH_BBO):
-            return _DECLINED
-        q = _ws(v.ptr + 1, end)
-        if q >= end or q[0] != b'{' or json_object_begin(&rec, q, end) != 0:
-            return _DECLINED
-        for i in range(N_FIELDS):
-            self._has[i] = False
-        while True:
-            rc = json_object_next_lazy(&rec, &k, &v)
-            if rc != 1:
-                break
-            if _eq(&k, b"bids", 4) or _eq(&k, b"asks", 4):
-                if v.kind != JSON_ARRAY or v.len != 0:
-                    return _DECLINED
-                start = v.ptr
-                if k.ptr[0] == b'b':
-                    rc = json_iter_levels(&rec, self._bid_px, self._bid_qty, self._cap, &nb)
-                    i = F_BIDS
-                else:
-                    rc = json_iter_levels(&rec, self._ask_px, self._ask_qty, self._cap, &na)
-                    i = F_ASKS
-                if rc != 0:
-                    return _DECLINED
-                self._f[i].ptr = start
-                self._f[i].len = rec.p - start
-                self._f[i].kind = JSON_ARRAY
-                self._has[i] = True
-                continue
-            for i in range(2, N_FIELDS):
-                if _eq(&k, _KEY_PTR[i], _KEY_LEN[i]):
-                    if v.kind == JSON_OBJECT or v.kind == JSON_ARRAY:
-                        return _DECLINED   # a container where a scalar belongs: the general path words it
-                    self._f[i] = v
-                    self._has[i] = True
-                    break
-        if rc != 0:
-            return _DECLINED
-        # the rest of the frame: "]" "}" and nothing else (one record, data last)
-        q = _ws(rec.p, end)
-        if q >= end or q[0] != b']':
-            return _DECLINED
-        q = _ws(q + 1, end)
-        if q >= end or q[0] != b'}' or json_expect_end(q + 1, end) != 0:
-            return _DECLINED
-        if not (self._has[F_BIDS] and self._has[F_ASKS]) or not _levels_ok(self._bid_px, self._bid_qty, nb) \
-                or not _levels_ok(self._ask_px, self._ask_qty, na):
-            return _DECLINED
-        if ch == CH_BOOKS:
-            self._book(&env, p, <str>_CH_NAMES[ch], recv_ns, nb, na)
-        else:
-            self._bbo(&env, p, <str>_CH_NAMES[ch], recv_ns, nb, na)
-        return MT_DATA
+    cdef int _control_type(self) noexcept:
+        cdef const JsonSpan* e = &self.out.span[S_EVENT]
+        if json_span_eq(e, b"subscribe", 9) or json_span_eq(e, b"unsubscribe", 11):
+            return MessageType.SUBSCRIPTION_ACK
+        return MessageType.AUTH_ACK if json_span_eq(e, b"login", 5) else MessageType.ERROR
 
     cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -1:
-        cdef _Env env
-        cdef int ch, rc
+        cdef KtOut* o = &self.out
+        cdef int64_t code = 0
         self.frames += 1
         if n == 4 and memcmp(p, b"pong", 4) == 0:
-            return MT_PONG
-        rc = self._feed_one_record(p, n, recv_ns)
-        if rc != _DECLINED:
-            return rc
-        self._envelope(p, n, &env, True)
-        if env.has_event:
-            return self._control(&env)
-        if not (env.has_channel and env.has_data):
-            return self._fail("schema", "frame has neither 'event' nor 'arg.channel' + 'data'")
-        if env.data.kind != JSON_ARRAY:
-            return self._fail("schema", f"'data' must be an array, at byte {env.data.ptr - p}")
-        ch = _channel(&env.channel)
-        if ch == CH_ORDERS or ch == CH_ACCOUNT:
-            self._private(ch, env.data.ptr[:env.data.len], recv_ns)
-            return MT_DATA
-        if ch == CH_OTHER:
-            return MT_DATA   # a channel this decoder does not read (funding, open interest): ignored
-        if not env.has_inst:
-            return self._fail("schema", f"{env.channel.ptr[:env.channel.len].decode()}: 'arg.instId' missing")
-        self._records(ch, &env, p, recv_ns)
-        return MT_DATA
+            return MessageType.PONG
+        self._base = p
+        self._ch = -1
+        self._records = -1
+        if kt_scan(&_FRAME.table, p, n, o) < 0:
+            if o.err_code == KT_ERR_ITEM:
+                return self._bad("data", o.err_at, "more than one record in a frame")
+            return self.scan_fail(p, "")
+        if kt_seen(o, S_EVENT):
+            if kt_seen(o, S_CODE) and json_span_to_int64(&o.span[S_CODE], &code) != 0:
+                code = -1
+            self.control_code, self.control_id = code, -1
+            self.control_text = kt_text(&o.span[S_CHANNEL]) if kt_seen(o, S_CHANNEL) else None
+            return self._control_type()
+        if not (kt_seen(o, S_CHANNEL) and kt_seen(o, S_DATA)):
+            return self.fail("arg", -1, "frame has neither 'event' nor 'arg.channel' + 'data'")
+        if self._ch < 0:
+            self._ch = _channel(&o.span[S_CHANNEL])
+        if o.span[S_DATA].kind != JSON_ARRAY:
+            return self._bad("data", o.span[S_DATA].ptr, "'data' must be an array")
+        if self._ch == CH_ORDERS or self._ch == CH_ACCOUNT:
+            return self._private(o.span[S_DATA].ptr[:o.span[S_DATA].len], recv_ns)
+        if self._ch == CH_OTHER:
+            return MessageType.DATA   # a channel this decoder does not read (funding, open interest): ignored
+        if not (kt_seen(o, S_INST) and o.span[S_INST].len > 0):
+            return self._bad("instId", o.span[S_CHANNEL].ptr, "'arg.instId' missing")
+        if self._ch == CH_CANDLE:
+            return self._candles(recv_ns)
+        if self._ch <= CH_BBO and self._records < 0:
+            # "data" came before "arg": read its records now
+            self._records = 0
+            if kt_scan_each(&_BOOK.table, &o.span[S_DATA], S_DATA, o) < 0:
+                if o.err_code == KT_ERR_ITEM:
+                    return self._bad("data", o.err_at, "more than one record in a frame")
+                return self.scan_fail(p, "")
+        if self._ch == CH_BOOKS:
+            return self._book(recv_ns) if self._records == 1 else MessageType.DATA
+        if self._ch == CH_BBO:
+            return self._bbo(recv_ns) if self._records == 1 else MessageType.DATA
+        return self._each(recv_ns)
 
-    cdef int _control(self, const _Env* env) except -1:
-        cdef int64_t code = 0
-        cdef int t = self._control_type(env)
-        if env.has_code and json_span_to_int64(&env.code, &code) != 0:
-            code = -1
-        self.control_code = code
-        self.control_id = -1
-        self.control_text = env.channel.ptr[:env.channel.len].decode("utf-8", "replace") if env.has_channel else None
-        return t
-
-    cdef int _records(self, int ch, const _Env* env, const char* base, int64_t recv_ns) except -1:
-        cdef JsonIter arr, rec
-        cdef JsonSpan item, k, v
-        cdef int rc = json_array_begin(&arr, env.data.ptr, env.data.ptr + env.data.len)
-        cdef int i
-        cdef str cname = <str>_CH_NAMES[ch]   # for messages; no str is built per frame
-        while rc == 0:
-            rc = json_array_next(&arr, &item)
-            if rc != 1:
-                break
-            rc = 0
-            if ch == CH_CANDLE:
-                self._candle(env, &item, base, cname, recv_ns)
-                continue
-            if item.kind != JSON_OBJECT:
-                return self._fail("schema", f"{cname}: a 'data' item must be an object, at byte {item.ptr - base}")
-            for i in range(N_FIELDS):
-                self._has[i] = False
-            rc = json_object_begin(&rec, item.ptr, item.ptr + item.len)
-            while rc == 0:
-                rc = json_object_next(&rec, &k, &v)
-                if rc != 1:
-                    break
-                rc = 0
-                for i in range(N_FIELDS):
-                    if _eq(&k, _KEY_PTR[i], _KEY_LEN[i]):
-                        self._f[i] = v
-                        self._has[i] = True
-                        break
-            if rc < 0:
-                return self._json_fail(rc, base, rec.p, cname)
-            if ch == CH_BOOKS:
-                self._book(env, base, cname, recv_ns,
-                           self._levels(F_BIDS, self._bid_px, self._bid_qty, cname, base),
-                           self._levels(F_ASKS, self._ask_px, self._ask_qty, cname, base))
-            elif ch == CH_BBO:
-                self._bbo(env, base, cname, recv_ns,
-                          self._levels(F_BIDS, self._bid_px, self._bid_qty, cname, base),
-                          self._levels(F_ASKS, self._ask_px, self._ask_qty, cname, base))
-            elif ch == CH_TRADES:
-                self._trade(env, base, cname, recv_ns)
-            else:
-                self._ticker(env, base, cname, recv_ns)
-        if rc < 0:
-            return self._json_fail(rc, base, arr.p, cname)
-        return 0
-
-    cdef int _need(self, int slot, str cname) except -1:
-        if not self._has[slot]:
-            return self._fail("field", f"{cname}: field {_FIELD_NAMES[slot]!r} missing")
-        return 0
-
-    cdef double _dbl(self, int slot, str cname, const char* base) except? -1.0:
-        cdef double out
-        cdef int rc
-        self._need(slot, cname)
-        rc = json_span_to_double(&self._f[slot], &out)
-        if rc != 0:
-            self._field_fail(cname, slot, rc, base)
-        return out
-
-    cdef int64_t _int(self, int slot, str cname, const char* base) except? -1:
-        cdef int64_t out
-        cdef int rc
-        self._need(slot, cname)
-        rc = json_span_to_int64(&self._f[slot], &out)
-        if rc != 0:
-            self._field_fail(cname, slot, rc, base)
-        return out
-
-    cdef int64_t _ts(self, str cname, const char* base) except? -1:
-        cdef int64_t out
-        cdef int rc
-        self._need(F_TS, cname)
-        rc = _ms_ns(&self._f[F_TS], &out)
-        if rc != 0:
-            self._field_fail(cname, F_TS, rc, base)
-        return out
-
-    cdef Py_ssize_t _levels(self, int slot, double* px, double* qty, str cname, const char* base) except -1:
-        cdef Py_ssize_t count = 0
-        cdef int rc
-        cdef Py_ssize_t i
-        self._need(slot, cname)
-        rc = json_parse_levels(&self._f[slot], px, qty, self._cap, &count)
-        if rc != 0:
-            self._field_fail(cname, slot, rc, base)
-        if not _levels_ok(px, qty, count):
-            for i in range(count):
-                if not _levels_ok(px + i, qty + i, 1):
-                    return self._fail("field", f"{cname}: field {_FIELD_NAMES[slot]!r}: level {i} is not a finite "
-                                               f"price > 0 and size >= 0, at byte {self._f[slot].ptr - base}")
-        return count
-
-    cdef int _book(self, const _Env* env, const char* base, str cname, int64_t recv_ns,
-                   Py_ssize_t nb, Py_ssize_t na) except -1:
-        """One books record; its levels are in the scratch arrays already (nb bids, na asks)."""
-        cdef int64_t ts, seq = 0, prev = 0, checksum = 0
-        cdef bint snapshot, sequenced, canonical
+    cdef int _book(self, int64_t recv_ns) except -1:
+        """One ``books`` record, read and checked; its levels are in ``out.levels``."""
+        cdef KtOut* o = &self.out
+        cdef KtLevels* b = &o.levels[L_BIDS]
+        cdef KtLevels* a = &o.levels[L_ASKS]
+        cdef int64_t ts = o.i64[S_TS], seq = 0, prev = 0, checksum = 0
+        cdef bint snapshot, sequenced = kt_seen(o, S_SEQ), canonical
         cdef BookSync sync
         if self.books is None:
-            return self._fail("schema", "books: this decoder keeps no books (private side)")
-        if not env.has_action or not (_eq(&env.action, b"snapshot", 8) or _eq(&env.action, b"update", 6)):
-            return self._fail("field", "books: 'action' must be \"snapshot\" or \"update\"")
-        snapshot = _eq(&env.action, b"snapshot", 8)
-        ts = self._ts(cname, base)
-        if self._has[F_CHECKSUM]:
-            checksum = self._int(F_CHECKSUM, cname, base)
+            return self._bad("arg", o.span[S_CHANNEL].ptr, "this decoder keeps no books (private side)")
+        snapshot = kt_seen(o, S_ACTION) and json_span_eq(&o.span[S_ACTION], b"snapshot", 8)
+        if not snapshot and not (kt_seen(o, S_ACTION) and json_span_eq(&o.span[S_ACTION], b"update", 6)):
+            return self._bad("action", o.span[S_ACTION].ptr if kt_seen(o, S_ACTION) else NULL,
+                             "'action' must be \"snapshot\" or \"update\"")
+        if kt_seen(o, S_CHECKSUM):
+            checksum = o.i64[S_CHECKSUM]
             if checksum < -2147483648 or checksum > 2147483647:
-                return self._field_fail(cname, F_CHECKSUM, JSON_ERR_VALUE, base)
-        sequenced = self._has[F_SEQ]
+                return self._bad("checksum", o.span[S_CHECKSUM].ptr, "not a signed 32-bit integer")
         if sequenced:
-            seq = self._int(F_SEQ, cname, base)
-            prev = self._int(F_PREV, cname, base)
+            if not kt_seen(o, S_PREV):
+                return self._bad("prevSeqId", o.span[S_SEQ].ptr, "missing beside 'seqId'")
+            seq, prev = o.i64[S_SEQ], o.i64[S_PREV]
         elif checksum == 0:
-            return self._fail("field", "books: field 'seqId' missing and no checksum: the update cannot be checked")
+            return self._bad("seqId", NULL, "missing and no checksum: the update cannot be checked")
         # everything decoded and validated: now the book
-        sync = self.books.c_get(env.inst.ptr, env.inst.len)
-        canonical = _levels_canonical(&self._f[F_ASKS]) and _levels_canonical(&self._f[F_BIDS])
+        sync = self.books.c_get(o.span[S_INST].ptr, o.span[S_INST].len)
+        canonical = _levels_canonical(&a.text) and _levels_canonical(&b.text)
         if snapshot:
             if canonical:
                 self._unverifiable.discard(sync.symbol)
-            if not sequenced:
-                seq = 0
         else:
             if not canonical:
                 self._unverifiable.add(sync.symbol)
@@ -817,7 +486,7 @@ cdef class OkxDecoder(FrameDecoder):
                 # before seqId existed (2022): the checksum is the check, updates are chained by count;
                 # such an update cannot be placed in a stream that is waiting for a snapshot
                 if sync.state != LIVE:
-                    return 0
+                    return MessageType.DATA
                 prev = sync.book.last_update_id
                 seq = prev + 1
         if checksum != 0:
@@ -826,199 +495,171 @@ cdef class OkxDecoder(FrameDecoder):
             else:
                 sync.expect(checksum)
         if snapshot:
-            return sync.on_full_snapshot(seq, self._bid_px, self._bid_qty, nb, self._ask_px, self._ask_qty, na,
-                                         ts, recv_ns)
+            sync.on_full_snapshot(seq, b.px, b.qty, b.count, a.px, a.qty, a.count, ts, recv_ns)
+            return MessageType.DATA
         if seq == prev:
             self.heartbeats += 1
         elif seq < prev:
-            # maintenance reset: take the levels, continue from the new seqId
-            self.resets += 1
-            return sync.on_delta(seq, seq, prev, self._bid_px, self._bid_qty, nb, self._ask_px, self._ask_qty, na,
-                                 ts, recv_ns)
-        return sync.on_delta(prev, seq, prev, self._bid_px, self._bid_qty, nb, self._ask_px, self._ask_qty, na,
-                             ts, recv_ns)
+            self.resets += 1     # maintenance reset: take the levels, continue from the new seqId
+            sync.on_delta_validated(seq, seq, prev, b.px, b.qty, b.count, a.px, a.qty, a.count, ts, recv_ns)
+            return MessageType.DATA
+        sync.on_delta_validated(prev, seq, prev, b.px, b.qty, b.count, a.px, a.qty, a.count, ts, recv_ns)
+        return MessageType.DATA
 
-    cdef int _bbo(self, const _Env* env, const char* base, str cname, int64_t recv_ns,
-                  Py_ssize_t nb, Py_ssize_t na) except -1:
-        cdef int64_t ts = self._ts(cname, base)
-        cdef int64_t seq = self._int(F_SEQ, cname, base) if self._has[F_SEQ] else 0
+    cdef int _bbo(self, int64_t recv_ns) except -1:
+        cdef KtOut* o = &self.out
+        cdef KtLevels* b = &o.levels[L_BIDS]
+        cdef KtLevels* a = &o.levels[L_ASKS]
         cdef BookTicker ev
-        if na > 1 or nb > 1:
-            return self._fail("field", "bbo-tbt: more than one level on a side")
+        if a.count > 1 or b.count > 1:
+            return self._bad("asks" if a.count > 1 else "bids", NULL, "more than one level on a side")
         ev = <BookTicker>self._bbos.acquire()
-        ev.exchange = self.exchange
-        ev.symbol = self._symbol(env.inst.ptr, env.inst.len)
-        ev.exchange_ts_ns = ts
-        ev.recv_ns = recv_ns
-        ev.bid_price = self._bid_px[0] if nb else NAN
-        ev.bid_qty = self._bid_qty[0] if nb else NAN
-        ev.ask_price = self._ask_px[0] if na else NAN
-        ev.ask_qty = self._ask_qty[0] if na else NAN
-        ev.update_id = seq
-        return self.dispatcher.emit(ev)
+        self._head(ev, o.i64[S_TS], recv_ns)
+        ev.bid_price, ev.bid_qty, ev.ask_price, ev.ask_qty = NAN, NAN, NAN, NAN
+        if b.count:
+            ev.bid_price, ev.bid_qty = b.px[0], b.qty[0]
+        if a.count:
+            ev.ask_price, ev.ask_qty = a.px[0], a.qty[0]
+        ev.update_id = o.i64[S_SEQ] if kt_seen(o, S_SEQ) else 0
+        self.dispatcher.emit(ev)
+        return MessageType.DATA
 
-    cdef int _trade(self, const _Env* env, const char* base, str cname, int64_t recv_ns) except -1:
-        cdef double px = self._dbl(F_PX, cname, base), sz = self._dbl(F_SZ, cname, base)
-        cdef int64_t ts = self._ts(cname, base), tid = -1
-        cdef int side
-        cdef Trade ev
-        self._need(F_SIDE, cname)
-        if _eq(&self._f[F_SIDE], b"buy", 3):
-            side = SIDE_BUY
-        elif _eq(&self._f[F_SIDE], b"sell", 4):
-            side = SIDE_SELL
-        else:
-            return self._field_fail(cname, F_SIDE, JSON_ERR_VALUE, base)
-        self._need(F_TRADE_ID, cname)
-        if self._f[F_TRADE_ID].kind != JSON_STRING or json_span_to_int64(&self._f[F_TRADE_ID], &tid) != 0:
-            tid = -1
-        if not (px > 0.0 and px < 1e300 and sz >= 0.0 and sz < 1e300):
-            return self._fail("field", "trades: px/sz not a finite price > 0 and size >= 0")
-        ev = <Trade>self._trades.acquire()
-        ev.exchange = self.exchange
-        ev.symbol = self._symbol(env.inst.ptr, env.inst.len)
-        ev.exchange_ts_ns = ts
-        ev.recv_ns = recv_ns
-        ev.price = px
-        ev.qty = sz
-        ev.side = side
-        ev.trade_id = tid
-        ev.trade_id_str = "" if tid >= 0 else self._f[F_TRADE_ID].ptr[:self._f[F_TRADE_ID].len].decode("utf-8", "replace")
-        return self.dispatcher.emit(ev)
-
-    cdef int _ticker(self, const _Env* env, const char* base, str cname, int64_t recv_ns) except -1:
-        cdef double last = self._dbl(F_LAST, cname, base), open24 = self._dbl(F_OPEN, cname, base)
-        cdef Ticker ev = <Ticker>self._tickers.acquire()
-        ev.exchange = self.exchange
-        ev.symbol = self._symbol(env.inst.ptr, env.inst.len)
-        ev.exchange_ts_ns = self._ts(cname, base)
-        ev.recv_ns = recv_ns
-        ev.last = last
-        ev.high = self._dbl(F_HIGH, cname, base)
-        ev.low = self._dbl(F_LOW, cname, base)
-        ev.volume = self._dbl(F_VOL, cname, base)
-        ev.quote_volume = self._dbl(F_VOL_CCY, cname, base)
-        # OKX sends no change field: the change since the open 24 h ago, in percent
-        ev.change_pct = (last - open24) / open24 * 100.0 if open24 > 0.0 else 0.0
-        return self.dispatcher.emit(ev)
-
-    cdef int _candle(self, const _Env* env, const JsonSpan* item, const char* base, str cname,
-                     int64_t recv_ns) except -1:
-        # ["ts","o","h","l","c","vol","volCcy","volCcyQuote","confirm"] (okx.com/docs-v5 "Candlesticks channel")
+    cdef int _each(self, int64_t recv_ns) except -1:
+        """``trades``/``tickers``: every record checked, then every record emitted."""
+        cdef KtOut* o = &self.out
+        cdef JsonSpan data = o.span[S_DATA], item
         cdef JsonIter it
+        cdef const KtTable* t = &(<FieldTable>_RECORDS[self._ch]).table
+        cdef int emit
+        for emit in range(2):
+            json_array_begin(&it, data.ptr, data.ptr + data.len)
+            while json_array_next(&it, &item) == 1:
+                if item.kind != JSON_OBJECT:
+                    return self._bad("data", item.ptr, "a 'data' item must be an object")
+                if kt_scan_span(t, &item, o) < 0:
+                    return self.scan_fail(self._base, "")
+                if self._ch == CH_TRADES:
+                    self._trade(emit, recv_ns)
+                elif emit:
+                    self._ticker(recv_ns)
+        return MessageType.DATA
+
+    cdef int _trade(self, bint emit, int64_t recv_ns) except -1:
+        cdef KtOut* o = &self.out
+        cdef int64_t tid = -1
+        cdef int side = SIDE_BUY if json_span_eq(&o.span[S_SIDE], b"buy", 3) else (
+            SIDE_SELL if json_span_eq(&o.span[S_SIDE], b"sell", 4) else -1)
+        cdef Trade ev
+        if side < 0:
+            return self._bad("side", o.span[S_SIDE].ptr, "must be buy or sell")
+        if not emit:
+            return 0
+        if o.span[S_TID].kind != JSON_STRING or json_span_to_int64(&o.span[S_TID], &tid) != 0:
+            tid = -1
+        ev = <Trade>self._trades.acquire()
+        self._head(ev, o.i64[S_TS], recv_ns)
+        ev.price, ev.qty, ev.side, ev.trade_id = o.f64[S_PX], o.f64[S_SZ], side, tid
+        ev.trade_id_str = "" if tid >= 0 else kt_text(&o.span[S_TID])
+        return self.dispatcher.emit(ev)
+
+    cdef int _ticker(self, int64_t recv_ns) except -1:
+        cdef const double* v = &self.out.f64[S_TK]
+        cdef Ticker ev = <Ticker>self._tickers.acquire()
+        self._head(ev, self.out.i64[S_TS], recv_ns)
+        ev.last, ev.high, ev.low, ev.volume, ev.quote_volume = v[0], v[2], v[3], v[4], v[5]
+        # OKX sends no change field: the change since the open 24 h ago, in percent
+        ev.change_pct = (v[0] - v[1]) / v[1] * 100.0 if v[1] > 0.0 else 0.0
+        return self.dispatcher.emit(ev)
+
+    cdef int _candles(self, int64_t recv_ns) except -1:
+        """``["ts","o","h","l","c","vol","volCcy","volCcyQuote","confirm"]`` rows (okx.com/docs-v5
+        "Candlesticks channel"): every row checked, then every row emitted."""
+        cdef const JsonSpan* ch = &self.out.span[S_CHANNEL]
+        cdef JsonSpan data = self.out.span[S_DATA], row, x
         cdef JsonSpan v[9]
-        cdef JsonSpan x
+        cdef JsonIter it, ri
         cdef double vals[8]
-        cdef int n = 0, rc, i
-        cdef int64_t open_ns
+        cdef int n, i, emit
+        cdef int64_t open_ms
         cdef Kline ev
-        if item.kind != JSON_ARRAY:
-            return self._fail("schema", f"{cname}: a candle must be an array, at byte {item.ptr - base}")
-        rc = json_array_begin(&it, item.ptr, item.ptr + item.len)
-        while rc == 0:
-            rc = json_array_next(&it, &x)
-            if rc != 1:
-                break
-            rc = 0
-            if n < 9:
-                v[n] = x
-            n += 1
-        if rc < 0:
-            return self._json_fail(rc, base, it.p, cname)
-        if n < 9:
-            return self._fail("field", f"{cname}: a candle has {n} items, 9 expected, at byte {item.ptr - base}")
-        interval = env.channel.ptr[6:env.channel.len].decode("utf-8", "replace")
+        interval = ch.ptr[6:ch.len].decode("utf-8", "replace")
         seconds = _CANDLE_SECONDS.get(interval)
         if seconds is None:
-            return self._fail("field", f"{cname}: unknown candle interval {interval!r}")
-        rc = _ms_ns(&v[0], &open_ns)
-        for i in range(1, 8):
-            if rc == 0:
-                rc = json_span_to_double(&v[i], &vals[i])
-        if rc != 0:
-            return self._fail("field", f"{cname}: candle values: {json_error_message(rc)} at byte {item.ptr - base}")
-        ev = <Kline>self._klines.acquire()
-        ev.exchange = self.exchange
-        ev.symbol = self._symbol(env.inst.ptr, env.inst.len)
-        ev.exchange_ts_ns = open_ns
-        ev.recv_ns = recv_ns
-        ev.interval = interval
-        ev.open_time_ns = open_ns
-        ev.close_time_ns = open_ns + <int64_t>seconds * 1000000000
-        ev.open = vals[1]
-        ev.high = vals[2]
-        ev.low = vals[3]
-        ev.close = vals[4]
-        ev.volume = vals[5]
-        ev.quote_volume = vals[7]
-        ev.closed = _eq(&v[8], b"1", 1)
-        return self.dispatcher.emit(ev)
+            return self._bad("channel", ch.ptr, f"unknown candle interval {interval!r}")
+        for emit in range(2):
+            json_array_begin(&it, data.ptr, data.ptr + data.len)
+            while json_array_next(&it, &row) == 1:
+                if row.kind != JSON_ARRAY:
+                    return self._bad("data", row.ptr, "a candle must be an array")
+                n = 0
+                json_array_begin(&ri, row.ptr, row.ptr + row.len)
+                while json_array_next(&ri, &x) == 1:
+                    if n < 9:
+                        v[n] = x
+                    n += 1
+                if n < 9:
+                    return self._bad("data", row.ptr, f"a candle has {n} items, 9 expected")
+                if json_span_to_int64(&v[0], &open_ms) != 0 or not 0 <= open_ms <= 9223372036854:
+                    return self._bad("data", v[0].ptr, "candle open time not a millisecond timestamp")
+                for i in range(1, 8):
+                    if json_span_to_double(&v[i], &vals[i]) != 0:
+                        return self._bad("data", v[i].ptr, "candle value not a number")
+                if not emit:
+                    continue
+                ev = <Kline>self._klines.acquire()
+                self._head(ev, open_ms * 1000000, recv_ns)
+                ev.interval, ev.open_time_ns = interval, open_ms * 1000000
+                ev.close_time_ns = ev.open_time_ns + <int64_t>seconds * 1000000000
+                ev.open, ev.high, ev.low, ev.close, ev.volume, ev.quote_volume = (
+                    vals[1], vals[2], vals[3], vals[4], vals[5], vals[7])
+                ev.closed = json_span_eq(&v[8], b"1", 1)
+                self.dispatcher.emit(ev)
+        return MessageType.DATA
 
     # ---- private channels (a few frames a second at most: decoded with json) ------------------
-    cdef int _private(self, int ch, bytes data, int64_t recv_ns) except -1:
+    cdef int _private(self, bytes data, int64_t recv_ns) except -1:
         try:
-            items = _json.loads(data)
-            if ch == CH_ORDERS:
-                for d in items:
+            for d in _json.loads(data):
+                if self._ch == CH_ORDERS:
                     self._order(d, recv_ns)
-            else:
-                for d in items:
+                else:
                     for b in d.get("details", ()):
                         self._balance(b, int(d.get("uTime") or 0) * 1000000, recv_ns)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            return self._fail("field", f"{'orders' if ch == CH_ORDERS else 'account'}: {type(exc).__name__}: {exc}")
-        return 0
+            return self.fail("data", -1, f"{_CH_NAMES[self._ch]}: {type(exc).__name__}: {exc}")
+        return MessageType.DATA
 
     cdef int _order(self, dict d, int64_t recv_ns) except -1:
         cdef OrderUpdate ev = <OrderUpdate>self._orders.acquire()
         cdef Fill f
         cdef int side = SIDE_BUY if d["side"] == "buy" else SIDE_SELL
-        ts = int(d.get("uTime") or d.get("cTime") or 0) * 1000000
-        ev.exchange = self.exchange
-        ev.symbol = d["instId"]
-        ev.exchange_ts_ns = ts
-        ev.recv_ns = recv_ns
-        ev.order_id = d["ordId"]
-        ev.client_order_id = d.get("clOrdId", "")
-        ev.side = side
-        ev.order_type = d.get("ordType", "")
-        ev.status = d["state"]
-        ev.price = float(d.get("px") or "nan")
-        ev.qty = float(d["sz"])
-        ev.filled_qty = float(d.get("accFillSz") or 0)
-        ev.avg_price = float(d.get("avgPx") or 0)
+        ev.exchange, ev.symbol, ev.recv_ns = self.exchange, d["instId"], recv_ns
+        ev.exchange_ts_ns = int(d.get("uTime") or d.get("cTime") or 0) * 1000000
+        ev.order_id, ev.client_order_id, ev.side = d["ordId"], d.get("clOrdId", ""), side
+        ev.order_type, ev.status = d.get("ordType", ""), d["state"]
+        ev.price, ev.qty = float(d.get("px") or "nan"), float(d["sz"])
+        ev.filled_qty, ev.avg_price = float(d.get("accFillSz") or 0), float(d.get("avgPx") or 0)
         self.dispatcher.emit(ev)
         if d.get("tradeId") and float(d.get("fillSz") or 0) > 0:
             # OKX reports each fill inside the orders channel (the separate fills channel is VIP-only)
             f = <Fill>self._fills.acquire()
-            f.exchange = self.exchange
-            f.symbol = d["instId"]
+            f.exchange, f.symbol, f.recv_ns = self.exchange, d["instId"], recv_ns
             f.exchange_ts_ns = int(d.get("fillTime") or d.get("uTime") or 0) * 1000000
-            f.recv_ns = recv_ns
-            f.order_id = d["ordId"]
-            f.trade_id = d["tradeId"]
-            f.side = side
-            f.price = float(d["fillPx"])
-            f.qty = float(d["fillSz"])
-            f.fee = float(d.get("fillFee") or d.get("fee") or 0)
-            f.fee_asset = d.get("fillFeeCcy") or d.get("feeCcy", "")
+            f.order_id, f.trade_id, f.side = d["ordId"], d["tradeId"], side
+            f.price, f.qty = float(d["fillPx"]), float(d["fillSz"])
+            f.fee, f.fee_asset = float(d.get("fillFee") or d.get("fee") or 0), d.get("fillFeeCcy") or d.get("feeCcy", "")
             f.is_maker = d.get("execType") == "M"
             self.dispatcher.emit(f)
         return 0
 
     cdef int _balance(self, dict b, int64_t ts, int64_t recv_ns) except -1:
         cdef BalanceUpdate ev = <BalanceUpdate>self._balances.acquire()
-        ev.exchange = self.exchange
-        ev.symbol = b["ccy"]
+        ev.exchange, ev.symbol, ev.asset, ev.recv_ns = self.exchange, b["ccy"], b["ccy"], recv_ns
         ev.exchange_ts_ns = int(b.get("uTime") or 0) * 1000000 or ts
-        ev.recv_ns = recv_ns
-        ev.asset = b["ccy"]
-        ev.free = float(b["availBal"])
-        ev.locked = float(b.get("frozenBal") or 0)
+        ev.free, ev.locked = float(b["availBal"]), float(b.get("frozenBal") or 0)
         return self.dispatcher.emit(ev)
 
     def stats(self):
         """Counters of the decoder."""
-        return {"frames": self.frames, "parse_errors": self.parse_errors, "errors_by_kind": dict(self.errors_by_kind),
-                "checksum_unverifiable": self.checksum_unverifiable, "heartbeats": self.heartbeats,
-                "resets": self.resets}
+        return {"frames": self.frames, "parse_errors": self.parse_errors, "heartbeats": self.heartbeats,
+                "checksum_unverifiable": self.checksum_unverifiable, "resets": self.resets}
