@@ -62,6 +62,32 @@ class ConnectionStrategy(ABC):
         """Release what the strategy holds (delete a listen key, close a REST session)."""
 
 
+class UrlConnectionStrategy(ConnectionStrategy):
+    """A connection to ``self.url`` with an application ping every ``self.ping_interval`` seconds (0: none).
+
+    The shape of most exchanges: a public side that sets ``url`` (and ``ping_interval``), and a private
+    side that also sets ``_credentials`` (a :class:`~feedhandler.core.credentials.Credentials`), handed to
+    :meth:`authenticate` in ``context.auth_params["credentials"]`` (overridden by the call's keys) and shown
+    by the repr only as the credentials' own redacted repr.
+    """
+
+    url: str = ""
+    ping_interval: float = 0.0
+    _credentials: Any = None
+
+    async def create_connection_context(self, is_private: bool = False, api_key: str | None = None,
+                                        secret_key: str | None = None) -> ConnectionContext:
+        if self._credentials is None:
+            return ConnectionContext(url=self.url, ping_interval=self.ping_interval)
+        creds = self._credentials.overridden(api_key, secret_key)
+        return ConnectionContext(url=self.url, ping_interval=self.ping_interval, auth_params={"credentials": creds})
+
+    def __repr__(self) -> str:
+        shown = f"credentials={self._credentials!r}" if self._credentials is not None else \
+            f"ping_interval={self.ping_interval}"
+        return f"{type(self).__name__}(url={self.url!r}, {shown})"
+
+
 @dataclass(slots=True)
 class SubscriptionAck:
     """What a control frame said about subscriptions.

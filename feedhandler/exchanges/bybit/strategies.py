@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from feedhandler.core.credentials import Credentials
 from feedhandler.core.errors import ConfigurationError
-from feedhandler.core.strategies import ConnectionStrategy, Frame, SendFunc, SubscriptionAck, SubscriptionStrategy
+from feedhandler.core.strategies import Frame, SendFunc, SubscriptionAck, SubscriptionStrategy, UrlConnectionStrategy
 from feedhandler.core.types import ChannelType, ConnectionContext
 
 from . import constants as C
@@ -55,7 +55,7 @@ def _url_with_path(url: str, path: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
-class BybitPublicConnectionStrategy(ConnectionStrategy):
+class BybitPublicConnectionStrategy(UrlConnectionStrategy):
     """``wss://stream.bybit.com/v5/public/{market}`` with the ``{"op":"ping"}`` heartbeat every 20 s.
 
     Parameters
@@ -77,15 +77,8 @@ class BybitPublicConnectionStrategy(ConnectionStrategy):
         self.ping_interval = float(ping_interval)
         self._ping_ids = itertools.count(1)
 
-    async def create_connection_context(self, is_private: bool = False, api_key: str | None = None,
-                                        secret_key: str | None = None) -> ConnectionContext:
-        return ConnectionContext(url=self.url, ping_interval=self.ping_interval)
-
     def create_ping_message(self) -> str:
         return f'{{"req_id":"ping-{next(self._ping_ids)}","op":"{C.OP_PING}"}}'
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(url={self.url!r}, ping_interval={self.ping_interval})"
 
 
 class BybitPrivateConnectionStrategy(BybitPublicConnectionStrategy):
@@ -103,20 +96,12 @@ class BybitPrivateConnectionStrategy(BybitPublicConnectionStrategy):
         self._credentials = BybitCredentials(api_key, secret_key)
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
 
-    async def create_connection_context(self, is_private: bool = True, api_key: str | None = None,
-                                        secret_key: str | None = None) -> ConnectionContext:
-        creds = self._credentials.overridden(api_key, secret_key)
-        return ConnectionContext(url=self.url, ping_interval=self.ping_interval, auth_params={"credentials": creds})
-
     async def authenticate(self, send_func: SendFunc, context: ConnectionContext) -> bool:
         creds = BybitCredentials.from_context(context.auth_params)
         if creds is None:
             return False
         await send_func(creds.auth_message(int(self._clock_ms()) + C.AUTH_EXPIRES_MS))
         return True
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(url={self.url!r}, credentials={self._credentials!r})"
 
 
 class BybitPublicSubscriptionStrategy(SubscriptionStrategy):

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 from feedhandler.core.credentials import Credentials
 from feedhandler.core.errors import ConfigurationError
-from feedhandler.core.strategies import ConnectionStrategy, Frame, SendFunc, SubscriptionAck, SubscriptionStrategy
+from feedhandler.core.strategies import Frame, SendFunc, SubscriptionAck, SubscriptionStrategy, UrlConnectionStrategy
 from feedhandler.core.types import ChannelType, ConnectionContext
 
 from . import constants as C
@@ -49,18 +49,11 @@ class CoinbaseCredentials(Credentials):
             raise ConfigurationError("coinbase secret_key is not a PEM EC private key (P-256) usable for ES256") from None
 
 
-class CoinbasePublicConnectionStrategy(ConnectionStrategy):
+class CoinbasePublicConnectionStrategy(UrlConnectionStrategy):
     """``wss://advanced-trade-ws.coinbase.com``; no application ping (the ``heartbeats`` channel keeps it busy)."""
 
     def __init__(self, ws_url: str | None = None, **kwargs: Any):
         self.url = ws_url or C.WS_URL
-
-    async def create_connection_context(self, is_private: bool = False, api_key: str | None = None,
-                                        secret_key: str | None = None) -> ConnectionContext:
-        return ConnectionContext(url=self.url)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(url={self.url!r})"
 
 
 class CoinbasePrivateConnectionStrategy(CoinbasePublicConnectionStrategy):
@@ -74,9 +67,6 @@ class CoinbasePrivateConnectionStrategy(CoinbasePublicConnectionStrategy):
 
     async def authenticate(self, send_func: SendFunc, context: ConnectionContext) -> bool:
         return self._credentials.complete
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(url={self.url!r}, credentials={self._credentials!r})"
 
 
 class CoinbasePublicSubscriptionStrategy(SubscriptionStrategy):

@@ -25,13 +25,7 @@ from typing import Any, Callable, Sequence
 
 from feedhandler.core.credentials import Credentials
 from feedhandler.core.errors import ConfigurationError
-from feedhandler.core.strategies import (
-    ConnectionStrategy,
-    Frame,
-    SendFunc,
-    SubscriptionAck,
-    SubscriptionStrategy,
-)
+from feedhandler.core.strategies import Frame, SendFunc, SubscriptionAck, SubscriptionStrategy, UrlConnectionStrategy
 from feedhandler.core.types import ChannelType, ConnectionContext, MessageType
 
 from . import constants as C
@@ -67,7 +61,7 @@ def _check_market(market: str) -> bool:
     return market == "usdt"
 
 
-class GateioPublicConnectionStrategy(ConnectionStrategy):
+class GateioPublicConnectionStrategy(UrlConnectionStrategy):
     """Public WebSocket ``wss://api.gateio.ws/ws/v4/`` with an application ``spot.ping``.
 
     Parameters
@@ -89,16 +83,9 @@ class GateioPublicConnectionStrategy(ConnectionStrategy):
         self._ping_channel = C.FUT_CH_PING if futures else C.CH_PING
         self._clock = clock
 
-    async def create_connection_context(self, is_private: bool = False, api_key: str | None = None,
-                                        secret_key: str | None = None) -> ConnectionContext:
-        return ConnectionContext(url=self.url, ping_interval=self.ping_interval)
-
     def create_ping_message(self) -> str:
         """``{"time": <s>, "channel": "spot.ping"}`` (``futures.ping``); the server answers ``spot.pong``."""
         return _ping_message(self._clock, self._ping_channel)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(url={self.url!r}, ping_interval={self.ping_interval})"
 
 
 class GateioPrivateConnectionStrategy(GateioPublicConnectionStrategy):
@@ -114,11 +101,6 @@ class GateioPrivateConnectionStrategy(GateioPublicConnectionStrategy):
                  **kwargs: Any):
         super().__init__(ws_url=ws_url, **kwargs)
         self._credentials = _Credentials(api_key, secret_key)
-
-    async def create_connection_context(self, is_private: bool = True, api_key: str | None = None,
-                                        secret_key: str | None = None) -> ConnectionContext:
-        creds = self._credentials.overridden(api_key, secret_key)
-        return ConnectionContext(url=self.url, ping_interval=self.ping_interval, auth_params={"credentials": creds})
 
     async def authenticate(self, send_func: SendFunc, context: ConnectionContext) -> bool:
         return _Credentials.from_context(context.auth_params) is not None

@@ -2,6 +2,7 @@ from typing import Any
 
 from feedhandler.book.orderbook import OrderBook
 from feedhandler.core.dispatch import EventDispatcher
+from feedhandler.kernel.decoder import FrameDecoder
 from feedhandler.sync.book_sync import BookIntegrity, BookSyncGroup
 
 def okx_format(v: float) -> str | None: ...
@@ -12,13 +13,7 @@ class OkxChecksum(BookIntegrity):
     def __init__(self) -> None: ...
     def checksum(self, book: OrderBook) -> int | None: ...
 
-class OkxDecoder:
-    exchange: str
-    frames: int
-    parse_errors: int
-    control_id: int
-    control_code: int
-    control_text: str | None
+class OkxDecoder(FrameDecoder):
     dispatcher: EventDispatcher
     books: BookSyncGroup | None
     checksum_unverifiable: int
@@ -26,6 +21,4 @@ class OkxDecoder:
     resets: int
     def __init__(self, dispatcher: EventDispatcher | None = ..., books: BookSyncGroup | None = ...,
                  level_capacity: int = ...) -> None: ...
-    def feed(self, raw: Any, recv_ns: int) -> int: ...
-    def classify(self, raw: Any) -> int: ...
     def stats(self) -> dict[str, Any]: ...

@@ -7,27 +7,21 @@ Frames (protocols.md section 6; okx.com/docs-v5 "WebSocket public channel")::
     {"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot"|"update",
      "data":[{"asks":[["px","sz","0","n"],..],"bids":[..],"ts":"..","checksum":-123,"prevSeqId":-1,"seqId":7}]}
     {"arg":{"channel":"bbo-tbt"|"trades"|"tickers"|"candle1m",..},"data":[{..}]}
-    {"event":"subscribe"|"unsubscribe"|"login"|"error","arg":{..},"code":"0","msg":""}
-    pong                                                      # the answer to the text "ping"
+    {"event":"subscribe"|"unsubscribe"|"login"|"error","arg":{..},"code":"0","msg":""}    pong
 
-One ``kt_scan`` reads the envelope; a ``books``/``bbo-tbt`` record (``arg`` comes first, as OKX sends it)
-is read in the same pass, its levels straight into the kernel's level arrays. Other ``data`` arrays are
-kept as a validated span and read record by record twice (checked whole, then emitted), so a malformed
-frame raises ``ParseError`` naming the field and byte offset and nothing of it is applied.
+One ``kt_scan`` reads the envelope and a ``books``/``bbo-tbt`` record (levels straight into the kernel's
+arrays); other ``data`` arrays are checked whole, then emitted: a malformed frame raises ``ParseError``
+(field, byte offset) and nothing of it is applied. Books: a ``snapshot`` loads the book at its ``seqId``;
+an ``update`` goes to ``BookSync`` as ``first = prevSeqId, last = seqId`` (rule ``okx``): a heartbeat
+(``seqId == prevSeqId``) keeps the chain, a maintenance reset (``seqId < prevSeqId``) is applied and the
+chain goes on from the new ``seqId``; before 2022-06 (no ``seqId``) updates are chained by count and must
+carry a checksum. A non-zero ``checksum`` arms :class:`OkxChecksum` (CRC32 of the top 25 levels).
 
-Books: ``snapshot`` loads the book (``on_full_snapshot(seqId)``); an ``update`` is handed to ``BookSync``
-as ``first = prevSeqId, last = seqId`` under the rule ``okx`` (``prev == previous seqId``): a heartbeat
-(``seqId == prevSeqId``, no levels) keeps the chain, a maintenance reset (``seqId < prevSeqId``) is
-applied and the chain continues from the new ``seqId``. A non-zero ``checksum`` arms the book's
-:class:`OkxChecksum` (CRC32 of the top 25 levels); frames without ``seqId`` (before 2022-06) are chained
-by count and must carry a checksum.
-
-Checksum texts: the book keeps floats only. OKX writes prices and sizes in their shortest form (no
-trailing zeros, no exponent, at most 15 significant digits); for such a text, the shortest fixed-point
-form that parses back to the same double *is* the text, so :func:`okx_format` reproduces it from the
-float (290/290 checksums of the 2022 recording). Each book frame's level texts are checked for that
-form; a book that received a text not in it is not checksum-verified (counted in
-``checksum_unverifiable``) until its next snapshot whose texts all are.
+Checksum texts: the book keeps floats. OKX writes numbers in their shortest form (no trailing zero, no
+exponent, at most 15 significant digits), and for such a text the shortest fixed-point form that parses
+back to the same double *is* the text, so :func:`okx_format` reproduces it (290/290 checksums of the 2022
+recording). A book that received a text not in that form is not checksum-verified (counted in
+``checksum_unverifiable``) until a snapshot whose texts all are.
 """
 cimport cython
 from libc.math cimport NAN
@@ -64,35 +58,12 @@ DEF TEXT_MAX = 32            # bytes of one formatted number (<= 15 digits, '.',
 DEF CACHE_BITS = 10          # formatted-number cache of the checksum: 1024 slots
 DEF CACHE_SLOTS = 1024
 
-cdef enum:
-    # channels
-    CH_OTHER = 0
-    CH_BOOKS = 1
-    CH_BBO = 2
-    CH_TRADES = 3
-    CH_TICKERS = 4
-    CH_CANDLE = 5
-    CH_ORDERS = 6
-    CH_ACCOUNT = 7
-    # kernel slots: the envelope, then the records'
-    S_CHANNEL = 0
-    S_INST = 1
-    S_ACTION = 2
-    S_EVENT = 3
-    S_CODE = 4
-    S_DATA = 5
-    S_ARG = 6
-    S_TS = 7
-    S_CHECKSUM = 8
-    S_PREV = 9
-    S_SEQ = 10
-    S_TID = 11
-    S_PX = 12
-    S_SZ = 13
-    S_SIDE = 14
-    S_TK = 15      # last, open24h, high24h, low24h, vol24h, volCcy24h: 15..20
-    L_BIDS = 0
-    L_ASKS = 1
+# channel kinds; kernel slots: the envelope's, then the records' (S_TK..S_TK+5: last, open24h, high24h,
+# low24h, vol24h, volCcy24h); level arrays
+cdef enum: CH_OTHER, CH_BOOKS, CH_BBO, CH_TRADES, CH_TICKERS, CH_CANDLE, CH_ORDERS, CH_ACCOUNT
+cdef enum: S_CHANNEL, S_INST, S_ACTION, S_EVENT, S_CODE, S_DATA, S_ARG
+cdef enum: S_TS = S_ARG + 1, S_CHECKSUM, S_PREV, S_SEQ, S_TID, S_PX, S_SZ, S_SIDE, S_TK
+cdef enum: L_BIDS, L_ASKS
 
 _R = KF_REQUIRED
 BOOK = FieldTable("okx.books", [("asks", KT_LEVELS, L_ASKS, _R), ("bids", KT_LEVELS, L_BIDS, _R),
@@ -108,7 +79,6 @@ FRAME = FieldTable("okx", [("arg", KT_OBJECT, S_ARG, 0, ARG), ("action", KT_STR,
 cdef FieldTable _FRAME = FRAME, _BOOK = BOOK
 cdef tuple _RECORDS = (None, BOOK, BOOK, TRADE, TICKER)     # the record table of each channel kind
 cdef tuple _CH_NAMES = ("other", "books", "bbo-tbt", "trades", "tickers", "candle", "orders", "account")
-cdef tuple _CHANNELS = (b"books", b"bbo-tbt", b"trades", b"tickers", b"candle", b"orders", b"account")
 
 # candle channel suffix -> seconds (okx.com/docs-v5 "Candlesticks channel")
 cdef dict _CANDLE_SECONDS = {
@@ -129,9 +99,7 @@ def okx_crc32(bytes data):
 
 
 cdef double _POW10[16]
-_POW10[0] = 1.0
-for _i in range(1, 16):
-    _POW10[_i] = _POW10[_i - 1] * 10.0
+_POW10[:] = [10.0 ** i for i in range(16)]      # each exact
 
 
 cdef int _format(double v, char* out) noexcept nogil:
@@ -142,13 +110,12 @@ cdef int _format(double v, char* out) noexcept nogil:
     text. A text with at most 15 significant digits and no trailing zero is found this way (two such
     texts never parse to the same double), so nothing shorter can match first. -1 beyond 15 digits.
     """
-    cdef int k, n = 0, i, digits
+    cdef int k = 0, n = 0, i, digits = 0
     cdef long long m = 0
     cdef double x
     cdef char tmp[24]
     if not (v >= 0.0 and v < 1e15):
         return -1
-    k = 0
     while True:
         x = v * _POW10[k]
         if x >= 1e15:
@@ -159,16 +126,10 @@ cdef int _format(double v, char* out) noexcept nogil:
         k += 1
         if k == 16:
             return -1
-    digits = 0
-    while True:
+    while m or digits <= k:         # the digits backwards, with the leading zeros of "0.000123"
         tmp[digits] = <char>(48 + m % 10)
         digits += 1
         m //= 10
-        if m == 0:
-            break
-    while digits <= k:              # leading zeros of "0.000123"
-        tmp[digits] = b'0'
-        digits += 1
     for i in range(digits - 1, -1, -1):
         if i == k - 1:
             out[n] = b'.'
@@ -233,10 +194,7 @@ cdef class OkxChecksum(BookIntegrity):
     cdef int _cache_len[CACHE_SLOTS]
 
     def __init__(self):
-        super().__init__("checksum")
-        cdef int i
-        for i in range(CACHE_SLOTS):
-            self._cache_len[i] = 0   # empty (no formatted text is empty)
+        super().__init__("checksum")   # the cache starts empty: the object's memory is zeroed (no text is empty)
 
     @cython.boundscheck(False)
     @cython.wraparound(False)
@@ -255,18 +213,6 @@ cdef class OkxChecksum(BookIntegrity):
             memcpy(self._cache_text[slot], out, n)
         return n
 
-    cdef inline int _level(self, const double* pair, char* out) noexcept:
-        """Write "price:size:" of one (price, size) pair at ``out``; bytes written, -1 if a number has no OKX text."""
-        cdef int k = self._text(pair[0], out)
-        if k < 0:
-            return -1
-        out[k] = b':'
-        cdef int m = self._text(pair[1], out + k + 1)
-        if m < 0:
-            return -1
-        out[k + 1 + m] = b':'
-        return k + m + 2
-
     cdef int verify(self, BookSync sync, int64_t expected) except -1:
         cdef int64_t got = self.compute(sync.book)
         if got == 0x100000000:
@@ -280,29 +226,24 @@ cdef class OkxChecksum(BookIntegrity):
         # Bounds: at most 25 levels per side, 2 texts each of <= TEXT_MAX - 1 bytes plus ':'; the buffer
         # holds 25 * 4 * TEXT_MAX. c_top_pairs gives nb/na <= CHECKSUM_DEPTH levels best first: level i of a
         # side is the pair (p[2 i], p[2 i + 1]), i < n (valid until the book changes; one buffer per side).
-        cdef const double* bpairs = NULL
-        cdef const double* apairs = NULL
-        cdef Py_ssize_t nb = book.c_top_pairs(0, CHECKSUM_DEPTH, &bpairs)
-        cdef Py_ssize_t na = book.c_top_pairs(1, CHECKSUM_DEPTH, &apairs)
-        cdef Py_ssize_t i, top, w
-        cdef char* out = self._buf
-        cdef int k
-        w = 0
-        top = max(nb, na)
-        for i in range(top):
-            if i < nb:
-                k = self._level(bpairs + 2 * i, out + w)
-                if k < 0:
-                    return 0x100000000
-                w += k
-            if i < na:
-                k = self._level(apairs + 2 * i, out + w)
-                if k < 0:
-                    return 0x100000000
-                w += k
+        cdef const double* pairs[2]
+        cdef Py_ssize_t n[2]
+        cdef Py_ssize_t i, w = 0
+        cdef int side, j, k
+        n[0] = book.c_top_pairs(0, CHECKSUM_DEPTH, &pairs[0])
+        n[1] = book.c_top_pairs(1, CHECKSUM_DEPTH, &pairs[1])
+        for i in range(max(n[0], n[1])):
+            for side in range(2):           # bid i, then ask i: "price:size:" each
+                if i < n[side]:
+                    for j in range(2):
+                        k = self._text(pairs[side][2 * i + j], self._buf + w)
+                        if k < 0:
+                            return 0x100000000
+                        self._buf[w + k] = b':'
+                        w += k + 1
         if w:
             w -= 1   # no ':' after the last text
-        return <int32_t><uint32_t>crc32(0, <const unsigned char*>out, <unsigned int>w)
+        return <int32_t><uint32_t>crc32(0, <const unsigned char*>self._buf, <unsigned int>w)
 
     def checksum(self, OrderBook book):
         """The checksum of ``book`` as OKX computes it (signed int32), None if a level has no OKX text."""
@@ -357,7 +298,7 @@ cdef class OkxDecoder(FrameDecoder):
     cdef EventPool _trades, _tickers, _bbos, _klines, _orders, _fills, _balances
     cdef SymbolTable _symbols
     cdef set _unverifiable          # instIds whose book holds a text not in OKX's shortest form
-    cdef int _ch                    # the frame's channel kind, once known
+    cdef int _ch                    # the frame's channel kind (CH_OTHER until known)
     cdef Py_ssize_t _records        # records read by the one-pass book path
     cdef const char* _base
 
@@ -366,13 +307,8 @@ cdef class OkxDecoder(FrameDecoder):
         self.dispatcher = dispatcher if dispatcher is not None else EventDispatcher()
         self.books = books
         self._symbols = books.symbol_table if books is not None else SymbolTable()
-        self._trades = EventPool(_Trade, 64)
-        self._tickers = EventPool(_Ticker, 16)
-        self._bbos = EventPool(_BookTicker, 16)
-        self._klines = EventPool(_Kline, 16)
-        self._orders = EventPool(_OrderUpdate, 16)
-        self._fills = EventPool(_Fill, 16)
-        self._balances = EventPool(_BalanceUpdate, 16)
+        self._trades, self._tickers, self._bbos, self._klines, self._orders, self._fills, self._balances = [
+            EventPool(cls, 64) for cls in (_Trade, _Ticker, _BookTicker, _Kline, _OrderUpdate, _Fill, _BalanceUpdate)]
         self._unverifiable = set()
         self.use_levels(max(1, level_capacity), False, 2)
         self.out.select = _select
@@ -381,6 +317,12 @@ cdef class OkxDecoder(FrameDecoder):
 
     cdef int _bad(self, str field, const char* at, str reason) except -1:
         return self.fail(field, at - self._base if at != NULL else -1, f"{_CH_NAMES[self._ch]}: {reason}")
+
+    cdef int _refused(self) except -1:
+        """The kernel refused the frame (or a book frame's second record)."""
+        if self.out.err_code == KT_ERR_ITEM:
+            return self._bad("data", self.out.err_at, "more than one record in a frame")
+        return self.scan_fail(self._base, "")
 
     cdef int _head(self, Event ev, int64_t ts, int64_t recv_ns) except -1:
         ev.exchange, ev.exchange_ts_ns, ev.recv_ns = self.exchange, ts, recv_ns
@@ -410,12 +352,10 @@ cdef class OkxDecoder(FrameDecoder):
         if n == 4 and memcmp(p, b"pong", 4) == 0:
             return MessageType.PONG
         self._base = p
-        self._ch = -1
+        self._ch = CH_OTHER
         self._records = -1
         if kt_scan(&_FRAME.table, p, n, o) < 0:
-            if o.err_code == KT_ERR_ITEM:
-                return self._bad("data", o.err_at, "more than one record in a frame")
-            return self.scan_fail(p, "")
+            return self._refused()
         if kt_seen(o, S_EVENT):
             if kt_seen(o, S_CODE) and json_span_to_int64(&o.span[S_CODE], &code) != 0:
                 code = -1
@@ -424,8 +364,7 @@ cdef class OkxDecoder(FrameDecoder):
             return self._control_type()
         if not (kt_seen(o, S_CHANNEL) and kt_seen(o, S_DATA)):
             return self.fail("arg", -1, "frame has neither 'event' nor 'arg.channel' + 'data'")
-        if self._ch < 0:
-            self._ch = _channel(&o.span[S_CHANNEL])
+        self._ch = _channel(&o.span[S_CHANNEL])
         if o.span[S_DATA].kind != JSON_ARRAY:
             return self._bad("data", o.span[S_DATA].ptr, "'data' must be an array")
         if self._ch == CH_ORDERS or self._ch == CH_ACCOUNT:
@@ -440,9 +379,7 @@ cdef class OkxDecoder(FrameDecoder):
             # "data" came before "arg": read its records now
             self._records = 0
             if kt_scan_each(&_BOOK.table, &o.span[S_DATA], S_DATA, o) < 0:
-                if o.err_code == KT_ERR_ITEM:
-                    return self._bad("data", o.err_at, "more than one record in a frame")
-                return self.scan_fail(p, "")
+                return self._refused()
         if self._ch == CH_BOOKS:
             return self._book(recv_ns) if self._records == 1 else MessageType.DATA
         if self._ch == CH_BBO:
@@ -537,7 +474,7 @@ cdef class OkxDecoder(FrameDecoder):
                 if item.kind != JSON_OBJECT:
                     return self._bad("data", item.ptr, "a 'data' item must be an object")
                 if kt_scan_span(t, &item, o) < 0:
-                    return self.scan_fail(self._base, "")
+                    return self._refused()
                 if self._ch == CH_TRADES:
                     self._trade(emit, recv_ns)
                 elif emit:

@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 
 from feedhandler.core.credentials import Credentials
 from feedhandler.core.errors import ConfigurationError
-from feedhandler.core.strategies import ConnectionStrategy, Frame, SendFunc, SubscriptionAck, SubscriptionStrategy
+from feedhandler.core.strategies import Frame, SendFunc, SubscriptionAck, SubscriptionStrategy, UrlConnectionStrategy
 from feedhandler.core.types import ChannelType, ConnectionContext, MessageType
 
 from . import constants as C
@@ -53,7 +53,7 @@ class _Credentials(Credentials):
         return json.dumps({"op": "login", "args": [arg]}, separators=(",", ":"))
 
 
-class OkxPublicConnectionStrategy(ConnectionStrategy):
+class OkxPublicConnectionStrategy(UrlConnectionStrategy):
     """Public WebSocket ``/ws/v5/public`` kept alive with the text ``ping`` (answered ``pong``)."""
 
     default_url = C.WS_PUBLIC_URL
@@ -61,10 +61,6 @@ class OkxPublicConnectionStrategy(ConnectionStrategy):
     def __init__(self, ws_url: str | None = None, ping_interval: float = C.PING_INTERVAL, **kwargs: Any):
         self.url = ws_url or self.default_url
         self.ping_interval = float(ping_interval)
-
-    async def create_connection_context(self, is_private: bool = False, api_key: str | None = None,
-                                        secret_key: str | None = None) -> ConnectionContext:
-        return ConnectionContext(url=self.url, ping_interval=self.ping_interval)
 
     def endpoint_url(self, url: str, endpoint: str) -> str:
         """``business`` (candles): the same host, path ``/ws/v5/business``."""
@@ -74,9 +70,6 @@ class OkxPublicConnectionStrategy(ConnectionStrategy):
 
     def create_ping_message(self) -> str:
         return C.PING_TEXT
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(url={self.url!r}, ping_interval={self.ping_interval})"
 
 
 class OkxPrivateConnectionStrategy(OkxPublicConnectionStrategy):
@@ -104,11 +97,6 @@ class OkxPrivateConnectionStrategy(OkxPublicConnectionStrategy):
         self.login_timeout = float(login_timeout)
         self._clock = clock
 
-    async def create_connection_context(self, is_private: bool = True, api_key: str | None = None,
-                                        secret_key: str | None = None) -> ConnectionContext:
-        creds = self._credentials.overridden(api_key, secret_key)
-        return ConnectionContext(url=self.url, ping_interval=self.ping_interval, auth_params={"credentials": creds})
-
     async def authenticate(self, send_func: SendFunc, context: ConnectionContext) -> bool:
         creds = _Credentials.from_context(context.auth_params)
         if creds is None:
@@ -134,9 +122,6 @@ class OkxPrivateConnectionStrategy(OkxPublicConnectionStrategy):
             return
         if isinstance(msg, dict) and msg.get("event") in ("login", "error"):
             answer.set_result(msg.get("event") == "login" and str(msg.get("code")) == "0")
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(url={self.url!r}, credentials={self._credentials!r})"
 
 
 class OkxPublicSubscriptionStrategy(SubscriptionStrategy):
