@@ -200,11 +200,13 @@ cdef class OkxChecksum(BookIntegrity):
     @cython.wraparound(False)
     cdef inline int _text(self, double v, char* out) noexcept:
         # Bound: the slot is the top CACHE_BITS bits of a 64-bit hash, < CACHE_SLOTS; texts are < TEXT_MAX.
+        # A hit copies a whole TEXT_MAX slot (a fixed-size copy, inlined): ``out`` is in compute's buffer at
+        # w <= 100 texts of <= 18 bytes, so w + TEXT_MAX <= 1832 < its 3200 bytes.
         cdef uint64_t bits = (<uint64_t*>&v)[0]
         cdef int slot = <int>((bits * <uint64_t>0x9E3779B97F4A7C15) >> (64 - CACHE_BITS))
         cdef int n = self._cache_len[slot]
         if n > 0 and self._cache_key[slot] == bits:
-            memcpy(out, self._cache_text[slot], n)
+            memcpy(out, self._cache_text[slot], TEXT_MAX)
             return n
         n = _format(v, out)
         if n > 0:
