@@ -93,8 +93,16 @@ cdef class SymbolTable:
             self._table[slot] = sid
         return sid
 
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
     cdef str c_intern(self, const char* data, Py_ssize_t n):
-        cdef Py_ssize_t sid = self.c_add(data, n)
+        cdef bytes last = self._last_key
+        cdef Py_ssize_t sid
+        if last is not None and PyBytes_GET_SIZE(last) == n and memcmp(PyBytes_AS_STRING(last), data, n) == 0:
+            # the one-entry cache (frames of one symbol in a row): _last_id is the id c_find stored
+            # with _last_key, an index of _names (ids are appended with their names, never removed)
+            return <str>self._names[self._last_id]
+        sid = self.c_add(data, n)
         if sid < 0:
             return data[:n].decode("utf-8", "replace")
         return <str>self._names[sid]
