@@ -13,6 +13,7 @@ Example::
     transport = "picows"        # or "websockets"
     # ws_url / rest_url: another endpoint (the simulator); options: the factory's per-exchange options
     # replay = ["a.fhrec"]     # instead of a connection: frames replayed from recordings (one shard each)
+    # repeat = 1               # replay feeds: passes over the recordings (0: until the run stops)
 
     [sinks.nats]
     servers = ["nats://127.0.0.1:4222"]
@@ -51,6 +52,7 @@ class FeedConfig:
     rest_url: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     replay: list[str] = field(default_factory=list)
+    repeat: int = 1             # replay feeds: passes over the recordings; 0: until the run is stopped
 
 
 @dataclass
@@ -128,9 +130,12 @@ def parse_config(raw: dict[str, Any], where: str = "config") -> RunConfig:
             raise ConfigurationError(f"{at}: transport {transport!r} is not one of {', '.join(_TRANSPORTS)}")
         channels = f.get("channels", ["orderbook"])
         parse_channels(channels)  # raises on an unknown channel
+        repeat = f.get("repeat", 1)
+        if not isinstance(repeat, int) or repeat < 0:
+            raise ConfigurationError(f"{at}: repeat must be an integer >= 0 (0: until stopped), got {repeat!r}")
         feeds.append(FeedConfig(exchange=f["exchange"], symbols=symbols, channels=list(channels), transport=transport,
                                 ws_url=f.get("ws_url"), rest_url=f.get("rest_url"), options=dict(f.get("options", {})),
-                                replay=replay))
+                                replay=replay, repeat=repeat))
     sinks = raw.get("sinks", {})
     nats_cfg = shm_cfg = None
     if "nats" in sinks:
@@ -178,7 +183,8 @@ def shard(config: RunConfig, workers: int) -> list[Shard]:
             if part is None:
                 part = parts[w] = FeedConfig(exchange=feed.exchange, symbols=[] if kind == "symbol" else list(feed.symbols),
                                              channels=feed.channels, transport=feed.transport, ws_url=feed.ws_url,
-                                             rest_url=feed.rest_url, options=feed.options, replay=[])
+                                             rest_url=feed.rest_url, options=feed.options, replay=[],
+                                             repeat=feed.repeat)
             (part.symbols if kind == "symbol" else part.replay).append(unit)
         for w, part in enumerate(parts):
             if part is not None:

@@ -9,12 +9,15 @@ publisher session and wait for its snapshot), shows progress, and stops them all
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
 import multiprocessing as mp
 import os
 import queue
 import signal
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
@@ -66,7 +69,8 @@ async def _replay(feed: Any, tap: Any, on_error: Callable[[BaseException], Any],
     from ..core import WebSocketStrategyFactory
     from ..recording import KIND_SNAPSHOT, read_recording
 
-    for path in feed.replay:
+    passes = itertools.count() if feed.repeat == 0 else range(feed.repeat)
+    for path in (p for _ in passes for p in feed.replay):
         began = time.perf_counter()
         began_cpu = time.process_time()
         _, _, parser = WebSocketStrategyFactory.create_strategies(feed.exchange, False, **feed.options)
@@ -148,7 +152,7 @@ async def _worker(config: RunConfig, part: Shard, progress: Any, worker_id: int,
                "books": len(counter.valid), "published": stats.get("published", 0),
                "dropped": stats.get("dropped_batches", 0), "elapsed": time.monotonic() - started,
                "replay_seconds": counts["replay_seconds"], "replay_cpu_seconds": counts["replay_cpu_seconds"],
-               "final": final}
+               "t": time.monotonic(), "cpu": time.process_time(), "final": final}
         try:
             progress.put_nowait(msg)
         except queue.Full:
@@ -195,6 +199,15 @@ def worker_main(config: RunConfig, part: Shard, progress: Any, worker_id: int, g
     sys.exit(runner(_worker(config, part, progress, worker_id, generation)))
 
 
+def _interpolate(samples: deque[tuple[float, int, float]], t: float) -> tuple[float, float]:
+    """(frames, CPU seconds) at time ``t``, linear between the two reports around it (``t`` inside them)."""
+    times = [s[0] for s in samples]
+    j = min(max(bisect.bisect_left(times, t), 1), len(times) - 1)
+    (ta, fa, ca), (tb, fb, cb) = samples[j - 1], samples[j]
+    x = 0.0 if tb == ta else (t - ta) / (tb - ta)
+    return fa + x * (fb - fa), ca + x * (cb - ca)
+
+
 @dataclass
 class WorkerState:
     shard: Shard
@@ -204,6 +217,9 @@ class WorkerState:
     last: dict[str, Any] = field(default_factory=dict)
     done: bool = False
     frames_before: int = 0   # frames of earlier generations (a restarted worker counts from 0)
+    # (monotonic time, frames, process CPU seconds) of each progress report of this generation; the
+    # clock is the host's, the same in every process
+    samples: deque[tuple[float, int, float]] = field(default_factory=lambda: deque(maxlen=100_000))
 
 
 class Supervisor:
@@ -260,6 +276,7 @@ class Supervisor:
             w = self.workers[msg["worker"]]
             if msg["generation"] == w.generation:
                 w.last = msg
+                w.samples.append((msg["t"], msg["frames"], msg["cpu"]))
         for i, w in enumerate(self.workers):
             p = w.process
             if p is None or w.done or p.exitcode is None:
@@ -273,6 +290,7 @@ class Supervisor:
                 continue
             w.frames_before += w.last.get("frames", 0)
             w.last = {}
+            w.samples.clear()
             w.restarts += 1
             w.generation += 1
             if self.out is not None:
@@ -285,6 +303,28 @@ class Supervisor:
 
     def frames(self) -> int:
         return sum(w.frames_before + w.last.get("frames", 0) for w in self.workers)
+
+    def window_rate(self, t0: float, t1: float) -> dict[str, float]:
+        """Throughput over the window ``[t0, t1]`` (``time.monotonic()`` times) from the progress reports.
+
+        Each worker's frames and CPU seconds at ``t0`` and ``t1`` are interpolated between its reports, so
+        start-up (process spawn, imports, the first snapshot) before ``t0`` and shut-down after ``t1``
+        are not counted. Returns ``frames_per_s`` (all workers), ``frames_per_cpu_s`` (frames per CPU
+        second the workers used in the window) and ``cpu_per_s`` (cores the workers kept busy).
+        Raises ValueError if some worker's reports do not cover the window (or it restarted in it).
+        """
+        if not t1 > t0:
+            raise ValueError(f"empty window [{t0}, {t1}]")
+        frames = cpu = 0.0
+        for i, w in enumerate(self.workers):
+            if not w.samples or w.samples[0][0] > t0 or w.samples[-1][0] < t1:
+                raise ValueError(f"worker {i}'s progress reports do not cover the window (start later, stop later)")
+            f0, c0 = _interpolate(w.samples, t0)
+            f1, c1 = _interpolate(w.samples, t1)
+            frames += f1 - f0
+            cpu += c1 - c0
+        return {"frames_per_s": frames / (t1 - t0), "frames_per_cpu_s": frames / cpu if cpu > 0 else 0.0,
+                "cpu_per_s": cpu / (t1 - t0)}
 
     def progress_line(self) -> str:
         parts = []
@@ -319,6 +359,7 @@ class Supervisor:
             raise KeyboardInterrupt   # unwinds into stop(): the workers are stopped too
 
         previous = signal.signal(signal.SIGTERM, on_term)
+        cpu0 = time.process_time()
         self.start()
         next_line = time.monotonic() + self.config.progress_interval
         try:
@@ -338,4 +379,5 @@ class Supervisor:
                 "worker_elapsed": [w.last.get("elapsed", 0.0) for w in self.workers],
                 "worker_frames": [w.frames_before + w.last.get("frames", 0) for w in self.workers],
                 "replay_seconds": [w.last.get("replay_seconds", 0.0) for w in self.workers],
-                "replay_cpu_seconds": [w.last.get("replay_cpu_seconds", 0.0) for w in self.workers]}
+                "replay_cpu_seconds": [w.last.get("replay_cpu_seconds", 0.0) for w in self.workers],
+                "supervisor_cpu_seconds": time.process_time() - cpu0}

@@ -73,3 +73,12 @@ def test_missing_and_invalid_files(tmp_path):
     bad.write_text("[[feeds]\n")
     with pytest.raises(ConfigurationError, match="not valid TOML"):
         load_config(bad)
+
+
+def test_replay_repeat_is_kept_by_every_shard_and_checked():
+    cfg = parse_config({"feeds": [{"exchange": "binance", "replay": ["a.fhrec", "b.fhrec"], "repeat": 0}]})
+    assert [f.repeat for s in shard(cfg, 2) for f in s.feeds] == [0, 0]
+    assert parse_config({"feeds": [{"exchange": "binance", "replay": ["a"]}]}).feeds[0].repeat == 1
+    for bad in (-1, 1.5, "2"):
+        with pytest.raises(ConfigurationError, match="repeat"):
+            parse_config({"feeds": [{"exchange": "binance", "replay": ["a"], "repeat": bad}]})

@@ -41,3 +41,32 @@ def test_two_workers_replay_every_frame(tmp_path):
     assert summary["worker_frames"] == [N, N]           # one recording each, every frame
     assert all(w.last.get("valid") == 1 for w in sup.workers)   # each worker's book ended valid
     assert not os.path.exists(f"/dev/shm/{name}.table")          # the supervisor removed its table
+
+
+def test_window_rate_interpolates_the_reports_and_refuses_an_uncovered_window(tmp_path):
+    from feedhandler.workers.config import RunConfig, FeedConfig
+
+    config = RunConfig(feeds=[FeedConfig("binance", [], replay=["a", "b"])])
+    sup = Supervisor(config, 2, restart=False)
+    # worker 0: 1000 frames/s on 0.5 CPU s/s from t=10; worker 1: 3000 frames/s on 1 CPU s/s from t=11
+    sup.workers[0].samples.extend((10.0 + k, 1000 * k, 0.5 * k) for k in range(6))
+    sup.workers[1].samples.extend((11.0 + k, 3000 * k, 1.0 * k) for k in range(6))
+    r = sup.window_rate(11.5, 14.25)
+    assert r["frames_per_s"] == pytest.approx(4000.0)
+    assert r["cpu_per_s"] == pytest.approx(1.5)
+    assert r["frames_per_cpu_s"] == pytest.approx(4000.0 / 1.5)
+    with pytest.raises(ValueError, match="worker 1"):
+        sup.window_rate(10.5, 12.0)     # worker 1 had not reported yet at 10.5
+    with pytest.raises(ValueError, match="empty"):
+        sup.window_rate(12.0, 12.0)
+
+
+def test_repeat_replays_the_recordings_that_many_times(tmp_path):
+    p = tmp_path / "AAAUSDT.fhrec"
+    write_recording(p, "AAAUSDT")
+    config = parse_config({"run": {"progress_interval": 0.1},
+                           "feeds": [{"exchange": "binance", "replay": [str(p)], "repeat": 3}]})
+    sup = Supervisor(config, 1, restart=False)
+    summary = sup.run(duration=60)
+    assert summary["worker_frames"] == [3 * N] and summary["restarts"] == 0
+    assert sup.workers[0].last.get("valid") == 1 and sup.workers[0].last.get("errors") == 0
