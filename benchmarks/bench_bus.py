@@ -368,10 +368,13 @@ def test_sink_cost_paired(benchmark, request, stream, sink):
 
 
 @pytest.mark.benchmark(group="bus-sink-cost-paired")
-@pytest.mark.parametrize("linger", [0.0, 0.001], ids=["linger0", "linger1ms"])
+@pytest.mark.parametrize("options", [{"min_write_interval": 0.0}, {}, {"linger": 0.001}],
+                         ids=["every_round", "default", "linger1ms"])
 @pytest.mark.parametrize("stream", ["depth", "recording"])
-def test_nats_sink_cost_paired(benchmark, request, nats_server, stream, linger):
-    """The same pairing with the whole NatsSink on (encode + publish through nats-py, same thread)."""
+def test_nats_sink_cost_paired(benchmark, request, nats_server, stream, options):
+    """The same pairing with the whole NatsSink on (encode + publish, same thread): ``every_round`` writes
+    to the socket at the end of every loop round, ``default`` at most once per ``min_write_interval``
+    (1 ms), ``linger1ms`` waits 1 ms after each round's first record."""
     import statistics
     import time
 
@@ -379,7 +382,7 @@ def test_nats_sink_cost_paired(benchmark, request, nats_server, stream, linger):
 
     items = request.getfixturevalue("depth_stream" if stream == "depth" else "recording")
     loop = asyncio.new_event_loop()
-    sink = loop.run_until_complete(NatsSink(nats_server.url, depth=20, linger=linger).start())
+    sink = loop.run_until_complete(NatsSink(nats_server.url, depth=20, **options).start())
     ratios = []
 
     async def with_sink():
