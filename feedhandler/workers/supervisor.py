@@ -21,7 +21,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
-from ..events import BookStatus, BookUpdate
 from .config import RunConfig, Shard, shard
 
 #: how long a worker gets to stop cleanly after SIGTERM before it is killed
@@ -47,22 +46,6 @@ def _build_manager(feed: Any, handler: Callable[[Any], Any], on_error: Callable[
     cfg = WebSocketManagerConfig(feed.exchange, is_private=is_private, channel_types=channels, transport=feed.transport,
                                  api_key=api_key, secret_key=secret_key, stale_timeout=10.0)
     return WebSocketManager(cfg, conn, sub, parser, message_handler=handler, error_handler=on_error)
-
-
-class _Counter:
-    """The worker's own handler after the sinks: counts events and book validity."""
-
-    def __init__(self) -> None:
-        self.events = 0
-        self.valid: dict[str, bool] = {}
-
-    def __call__(self, ev: Any) -> None:
-        self.events += 1
-        cls = type(ev)
-        if cls is BookStatus:
-            self.valid[ev.symbol] = bool(ev.valid)
-        elif cls is BookUpdate and not self.valid.get(ev.symbol):
-            self.valid[ev.symbol] = True
 
 
 async def _replay(feed: Any, tap: Any, on_error: Callable[[BaseException], Any], counts: dict[str, int]) -> None:
@@ -101,12 +84,13 @@ async def _replay(feed: Any, tap: Any, on_error: Callable[[BaseException], Any],
 
 async def _worker(config: RunConfig, part: Shard, progress: Any, worker_id: int, generation: int) -> int:
     from ..sinks.encoder import SinkTap
+    from .counter import WorkerCounter
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    counter = _Counter()
+    counter = WorkerCounter()
     errors = {"count": 0}
     counts: dict[str, Any] = {"frames": 0, "parse_errors": 0, "replay_seconds": 0.0, "replay_cpu_seconds": 0.0}
 

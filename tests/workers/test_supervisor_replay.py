@@ -70,3 +70,21 @@ def test_repeat_replays_the_recordings_that_many_times(tmp_path):
     summary = sup.run(duration=60)
     assert summary["worker_frames"] == [3 * N] and summary["restarts"] == 0
     assert sup.workers[0].last.get("valid") == 1 and sup.workers[0].last.get("errors") == 0
+
+
+def test_worker_counter_counts_every_event_and_follows_validity():
+    from feedhandler.book import OrderBook
+    from feedhandler.events import BookStatus, BookUpdate, Trade
+    from feedhandler.sinks.encoder import SinkTap
+    from feedhandler.workers.counter import WorkerCounter
+
+    counter = WorkerCounter()
+    tap = SinkTap([], counter)
+    book = OrderBook("A", 16)
+    for sym in ("A", "B", "A"):
+        tap(BookUpdate(exchange="x", symbol=sym, book=book, first_update_id=1, last_update_id=1))
+    tap(Trade(exchange="x", symbol="A", price=1.0, qty=1.0, side=1, trade_id=1))
+    tap(BookStatus(exchange="x", symbol="A", valid=False, reason="gap", update_id=2))
+    assert counter.events == 5 and counter.valid == {"A": False, "B": True}
+    tap(BookUpdate(exchange="x", symbol="A", book=book, first_update_id=3, last_update_id=3))
+    assert counter.events == 6 and counter.valid == {"A": True, "B": True}
