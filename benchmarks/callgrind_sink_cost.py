@@ -1,0 +1,64 @@
+"""The sinks' cost to the feed in instructions (callgrind), stable on a loaded machine.
+
+    python benchmarks/callgrind_sink_cost.py [--frames N]
+
+For each stream of ``bench_bus.py`` (the real BTCUSDT recording, the book-only depth stream) it runs
+the replay of N frames under ``valgrind --tool=callgrind`` twice, counting only inside the decoder's
+``feed`` (decode, sync, book, dispatch, handler) and the encoder's ``take`` (start-up, imports and the
+replay loop are not counted): with a no-op Python handler (the feed alone), and through
+``SinkTap([BusEncoder])`` (batches taken every 256 frames, as ``NatsSink`` does; no network). The
+encoder's cost is the ratio of the two counts, minus 1. Kernel work (the socket writes of
+``NatsSink``) is not counted by callgrind: ``bench_bus.py``'s paired CPU-time cases include it.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def child(stream: str, mode: str, frames: int) -> None:
+    sys.path.insert(0, str(HERE))
+    import bench_bus as bb
+    from feedhandler.sinks.encoder import BusEncoder, SinkTap
+
+    items = (bb._load_recording() if stream == "recording" else bb._depth_stream())[:frames]
+    if mode == "feed":
+        bb.replay(items, bb._noop)
+    else:
+        enc = BusEncoder("binance", depth=20)
+        bb.replay(items, SinkTap([enc]), enc.take)
+
+
+def instructions(stream: str, mode: str, frames: int) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.out",
+                              "--collect-atstart=no", "--toggle-collect=*FrameDecoder_5feed",
+                              "--toggle-collect=*BusEncoder_*take", sys.executable,
+                              __file__, "--child", stream, mode, str(frames)],
+                             capture_output=True, text=True, check=True)
+    return int(re.search(r"Collected : (\d+)", out.stderr).group(1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--frames", type=int, default=20_000)
+    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child[0], args.child[1], int(args.child[2]))
+        return
+    for stream in ("recording", "depth"):
+        feed = instructions(stream, "feed", args.frames)
+        enc = instructions(stream, "encoder", args.frames)
+        print(f"{stream}: {args.frames} frames, feed alone {feed / args.frames:,.0f} instructions/frame, "
+              f"with the encoder {enc / args.frames:,.0f}: +{(enc / feed - 1) * 100:.1f}%", flush=True)
+
+
+if __name__ == "__main__":
+    main()
