@@ -312,86 +312,11 @@ cdef int _nested(const KtField* f, const KtTable* t, JsonIter* it, const JsonSpa
     return 0
 
 
-cdef inline const char* _ws(const char* p) noexcept nogil:
-    # inside a validated object: its closing '}' stops the walk before the end of the data
-    while p[0] == b' ' or p[0] == b'\t' or p[0] == b'\n' or p[0] == b'\r':
-        p += 1
-    return p
-
-
-cdef bint _is_flat(const KtTable* t) noexcept nogil:
-    """Every field of t is a scalar kind (no nested table, no levels): its objects may take _flat."""
-    cdef int i
-    for i in range(t.n):
-        if t.fields[i].kind == KT_OBJECT or t.fields[i].kind == KT_LEVELS or t.fields[i].kind == KT_EACH \
-                or t.fields[i].kind == KT_SELECT:
-            return False
-    return t.n > 0
-
-
-cdef int _flat(const KtTable* t, const JsonSpan* obj, KtOut* out) noexcept:
-    """An object already validated whole (json_iter_take) read with a flat table: 0, or 1 to let the
-    general walk read it instead (a literal or container value, an escaped key, a value a field refuses,
-    a required key missing: the general walk then words the error exactly as it always does).
-
-    Tokens are found by their first byte only, which valid JSON allows: a string runs to the first quote
-    not escaped, a number over [0-9+-.eE], and the object's closing '}' ends every walk (bounds)."""
-    cdef const char* p = obj.ptr + 1
-    cdef const char* q
-    cdef JsonSpan k, v
-    cdef const KtField* f
-    out.seen &= ~t.mask
-    while True:
-        p = _ws(p)
-        if p[0] != b'"':
-            break                               # '}': the end of the object
-        q = p + 1
-        while q[0] != b'"':
-            if q[0] == b'\\':
-                return 1
-            q += 1
-        k.ptr, k.len, k.kind, k.has_escapes = p + 1, q - p - 1, JSON_STRING, False
-        p = _ws(_ws(q + 1) + 1)                 # past the ':'
-        v.ptr, v.has_escapes = p, False
-        if p[0] == b'"':
-            q = p + 1
-            while q[0] != b'"':
-                if q[0] == b'\\':
-                    v.has_escapes = True
-                    q += 1                      # the escaped byte cannot end the string
-                q += 1
-            v.ptr, v.len, v.kind = p + 1, q - p - 1, JSON_STRING
-            p = q + 1
-        elif p[0] == b'-' or b'0' <= p[0] <= b'9':
-            q = p
-            while (b'0' <= q[0] <= b'9') or q[0] == b'.' or q[0] == b'-' or q[0] == b'+' or q[0] == b'e' \
-                    or q[0] == b'E':
-                q += 1
-            v.len, v.kind = q - p, JSON_NUMBER
-            p = q
-        else:
-            return 1                            # true/false/null or a container
-        f = _lookup(t, &k, &v)
-        if f != NULL:
-            if (v.kind == JSON_STRING and v.len == 0 and (f.flags & KF_EMPTY_NULL)) or _scalar(f, &v, out) < 0:
-                out.err_code, out.err_key, out.err_at = 0, NULL, NULL
-                return 1
-        p = _ws(p)
-        if p[0] == b',':
-            p += 1
-    return 1 if t.required & ~out.seen else 0
-
-
 cdef int _each_items(const KtField* f, const KtTable* t, JsonIter* arr, KtOut* out) noexcept:
-    """The items of the array ``arr`` walks: each object scanned with t, then out.on_item.
-
-    With a flat table (scalars only) an item is validated whole by the scanner first, then read by
-    ``_flat`` (one tight walk over bytes known to be valid); anything else takes the general walk."""
+    """The items of the array ``arr`` walks: each object scanned with t, then out.on_item."""
     cdef JsonSpan item
-    cdef JsonIter saved
     cdef Py_ssize_t idx = 0
     cdef int rc
-    cdef bint flat = _is_flat(t)
     while True:
         rc = json_array_next_lazy(arr, &item)
         if rc == 0:
@@ -400,17 +325,9 @@ cdef int _each_items(const KtField* f, const KtTable* t, JsonIter* arr, KtOut* o
             return _fail(out, rc, f.key, arr.p)
         if item.kind != JSON_OBJECT:
             return _fail(out, JSON_ERR_TYPE, f.key, item.ptr)
-        rc = 1
-        if flat:
-            saved = arr[0]
-            if json_iter_take(arr, &item) == 0:
-                rc = _flat(t, &item, out)
-            if rc != 0:
-                arr[0] = saved                  # the general walk from the item's start (and its error)
-        if rc != 0:
-            rc = _scan_child(f, t, arr, out)
-            if rc < 0:
-                return rc
+        rc = _scan_child(f, t, arr, out)
+        if rc < 0:
+            return rc
         if out.on_item != NULL and out.on_item(out.ctx, f.slot, out, idx) < 0:
             return _fail(out, KT_ERR_ITEM, f.key, item.ptr)
         idx += 1
