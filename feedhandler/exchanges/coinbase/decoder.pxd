@@ -51,6 +51,8 @@ cdef class CoinbaseDecoder(FrameDecoder):
     cdef int _fail(self, str channel, const char* field, const char* at, int rc) except -1
     cdef int _gap(self, str reason) except -1
     cdef int _sequence(self, int64_t seq) except -1
+    cdef bint _exact_l2(self, const char* q, const char* end, int64_t* seq) noexcept
+    cdef const char* _exact_event(self, const char* q, const char* end) noexcept
     cdef int _scan_failed(self, const char* p, Py_ssize_t n) except -1
     cdef int _item_error(self, const char* field, const char* at, int rc) noexcept
     cdef int _book_item(self, int slot, KtOut* o) noexcept

@@ -30,9 +30,10 @@ from feedhandler.codec.json_scan cimport (
 from feedhandler.codec.numbers cimport NUM_OK, parse_int64, parse_iso8601_ns
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport SIDE_BUY, SIDE_SELL, BookTicker, EventPool, Kline, OrderUpdate, Ticker, Trade
+from feedhandler.kernel.exact cimport fx_dec, fx_lit, fx_str, fx_uint
 from feedhandler.kernel.extract cimport (
     KF_REQUIRED, KT_EACH, KT_ERR_ITEM, KT_INT64, KT_PRICE, KT_SELECT, KT_SIZE, KT_SPAN, KT_STR, FieldTable, KtOut,
-    KtTable, kt_error_text, kt_scan, kt_seen, kt_text,
+    KtTable, kt_error_text, kt_price_ok, kt_scan, kt_seen, kt_size_ok, kt_text,
 )
 from feedhandler.kernel.symbols cimport SymbolTable
 from feedhandler.sync.book_sync cimport WAITING, BookSync, BookSyncGroup
@@ -165,6 +166,17 @@ cdef int _on_item(void* ctx, int slot, KtOut* o, Py_ssize_t index) noexcept:
     return (<CoinbaseDecoder>ctx)._book_item(slot, o)
 
 
+cdef inline const char* _num(const char* q, const char* end, double* out) noexcept:
+    """A number string as the general path reads it: kernel/exact's plain decimal, else any text fx_str takes."""
+    cdef JsonSpan t
+    cdef const char* r = fx_dec(q, end, out, &t)
+    if r == NULL:
+        r = fx_str(q, end, &t)
+        if r != NULL and json_span_to_double(&t, out) != 0:
+            return NULL
+    return r
+
+
 cdef inline int _iso_ns(const JsonSpan* v, int64_t* out) noexcept nogil:
     return 0 if v.kind == JSON_STRING and parse_iso8601_ns(v.ptr, v.len, out) == NUM_OK else -1
 
@@ -266,6 +278,11 @@ cdef class CoinbaseDecoder(FrameDecoder):
         self._base = p
         self._nev = self._nb = self._na = self._b0 = self._a0 = 0
         self._l2_read = False
+        if not self.private and self._exact_l2(p, p + n, &seq):
+            # Coinbase's own l2_data layout, read token by token (kernel/exact.pxd): what the scan below gives
+            if self._apply and self._sequence(seq):
+                return MT_DATA
+            return self._apply_books(seq, recv_ns)
         if kt_scan(&_FRAME.table, p, n, o) < 0:     # one pass: an l2_data frame's levels are read as met
             return self._scan_failed(p, n)
         if kt_seen(o, S_CHANNEL):
@@ -299,6 +316,60 @@ cdef class CoinbaseDecoder(FrameDecoder):
         if kind == C_L2:
             return self._apply_books(seq, recv_ns)
         return self._items(kind, &o.span[S_EVENTS], recv_ns)
+
+    cdef bint _exact_l2(self, const char* q, const char* end, int64_t* seq) noexcept:
+        """``{"channel":"l2_data",["client_id":"..",]"timestamp":"..","sequence_num":N,"events":[{"type":
+        "snapshot"|"update","product_id":"..","updates":[{"side":"bid"|"offer","event_time":"..","price_level":
+        "..","new_quantity":".."},..]},..]}`` exactly (no whitespace): True with the events and levels in place
+        as ``_book_item`` leaves them; False (nothing kept) for any other bytes, left to the general scan."""
+        cdef JsonSpan t
+        q = fx_lit(q, end, b'{"channel":"l2_data",', 21)
+        if fx_lit(q, end, b'"client_id":', 12) != NULL:
+            q = fx_lit(fx_str(q + 12, end, &t), end, b',', 1)
+        q = fx_lit(fx_str(fx_lit(q, end, b'"timestamp":', 12), end, &t), end, b',"sequence_num":', 16)
+        q = fx_lit(fx_uint(q, end, seq, &t), end, b',"events":[', 11)
+        while q != NULL and self._nev < _MAX_BOOK_EVENTS:
+            q = self._exact_event(q, end)
+            if fx_lit(q, end, b']}', 2) == end:
+                return True
+            q = fx_lit(q, end, b',', 1)
+        self._nev = self._nb = self._na = self._b0 = self._a0 = 0
+        return False
+
+    cdef const char* _exact_event(self, const char* q, const char* end) noexcept:
+        """One ``{"type":..,"product_id":..,"updates":[..]}`` of _exact_l2 (NULL: not that layout)."""
+        cdef JsonSpan t
+        cdef double px, qty
+        cdef bint bid
+        cdef _BookEvent* e = &self._events[self._nev]
+        q = fx_lit(q, end, b'{"type":"', 9)
+        e.snapshot = fx_lit(q, end, b'snapshot"', 9) != NULL
+        q = fx_lit(q, end, b'snapshot"', 9) if e.snapshot else fx_lit(q, end, b'update"', 7)
+        q = fx_lit(fx_str(fx_lit(q, end, b',"product_id":', 14), end, &e.product), end, b',"updates":[', 12)
+        if q == NULL:
+            return NULL
+        while fx_lit(q, end, b']', 1) == NULL:
+            q = fx_lit(q, end, b'{"side":"', 9)
+            bid = fx_lit(q, end, b'bid"', 4) != NULL
+            q = fx_lit(q, end, b'bid"', 4) if bid else fx_lit(q, end, b'offer"', 6)
+            q = fx_lit(fx_str(fx_lit(q, end, b',"event_time":', 14), end, &t), end, b',"price_level":', 15)
+            q = fx_lit(_num(fx_lit(_num(q, end, &px), end, b',"new_quantity":', 16), end, &qty), end, b'}', 1)
+            if q == NULL or not (kt_price_ok(px) and kt_size_ok(qty)) or max(self._nb, self._na) == self.capacity:
+                return NULL
+            if bid:
+                self._bid_px[self._nb], self._bid_qty[self._nb] = px, qty
+                self._nb += 1
+            else:
+                self._ask_px[self._na], self._ask_qty[self._na] = px, qty
+                self._na += 1
+            if fx_lit(q, end, b',{', 2) != NULL:
+                q += 1                          # another update follows (a comma before ']' is refused)
+            elif fx_lit(q, end, b']', 1) == NULL:
+                return NULL
+        e.b0, e.a0, e.nb, e.na = self._b0, self._a0, self._nb - self._b0, self._na - self._a0
+        self._b0, self._a0 = self._nb, self._na
+        self._nev += 1
+        return fx_lit(q, end, b']}', 2)
 
     cdef int _scan_failed(self, const char* p, Py_ssize_t n) except -1:
         """A frame the kernel refused. An ``l2_data`` frame that is JSON but cannot be read is a lost book
