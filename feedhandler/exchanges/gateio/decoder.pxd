@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""C-level header of the Gate.io spot v4 frame decoder (``cimport feedhandler.exchanges.gateio.decoder``).
+"""C-level header of the Gate.io spot v4 and USDT futures decoder (``cimport feedhandler.exchanges.gateio.decoder``).
 
 One :class:`GateioDecoder` turns Gate.io JSON text frames into events and book
 updates. It is built on the decoder kernel: one ``FieldTable`` per frame shape,
@@ -19,9 +19,8 @@ from libc.stdint cimport int64_t
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport Event, EventPool
 from feedhandler.kernel.decoder cimport FrameDecoder
-from feedhandler.kernel.extract cimport KtOut
 from feedhandler.kernel.symbols cimport SymbolTable
-from feedhandler.sync.book_sync cimport BookSync, BookSyncGroup
+from feedhandler.sync.book_sync cimport BookSyncGroup
 
 
 cdef class GateioDecoder(FrameDecoder):
@@ -39,7 +38,7 @@ cdef class GateioDecoder(FrameDecoder):
     cdef readonly int64_t data_frames, acks, pongs, error_frames, unknown_frames
     cdef dict _errors_by_kind
     cdef dict _obu_level                     # pair -> "50"/"400" (from the last obu snapshot)
-    # private arrays: the checked elements of the frame being decoded, emitted once it all passed
+    # rows: the checked trades, candles or private items of the frame being decoded, emitted once it passed
     cdef list _rows
     cdef int64_t _serial, _rows_serial      # the frame being decoded / the frame _rows belong to
     cdef object _item_error
@@ -53,20 +52,15 @@ cdef class GateioDecoder(FrameDecoder):
     cdef int _scan_failed(self, const char* base, str where) except -1
     cdef int _control(self) except -1
     cdef bint _status_success(self) noexcept
-    cdef int _head(self, Event ev, int slot, int64_t ts_ns, int64_t recv_ns) except -1
+    cdef str _symbol(self, int slot)
+    cdef Event _new(self, EventPool pool, int slot, int64_t ts_ns, int64_t recv_ns)
     # each channel: check what the scan filled in, then apply/emit when asked
-    cdef int _book_update(self, str ch, bint obu, int64_t recv_ns, bint apply) except -1
-    cdef int _apply_levels(self, BookSync sync, bint full, int64_t first, int64_t last, int64_t t_ns,
-                           int64_t recv_ns) except -1
-    cdef int _order_book(self, str ch, int64_t recv_ns, bint apply) except -1
-    cdef int _trade(self, str ch, const char* base, int64_t recv_ns, bint apply) except -1
-    cdef int _book_ticker(self, str ch, int64_t recv_ns, bint apply) except -1
-    cdef str _candle_error(self, str ch)
-    cdef tuple _candle_row(self, double volume, double quote_volume)
-    cdef int _emit_kline(self, tuple row, int64_t ts_ns, int64_t recv_ns) except -1
-    cdef int _candle(self, str ch, int64_t ts_ns, int64_t recv_ns, bint apply) except -1
-    cdef int _ticker(self, str ch, int64_t ts_ns, int64_t recv_ns, bint apply) except -1
-    cdef int _private_row(self, KtOut* o) except -1
-    cdef int _emit_rows(self, int kind, int64_t recv_ns) except -1
-    cdef int _futures_row(self, KtOut* o) except -1
-    cdef int _emit_futures_rows(self, int kind, int64_t ts_ns, int64_t recv_ns) except -1
+    cdef int _book(self, int kind, str ch, int64_t recv_ns, bint apply) except -1
+    cdef int _ticker(self, int kind, str ch, int64_t ts_ns, int64_t recv_ns, bint apply) except -1
+    # trades, candles and private items: checked into _rows while scanned, emitted once the frame passed
+    cdef int _refuse(self, const char* base, str kind, str message) except -1
+    cdef int _row(self, int kind, const char* base) except -1
+    cdef int _trade_row(self, str ch, const char* base) except -1
+    cdef int _candle_row(self, str ch, const char* base) except -1
+    cdef int _private_row(self, int kind, str ch) except -1
+    cdef int _emit_rows(self, int kind, int64_t ts_ns, int64_t recv_ns) except -1

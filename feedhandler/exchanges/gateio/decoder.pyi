@@ -6,7 +6,7 @@ from feedhandler.sync.book_sync import BookSyncGroup
 
 
 class GateioDecoder:
-    """Gate.io spot v4 frames -> events and book updates (compiled)."""
+    """Gate.io spot v4 and USDT futures frames -> events and book updates (compiled)."""
 
     exchange: str
     private: bool

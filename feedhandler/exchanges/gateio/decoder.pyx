@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Gate.io spot v4 frame decoder: JSON text frames -> events and book updates, on the decoder kernel.
+"""Gate.io spot v4 and USDT futures frame decoder: JSON text frames -> events and book updates, on the kernel.
 
 Frames (``protocols.md`` section 2)::
 
@@ -8,26 +8,18 @@ Frames (``protocols.md`` section 2)::
     {"time":..,"channel":"spot.pong","event":"","error":null,"result":null}
     {"channel":"spot.obu","result":{..},"time_ms":..}          # obu pushes carry no ``event``
 
-Channels decoded: ``spot.order_book_update`` (diffs ``U/u``, ``full: true``
-resets), ``spot.obu`` (order book v2), ``spot.order_book`` (top-N snapshots
--> a separate partial book), ``spot.trades``, ``spot.book_ticker``,
-``spot.candlesticks``, ``spot.tickers``; private ``spot.orders``,
-``spot.usertrades``, ``spot.balances`` (arrays).
+Spot channels: ``spot.order_book_update`` (diffs ``U/u``, ``full: true`` resets), ``spot.obu`` (order book
+v2), ``spot.order_book`` (top-N snapshots -> a separate partial book), ``spot.trades``, ``spot.book_ticker``,
+``spot.candlesticks``, ``spot.tickers``; private ``spot.orders``, ``spot.usertrades``, ``spot.balances`` (arrays).
+USDT futures (``futures=True``, ``wss://fx-ws.gateio.ws/v4/ws/usdt``): the same envelope, ``futures.*`` names;
+``futures.order_book_update`` has levels ``{"p": "0.2983", "s": 1553}`` (``s`` in contracts) and the spot
+``U/u`` rule, ``futures.book_ticker`` the spot fields, ``futures.trades`` and ``futures.candlesticks`` an
+*array* of items (a trade's ``size`` is signed: negative is a sell), ``futures.pong``.
 
-USDT futures (``futures=True``, ``wss://fx-ws.gateio.ws/v4/ws/usdt``): the same envelope with
-``futures.*`` channel names. ``futures.order_book_update`` has the spot shape with levels as objects
-``{"p": "0.2983", "s": 1553}`` (``s`` in contracts) and the same ``U/u`` rule; ``futures.book_ticker``
-the spot fields (``B``/``A`` integer contracts); ``futures.trades`` and ``futures.candlesticks`` carry
-an *array* of items (a trade's ``size`` is signed: negative is a sell); ``futures.pong``.
-
-One :class:`FieldTable` per shape (the envelope, and one ``result`` table per
-channel); ``kt_scan`` walks the frame once: the envelope's ``result`` is a
-``KT_SELECT`` whose table is chosen from the ``channel`` met before it (a
-``result`` met before its channel is kept as a validated span and scanned
-with its table afterwards). Levels are validated once, by the kernel, and
-handed to ``BookSync.on_delta_validated``. Nothing is applied or emitted
-before the whole frame is decoded: a malformed frame raises ``ParseError``
-and leaves books and handlers untouched.
+One ``kt_scan`` per frame: the envelope's ``result`` is a ``KT_SELECT`` whose table the ``channel`` met before
+it chooses (a ``result`` met first is kept as a validated span and scanned afterwards). Levels are validated
+once, by the kernel. Nothing is applied or emitted before the whole frame is decoded: a malformed frame raises
+``ParseError`` and leaves books and handlers untouched.
 """
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.math cimport NAN, isfinite
@@ -53,25 +45,16 @@ from feedhandler.kernel.message_type cimport MessageType
 from feedhandler.kernel.symbols cimport SymbolTable
 from feedhandler.sync.book_sync cimport BookSync, BookSyncGroup
 
+import feedhandler.events.events as _events
 from feedhandler.core.errors import ParseError
-from feedhandler.events.events import (
-    BalanceUpdate as _BalanceUpdate,
-    BookTicker as _BookTicker,
-    Fill as _Fill,
-    Kline as _Kline,
-    OrderUpdate as _OrderUpdate,
-    Ticker as _Ticker,
-    Trade as _Trade,
-)
 
-# Channel kinds (internal), in the order of _CHANNELS.
+# Channel kinds (internal): indexes of _CH_STR[market] (0 spot, 1 USDT futures; "": no such channel).
 cdef enum:
     CH_NONE, CH_OTHER, CH_BOOK_UPDATE, CH_OBU, CH_ORDER_BOOK, CH_TRADES, CH_BOOK_TICKER, CH_CANDLES, CH_TICKERS,
     CH_PONG, CH_ORDERS, CH_USERTRADES, CH_BALANCES, CH_COUNT
 
-# Slots (one number space: the envelope's, every result table's and the error object's); level
-# arrays 0 and 1 are bids and asks. S_N0..S_N5: the doubles of bbo b/B/a/A, candle o/h/l/c/v/a,
-# ticker fields and private amounts.
+# Slots (one number space: the envelope's, every result table's and the error object's); level arrays 0 and 1
+# are bids and asks. S_N0..S_N5: the doubles of bbo b/B/a/A, candle o/h/l/c/v/a, tickers and private amounts.
 cdef enum:
     S_CHANNEL, S_EVENT, S_ERROR, S_ID, S_TIME_MS, S_TIME, S_RESULT, S_RESULT_SCALAR,
     S_FIRST, S_LAST, S_SYM, S_T, S_FULL, S_UID, S_STATUS,
@@ -83,25 +66,23 @@ cdef enum:
     L_BIDS = 0
     L_ASKS = 1
 
-_CHANNELS = [b"", b"", b"spot.order_book_update", b"spot.obu", b"spot.order_book", b"spot.trades",
-             b"spot.book_ticker", b"spot.candlesticks", b"spot.tickers", b"spot.pong", b"spot.orders",
-             b"spot.usertrades", b"spot.balances"]
-# USDT futures: the same kinds under "futures." names ("": a kind futures has no channel for here)
-_FUT_CHANNELS = [b"", b"", b"futures.order_book_update", b"", b"", b"futures.trades", b"futures.book_ticker",
-                 b"futures.candlesticks", b"", b"futures.pong", b"", b"", b""]
-_CH_STR = [[c.decode() for c in _CHANNELS], [c.decode() for c in _FUT_CHANNELS]]
+_CH_STR = [["", "", "spot.order_book_update", "spot.obu", "spot.order_book", "spot.trades", "spot.book_ticker",
+            "spot.candlesticks", "spot.tickers", "spot.pong", "spot.orders", "spot.usertrades", "spot.balances"],
+           ["", "", "futures.order_book_update", "", "", "futures.trades", "futures.book_ticker",
+            "futures.candlesticks", "", "futures.pong", "", "", ""]]
+_CH_BYTES = [[c.encode() for c in _names] for _names in _CH_STR]     # the bytes _CH_NAME points to, for good
 cdef const char* _CH_NAME[2][13]
 cdef Py_ssize_t _CH_LEN[2][13]
-for _k in range(CH_BOOK_UPDATE, CH_COUNT):
-    for _m, _names in enumerate((_CHANNELS, _FUT_CHANNELS)):
-        _CH_NAME[_m][_k] = <const char*>(<bytes>_names[_k])     # the bytes live in the lists for good
-        _CH_LEN[_m][_k] = len(_names[_k])
+for _m in range(2):
+    for _k in range(CH_COUNT):
+        _CH_NAME[_m][_k] = <const char*>(<bytes>_CH_BYTES[_m][_k])
+        _CH_LEN[_m][_k] = len(_CH_BYTES[_m][_k])
 
 cdef int NUM = KT_DOUBLE
 cdef int EMPTY = KF_EMPTY_NULL       # Gate.io sends "" for "no value": the number stays NaN
-cdef FieldTable _BOOK = FieldTable("gateio.book", [
-    ("b", KT_LEVELS, L_BIDS), ("a", KT_LEVELS, L_ASKS), ("U", KT_INT64, S_FIRST), ("u", KT_INT64, S_LAST),
-    ("s", KT_STR, S_SYM), ("t", KT_INT64_MS, S_T), ("full", KT_BOOL, S_FULL)])
+_BOOK_IDS = [("U", KT_INT64, S_FIRST), ("u", KT_INT64, S_LAST), ("s", KT_STR, S_SYM), ("t", KT_INT64_MS, S_T),
+             ("full", KT_BOOL, S_FULL)]
+cdef FieldTable _BOOK = FieldTable("gateio.book", [("b", KT_LEVELS, L_BIDS), ("a", KT_LEVELS, L_ASKS)] + _BOOK_IDS)
 cdef FieldTable _ORDER_BOOK = FieldTable("gateio.order_book", [
     ("bids", KT_LEVELS, L_BIDS), ("asks", KT_LEVELS, L_ASKS), ("lastUpdateId", KT_INT64, S_UID),
     ("s", KT_STR, S_SYM), ("t", KT_INT64_MS, S_T)])
@@ -112,10 +93,11 @@ cdef FieldTable _TRADE = FieldTable("gateio.trades", [
 cdef FieldTable _BOOK_TICKER = FieldTable("gateio.book_ticker", [
     ("b", KT_PRICE, S_N0, EMPTY), ("B", KT_SIZE, S_N1, EMPTY), ("a", KT_PRICE, S_N2, EMPTY),
     ("A", KT_SIZE, S_N3, EMPTY), ("u", KT_INT64, S_UID), ("t", KT_INT64_MS, S_T), ("s", KT_STR, S_SYM)])
-cdef FieldTable _CANDLE = FieldTable("gateio.candlesticks", [
+_CANDLE_FIELDS = [
     ("o", NUM, S_N0, EMPTY), ("h", NUM, S_N1, EMPTY), ("l", NUM, S_N2, EMPTY), ("c", NUM, S_N3, EMPTY),
     ("v", NUM, S_N4, EMPTY), ("a", NUM, S_N5, EMPTY), ("t", KT_INT64_S, S_OPEN), ("w", KT_BOOL, S_CLOSED),
-    ("n", KT_STR, S_NAME)])
+    ("n", KT_STR, S_NAME)]
+cdef FieldTable _CANDLE = FieldTable("gateio.candlesticks", _CANDLE_FIELDS)
 cdef FieldTable _TICKER = FieldTable("gateio.tickers", [
     ("last", NUM, S_N0, EMPTY), ("high_24h", NUM, S_N1, EMPTY), ("low_24h", NUM, S_N2, EMPTY),
     ("base_volume", NUM, S_N3, EMPTY), ("quote_volume", NUM, S_N4, EMPTY), ("change_percentage", NUM, S_N5, EMPTY),
@@ -136,16 +118,12 @@ cdef FieldTable _BALANCE = FieldTable("gateio.balances", [
 # USDT futures: levels {"p": price, "s": contracts}; trades and candles are arrays of these items
 cdef FieldTable _FUT_LEVEL = FieldTable("gateio.futures.level", [("p", KT_PRICE, S_LPX), ("s", KT_SIZE, S_LQTY)])
 cdef FieldTable _FUT_BOOK = FieldTable("gateio.futures.book", [
-    ("b", KT_LEVELS, L_BIDS, 0, (_FUT_LEVEL, S_LPX, S_LQTY)), ("a", KT_LEVELS, L_ASKS, 0, (_FUT_LEVEL, S_LPX, S_LQTY)),
-    ("U", KT_INT64, S_FIRST), ("u", KT_INT64, S_LAST), ("s", KT_STR, S_SYM), ("t", KT_INT64_MS, S_T),
-    ("full", KT_BOOL, S_FULL)])
+    ("b", KT_LEVELS, L_BIDS, 0, (_FUT_LEVEL, S_LPX, S_LQTY)), ("a", KT_LEVELS, L_ASKS, 0, (_FUT_LEVEL, S_LPX, S_LQTY))
+] + _BOOK_IDS)
 cdef FieldTable _FUT_TRADE = FieldTable("gateio.futures.trades", [
     ("price", KT_PRICE, S_PRICE), ("size", KT_DOUBLE, S_AMOUNT), ("id", KT_INT64, S_TID),
     ("contract", KT_STR, S_PAIR), ("create_time_ms", KT_SPAN, S_CTIME_MS), ("create_time", KT_INT64_S, S_CTIME)])
-cdef FieldTable _FUT_CANDLE = FieldTable("gateio.futures.candlesticks", [
-    ("o", NUM, S_N0, EMPTY), ("h", NUM, S_N1, EMPTY), ("l", NUM, S_N2, EMPTY), ("c", NUM, S_N3, EMPTY),
-    ("v", NUM, S_N4, EMPTY), ("a", NUM, S_N5, EMPTY), ("sum", NUM, S_SUM, EMPTY), ("t", KT_INT64_S, S_OPEN),
-    ("w", KT_BOOL, S_CLOSED), ("n", KT_STR, S_NAME)])
+cdef FieldTable _FUT_CANDLE = FieldTable("gateio.futures.candlesticks", _CANDLE_FIELDS + [("sum", NUM, S_SUM, EMPTY)])
 cdef FieldTable _STATUS = FieldTable("gateio.ack", [("status", KT_SPAN, S_STATUS)])
 cdef FieldTable _ERROR = FieldTable("gateio.error", [("code", KT_INT64, S_ERR_CODE), ("message", KT_STR, S_ERR_MSG)])
 cdef FieldTable _FRAME = FieldTable("gateio", [
@@ -156,30 +134,25 @@ cdef FieldTable _FRAME = FieldTable("gateio", [
 # The result table of each channel kind, spot [0] and futures [1] (NULL: none; the tables live in the
 # module for good).
 cdef const KtTable* _RESULT_TABLE[2][13]
-for _k in range(13):
-    _RESULT_TABLE[0][_k] = _RESULT_TABLE[1][_k] = NULL
-for _k, _t in ((CH_BOOK_UPDATE, _BOOK), (CH_OBU, _BOOK), (CH_ORDER_BOOK, _ORDER_BOOK), (CH_TRADES, _TRADE),
-               (CH_BOOK_TICKER, _BOOK_TICKER), (CH_CANDLES, _CANDLE), (CH_TICKERS, _TICKER), (CH_ORDERS, _ORDER),
-               (CH_USERTRADES, _FILL), (CH_BALANCES, _BALANCE)):
-    _RESULT_TABLE[0][_k] = &(<FieldTable>_t).table
-for _k, _t in ((CH_BOOK_UPDATE, _FUT_BOOK), (CH_TRADES, _FUT_TRADE), (CH_BOOK_TICKER, _BOOK_TICKER),
-               (CH_CANDLES, _FUT_CANDLE)):
-    _RESULT_TABLE[1][_k] = &(<FieldTable>_t).table
+for _m, _tables in enumerate((
+        {CH_BOOK_UPDATE: _BOOK, CH_OBU: _BOOK, CH_ORDER_BOOK: _ORDER_BOOK, CH_TRADES: _TRADE,
+         CH_BOOK_TICKER: _BOOK_TICKER, CH_CANDLES: _CANDLE, CH_TICKERS: _TICKER, CH_ORDERS: _ORDER,
+         CH_USERTRADES: _FILL, CH_BALANCES: _BALANCE},
+        {CH_BOOK_UPDATE: _FUT_BOOK, CH_TRADES: _FUT_TRADE, CH_BOOK_TICKER: _BOOK_TICKER, CH_CANDLES: _FUT_CANDLE})):
+    for _k in range(CH_COUNT):
+        _RESULT_TABLE[_m][_k] = &(<FieldTable>_tables[_k]).table if _k in _tables else NULL
 
 cdef uint64_t _B = 1
 cdef uint64_t NEED_TRADE = (_B << S_PAIR) | (_B << S_TID) | (_B << S_SIDE) | (_B << S_PRICE) | (_B << S_AMOUNT)
 cdef uint64_t NEED_FUT_TRADE = (_B << S_PAIR) | (_B << S_TID) | (_B << S_PRICE) | (_B << S_AMOUNT)
 
 # Kline interval lengths in seconds (Gate.io spot.candlesticks intervals, protocols.md 2.6).
-cdef dict _INTERVAL_SECONDS = {
-    "10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400,
-    "8h": 28800, "1d": 86400, "7d": 604800, "30d": 2592000,
-}
+cdef dict _INTERVAL_SECONDS = {"10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400,
+                               "8h": 28800, "1d": 86400, "7d": 604800, "30d": 2592000}
 cdef dict _INTERVALS = {k.encode(): k for k in _INTERVAL_SECONDS}   # frame bytes -> the one str
 
 
-# ---------------------------------------------------------------------------
-# small C helpers
+# ---- small C helpers ----------------------------------------------------------------------
 
 cdef int _channel_kind(const KtOut* o, int market) noexcept nogil:
     """The CH_* kind of the frame's channel among the names of ``market`` (0 spot, 1 futures)."""
@@ -208,25 +181,24 @@ cdef inline bint _is_ack(const KtOut* o) noexcept nogil:
 
 cdef const KtTable* _select_result(void* ctx, int slot, KtOut* o) noexcept:
     """The result's table, once the channel (met before it) says which; NULL keeps the span."""
-    cdef int kind
     cdef int market = (<GateioDecoder>ctx).market
-    if kt_seen(o, S_ERROR) or _is_ack(o):
+    cdef int kind = _channel_kind(o, market)
+    if kt_seen(o, S_ERROR) or _is_ack(o) or (kind >= CH_ORDERS and not (<GateioDecoder>ctx).private):
         return NULL                 # control frames: their result is looked at afterwards, if at all
-    kind = _channel_kind(o, market)
-    if kind >= CH_ORDERS and not (<GateioDecoder>ctx).private:
-        return NULL
     return _RESULT_TABLE[market][kind] if kind >= CH_BOOK_UPDATE else NULL
 
 
-cdef int _ms_to_ns(const JsonSpan* v, int64_t* out) noexcept:
-    """Milliseconds as an integer or as text with a fraction ("1606292218213.4578") -> ns, exactly.
-
-    The integer part goes through parse_int64 and up to 6 fraction digits are added as ns, so no
-    float rounding touches the timestamp.
-    """
+cdef int _time_ns(const KtOut* o, int ms_slot, int s_slot, int64_t* out) noexcept:
+    """The time in ns of ``ms_slot`` (ms as an integer or as text with a fraction, "1606292218213.4578"),
+    else of ``s_slot`` (s, already ns), else 0; not 0: ``ms_slot`` is no time. Exact: the integer part by
+    parse_int64, up to 6 fraction digits added as ns (no float rounding)."""
+    cdef const JsonSpan* v = &o.span[ms_slot]
     cdef const char* p = v.ptr
     cdef Py_ssize_t n = v.len, i = 0, k
     cdef int64_t ms, frac = 0, scale = 100000
+    if not kt_seen(o, ms_slot):
+        out[0] = o.i64[s_slot] if s_slot >= 0 and kt_seen(o, s_slot) else 0
+        return 0
     if (v.kind != JSON_STRING and v.kind != JSON_NUMBER) or (v.kind == JSON_STRING and v.has_escapes):
         return JSON_ERR_TYPE
     while i < n and p[i] != b'.':
@@ -247,14 +219,10 @@ cdef int _ms_to_ns(const JsonSpan* v, int64_t* out) noexcept:
 
 
 cdef inline int _side(const KtOut* o) noexcept nogil:
-    cdef const JsonSpan* v = &o.span[S_SIDE]
-    if not kt_seen(o, S_SIDE):
-        return -1
-    if json_span_eq(v, b"buy", 3):
+    """SIDE_BUY or SIDE_SELL of 'side'; -1: absent or neither."""
+    if kt_seen(o, S_SIDE) and json_span_eq(&o.span[S_SIDE], b"buy", 3):
         return SIDE_BUY
-    if json_span_eq(v, b"sell", 4):
-        return SIDE_SELL
-    return -1
+    return SIDE_SELL if kt_seen(o, S_SIDE) and json_span_eq(&o.span[S_SIDE], b"sell", 4) else -1
 
 
 cdef inline Py_ssize_t _candle_split(const KtOut* o) noexcept nogil:
@@ -285,53 +253,39 @@ cdef inline str _opt_text(const KtOut* o, int slot):
     return kt_text(&o.span[slot]) if kt_seen(o, slot) and o.span[slot].kind == JSON_STRING else ""
 
 
-cdef int _on_private_item(void* ctx, int slot, KtOut* o, Py_ssize_t index) noexcept:
-    """One array element (private channels, futures trades/candles): checked and kept as a row (emitted
-    after the whole frame passed)."""
+cdef int _on_item(void* ctx, int slot, KtOut* o, Py_ssize_t index) noexcept:
+    """One element of an array result: checked and kept as a row (emitted after the whole frame passed)."""
     cdef GateioDecoder self = <GateioDecoder>ctx
     try:
-        if self._rows_serial != self._serial:
-            self._rows.clear()     # rows of an earlier (refused or classified) frame
-            self._rows_serial = self._serial
-        if self.market:
-            self._futures_row(o)
-        else:
-            self._private_row(o)
+        self._row(_channel_kind(o, self.market), NULL)
     except BaseException as exc:       # the scan stops with KT_ERR_ITEM; _decode raises the message
         self._item_error = str(exc)
         return -1
     return 0
 
 
-# ---------------------------------------------------------------------------
-
 cdef class GateioDecoder(FrameDecoder):
-    """Compiled Gate.io spot v4 decoder (public or private side).
+    """Compiled Gate.io decoder (spot public or private side, or USDT futures).
 
     Parameters
     ----------
     dispatcher:
         Where events go (the parser binds the user's handler to it).
     books:
-        ``BookSyncGroup`` for ``spot.order_book_update`` (rule ``gateio-spot``),
-        or None on the private side. Its symbol table is the decoder's.
+        ``BookSyncGroup`` for ``*.order_book_update`` (rule ``gateio-spot``; its symbol table is the decoder's).
     obu_books:
-        ``BookSyncGroup`` for ``spot.obu`` (rule ``gateio-obu``); its
-        ``request_snapshot`` is taken over: a gap records the pair in
-        :attr:`obu_resubscribe` and calls :attr:`on_obu_gap`.
+        ``BookSyncGroup`` for ``spot.obu`` (rule ``gateio-obu``); its ``request_snapshot`` is taken over: a
+        gap records the pair in :attr:`obu_resubscribe` and calls :attr:`on_obu_gap`.
     partial_books:
-        ``BookSyncGroup`` for ``spot.order_book`` snapshots (each push
-        replaces that book), or None.
+        ``BookSyncGroup`` for ``spot.order_book`` snapshots (each push replaces that book), or None.
     private:
         Decode the private channels (orders, user trades, balances).
     capacity:
-        Most levels per side one frame may carry (bigger frames are refused
-        with ``ParseError``); the level arrays are allocated once.
+        Most levels per side one frame may carry (more: ``ParseError``); level arrays allocated once.
     exchange:
         Name carried by events.
     futures:
-        Decode the USDT futures channels (``futures.*``, object levels, array
-        trades and candles) instead of the spot ones.
+        Decode the USDT futures channels (``futures.*``) instead of the spot ones.
     """
 
     def __init__(self, EventDispatcher dispatcher=None, BookSyncGroup books=None, BookSyncGroup obu_books=None,
@@ -357,16 +311,16 @@ cdef class GateioDecoder(FrameDecoder):
         self.capacity = capacity
         self._errors_by_kind = {}
         self._rows = []
-        self._trades = EventPool(_Trade, 256)
-        self._book_tickers = EventPool(_BookTicker, 256)
-        self._klines = EventPool(_Kline, 64)
-        self._tickers = EventPool(_Ticker, 64)
-        self._orders = EventPool(_OrderUpdate, 64)
-        self._fills = EventPool(_Fill, 64)
-        self._balances = EventPool(_BalanceUpdate, 64)
+        self._trades = EventPool(_events.Trade, 256)
+        self._book_tickers = EventPool(_events.BookTicker, 256)
+        self._klines = EventPool(_events.Kline, 64)
+        self._tickers = EventPool(_events.Ticker, 64)
+        self._orders = EventPool(_events.OrderUpdate, 64)
+        self._fills = EventPool(_events.Fill, 64)
+        self._balances = EventPool(_events.BalanceUpdate, 64)
         self.use_levels(capacity, False, 2)          # levels[0] bids, levels[1] asks
         self.out.select = _select_result
-        self.out.on_item = _on_private_item
+        self.out.on_item = _on_item
         self.out.ctx = <void*>self
 
     # ---- entry points (feed and classify: FrameDecoder's, over c_feed / c_classify) --------
@@ -402,11 +356,8 @@ cdef class GateioDecoder(FrameDecoder):
         self._serial += 1                 # the private rows on_item keeps belong to this frame
         if kt_scan(&_FRAME.table, p, n, o) < 0:
             return self._scan_failed(p, "")
-        if kt_seen(o, S_TIME_MS):
-            if _ms_to_ns(&o.span[S_TIME_MS], &ts_ns) != 0:
-                return self._fail("field", "field 'time_ms' is not an integer in ms")
-        elif kt_seen(o, S_TIME):
-            ts_ns = o.i64[S_TIME]
+        if _time_ns(o, S_TIME_MS, S_TIME, &ts_ns) != 0:
+            return self._fail("field", "field 'time_ms' is not an integer in ms")
         if _is_ack(o):
             # a subscription ack: success only when error is null and result.status == "success"
             self._control()
@@ -418,18 +369,16 @@ cdef class GateioDecoder(FrameDecoder):
             self.acks += 1
             return MessageType.SUBSCRIPTION_ACK
         kind = _channel_kind(o, self.market)
-        if kind == CH_NONE:
-            if kt_seen(o, S_ERROR):
-                self._control()
-                self.error_frames += 1
-                return MessageType.ERROR
-            return self._fail("schema", "frame has no 'channel'")
         if kind == CH_PONG:
             self.pongs += 1
             return MessageType.PONG
         if kt_seen(o, S_ERROR):
+            if kind == CH_NONE:
+                self._control()          # an error envelope without a channel (a refused request)
             self.error_frames += 1
             return MessageType.ERROR
+        if kind == CH_NONE:
+            return self._fail("schema", "frame has no 'channel'")
         if kind == CH_OTHER or (kind >= CH_ORDERS and not self.private):
             self.unknown_frames += 1
             return MessageType.UNKNOWN
@@ -447,30 +396,20 @@ cdef class GateioDecoder(FrameDecoder):
                 return self._fail("schema", f"{ch}: 'result' must be an array")
         elif result.kind != JSON_OBJECT:
             return self._fail("schema", f"{ch}: 'result' must be an object")
-        if self.market and (kind == CH_TRADES or kind == CH_CANDLES):
-            if apply:
-                self._emit_futures_rows(kind, ts_ns, recv_ns)
-        elif kind == CH_BOOK_UPDATE or kind == CH_OBU:
-            self._book_update(ch, kind == CH_OBU, recv_ns, apply)
-        elif kind == CH_ORDER_BOOK:
-            self._order_book(ch, recv_ns, apply)
-        elif kind == CH_TRADES:
-            self._trade(ch, p, recv_ns, apply)
-        elif kind == CH_BOOK_TICKER:
-            self._book_ticker(ch, recv_ns, apply)
-        elif kind == CH_CANDLES:
-            self._candle(ch, ts_ns, recv_ns, apply)
-        elif kind == CH_TICKERS:
-            self._ticker(ch, ts_ns, recv_ns, apply)
-        elif apply:
-            self._emit_rows(kind, recv_ns)
+        elif kind <= CH_ORDER_BOOK:      # CH_BOOK_UPDATE, CH_OBU, CH_ORDER_BOOK
+            self._book(kind, ch, recv_ns, apply)
+        elif kind == CH_BOOK_TICKER or kind == CH_TICKERS:
+            self._ticker(kind, ch, ts_ns, recv_ns, apply)
+        else:
+            self._row(kind, p)            # a spot trade or candle: the one row of its result
         if apply:
+            if kind >= CH_TRADES:
+                self._emit_rows(kind, ts_ns, recv_ns)
             self.data_frames += 1
         return MessageType.DATA
 
     cdef int _control(self) except -1:
-        """control_id (the request id), control_code/text (the error object's code and message, or
-        the channel), decoded once for the subscription strategy."""
+        """control_id (request id), control_code/text (the error object's code and message, or the channel)."""
         cdef KtOut* o = &self.out
         cdef int64_t v
         self.control_id = -1
@@ -489,42 +428,52 @@ cdef class GateioDecoder(FrameDecoder):
 
     cdef bint _status_success(self) noexcept:
         cdef KtOut* o = &self.out
-        if not kt_seen(o, S_RESULT) or o.span[S_RESULT].kind != JSON_OBJECT:
-            return False
-        if kt_scan_span(&_STATUS.table, &o.span[S_RESULT], o) != 0 or not kt_seen(o, S_STATUS):
-            return False
-        return o.span[S_STATUS].kind == JSON_STRING and json_span_eq(&o.span[S_STATUS], b"success", 7)
+        return kt_seen(o, S_RESULT) and o.span[S_RESULT].kind == JSON_OBJECT \
+            and kt_scan_span(&_STATUS.table, &o.span[S_RESULT], o) == 0 and kt_seen(o, S_STATUS) \
+            and o.span[S_STATUS].kind == JSON_STRING and json_span_eq(&o.span[S_STATUS], b"success", 7)
 
-    cdef int _head(self, Event ev, int slot, int64_t ts_ns, int64_t recv_ns) except -1:
+    cdef str _symbol(self, int slot):
+        return self.symbols.c_intern(self.out.span[slot].ptr, self.out.span[slot].len)
+
+    cdef Event _new(self, EventPool pool, int slot, int64_t ts_ns, int64_t recv_ns):
+        """An event from ``pool`` with exchange, symbol (from ``slot``) and times set."""
+        cdef Event ev = <Event>pool.acquire()
         ev.exchange = self.exchange
-        ev.symbol = self.symbols.c_intern(self.out.span[slot].ptr, self.out.span[slot].len)
+        ev.symbol = self._symbol(slot)
         ev.exchange_ts_ns = ts_ns
         ev.recv_ns = recv_ns
-        return 0
+        return ev
 
     # ---- books --------------------------------------------------------------------------
-    cdef int _book_update(self, str ch, bint obu, int64_t recv_ns, bint apply) except -1:
-        """Checks of a decoded book update (levels: the kernel's rule, once), then the book sync call."""
+    cdef int _book(self, int kind, str ch, int64_t recv_ns, bint apply) except -1:
+        """A book update (``U/u``, ``full`` resets; obu: ``s`` is the stream ``ob.PAIR.LEVEL``) or a
+        spot.order_book push (a whole top-N book): checked (levels by the kernel's rule, once), then applied."""
         cdef KtOut* o = &self.out
-        cdef bint full = kt_seen(o, S_FULL) and o.i64[S_FULL] != 0
-        cdef int64_t first, last = o.i64[S_LAST]
+        cdef bint obu = kind == CH_OBU
+        cdef bint full = kind == CH_ORDER_BOOK or (kt_seen(o, S_FULL) and o.i64[S_FULL] != 0)
+        cdef int64_t first = 0, last = o.i64[S_LAST]
         cdef int64_t t_ns = o.i64[S_T] if kt_seen(o, S_T) else 0
         cdef const char* sp = o.span[S_SYM].ptr
         cdef Py_ssize_t sn = o.span[S_SYM].len, i, dot = -1
-        cdef BookSyncGroup group
+        cdef BookSyncGroup group = self.books if kind == CH_BOOK_UPDATE else self.obu_books if obu \
+            else self.partial_books
         cdef BookSync sync
-        if not _plain(o, S_SYM):
+        if kind == CH_ORDER_BOOK:
+            if not (kt_seen(o, S_SYM) and kt_seen(o, S_UID) and o.levels[L_BIDS].seen and o.levels[L_ASKS].seen):
+                return self._fail("schema", f"{ch}: needs 's', 'lastUpdateId', 'bids' and 'asks'")
+            if not _plain(o, S_SYM):
+                return self._fail("field", f"{ch}: field 's' must be a non-empty plain string")
+            last = o.i64[S_UID]
+        elif not _plain(o, S_SYM):
             return self._fail("schema", f"{ch}: 's' must be a non-empty plain string")
-        if not kt_seen(o, S_LAST) or not (o.levels[L_BIDS].seen or o.levels[L_ASKS].seen):
+        elif not kt_seen(o, S_LAST) or not (o.levels[L_BIDS].seen or o.levels[L_ASKS].seen):
             return self._fail("schema", f"{ch}: missing 'u', 'b' or 'a'")
-        if kt_seen(o, S_FIRST):
-            first = o.i64[S_FIRST]
-        elif full:
-            first = last
+        elif kt_seen(o, S_FIRST) or full:
+            first = o.i64[S_FIRST] if kt_seen(o, S_FIRST) else last
+            if last < first or first < 0:
+                return self._fail("sequence", f"{ch}: update ids out of order (U={first} > u={last})")
         else:
             return self._fail("schema", f"{ch}: an increment needs 'U'")
-        if last < first or first < 0:
-            return self._fail("sequence", f"{ch}: update ids out of order (U={first} > u={last})")
         if obu:          # obu streams are named "ob.<PAIR>.<LEVEL>"
             for i in range(sn - 1, -1, -1):
                 if sp[i] == b'.':
@@ -532,28 +481,17 @@ cdef class GateioDecoder(FrameDecoder):
                     break
             if sn < 6 or memcmp(sp, b"ob.", 3) != 0 or dot <= 3:
                 return self._fail("field", f"{ch}: 's' must be a stream name 'ob.PAIR.LEVEL'")
-            group = self.obu_books
-        else:
-            group = self.books
         if not apply:
             return 0
         if group is None:
-            return self._fail("schema", f"{ch}: this decoder keeps no {'obu ' if obu else ''}books")
-        if obu:
-            sync = group.c_get(sp + 3, dot - 3)
-            if full:
-                if sync.symbol not in self._obu_level:
-                    self._obu_level[sync.symbol] = PyUnicode_DecodeUTF8(sp + dot + 1, sn - dot - 1, "replace")
-                self.obu_resubscribe.discard(sync.symbol)
-        else:
-            sync = group.c_get(sp, sn)
-        self._apply_levels(sync, full, first, last, t_ns, recv_ns)
-        return 0
-
-    cdef int _apply_levels(self, BookSync sync, bint full, int64_t first, int64_t last, int64_t t_ns,
-                           int64_t recv_ns) except -1:
+            return self._fail("schema", f"{ch}: this decoder keeps no {'obu ' if obu else ''}"
+                              f"{'partial ' if kind == CH_ORDER_BOOK else ''}books")
+        sync = group.c_get(sp + 3, dot - 3) if obu else group.c_get(sp, sn)
+        if obu and full:
+            if sync.symbol not in self._obu_level:
+                self._obu_level[sync.symbol] = PyUnicode_DecodeUTF8(sp + dot + 1, sn - dot - 1, "replace")
+            self.obu_resubscribe.discard(sync.symbol)
         # an absent side is an empty one (count 0): the kernel resets counts of unseen level slots
-        cdef KtOut* o = &self.out
         if full:
             sync.on_full_snapshot(last, o.levels[L_BIDS].px, o.levels[L_BIDS].qty, o.levels[L_BIDS].count,
                                   o.levels[L_ASKS].px, o.levels[L_ASKS].qty, o.levels[L_ASKS].count, t_ns, recv_ns)
@@ -575,135 +513,108 @@ cdef class GateioDecoder(FrameDecoder):
             except Exception as exc:  # the feed goes on whatever the callback does
                 self.dispatcher.report(exc)
 
-    cdef int _order_book(self, str ch, int64_t recv_ns, bint apply) except -1:
+    # ---- public events --------------------------------------------------------------------
+    cdef int _ticker(self, int kind, str ch, int64_t ts_ns, int64_t recv_ns, bint apply) except -1:
+        """A book ticker (spot and futures: 's', the frame's 't') or a spot ticker ('currency_pair')."""
         cdef KtOut* o = &self.out
-        if not (kt_seen(o, S_SYM) and kt_seen(o, S_UID) and o.levels[L_BIDS].seen and o.levels[L_ASKS].seen):
-            return self._fail("schema", f"{ch}: needs 's', 'lastUpdateId', 'bids' and 'asks'")
-        if not _plain(o, S_SYM):
-            return self._fail("field", f"{ch}: field 's' must be a non-empty plain string")
+        cdef int slot = S_SYM if kind == CH_BOOK_TICKER else S_PAIR
+        cdef BookTicker bbo
+        cdef Ticker ev
+        if not _plain(o, slot):
+            return self._fail("schema", f"{ch}: {'s' if slot == S_SYM else 'currency_pair'!r} missing or not a "
+                              "non-empty plain string")
         if not apply:
             return 0
-        if self.partial_books is None:
-            return self._fail("schema", f"{ch}: this decoder keeps no partial books")
-        self._apply_levels(self.partial_books.c_get(o.span[S_SYM].ptr, o.span[S_SYM].len), True, 0, o.i64[S_UID],
-                           o.i64[S_T] if kt_seen(o, S_T) else 0, recv_ns)
-        return 0
+        if kind == CH_BOOK_TICKER:
+            bbo = <BookTicker>self._new(self._book_tickers, slot, o.i64[S_T] if kt_seen(o, S_T) else 0, recv_ns)
+            bbo.bid_price, bbo.bid_qty = _num(o, S_N0), _num(o, S_N1)      # an absent (or "") side stays NaN
+            bbo.ask_price, bbo.ask_qty = _num(o, S_N2), _num(o, S_N3)
+            bbo.update_id = o.i64[S_UID] if kt_seen(o, S_UID) else 0
+            return self.dispatcher.emit(bbo)
+        ev = <Ticker>self._new(self._tickers, slot, ts_ns, recv_ns)
+        ev.last, ev.high, ev.low = _num(o, S_N0), _num(o, S_N1), _num(o, S_N2)
+        ev.volume, ev.quote_volume, ev.change_pct = _num(o, S_N3), _num(o, S_N4), _num(o, S_N5)
+        return self.dispatcher.emit(ev)
 
-    # ---- public events --------------------------------------------------------------------
-    cdef int _trade(self, str ch, const char* base, int64_t recv_ns, bint apply) except -1:
+    # ---- rows: trades, candles and private items, checked while scanned, emitted once the frame passed ----
+    cdef int _refuse(self, const char* base, str kind, str message) except -1:
+        """Refuse the frame ``base`` (``ParseError`` of ``kind``) or an array item (``base`` NULL: ValueError)."""
+        if base == NULL:
+            raise ValueError(message)
+        return self._fail(kind, message)
+
+    cdef int _row(self, int kind, const char* base) except -1:
+        """Check the object just scanned (an array item: ``base`` NULL; else the frame's result), keep a row."""
+        cdef str ch = <str>(<list>_CH_STR[self.market])[kind]
+        if base == NULL and not _array_result(kind, self.market):
+            return 0                   # an array where an object belongs: _decode refuses the frame
+        if self._rows_serial != self._serial:
+            self._rows.clear()     # rows of an earlier (refused or classified) frame
+            self._rows_serial = self._serial
+        if kind == CH_TRADES:
+            return self._trade_row(ch, base)
+        if kind == CH_CANDLES:
+            return self._candle_row(ch, base)
+        return self._private_row(kind, ch)
+
+    cdef int _trade_row(self, str ch, const char* base) except -1:
+        """A trade: spot's side is 'side', futures' the sign of 'size' (contracts)."""
         cdef KtOut* o = &self.out
         cdef int side = _side(o)
         cdef int64_t ts = 0
-        cdef Trade ev
-        if kt_require(&_TRADE.table, o, NEED_TRADE, NULL) < 0:
+        cdef double qty = o.f64[S_AMOUNT]
+        if kt_require(&_FUT_TRADE.table if self.market else &_TRADE.table, o,
+                      NEED_FUT_TRADE if self.market else NEED_TRADE, NULL) < 0:
+            if base == NULL:
+                raise ValueError(f"{ch}: a trade needs 'contract', 'id', 'price' and 'size'")
             return self._scan_failed(base, f"{ch}: ")
-        if side < 0:
-            return self._fail("field", f"{ch}: field 'side' must be buy or sell")
+        if self.market:
+            if qty == 0.0:
+                raise ValueError(f"{ch}: a trade's 'size' must not be 0 (its sign is the side)")
+            side = SIDE_SELL if qty < 0.0 else SIDE_BUY
+        elif side < 0:
+            return self._refuse(base, "field", f"{ch}: field 'side' must be buy or sell")
         if not _plain(o, S_PAIR):
-            return self._fail("field", f"{ch}: field 'currency_pair' must be a non-empty plain string")
-        if kt_seen(o, S_CTIME_MS):
-            if _ms_to_ns(&o.span[S_CTIME_MS], &ts) != 0:
-                return self._fail("field", f"{ch}: field 'create_time_ms' is not a time in ms")
-        elif kt_seen(o, S_CTIME):
-            ts = o.i64[S_CTIME]
-        if not apply:
-            return 0
-        ev = <Trade>self._trades.acquire()
-        self._head(ev, S_PAIR, ts, recv_ns)
-        ev.price = o.f64[S_PRICE]
-        ev.qty = o.f64[S_AMOUNT]
-        ev.side = side
-        ev.trade_id = o.i64[S_TID]
-        ev.trade_id_str = ""
-        return self.dispatcher.emit(ev)
+            return self._refuse(base, "field", f"{ch}: field {'contract' if self.market else 'currency_pair'!r} "
+                                "must be a non-empty plain string")
+        if _time_ns(o, S_CTIME_MS, S_CTIME, &ts) != 0:
+            return self._refuse(base, "field", f"{ch}: field 'create_time_ms' is not a time in ms")
+        self._rows.append((self._symbol(S_PAIR), ts, o.f64[S_PRICE], -qty if qty < 0.0 else qty, side, o.i64[S_TID]))
+        return 0
 
-    cdef int _book_ticker(self, str ch, int64_t recv_ns, bint apply) except -1:
-        cdef KtOut* o = &self.out
-        cdef BookTicker ev
-        if not _plain(o, S_SYM):
-            return self._fail("schema", f"{ch}: 's' missing or not a non-empty plain string")
-        if not apply:
-            return 0
-        ev = <BookTicker>self._book_tickers.acquire()
-        self._head(ev, S_SYM, o.i64[S_T] if kt_seen(o, S_T) else 0, recv_ns)
-        ev.bid_price = _num(o, S_N0)        # an absent (or "") side stays NaN
-        ev.bid_qty = _num(o, S_N1)
-        ev.ask_price = _num(o, S_N2)
-        ev.ask_qty = _num(o, S_N3)
-        ev.update_id = o.i64[S_UID] if kt_seen(o, S_UID) else 0
-        return self.dispatcher.emit(ev)
-
-    cdef str _candle_error(self, str ch):
-        """Why the candle just scanned is refused (None: it is not): 'n' and 't' present, 'n' <interval>_<pair>."""
-        cdef const KtOut* o = &self.out
-        if not (kt_seen(o, S_NAME) and kt_seen(o, S_OPEN)):
-            return f"{ch}: needs 'n' and 't'"
-        if not _plain(o, S_NAME):
-            return f"{ch}: field 'n' must be a non-empty plain string"
-        if _candle_split(o) < 0:
-            return f"{ch}: 'n' must be '<interval>_<pair>'"
-        return None
-
-    cdef tuple _candle_row(self, double volume, double quote_volume):
-        """(symbol, interval, open ns, close ns, o, h, l, c, volume, quote volume, closed) of a checked candle."""
+    cdef int _candle_row(self, str ch, const char* base) except -1:
+        """A candle: 'n' (a plain '<interval>_<pair>') and 't' present; kept as (symbol, interval, open ns, close
+        ns, o, h, l, c, volume, quote volume, closed)."""
         cdef const KtOut* o = &self.out
         cdef const JsonSpan* name = &o.span[S_NAME]
-        cdef Py_ssize_t us = _candle_split(o)
+        cdef Py_ssize_t us
         cdef int64_t open_ns = o.i64[S_OPEN]
+        if not (kt_seen(o, S_NAME) and kt_seen(o, S_OPEN)):
+            return self._refuse(base, "schema", f"{ch}: needs 'n' and 't'")
+        if not _plain(o, S_NAME):
+            return self._refuse(base, "field", f"{ch}: field 'n' must be a non-empty plain string")
+        us = _candle_split(o)             # only now: the span is this frame's
+        if us < 0:
+            return self._refuse(base, "field", f"{ch}: 'n' must be '<interval>_<pair>'")
         interval = _INTERVALS.get(name.ptr[:us])
         if interval is None:
             interval = PyUnicode_DecodeUTF8(name.ptr, us, "replace")
         seconds = _INTERVAL_SECONDS.get(interval, 0)
-        return (self.symbols.c_intern(name.ptr + us + 1, name.len - us - 1), interval, open_ns,
-                open_ns + <int64_t>seconds * 1000000000 if seconds else open_ns,
-                _num(o, S_N0), _num(o, S_N1), _num(o, S_N2), _num(o, S_N3), volume, quote_volume,
-                kt_seen(o, S_CLOSED) and o.i64[S_CLOSED] != 0)
+        # spot: "v" is the volume in the quote currency, "a" the amount in the base currency (newer frames);
+        # futures: "v" the size in contracts (the books' unit), "sum" the amount in the quote currency
+        self._rows.append((self.symbols.c_intern(name.ptr + us + 1, name.len - us - 1), interval, open_ns,
+                           open_ns + <int64_t>seconds * 1000000000 if seconds else open_ns,
+                           _num(o, S_N0), _num(o, S_N1), _num(o, S_N2), _num(o, S_N3),
+                           _num(o, S_N4) if self.market else _num(o, S_N5),
+                           _num(o, S_SUM) if self.market else _num(o, S_N4),
+                           kt_seen(o, S_CLOSED) and o.i64[S_CLOSED] != 0))
+        return 0
 
-    cdef int _emit_kline(self, tuple row, int64_t ts_ns, int64_t recv_ns) except -1:
-        cdef Kline ev = <Kline>self._klines.acquire()
-        ev.exchange = self.exchange
-        ev.exchange_ts_ns = ts_ns
-        ev.recv_ns = recv_ns
-        (ev.symbol, ev.interval, ev.open_time_ns, ev.close_time_ns, ev.open, ev.high, ev.low, ev.close, ev.volume,
-         ev.quote_volume, ev.closed) = row
-        return self.dispatcher.emit(ev)
-
-    cdef int _candle(self, str ch, int64_t ts_ns, int64_t recv_ns, bint apply) except -1:
+    cdef int _private_row(self, int kind, str ch) except -1:
         cdef KtOut* o = &self.out
-        error = self._candle_error(ch)
-        if error is not None:
-            return self._fail("schema" if not (kt_seen(o, S_NAME) and kt_seen(o, S_OPEN)) else "field", error)
-        if not apply:
-            return 0
-        # Gate.io spot: "v" is the volume in the quote currency, "a" the amount in the base currency (newer frames)
-        return self._emit_kline(self._candle_row(_num(o, S_N5), _num(o, S_N4)), ts_ns, recv_ns)
-
-    cdef int _ticker(self, str ch, int64_t ts_ns, int64_t recv_ns, bint apply) except -1:
-        cdef KtOut* o = &self.out
-        cdef Ticker ev
-        if not _plain(o, S_PAIR):
-            return self._fail("schema", f"{ch}: 'currency_pair' missing or not a non-empty plain string")
-        if not apply:
-            return 0
-        ev = <Ticker>self._tickers.acquire()
-        self._head(ev, S_PAIR, ts_ns, recv_ns)
-        ev.last = _num(o, S_N0)
-        ev.high = _num(o, S_N1)
-        ev.low = _num(o, S_N2)
-        ev.volume = _num(o, S_N3)
-        ev.quote_volume = _num(o, S_N4)
-        ev.change_pct = _num(o, S_N5)
-        return self.dispatcher.emit(ev)
-
-    # ---- private channels (arrays: every element checked by the scan, emitted after it) ---------
-    cdef int _private_row(self, KtOut* o) except -1:
-        """The element the kernel just scanned (called from on_item): checked, kept as a row."""
         cdef int side = _side(o)
         cdef int64_t ts = 0
-        cdef int kind = _channel_kind(o, 0)
-        cdef str ch = <str>(<list>_CH_STR[0])[kind]
-        cdef str field = "currency" if kind == CH_BALANCES else "currency_pair"
-        if kt_seen(o, S_PTIME) and _ms_to_ns(&o.span[S_PTIME], &ts) != 0:
+        if _time_ns(o, S_PTIME, -1, &ts) != 0:
             raise ValueError(f"{ch}: a time in ms is not valid")
         if kind == CH_ORDERS and not (_id_like(o, S_OID) and kt_seen(o, S_PAIR) and side >= 0):
             raise ValueError(f"{ch}: an order needs 'id', 'currency_pair' and 'side'")
@@ -711,8 +622,9 @@ cdef class GateioDecoder(FrameDecoder):
                                           and side >= 0):
             raise ValueError(f"{ch}: a trade needs 'id', 'order_id', 'currency_pair' and 'side'")
         if not _plain(o, S_PAIR):
-            raise ValueError(f"{ch}: field {field!r} must be a non-empty plain string")
-        sym = self.symbols.c_intern(o.span[S_PAIR].ptr, o.span[S_PAIR].len)
+            raise ValueError(f"{ch}: field {'currency' if kind == CH_BALANCES else 'currency_pair'!r} "
+                             "must be a non-empty plain string")
+        sym = self._symbol(S_PAIR)
         if kind == CH_ORDERS:
             # status: the push event ("put", "update"), or how the order ended ("filled", "cancelled", ...)
             status = _opt_text(o, S_PEVENT)
@@ -731,78 +643,40 @@ cdef class GateioDecoder(FrameDecoder):
             self._rows.append((sym, ts, _num(o, S_N0), _num(o, S_N1)))
         return 0
 
-    cdef int _emit_rows(self, int kind, int64_t recv_ns) except -1:
+    cdef int _emit_rows(self, int kind, int64_t ts_ns, int64_t recv_ns) except -1:
+        """The events of the rows kept for this frame."""
         cdef OrderUpdate order
         cdef Fill fill
         cdef BalanceUpdate bal
+        cdef Trade trade
+        cdef Kline kl
         cdef Event ev
         if self._rows_serial != self._serial:
-            return 0                      # an empty array: no row of this frame
-        for row in self._rows:
-            if kind == CH_ORDERS:
-                ev = order = <OrderUpdate>self._orders.acquire()
-                (_, _, order.order_id, order.client_order_id, order.side, order.order_type, order.status,
-                 order.price, order.qty, order.filled_qty, order.avg_price) = row
-            elif kind == CH_USERTRADES:
-                ev = fill = <Fill>self._fills.acquire()
-                (_, _, fill.order_id, fill.trade_id, fill.side, fill.price, fill.qty, fill.fee, fill.fee_asset,
-                 fill.is_maker) = row
-            else:
-                ev = bal = <BalanceUpdate>self._balances.acquire()
-                (bal.asset, _, bal.free, bal.locked) = row
-            ev.exchange = self.exchange
-            ev.symbol = row[0]
-            ev.exchange_ts_ns = row[1]
-            ev.recv_ns = recv_ns
-            self.dispatcher.emit(ev)
-        self._rows.clear()
-        return 0
-
-    # ---- USDT futures arrays (trades, candles): every item checked by the scan, emitted after it --------
-    cdef int _futures_row(self, KtOut* o) except -1:
-        """One futures.trades / futures.candlesticks item the kernel just scanned: checked, kept as a row."""
-        cdef int kind = _channel_kind(o, 1)
-        cdef str ch = <str>(<list>_CH_STR[1])[kind]
-        cdef int64_t ts = 0
-        cdef double size
-        if kind != CH_TRADES and kind != CH_CANDLES:
-            raise ValueError(f"{ch}: 'result' must be an object")
-        if kind == CH_CANDLES:
-            error = self._candle_error(ch)
-            if error is not None:
-                raise ValueError(error)
-            # futures: "v" is the size in contracts (the books' unit), "sum" the amount in the quote currency
-            self._rows.append(self._candle_row(_num(o, S_N4), _num(o, S_SUM)))
-            return 0
-        if kt_require(&_FUT_TRADE.table, o, NEED_FUT_TRADE, NULL) < 0:
-            raise ValueError(f"{ch}: a trade needs 'contract', 'id', 'price' and 'size'")
-        size = o.f64[S_AMOUNT]
-        if size == 0.0:
-            raise ValueError(f"{ch}: a trade's 'size' must not be 0 (its sign is the side)")
-        if not _plain(o, S_PAIR):
-            raise ValueError(f"{ch}: field 'contract' must be a non-empty plain string")
-        if kt_seen(o, S_CTIME_MS):
-            if _ms_to_ns(&o.span[S_CTIME_MS], &ts) != 0:
-                raise ValueError(f"{ch}: field 'create_time_ms' is not a time in ms")
-        elif kt_seen(o, S_CTIME):
-            ts = o.i64[S_CTIME]
-        self._rows.append((self.symbols.c_intern(o.span[S_PAIR].ptr, o.span[S_PAIR].len), ts, o.f64[S_PRICE],
-                           -size if size < 0.0 else size, SIDE_SELL if size < 0.0 else SIDE_BUY, o.i64[S_TID]))
-        return 0
-
-    cdef int _emit_futures_rows(self, int kind, int64_t ts_ns, int64_t recv_ns) except -1:
-        cdef Trade ev
-        if self._rows_serial != self._serial:
-            return 0                      # an empty array: no row of this frame
+            return 0                      # no row of this frame (an empty array, a book ticker)
         for row in self._rows:
             if kind == CH_CANDLES:
-                self._emit_kline(<tuple>row, ts_ns, recv_ns)
-                continue
-            ev = <Trade>self._trades.acquire()
+                ev = kl = <Kline>self._klines.acquire()
+                (kl.symbol, kl.interval, kl.open_time_ns, kl.close_time_ns, kl.open, kl.high, kl.low, kl.close,
+                 kl.volume, kl.quote_volume, kl.closed) = row
+                ev.exchange_ts_ns = ts_ns
+            elif kind == CH_TRADES:
+                ev = trade = <Trade>self._trades.acquire()
+                (trade.symbol, trade.exchange_ts_ns, trade.price, trade.qty, trade.side, trade.trade_id) = row
+                trade.trade_id_str = ""
+            elif kind == CH_ORDERS:
+                ev = order = <OrderUpdate>self._orders.acquire()
+                (order.symbol, order.exchange_ts_ns, order.order_id, order.client_order_id, order.side,
+                 order.order_type, order.status, order.price, order.qty, order.filled_qty, order.avg_price) = row
+            elif kind == CH_USERTRADES:
+                ev = fill = <Fill>self._fills.acquire()
+                (fill.symbol, fill.exchange_ts_ns, fill.order_id, fill.trade_id, fill.side, fill.price, fill.qty,
+                 fill.fee, fill.fee_asset, fill.is_maker) = row
+            else:
+                ev = bal = <BalanceUpdate>self._balances.acquire()
+                (bal.asset, bal.exchange_ts_ns, bal.free, bal.locked) = row
+                bal.symbol = bal.asset
             ev.exchange = self.exchange
-            (ev.symbol, ev.exchange_ts_ns, ev.price, ev.qty, ev.side, ev.trade_id) = row
             ev.recv_ns = recv_ns
-            ev.trade_id_str = ""
             self.dispatcher.emit(ev)
         self._rows.clear()
         return 0
@@ -814,19 +688,13 @@ cdef class GateioDecoder(FrameDecoder):
         self.obu_resubscribe.clear()
         return out
 
-    def _errors_by_kind_all(self):
-        by_kind = dict(self._errors_by_kind)
-        # frames FrameDecoder.feed refused before decoding (not bytes/str/a buffer, not UTF-8)
-        refused = self.parse_errors - sum(by_kind.values())
-        if refused > 0:
-            by_kind["type"] = refused
-        return by_kind
-
     def stats(self):
         """Counters: frames, data/ack/pong/error/unknown frames, parse errors and errors by kind."""
-        return {
-            "frames": self.frames, "data_frames": self.data_frames, "acks": self.acks, "pongs": self.pongs,
-            "error_frames": self.error_frames, "unknown_frames": self.unknown_frames,
-            "parse_errors": self.parse_errors, "errors_by_kind": self._errors_by_kind_all(),
-            "obu_resubscribe": sorted(self.obu_resubscribe),
-        }
+        by_kind = dict(self._errors_by_kind)
+        refused = self.parse_errors - sum(by_kind.values())    # refused by FrameDecoder.feed before decoding
+        if refused > 0:
+            by_kind["type"] = refused
+        return {"frames": self.frames, "data_frames": self.data_frames, "acks": self.acks, "pongs": self.pongs,
+                "error_frames": self.error_frames, "unknown_frames": self.unknown_frames,
+                "parse_errors": self.parse_errors, "errors_by_kind": by_kind,
+                "obu_resubscribe": sorted(self.obu_resubscribe)}
