@@ -174,7 +174,7 @@ class RotatingRecordingWriter:
                  max_seconds: float | None = 3600.0, flush_interval: float = 1.0, flush_bytes: int = 4 << 20,
                  level: int = 1, on_rotate: Callable[["RotatingRecordingWriter"], None] | None = None,
                  background: bool = True, clock: Callable[[], float] = time.monotonic):
-        from .tap import RecordBuffer
+        from .tap import RecordBuffer, touched_buffer
 
         out = Path(out)
         if out.is_dir() or str(out).endswith(os.sep):
@@ -203,8 +203,11 @@ class RotatingRecordingWriter:
         if background:
             self._thread = _Compressor(self._cctx, self._count_written, _DEPTH)
             self._thread.start()
-        for _ in range(2):  # allocated (and touched) now: a flush does not wait for an allocation
-            self._spares.put(bytearray(self.buffer.capacity))
+        # every buffer the writer may use is allocated and touched now (``_DEPTH + 1`` spares beside the filling
+        # one; 1 without the thread): a flush never allocates or page-faults on the feed's thread, and a slow
+        # compressing thread makes the feed wait for a buffer back instead (the memory bound)
+        for _ in range(_DEPTH + 1 if background else 1):
+            self._spares.put(touched_buffer(self.buffer.capacity))
             self._buffers += 1
         self._open_segment()
 
@@ -233,7 +236,7 @@ class RotatingRecordingWriter:
         except queue.Empty:
             if self._thread is None or self._buffers < _DEPTH + 2:
                 self._buffers += 1
-                return bytearray(self.buffer.capacity)
+                return touched_buffer(self.buffer.capacity)
             return self._spares.get()
 
     def _give_back(self, data: bytearray) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from ..events import BookStatus, BookTicker, BookUpdate
+from .feedloop import feed_frames
 from .format import KIND_SNAPSHOT, Record
 from .sources import KIND_SENT, Recording
 
@@ -262,45 +263,61 @@ def replay(recording: Recording, handler: Callable[[Any], Any] | None = None, *,
     feed = first.feed
     checker = first.checker
     started = time.perf_counter()
-    it = records if records is not None else recording.records()
+    it = iter(records if records is not None else recording.records())
     recorded = speed == "recorded"
+    # unchecked at full speed: runs of frames go through the compiled loop (feedloop.feed_frames)
+    fast = not check and not recorded
     for rec in it:
-        kind = rec.kind
-        if kind <= 1:  # KIND_TEXT / KIND_BINARY: the hot loop, kept short
-            conn_id, payload, last_ns = rec.connection_id, rec.payload, rec.recv_ns
-            if conn_id != conn:
-                conn = conn_id
-                lane = lane_of.get(conn) or lane_for(conn)
-                feed, checker = lane.feed, lane.checker
-            if recorded:
-                if not first_ns:
-                    first_ns, start = last_ns, time.monotonic_ns()
-                wait = (last_ns - first_ns) - (time.monotonic_ns() - start)
-                if wait > 0:
-                    time.sleep(wait / 1e9)
-            frames += 1
-            if checker is None:
-                try:
-                    feed(payload, last_ns)
-                except ValueError:
-                    parse_errors += 1
-            else:
-                before = checker.total
-                try:
-                    feed(payload, last_ns)
-                except ValueError:
-                    parse_errors += 1
-                if checker.total == before:
-                    silent += 1
-            if progress is not None and not frames & 4095:
-                progress(frames)
-        elif kind == KIND_SNAPSHOT:
-            snapshots += 1
-            if not any(lane.books is not None and load_recorded_snapshot(lane.books, rec, hint)
-                       for lane in (lanes.values() or (first,))):
-                unused += 1
-        elif kind == KIND_SENT:
-            sent += 1
+        while rec is not None:  # a record the compiled run stopped at is handled here too
+            kind = rec.kind
+            if kind <= 1:  # KIND_TEXT / KIND_BINARY: the hot loop, kept short
+                conn_id, payload, last_ns = rec.connection_id, rec.payload, rec.recv_ns
+                if conn_id != conn:
+                    conn = conn_id
+                    lane = lane_of.get(conn) or lane_for(conn)
+                    feed, checker = lane.feed, lane.checker
+                if fast:
+                    frames += 1
+                    try:
+                        feed(payload, last_ns)
+                    except ValueError:
+                        parse_errors += 1
+                    if progress is not None and not frames & 4095:
+                        progress(frames)
+                    n, errs, ns, rec = feed_frames(it, feed, conn, frames, progress)
+                    if n:
+                        frames, parse_errors, last_ns = frames + n, parse_errors + errs, ns
+                    continue
+                if recorded:
+                    if not first_ns:
+                        first_ns, start = last_ns, time.monotonic_ns()
+                    wait = (last_ns - first_ns) - (time.monotonic_ns() - start)
+                    if wait > 0:
+                        time.sleep(wait / 1e9)
+                frames += 1
+                if checker is None:
+                    try:
+                        feed(payload, last_ns)
+                    except ValueError:
+                        parse_errors += 1
+                else:
+                    before = checker.total
+                    try:
+                        feed(payload, last_ns)
+                    except ValueError:
+                        parse_errors += 1
+                    if checker.total == before:
+                        silent += 1
+                if progress is not None and not frames & 4095:
+                    progress(frames)
+            elif kind == KIND_SNAPSHOT:
+                snapshots += 1
+                if not any(lane.books is not None and load_recorded_snapshot(lane.books, rec, hint)
+                           for lane in (lanes.values() or (first,))):
+                    unused += 1
+            elif kind == KIND_SENT:
+                sent += 1
+            rec = None
     summary.elapsed_s = time.perf_counter() - started
     summary.frames, summary.sent, summary.snapshots, summary.snapshots_unused = frames, sent, snapshots, unused
     summary.silent_frames = silent

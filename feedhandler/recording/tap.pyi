@@ -3,6 +3,8 @@ from typing import Any, Callable
 
 from feedhandler.core.sink import FrameRecorder
 
+def touched_buffer(n: int) -> bytearray: ...
+
 class RecordBuffer:
     """Pending records in one preallocated buffer."""
 

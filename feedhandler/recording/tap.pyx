@@ -11,10 +11,11 @@ frame path (picows listener -> ``FrameSink.c_frame`` -> decoder ``c_feed``) with
 """
 import sys
 
+cimport cython
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport int64_t, uint8_t, uint32_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from feedhandler.core.sink cimport FrameRecorder
@@ -32,6 +33,16 @@ cdef inline int64_t _now_ns() noexcept nogil:
     return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
 
 
+def touched_buffer(Py_ssize_t n):
+    """A ``bytearray`` of ``n`` zero bytes whose pages are all written once now (``bytearray(n)`` maps them
+    lazily: each first write would fault a page on the feed's thread)."""
+    cdef bytearray out = bytearray(n)
+    if n:
+        memset(PyByteArray_AS_STRING(out), 0, n)
+    return out
+
+
+@cython.final
 cdef class RecordBuffer:
     """Pending records in one preallocated buffer.
 
@@ -42,6 +53,7 @@ cdef class RecordBuffer:
     """
 
     cdef bytearray _array
+    cdef char* _data                   # PyByteArray_AS_STRING(_array), kept while _array is not resized
     cdef readonly Py_ssize_t size, capacity
     cdef public int64_t deadline_ns    # monotonic ns: flush (or rotate) at or after this
     cdef public bint recording         # False: FrameTap passes frames on without recording them
@@ -50,7 +62,8 @@ cdef class RecordBuffer:
     def __init__(self, Py_ssize_t capacity=4 << 20):
         if capacity < 64:
             raise ValueError("capacity must be >= 64 bytes")
-        self._array = bytearray(capacity)
+        self._array = touched_buffer(capacity)
+        self._data = PyByteArray_AS_STRING(self._array)
         self.capacity = capacity
         self.size = 0
         self.deadline_ns = 1 << 62
@@ -66,9 +79,10 @@ cdef class RecordBuffer:
         cdef uint32_t length = <uint32_t>n
         if need > self.capacity:  # only a record bigger than the whole buffer gets here (due() flushed first)
             PyByteArray_Resize(self._array, need)
+            self._data = PyByteArray_AS_STRING(self._array)
             self.capacity = need
         # need <= capacity == len(_array): both copies below stay inside the array
-        p = PyByteArray_AS_STRING(self._array) + self.size
+        p = self._data + self.size
         memcpy(p, &recv_ns, 8)
         memcpy(p + 8, &connection_id, 4)
         p[12] = <char>kind
@@ -114,6 +128,7 @@ cdef class RecordBuffer:
             raise ValueError("a spare buffer must hold >= 64 bytes")
         out = (self._array, self.size)
         self._array = spare
+        self._data = PyByteArray_AS_STRING(spare)
         self.capacity = len(spare)
         self.size = 0
         return out

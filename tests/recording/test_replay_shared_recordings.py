@@ -7,6 +7,7 @@ top of book (held until the book reaches that id, the counting PROVENANCE.md doc
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -52,10 +53,33 @@ CASES = [
     # one real MEXC protobuf push (a kline), as bytes and as hex text
     (["mexc/osslabz_pb_kline_BTCUSDT_Min1_2026-09-25T171926Z.bin"], "frame", "mexc", 1, 0, 0, None, 0, True),
     (["mexc/osslabz_pb_kline_BTCUSDT_Min1_2026-09-25T171926Z.hex"], "frame", "mexc", 1, 0, 0, None, 0, True),
+    # 24 single MEXC messages (futures JSON, retired spot v2, REST bodies), one a line, no timestamps: the two
+    # contract books are loaded by their push.depth.full (the stale deltas skipped, none applied)
+    (["mexc/crypto-crawler-rs_mexc_messages.txt"], "frame-lines", "mexc", 24, 0, 2, 0, 0, True),
     # level2: 2 snapshots + 773 updates (sequence_num contiguous over all 1,030 frames)
     (["coinbase/cryptofeed_v3_2026-08-09/COINBASE.jsonl.zst"], "cryptofeed-v3", "coinbase", 1_030, 0, 2, None, 0,
      True),
 ]
+
+
+#: files beside a recording that replay reads with it (the REST answers, the samples' line index), and documents
+_COMPANIONS = re.compile(r"(\.http\.\d+\.\d+|/OKX\.0|\.index\.tsv)$")
+_DOCUMENTS = re.compile(r"(^|/)(README\.md|PROVENANCE\.md|LICENSE[^/]*)$")
+
+
+def test_every_file_in_shared_data_is_a_replayed_case_or_beside_one():
+    """Nothing in ../shared/data is left out of CASES: every file is replayed by a case, is read with one (a
+    cryptofeed ``.http.`` answers file, the samples' index), or is a document."""
+    replayed = {f for case in CASES for f in case[0]}
+    for path in sorted(p for p in DATA.rglob("*") if p.is_file()):
+        rel = path.relative_to(DATA).as_posix()
+        if _DOCUMENTS.search(rel):
+            continue
+        if _COMPANIONS.search(rel):
+            ws = [r for r in replayed if Path(r).parent == Path(rel).parent]
+            assert ws, f"{rel}: no replayed recording beside it"
+            continue
+        assert rel in replayed, f"{rel}: not replayed by any case of CASES"
 
 
 def _replay_json(capsys, *args: str) -> tuple[int, dict]:
