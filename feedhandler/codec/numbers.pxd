@@ -142,6 +142,8 @@ cdef extern from *:
     #endif
     """
     bint fh_decimal_dot8(const char* s, Py_ssize_t d, double* out) noexcept nogil
+    uint64_t fh_swar8(uint64_t v) noexcept nogil          # the value of 8 ASCII digits (little-endian load)
+    bint fh_all_digits8(uint64_t v) noexcept nogil        # all 8 bytes are '0'..'9'
     bint fh_swar_decimal(const char* s, Py_ssize_t n, uint64_t* m, int* frac) noexcept nogil
     bint fh_decimal_fast(const char* s, Py_ssize_t n, double* out) noexcept nogil
 

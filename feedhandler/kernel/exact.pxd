@@ -13,11 +13,13 @@ functions: each decoder that cimports them gets them compiled into its own code,
 hand-written there. Tested against the general path in ``tests/kernel/test_exact.py`` and by
 each decoder's differential fast-path tests.
 """
-from libc.stdint cimport int64_t, uint64_t
-from libc.string cimport memcmp
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.string cimport memcmp, memcpy
 
 from feedhandler.codec.json_scan cimport JSON_FALSE, JSON_NUMBER, JSON_STRING, JSON_TRUE, JsonSpan
-from feedhandler.codec.numbers cimport NUM_OK, fh_decimal_dot8, fh_decimal_fast, parse_double_inline
+from feedhandler.codec.numbers cimport (
+    NUM_OK, fh_all_digits8, fh_decimal_dot8, fh_decimal_fast, fh_swar8, parse_double_inline,
+)
 
 cdef extern from *:
     """
@@ -75,23 +77,78 @@ cdef inline const char* fx_str(const char* q, const char* end, JsonSpan* out) no
     return NULL
 
 
+cdef inline bint fx_eq(const char* a, const char* b, Py_ssize_t n) noexcept nogil:
+    """a[0:n] == b[0:n] (n >= 0) without a libc call: 8-byte words, the last one overlapping the one
+    before (n >= 8), two overlapping 4-byte words for 4..7 bytes; only a[0:n] and b[0:n] are read."""
+    cdef uint64_t x, y
+    cdef uint32_t u, v
+    cdef Py_ssize_t i = 0
+    if n >= 8:
+        while i + 8 < n:
+            memcpy(&x, a + i, 8)
+            memcpy(&y, b + i, 8)
+            if x != y:
+                return False
+            i += 8
+        memcpy(&x, a + n - 8, 8)
+        memcpy(&y, b + n - 8, 8)
+        return x == y
+    if n >= 4:
+        memcpy(&u, a, 4)
+        memcpy(&v, b, 4)
+        if u != v:
+            return False
+        memcpy(&u, a + n - 4, 4)
+        memcpy(&v, b + n - 4, 4)
+        return u == v
+    while i < n:
+        if a[i] != b[i]:
+            return False
+        i += 1
+    return True
+
+
 cdef inline const char* fx_str_same(const char* q, const char* end, const char* prev, Py_ssize_t prev_n,
                                     JsonSpan* out) noexcept nogil:
     """fx_str, but a string equal to ``prev`` (a string fx_str accepted before) is taken with one
-    memcmp instead of a byte scan."""
+    compare instead of a byte scan."""
     if q != NULL and prev_n > 0 and end - q >= prev_n + 2 and q[0] == b'"' and q[prev_n + 1] == b'"' \
-            and memcmp(q + 1, prev, prev_n) == 0:
+            and fx_eq(q + 1, prev, prev_n):
         fx_span(out, q + 1, prev_n, JSON_STRING)
         return q + prev_n + 2
     return fx_str(q, end, out)
+
+
+cdef inline const char* fx_str_cached(const char* q, const char* end, char* prev, Py_ssize_t* prev_n,
+                                      Py_ssize_t cap, JsonSpan* out) noexcept nogil:
+    """fx_str_same with its cache kept: a string that is not ``prev[0:prev_n]`` and is 1..cap bytes
+    becomes the new ``prev`` (``prev`` holds cap bytes), so a name repeated frame after frame (a stream,
+    a symbol) costs one compare."""
+    cdef Py_ssize_t n = prev_n[0]
+    if q != NULL and n > 0 and end - q >= n + 2 and q[0] == b'"' and q[n + 1] == b'"' and fx_eq(q + 1, prev, n):
+        fx_span(out, q + 1, n, JSON_STRING)
+        return q + n + 2
+    q = fx_str(q, end, out)
+    if q != NULL and 0 < out.len <= cap:
+        memcpy(prev, out.ptr, out.len)
+        prev_n[0] = out.len
+    return q
 
 
 cdef inline const char* fx_uint(const char* q, const char* end, int64_t* out, JsonSpan* span) noexcept nogil:
     """A JSON integer token of 1..18 digits without sign or leading zero (< 10**18: no overflow)."""
     cdef const char* s0 = q
     cdef int64_t v = 0
+    cdef uint64_t w
     if q == NULL:
         return NULL
+    # Eight digits at a time while eight bytes are readable and all digits, at most twice (v < 10**16).
+    while end - q >= 8 and q - s0 <= 8:
+        memcpy(&w, q, 8)
+        if not fh_all_digits8(w):
+            break
+        v = v * 100000000 + <int64_t>fh_swar8(w)
+        q += 8
     # At most 18 digits are accumulated (v < 10**17 before each multiply, so v * 10 + 9 < 10**18
     # fits int64): the count is checked before multiplying; a 19th digit is refused below.
     while q < end and q - s0 < 18 and <unsigned char>(q[0] - 48) < 10:

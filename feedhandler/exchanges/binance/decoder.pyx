@@ -33,7 +33,7 @@ from feedhandler.codec.json_scan cimport (
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport SIDE_BUY, SIDE_SELL, BookTicker, EventPool, Kline, Trade
 from feedhandler.kernel.decoder cimport FrameDecoder
-from feedhandler.kernel.exact cimport fx_bool, fx_dec, fx_levels, fx_lit, fx_str_same, fx_uint
+from feedhandler.kernel.exact cimport fx_bool, fx_dec, fx_levels, fx_lit, fx_str_cached, fx_uint
 from feedhandler.kernel.extract cimport (
     KF_REQUIRED, KT_BOOL, KT_DOUBLE, KT_ERR_MISSING, KT_ERR_NUMBER, KT_INT64, KT_LEVELS, KT_OBJECT, KT_PRICE,
     KT_SIZE, KT_SPAN, KT_STR, FieldTable, KtLevels, KtOut, kt_levels_ok, kt_price_ok, kt_require, kt_scan,
@@ -110,23 +110,12 @@ cdef inline bint _level_key(const char* k) noexcept:
                           or strcmp(k, b"asks") == 0)
 
 
-cdef inline const char* _same(const char* q, const char* end, char* prev, Py_ssize_t* prev_n,
-                              JsonSpan* out) noexcept:
-    """A plain string for the exact paths; ``prev`` (the last such string of this place, 1..64 bytes)
-    is matched by memcmp, so the stream name and symbol that repeat frame after frame cost no scan."""
-    q = fx_str_same(q, end, prev, prev_n[0], out)
-    if q != NULL and 0 < out.len <= 64 and (out.len != prev_n[0] or memcmp(out.ptr, prev, out.len) != 0):
-        memcpy(prev, out.ptr, out.len)
-        prev_n[0] = out.len
-    return q
-
-
 cdef inline const char* _begin(BinanceDecoder d, const char* q, const char* end, int slot, const char* lit,
                                Py_ssize_t n) noexcept:
     """An exact frame's start: ``{"stream":"<name>","data":{`` or ``{``, then the payload's first bytes
     ``lit`` (slot: the stream-name cache of this path)."""
     if end - q > 11 and memcmp(q, b'{"stream":', 10) == 0:
-        q = _same(q + 10, end, d._names_seen[slot], &d._names_len[slot], &d._stream)
+        q = fx_str_cached(q + 10, end, d._names_seen[slot], &d._names_len[slot], 64, &d._stream)
         q = fx_lit(q, end, b',"data":{', 9)
         d._has_stream = True
     else:
@@ -324,7 +313,7 @@ cdef class BinanceDecoder:
             return False
         q = _begin(self, p, end, 2, b'"e":"depthUpdate","E":', 22)
         q = fx_uint(q, end, &ets, &sp)
-        q = _same(fx_lit(q, end, b',"s":', 5), end, self._names_seen[3], &self._names_len[3], &self._sym)
+        q = fx_str_cached(fx_lit(q, end, b',"s":', 5), end, self._names_seen[3], &self._names_len[3], 64, &self._sym)
         q = fx_uint(fx_lit(q, end, b',"U":', 5), end, &self._first, &sp)
         q = fx_uint(fx_lit(q, end, b',"u":', 5), end, &self._last, &sp)
         q = fx_levels(fx_lit(q, end, b',"b":', 5), end, b.px, b.qty, self.max_levels, &nb)
@@ -348,7 +337,7 @@ cdef class BinanceDecoder:
         if end - p < 40 or end[-1] != b'}' or not (end[-2] == b'"' or (end[-2] == b'}' and end[-3] == b'"')):
             return False
         q = fx_uint(_begin(self, p, end, 0, b'"u":', 4), end, &self._last, &sp)
-        q = _same(fx_lit(q, end, b',"s":', 5), end, self._names_seen[3], &self._names_len[3], &self._sym)
+        q = fx_str_cached(fx_lit(q, end, b',"s":', 5), end, self._names_seen[3], &self._names_len[3], 64, &self._sym)
         q = fx_dec(fx_lit(q, end, b',"b":', 5), end, &self._bid_p, &sp)
         q = fx_dec(fx_lit(q, end, b',"B":', 5), end, &self._bid_q, &sp)
         q = fx_dec(fx_lit(q, end, b',"a":', 5), end, &self._ask_p, &sp)
@@ -381,7 +370,7 @@ cdef class BinanceDecoder:
         agg = end - q >= 14 and memcmp(q, b'aggTrade","E":', 14) == 0
         q = q + 14 if agg else fx_lit(q, end, b'trade","E":', 11)
         q = fx_uint(q, end, &ets, &sp)
-        q = _same(fx_lit(q, end, b',"s":', 5), end, self._names_seen[3], &self._names_len[3], &self._sym)
+        q = fx_str_cached(fx_lit(q, end, b',"s":', 5), end, self._names_seen[3], &self._names_len[3], 64, &self._sym)
         q = fx_uint(fx_lit(q, end, b',"a":' if agg else b',"t":', 5), end, &self._trade_id, &sp)
         q = fx_dec(fx_lit(q, end, b',"p":', 5), end, &self._price, &sp)
         q = fx_dec(fx_lit(q, end, b',"q":', 5), end, &self._qty, &sp)
