@@ -86,3 +86,28 @@ def test_levels_capacity_and_shapes():
     for bad in (b'[["1.5"]]', b'[[1.5,2]]', b'[["1.5","2",""]]', b'[ ["1.5","2"]]', b'[["1.5","2"],]'):
         assert match(bad, [("levels",)]) is None
     assert match(b"[]", [("levels",)]) == [[]]
+
+
+def test_cached_name_compare_sees_every_byte():
+    """fx_eq (word compares, the last word overlapping): a name of each length 1..40 equal to the cached one
+    is taken; one differing in any single byte is not taken as equal (it is scanned and returned as itself)."""
+    for n in range(1, 41):
+        name = bytes(65 + (i * 7) % 26 for i in range(n))
+        assert match(b'"%s"' % name, [("same", name)]) == [name]
+        for i in range(n):
+            other = name[:i] + b"z" + name[i + 1:]
+            assert match(b'"%s"' % other, [("same", name)]) == [other]
+            assert match(b'"%s"' % name, [("same", other)]) == [name]
+
+
+def test_integers_of_every_length_match_int():
+    """fx_uint takes eight digits at a time then byte by byte: every length 1..18 matches int(), a non-digit
+    at any position ends the token there (and the next literal then decides)."""
+    for n in range(1, 19):
+        text = b"".join(bytes([49 + (i * 3) % 9]) for i in range(n))
+        assert match(text, [("uint",)]) == [int(text)]
+        assert match(text + b"}", [("uint",), ("lit", b"}")]) == [int(text)]
+        for i in range(1, n):
+            # digits are 1..9: the second part has no leading zero
+            assert match(text[:i] + b"," + text[i:], [("uint",), ("lit", b","), ("uint",)]) == [
+                int(text[:i]), int(text[i:])]
