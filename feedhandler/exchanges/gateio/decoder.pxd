@@ -60,7 +60,7 @@ cdef class GateioDecoder(FrameDecoder):
     # trades, candles and private items: checked into _rows while scanned, emitted once the frame passed
     cdef int _refuse(self, const char* base, str kind, str message) except -1
     cdef int _row(self, int kind, const char* base) except -1
-    cdef int _trade_row(self, str ch, const char* base) except -1
+    cdef int _trade_row(self, str ch, const char* base, int64_t recv_ns, bint apply) except -1
     cdef int _candle_row(self, str ch, const char* base) except -1
     cdef int _private_row(self, int kind, str ch) except -1
     cdef int _emit_rows(self, int kind, int64_t ts_ns, int64_t recv_ns) except -1

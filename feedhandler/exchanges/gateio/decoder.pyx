@@ -16,10 +16,9 @@ USDT futures (``futures=True``, ``wss://fx-ws.gateio.ws/v4/ws/usdt``): the same 
 ``U/u`` rule, ``futures.book_ticker`` the spot fields, ``futures.trades`` and ``futures.candlesticks`` an
 *array* of items (a trade's ``size`` is signed: negative is a sell), ``futures.pong``.
 
-One ``kt_scan`` per frame: the envelope's ``result`` is a ``KT_SELECT`` whose table the ``channel`` met before
-it chooses (a ``result`` met first is kept as a validated span and scanned afterwards). Levels are validated
-once, by the kernel. Nothing is applied or emitted before the whole frame is decoded: a malformed frame raises
-``ParseError`` and leaves books and handlers untouched.
+One ``kt_scan`` per frame; ``result`` is a ``KT_SELECT`` whose table the ``channel`` met before it chooses (met
+first: kept as a validated span, scanned afterwards). Nothing is applied or emitted before the whole frame is
+decoded: a malformed frame raises ``ParseError`` and leaves books and handlers untouched.
 """
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.math cimport NAN, isfinite
@@ -189,9 +188,8 @@ cdef const KtTable* _select_result(void* ctx, int slot, KtOut* o) noexcept:
 
 
 cdef int _time_ns(const KtOut* o, int ms_slot, int s_slot, int64_t* out) noexcept:
-    """The time in ns of ``ms_slot`` (ms as an integer or as text with a fraction, "1606292218213.4578"),
-    else of ``s_slot`` (s, already ns), else 0; not 0: ``ms_slot`` is no time. Exact: the integer part by
-    parse_int64, up to 6 fraction digits added as ns (no float rounding)."""
+    """The time in ns of ``ms_slot`` (ms, integer or text with a fraction "1606292218213.4578": exact, no float),
+    else of ``s_slot`` (s, already ns), else 0; not 0: ``ms_slot`` is no time."""
     cdef const JsonSpan* v = &o.span[ms_slot]
     cdef const char* p = v.ptr
     cdef Py_ssize_t n = v.len, i = 0, k
@@ -400,8 +398,10 @@ cdef class GateioDecoder(FrameDecoder):
             self._book(kind, ch, recv_ns, apply)
         elif kind == CH_BOOK_TICKER or kind == CH_TICKERS:
             self._ticker(kind, ch, ts_ns, recv_ns, apply)
+        elif kind == CH_TRADES:
+            self._trade_row(ch, p, recv_ns, apply)
         else:
-            self._row(kind, p)            # a spot trade or candle: the one row of its result
+            self._row(kind, p)            # a spot candle: the one row of its result
         if apply:
             if kind >= CH_TRADES:
                 self._emit_rows(kind, ts_ns, recv_ns)
@@ -552,17 +552,19 @@ cdef class GateioDecoder(FrameDecoder):
             self._rows.clear()     # rows of an earlier (refused or classified) frame
             self._rows_serial = self._serial
         if kind == CH_TRADES:
-            return self._trade_row(ch, base)
+            return self._trade_row(ch, base, 0, False)
         if kind == CH_CANDLES:
             return self._candle_row(ch, base)
         return self._private_row(kind, ch)
 
-    cdef int _trade_row(self, str ch, const char* base) except -1:
-        """A trade: spot's side is 'side', futures' the sign of 'size' (contracts)."""
+    cdef int _trade_row(self, str ch, const char* base, int64_t recv_ns, bint apply) except -1:
+        """A trade (spot's side is 'side', futures' the sign of 'size'): an array item is kept as a row, a
+        frame's result (spot) is emitted at once (when ``apply``), with no row to allocate."""
         cdef KtOut* o = &self.out
         cdef int side = _side(o)
         cdef int64_t ts = 0
         cdef double qty = o.f64[S_AMOUNT]
+        cdef Trade ev
         if kt_require(&_FUT_TRADE.table if self.market else &_TRADE.table, o,
                       NEED_FUT_TRADE if self.market else NEED_TRADE, NULL) < 0:
             if base == NULL:
@@ -579,12 +581,20 @@ cdef class GateioDecoder(FrameDecoder):
                                 "must be a non-empty plain string")
         if _time_ns(o, S_CTIME_MS, S_CTIME, &ts) != 0:
             return self._refuse(base, "field", f"{ch}: field 'create_time_ms' is not a time in ms")
-        self._rows.append((self._symbol(S_PAIR), ts, o.f64[S_PRICE], -qty if qty < 0.0 else qty, side, o.i64[S_TID]))
-        return 0
+        qty = -qty if qty < 0.0 else qty
+        if base == NULL:
+            self._rows.append((self._symbol(S_PAIR), ts, o.f64[S_PRICE], qty, side, o.i64[S_TID]))
+            return 0
+        if not apply:
+            return 0
+        ev = <Trade>self._new(self._trades, S_PAIR, ts, recv_ns)
+        ev.price, ev.qty, ev.side = o.f64[S_PRICE], qty, side
+        ev.trade_id, ev.trade_id_str = o.i64[S_TID], ""
+        return self.dispatcher.emit(ev)
 
     cdef int _candle_row(self, str ch, const char* base) except -1:
-        """A candle: 'n' (a plain '<interval>_<pair>') and 't' present; kept as (symbol, interval, open ns, close
-        ns, o, h, l, c, volume, quote volume, closed)."""
+        """A candle ('n' a plain '<interval>_<pair>', 't'), kept as (symbol, interval, open/close ns, o, h, l, c,
+        volume, quote volume, closed)."""
         cdef const KtOut* o = &self.out
         cdef const JsonSpan* name = &o.span[S_NAME]
         cdef Py_ssize_t us
