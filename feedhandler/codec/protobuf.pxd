@@ -152,35 +152,31 @@ cdef inline int pb_read_len(PbReader* r, const uint8_t** data, Py_ssize_t* n) no
     return PB_OK
 
 
-cdef inline uint64_t _pb_load_le64(const uint8_t* p) noexcept nogil:
-    # Byte-wise little-endian load: portable, and GCC/Clang fold it into one
-    # unaligned load on little-endian hosts.
-    return ((<uint64_t>p[0]) | (<uint64_t>p[1] << 8) | (<uint64_t>p[2] << 16)
-            | (<uint64_t>p[3] << 24) | (<uint64_t>p[4] << 32) | (<uint64_t>p[5] << 40)
-            | (<uint64_t>p[6] << 48) | (<uint64_t>p[7] << 56))
-
-
-cdef inline uint32_t _pb_load_le32(const uint8_t* p) noexcept nogil:
-    return ((<uint32_t>p[0]) | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16)
-            | (<uint32_t>p[3] << 24))
+cdef inline int _pb_read_le(PbReader* r, int width, uint64_t* out) noexcept nogil:
+    # ``width`` (8 or 4) little-endian bytes, loaded byte-wise: portable, and with a constant width
+    # GCC/Clang fold the loop into one unaligned load on little-endian hosts.
+    cdef uint64_t v = 0
+    cdef int i
+    if r.end - r.p < width:
+        return PB_TRUNCATED
+    for i in range(width):
+        v |= (<uint64_t>r.p[i]) << (8 * i)
+    out[0] = v
+    r.p += width
+    return PB_OK
 
 
 cdef inline int pb_read_fixed64(PbReader* r, uint64_t* out) noexcept nogil:
     """Read 8 little-endian bytes (fixed64, sfixed64, double)."""
-    if r.end - r.p < 8:
-        return PB_TRUNCATED
-    out[0] = _pb_load_le64(r.p)
-    r.p += 8
-    return PB_OK
+    return _pb_read_le(r, 8, out)
 
 
 cdef inline int pb_read_fixed32(PbReader* r, uint32_t* out) noexcept nogil:
     """Read 4 little-endian bytes (fixed32, sfixed32, float)."""
-    if r.end - r.p < 4:
-        return PB_TRUNCATED
-    out[0] = _pb_load_le32(r.p)
-    r.p += 4
-    return PB_OK
+    cdef uint64_t v = 0
+    cdef int rc = _pb_read_le(r, 4, &v)
+    out[0] = <uint32_t>v
+    return rc
 
 
 cdef inline int pb_skip(PbReader* r, uint32_t wire_type) noexcept nogil:
@@ -221,16 +217,8 @@ cdef inline float pb_float_from_bits(uint32_t bits) noexcept nogil:
 
 cdef inline const char* pb_error_name(int code) noexcept nogil:
     """The ``PB_*`` constant's name for an error code (for logs and messages)."""
-    if code == PB_OK:
-        return b"PB_OK"
-    if code == PB_TRUNCATED:
-        return b"PB_TRUNCATED"
-    if code == PB_VARINT_TOO_LONG:
-        return b"PB_VARINT_TOO_LONG"
-    if code == PB_BAD_WIRE_TYPE:
-        return b"PB_BAD_WIRE_TYPE"
-    if code == PB_BAD_LENGTH:
-        return b"PB_BAD_LENGTH"
-    if code == PB_BAD_TAG:
-        return b"PB_BAD_TAG"
+    cdef const char* names[6]
+    names[:] = [b"PB_OK", b"PB_TRUNCATED", b"PB_VARINT_TOO_LONG", b"PB_BAD_WIRE_TYPE", b"PB_BAD_LENGTH", b"PB_BAD_TAG"]
+    if PB_BAD_TAG <= code <= PB_OK:
+        return names[-code]
     return b"PB_UNKNOWN_ERROR"

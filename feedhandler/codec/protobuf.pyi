@@ -2,20 +2,6 @@
 from collections.abc import Iterable, Sequence
 from typing import Final
 
-__all__ = [
-    "ProtobufDecodeError",
-    "decode_fields",
-    "decode_packed",
-    "walk_fields",
-    "PB_OK",
-    "PB_TRUNCATED",
-    "PB_VARINT_TOO_LONG",
-    "PB_BAD_WIRE_TYPE",
-    "PB_BAD_LENGTH",
-    "PB_BAD_TAG",
-    "MAX_DEPTH",
-]
-
 PB_OK: Final[int]
 PB_TRUNCATED: Final[int]
 PB_VARINT_TOO_LONG: Final[int]

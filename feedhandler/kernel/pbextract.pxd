@@ -16,8 +16,8 @@ strings are converted once the message is complete, so only the value that
 wins is checked); occurrences of a nested message merge; repeated items
 accumulate; a declared field met with another wire type is an unknown field
 and is skipped, as are undeclared fields; a oneof member replaces another
-(``PK_ONEOF``: its occurrences are kept as segments, walked by
-``pbx_scan_oneof`` with the member's table). Not supported (refused or
+(``PK_ONEOF``: its occurrences are kept as segments; once the message is
+walked, the member that won is walked with its table, into the same slots). Not supported (refused or
 skipped): groups (wire types 3/4 are ``PB_BAD_WIRE_TYPE``), packed repeated
 scalars (skipped like any undeclared field).
 """
@@ -40,8 +40,8 @@ cpdef enum:  # field kinds
     PK_EACH = 11       # repeated nested message: each item walked with the child, then out.on_item;
                        # i64[slot] counts the items
     PK_LEVELS = 12     # repeated (price, size) message -> out.levels[slot]; every level obeys both rules
-    PK_ONEOF = 13      # a oneof member: segments kept for pbx_scan_oneof (the same member merges,
-                       # another replaces it)
+    PK_ONEOF = 13      # a oneof member: segments kept, then walked with the child once the message is
+                       # (the same member merges, another replaces it; child None: not walked)
 
 cpdef enum:
     PX_MAX_SEGMENTS = 8     # occurrences of one oneof member kept (merged) per frame
@@ -71,10 +71,11 @@ cdef struct PbTab:
     uint32_t lo, hi          # the declared field numbers lie in lo..hi
     uint32_t dense           # index[number - lo] for number - lo < dense: position in fields, -1: not
     const short* index       # declared; numbers beyond lo + dense are searched (rare: tags over 1024 apart)
-    uint64_t reset_mask      # slots of this table's own scalar fields (cleared before a walk)
+    uint64_t reset_mask      # slots of this table's own fields (reset to their defaults before a walk)
     uint64_t levels_mask     # its PK_LEVELS indices (counts cleared before a walk)
     uint64_t dec_mask        # slots of its decimal-string fields (converted after the walk)
     bint has_message         # a PK_MESSAGE field (its child is finished too)
+    short by_slot[64]        # position in fields of the field landing in a slot (-1: none)
 
 ctypedef struct PbSeg:
     const uint8_t* p
@@ -90,10 +91,9 @@ ctypedef struct PbOut:
     const PbTab* err_table
     const uint8_t* err_at    # where in the frame
 
-# Walk data[0:n] with table t into out (st.base = data). 0 or an error code (st.err_*).
+# Walk data[0:n] with table t into out (st.base = data), then the oneof member that won (st.oneof, its
+# segments in order) with its table. 0 or an error code (st.err_*).
 cdef int pbx_scan(const PbTab* t, const uint8_t* data, Py_ssize_t n, KtOut* out, PbOut* st) noexcept
-# Walk the oneof member pbx_scan kept (st.oneof, its segments in order) with the member's table.
-cdef int pbx_scan_oneof(KtOut* out, PbOut* st) noexcept
 # "Message.field" (or "Message") the error concerns, and the reason in words.
 cdef str pbx_error_field(const PbOut* st)
 cdef str pbx_error_reason(const PbOut* st, const KtOut* out)
