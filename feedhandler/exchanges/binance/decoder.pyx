@@ -525,16 +525,21 @@ cdef class BinanceDecoder:
         cdef KtLevels* b
         cdef KtLevels* a
         cdef int kind = self._kind
-        if kind == BK_DEPTH_UPDATE:
-            self.depth_updates += 1
-            if self.books is None:
-                return 0
+        if kind == BK_DEPTH_UPDATE or kind == BK_PARTIAL_DEPTH:
             # levels and ids passed every check: nothing below can refuse the frame
-            b = &self.out.levels[L_B]
-            a = &self.out.levels[L_A]
-            sync = self.books.c_get(self._sym.ptr, self._sym.len)
-            sync.on_delta_validated(self._first, self._last, self._prev, b.px, b.qty, b.count,
-                                    a.px, a.qty, a.count, self._event_ts, recv_ns)
+            b = &self.out.levels[L_B if kind == BK_DEPTH_UPDATE else L_BIDS]
+            a = b + 1
+            if kind == BK_DEPTH_UPDATE:
+                self.depth_updates += 1
+                if self.books is not None:
+                    sync = self.books.c_get(self._sym.ptr, self._sym.len)
+                    sync.on_delta_validated(self._first, self._last, self._prev, b.px, b.qty, b.count,
+                                            a.px, a.qty, a.count, self._event_ts, recv_ns)
+            else:
+                self.partial_depths += 1
+                if self.partial_books is not None:
+                    sync = self.partial_books.c_get(self._partial_key, self._partial_key_len)
+                    sync.c_load_snapshot(self._last, b.px, b.qty, b.count, a.px, a.qty, a.count, recv_ns)
         elif kind == BK_TRADE or kind == BK_AGG_TRADE:
             self.trades += 1
             tr = <Trade>self._trades.acquire()
@@ -561,14 +566,6 @@ cdef class BinanceDecoder:
             bt.exchange_ts_ns = self._event_ts
             bt.recv_ns = recv_ns
             self.dispatcher.emit(bt)
-        elif kind == BK_PARTIAL_DEPTH:
-            self.partial_depths += 1
-            if self.partial_books is None:
-                return 0
-            b = &self.out.levels[L_BIDS]
-            a = &self.out.levels[L_ASKS]
-            sync = self.partial_books.c_get(self._partial_key, self._partial_key_len)
-            sync.c_load_snapshot(self._last, b.px, b.qty, b.count, a.px, a.qty, a.count, recv_ns)
         elif kind == BK_KLINE:
             self.klines += 1
             self._emit_kline(recv_ns)
