@@ -262,23 +262,13 @@ cdef class BookSync:
             self.discard_resyncs += 1
             self.c_invalidate(f"updates discarded: {n} in a row at or below the book's update "
                               f"{self.book.last_update_id} (newest {first}..{last}; ids restarted?)", False)
-            self._buffer(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks)
-            self._request()
-            return 0
+            return self._rebuffer(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks)
         if verdict == DELTA_GAP:
             self.gaps += 1
             self.c_invalidate(f"gap: expected update {self.book.last_update_id + 1}, got {first}..{last}", False)
-            self._buffer(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks)
-            self._request()
+            return self._rebuffer(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks)
+        if not self._applied(last, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks, armed, recv_ns):
             return 0
-        self._first_pending = False
-        self._discarded = 0
-        self._rejected = 0
-        if self._apply(last, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks) < 0:
-            return 0
-        if armed and self._verify(True):
-            return 0
-        self._stamp(recv_ns)
         return self._emit_update(first, last, False, exchange_ts_ns, recv_ns)
 
     cdef int _on_syncing_delta(self, int64_t first, int64_t last, int64_t prev,
@@ -299,31 +289,44 @@ cdef class BookSync:
             self.state = WAITING
             self.invalid_reason = (f"snapshot {snapshot_id} ahead of the stream: {n} updates older than it "
                                    f"(newest {first}..{last}); fetching another")
-            self._buffer(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks)
-            self._request()
-            return 0
+            return self._rebuffer(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks)
         if verdict == DELTA_GAP:
             # the snapshot is older than this delta: updates between them are lost, fetch a newer one
             self.stale_snapshots += 1
             self._discarded = 0
             self.state = WAITING
             self.invalid_reason = f"snapshot {snapshot_id} older than update {first}..{last}"
-            self._buffer(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks)
-            self._request()
-            return 0
-        self._discarded = 0
-        self._rejected = 0
-        self._first_pending = False
-        if self._apply(last, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks) < 0:
-            return 0  # crossed: invalidated (it was never reported valid), a snapshot requested
-        if armed and self._verify(True):
-            return 0
-        self._stamp(recv_ns)
+            return self._rebuffer(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks)
+        if not self._applied(last, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks, armed, recv_ns):
+            return 0  # crossed or failed its integrity check: invalidated (never reported valid)
         self.state = LIVE
         self.invalid_reason = None
         self._emit_status(True, "synced", recv_ns)
         # the whole book changed since the last event the handler saw: a snapshot-type update
         return self._emit_update(snapshot_id, last, True, exchange_ts_ns, recv_ns)
+
+    cdef int _rebuffer(self, int64_t first, int64_t last, int64_t prev,
+                       const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                       const double* ask_px, const double* ask_qty, Py_ssize_t n_asks) except -1:
+        """Keep this delta for the next snapshot and ask for one (the book is not current)."""
+        self._buffer(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks)
+        self._request()
+        return 0
+
+    cdef int _applied(self, int64_t last, const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
+                      const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
+                      bint armed, int64_t recv_ns) except -1:
+        """Apply a delta that connects; 0 when it left the book invalid (crossed: a snapshot requested;
+        or its integrity value disagreed), 1 when the book is current."""
+        self._discarded = 0
+        self._rejected = 0
+        self._first_pending = False
+        if self._apply(last, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks) < 0:
+            return 0
+        if armed and self._verify(True):
+            return 0
+        self._stamp(recv_ns)
+        return 1
 
     cdef int _discard(self, int64_t now_ns, str why) except -1:
         """Count one discarded update; 1 when the run has reached its bound (frames or time)."""
