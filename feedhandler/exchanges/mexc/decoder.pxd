@@ -6,14 +6,16 @@
 * JSON text (``{"id":0,"code":0,"msg":...}``): a subscription ack, ``PONG`` or an
   error (``Not Subscribed successfully! [...]``); plain text (``Invalid listen
   key``) is an error. Nothing is decoded further: the manager routes them.
-* Binary: one ``PushDataV3ApiWrapper`` (protobuf), walked with
-  ``feedhandler.codec.protobuf`` without the protobuf library. The body is
-  dispatched on its field number (301..315, see ``constants.py``); unknown
-  fields are skipped, a repeated body field is merged (as protobuf does).
+* Binary: one ``PushDataV3ApiWrapper`` (protobuf), walked once by the kernel's
+  table-driven protobuf extraction (``feedhandler.kernel.pbextract``) without
+  the protobuf library. The body is dispatched on its field number (301..315,
+  see ``constants.py``); unknown fields are skipped, a repeated body field is
+  merged (as protobuf does).
 
-A frame is decoded completely (depth levels into preallocated scratch
-arrays; event bodies in a validating first pass) before anything is applied
-or emitted, so a malformed frame raises ``ParseError`` and changes nothing.
+A frame is decoded completely (depth levels and the items of repeated bodies
+into preallocated scratch arrays) before anything is applied or emitted, so
+a malformed frame raises ``ParseError`` (naming the field and the byte
+offset) and changes nothing.
 
 Where the data goes
 -------------------
@@ -38,83 +40,54 @@ malformed JSON text).
 """
 from libc.stdint cimport int64_t, uint8_t
 
+from feedhandler.codec.json_scan cimport JsonSpan
 from feedhandler.core.dispatch cimport EventDispatcher
-from feedhandler.events.events cimport EventPool
+from feedhandler.events.events cimport Event, EventPool
 from feedhandler.kernel.decoder cimport FrameDecoder
+from feedhandler.kernel.pbextract cimport PbOut
+from feedhandler.kernel.symbols cimport SymbolTable
 from feedhandler.sync.book_sync cimport BookSyncGroup
 
-cdef enum:
-    MX_MAX_SEGMENTS = 8        # occurrences of one body field merged (protobuf merge semantics)
-
-cdef enum:
-    # internal error codes (the PB_* codes of the wire reader are -1..-5)
-    MX_E_NUMBER = -20
-    MX_E_LEVELS = -21
-    MX_E_SYMBOL = -22
-    MX_E_VERSION = -23
-    MX_E_SEGMENTS = -24
-    # the event methods return 0 or one of these codes; -100 is reserved for "a Python exception is set"
-
-ctypedef struct MxSpan:
-    const uint8_t* p
-    Py_ssize_t n
+ctypedef struct MxItem:
+    # one item of a repeated body field (deal, book ticker, mini ticker), as the kernel converted it
+    double f[6]
+    int64_t i0, i1
+    JsonSpan t
 
 
 cdef class MexcDecoder(FrameDecoder):
     cdef public EventDispatcher dispatcher
     cdef public BookSyncGroup books            # aggre depth (313) / legacy increase depth (302)
     cdef public BookSyncGroup partial_books    # limit depth (303), full snapshot per frame
-    cdef readonly Py_ssize_t max_levels        # per side, per frame
+    cdef readonly Py_ssize_t max_levels        # per side, per frame (and items per frame)
     # counters
     cdef readonly int64_t depth_updates, limit_depths, trades, book_tickers, klines, tickers
     cdef readonly int64_t orders, fills, balances, acks, pongs, exchange_errors, empty, unsupported
     cdef readonly int64_t err_wire, err_number, err_levels, err_symbol, err_text
     # pools
     cdef EventPool _trades, _book_tickers, _klines, _tickers, _orders, _fills, _balances
-    # scratch: levels of one depth frame
-    # (pointers into the kernel's level scratch, FrameDecoder.use_levels: levels[0] bids, [1] asks)
-    cdef double* _bid_px
-    cdef double* _bid_qty
-    cdef double* _ask_px
-    cdef double* _ask_qty
-    cdef Py_ssize_t _nb, _na
-    cdef int64_t _from, _to, _last_order_ts
-    # wrapper fields of the current frame
-    cdef MxSpan _channel, _symbol
-    cdef int64_t _create_ms, _send_ms
-    cdef bint _has_create, _has_send
-    cdef int _body
-    cdef MxSpan _seg[MX_MAX_SEGMENTS]
-    cdef int _nseg
-    # error detail of the current frame
-    cdef const uint8_t* _base        # start of the current frame (error offsets)
-    cdef Py_ssize_t _err_pos
-    cdef int _err_field
-    # string caches (bytes -> str), so repeated symbols allocate nothing
-    cdef dict _str_cache
-    cdef bytes _last_sym_key
-    cdef str _last_sym
-    cdef bytes _last_int_key
-    cdef str _last_int
+    # the kernel walk's state (body member, errors); levels are in self.out.levels[0] bids, [1] asks
+    cdef PbOut _pb
+    cdef MxItem* _items                        # max_levels items, filled by the kernel's on_item
+    cdef int64_t _from, _to, _last_order_ts    # versions of the last depth frame
+    cdef SymbolTable symbols                   # symbols, intervals, assets: str without allocating
 
     cdef int c_feed(self, const char* data, Py_ssize_t n, int64_t recv_ns) except -1
     cdef int c_classify(self, const char* data, Py_ssize_t n) except -1
+    cdef int _pb_fail(self, int rc) except -1
+    cdef int _refuse(self, str field, str reason, bint symbol) except -1
     cdef int _control(self, const uint8_t* p, Py_ssize_t n) except -1
-    cdef int _walk_wrapper(self, const uint8_t* p, Py_ssize_t n) noexcept
-    cdef int _decode_depth(self) noexcept
-    cdef int _apply_depth(self, int64_t recv_ns) except -1
-    cdef int _run(self, int rc, str what) except -1
-    cdef int _raise(self, int rc, str what) except -1
-    cdef int _deals(self, bint emit, int64_t recv_ns) except -100
-    cdef int _emit_ticker(self, MxSpan* st, int64_t version, str symbol, bint emit, int64_t recv_ns) except -100
-    cdef int _emit_mini(self, MxSpan* st, bint emit, int64_t recv_ns) except -100
-    cdef int _book_ticker(self, bint emit, int64_t recv_ns) except -100
-    cdef int _kline(self, bint emit, int64_t recv_ns) except -100
-    cdef int _mini_tickers(self, bint emit, int64_t recv_ns) except -100
-    cdef int _order(self, bint emit, int64_t recv_ns) except -100
-    cdef int _fill(self, bint emit, int64_t recv_ns) except -100
-    cdef int _balance(self, bint emit, int64_t recv_ns) except -100
-    cdef str _sym(self, const uint8_t* p, Py_ssize_t n)
-    cdef str _interned(self, const uint8_t* p, Py_ssize_t n)
-    cdef int _symbol_span(self, MxSpan* out) noexcept
     cdef int64_t _frame_ts_ns(self) noexcept
+    cdef int64_t _own_ts_ns(self, int slot) noexcept
+    cdef Event _event(self, EventPool pool, str symbol, int64_t ts, int64_t recv_ns)
+    cdef int _symbol_span(self, JsonSpan* out) noexcept
+    cdef str _symbol_str(self)
+    cdef int _depth(self, int body, int64_t recv_ns) except -1
+    cdef int _events(self, int body, int64_t recv_ns) except -1
+    cdef int _trade(self, const MxItem* it, str symbol, int64_t recv_ns) except -1
+    cdef int _ticker(self, const MxItem* it, int64_t version, str symbol, int64_t recv_ns) except -1
+    cdef int _mini(self, const MxItem* it, str symbol, int64_t recv_ns) except -1
+    cdef int _kline(self, str symbol, int64_t recv_ns) except -1
+    cdef int _order(self, str symbol, int64_t recv_ns) except -1
+    cdef int _fill(self, str symbol, int64_t recv_ns) except -1
+    cdef int _balance(self, str symbol, int64_t recv_ns) except -1
