@@ -28,7 +28,10 @@ CH_TICKERS = "tickers"
 CH_CANDLE_PREFIX = "candle"   # candle1m, candle1H, ...
 CH_ORDERS = "orders"          # private: orders, with each fill inside (fillSz/fillPx/tradeId)
 CH_ACCOUNT = "account"        # private: balances
-CANDLE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1H", "2H", "4H", "6H", "12H", "1D", "1W", "1M")
+#: candle interval -> seconds (okx.com/docs-v5 "Candlesticks channel")
+CANDLE_SECONDS = {"1s": 1, "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1H": 3600, "2H": 7200,
+                  "4H": 14400, "6H": 21600, "12H": 43200, "1D": 86400, "1W": 604800, "1M": 2592000}
+CANDLE_INTERVALS = tuple(CANDLE_SECONDS)
 DEFAULT_CANDLE_INTERVAL = "1m"
 #: instType of the private orders channel subscription (every instrument type).
 ORDERS_INST_TYPE = "ANY"

@@ -52,6 +52,7 @@ from feedhandler.events.events import (
     BalanceUpdate as _BalanceUpdate, BookTicker as _BookTicker, Fill as _Fill, Kline as _Kline,
     OrderUpdate as _OrderUpdate, Ticker as _Ticker, Trade as _Trade,
 )
+from feedhandler.exchanges.okx.constants import CANDLE_SECONDS
 
 DEF CHECKSUM_DEPTH = 25      # levels per side in the checksum (okx.com/docs-v5, "Checksum")
 DEF TEXT_MAX = 32            # bytes of one formatted number (<= 15 digits, '.', leading "0.")
@@ -80,11 +81,7 @@ cdef FieldTable _FRAME = FRAME, _BOOK = BOOK
 cdef tuple _RECORDS = (None, BOOK, BOOK, TRADE, TICKER)     # the record table of each channel kind
 cdef tuple _CH_NAMES = ("other", "books", "bbo-tbt", "trades", "tickers", "candle", "orders", "account")
 
-# candle channel suffix -> seconds (okx.com/docs-v5 "Candlesticks channel")
-cdef dict _CANDLE_SECONDS = {
-    "1s": 1, "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1H": 3600, "2H": 7200, "4H": 14400,
-    "6H": 21600, "12H": 43200, "1D": 86400, "1W": 604800, "1M": 2592000,
-}
+cdef dict _CANDLE_SECONDS = CANDLE_SECONDS    # channel suffix -> seconds
 
 
 # ---------------------------------------------------------------------------------------------------
