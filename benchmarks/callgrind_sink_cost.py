@@ -13,6 +13,7 @@ encoder's cost is the ratio of the two counts, minus 1. Kernel work (the socket 
 from __future__ import annotations
 
 import argparse
+import pickle
 import re
 import subprocess
 import sys
@@ -22,12 +23,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def child(stream: str, mode: str, frames: int) -> None:
+def child(items_file: str, mode: str) -> None:
     sys.path.insert(0, str(HERE))
     import bench_bus as bb
     from feedhandler.sinks.encoder import BusEncoder, SinkTap
 
-    items = (bb._load_recording() if stream == "recording" else bb._depth_stream())[:frames]
+    with open(items_file, "rb") as fh:
+        items = pickle.load(fh)
     if mode == "feed":
         bb.replay(items, bb._noop)
     else:
@@ -35,12 +37,12 @@ def child(stream: str, mode: str, frames: int) -> None:
         bb.replay(items, SinkTap([enc]), enc.take)
 
 
-def instructions(stream: str, mode: str, frames: int) -> int:
+def instructions(items_file: str, mode: str) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.out",
                               "--collect-atstart=no", "--toggle-collect=*FrameDecoder_5feed",
                               "--toggle-collect=*BusEncoder_*take", sys.executable,
-                              __file__, "--child", stream, mode, str(frames)],
+                              __file__, "--child", items_file, mode],
                              capture_output=True, text=True, check=True)
     return int(re.search(r"Collected : (\d+)", out.stderr).group(1))
 
@@ -48,14 +50,21 @@ def instructions(stream: str, mode: str, frames: int) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--frames", type=int, default=20_000)
-    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], int(args.child[2]))
+        child(*args.child)
         return
+    sys.path.insert(0, str(HERE))
+    import bench_bus as bb
+
     for stream in ("recording", "depth"):
-        feed = instructions(stream, "feed", args.frames)
-        enc = instructions(stream, "encoder", args.frames)
+        items = (bb._load_recording() if stream == "recording" else bb._depth_stream())[:args.frames]
+        with tempfile.NamedTemporaryFile(suffix=".pickle") as fh:   # built once, outside valgrind
+            pickle.dump(items, fh)
+            fh.flush()
+            feed = instructions(fh.name, "feed")
+            enc = instructions(fh.name, "encoder")
         print(f"{stream}: {args.frames} frames, feed alone {feed / args.frames:,.0f} instructions/frame, "
               f"with the encoder {enc / args.frames:,.0f}: +{(enc / feed - 1) * 100:.1f}%", flush=True)
 

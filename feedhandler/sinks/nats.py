@@ -12,8 +12,9 @@ the connection is down). With ``jetstream=True`` a stream
 messages so that a follower that joins late replays from before the last snapshot and is in sync at
 once; publishing stays a plain publish (no per-message acknowledgement round trip).
 
-Slow or absent server: nats-py buffers at most ``pending_size`` bytes while reconnecting, the encoder
-at most ``max_pending_batches`` batches; anything beyond is dropped and counted, never queued without
+Slow or absent server: the socket's unsent bytes are bounded by ``pending_size`` while connected, and
+nats-py buffers at most ``pending_size`` bytes while reconnecting, the encoder at most
+``max_pending_batches`` batches; anything beyond is dropped and counted, never queued without
 bound. After a reconnect every book stream sends a snapshot next, so followers recover at once.
 """
 from __future__ import annotations
