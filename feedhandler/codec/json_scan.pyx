@@ -124,31 +124,33 @@ cdef inline int _utf8_len(const char* p, const char* end) noexcept nogil:
     forms, no encoded surrogates, nothing above U+10FFFF.
     """
     cdef unsigned char c0 = <unsigned char>p[0]
-    cdef unsigned char c1, lo, hi
-    cdef Py_ssize_t avail = end - p
+    cdef unsigned char c1, lo = 0x80, hi = 0xBF   # the second byte's range (a continuation byte by default)
+    cdef int n, i
     if 0xC2 <= c0 <= 0xDF:
-        if avail >= 2 and _is_cont(<unsigned char>p[1]):
-            return 2
+        n = 2
+    elif 0xE0 <= c0 <= 0xEF:
+        n = 3
+        if c0 == 0xE0:
+            lo = 0xA0                 # E0 80..9F would be overlong
+        elif c0 == 0xED:
+            hi = 0x9F                 # ED A0..BF would be a surrogate
+    elif 0xF0 <= c0 <= 0xF4:
+        n = 4
+        if c0 == 0xF0:
+            lo = 0x90                 # F0 80..8F would be overlong
+        elif c0 == 0xF4:
+            hi = 0x8F                 # F4 90.. would exceed U+10FFFF
+    else:
         return 0
-    if 0xE0 <= c0 <= 0xEF:
-        if avail < 3:
+    if end - p < n:
+        return 0
+    c1 = <unsigned char>p[1]
+    if c1 < lo or c1 > hi:
+        return 0
+    for i in range(2, n):             # i < n <= end - p
+        if not _is_cont(<unsigned char>p[i]):
             return 0
-        c1 = <unsigned char>p[1]
-        lo = 0xA0 if c0 == 0xE0 else 0x80   # E0 80..9F would be overlong
-        hi = 0x9F if c0 == 0xED else 0xBF   # ED A0..BF would be a surrogate
-        if lo <= c1 <= hi and _is_cont(<unsigned char>p[2]):
-            return 3
-        return 0
-    if 0xF0 <= c0 <= 0xF4:
-        if avail < 4:
-            return 0
-        c1 = <unsigned char>p[1]
-        lo = 0x90 if c0 == 0xF0 else 0x80   # F0 80..8F would be overlong
-        hi = 0x8F if c0 == 0xF4 else 0xBF   # F4 90.. would exceed U+10FFFF
-        if lo <= c1 <= hi and _is_cont(<unsigned char>p[2]) and _is_cont(<unsigned char>p[3]):
-            return 4
-        return 0
-    return 0
+    return n
 
 
 cdef extern from *:
@@ -273,9 +275,23 @@ cdef int _scan_string(const char** pp, const char* end, JsonSpan* out) noexcept 
     return JSON_OK
 
 
+cdef inline int _digits(const char** pp, const char* end) noexcept nogil:
+    """One or more decimal digits at *pp (passed); else JSON_ERR_EOF / JSON_ERR_NUMBER with *pp unchanged."""
+    cdef const char* p = pp[0]
+    if p >= end:
+        return JSON_ERR_EOF
+    if not _is_digit(p[0]):
+        return JSON_ERR_NUMBER
+    while p < end and _is_digit(p[0]):
+        p += 1
+    pp[0] = p
+    return JSON_OK
+
+
 cdef int _scan_number(const char** pp, const char* end) noexcept nogil:
     # JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
     cdef const char* p = pp[0]
+    cdef int rc
     if p < end and p[0] == b'-':
         p += 1
     if p >= end:
@@ -293,24 +309,17 @@ cdef int _scan_number(const char** pp, const char* end) noexcept nogil:
     else:
         pp[0] = p
         return JSON_ERR_NUMBER
+    rc = JSON_OK
     if p < end and p[0] == b'.':
         p += 1
-        if p >= end or not _is_digit(p[0]):
-            pp[0] = p
-            return JSON_ERR_EOF if p >= end else JSON_ERR_NUMBER
-        while p < end and _is_digit(p[0]):
-            p += 1
-    if p < end and (p[0] == b'e' or p[0] == b'E'):
+        rc = _digits(&p, end)
+    if rc == JSON_OK and p < end and (p[0] == b'e' or p[0] == b'E'):
         p += 1
         if p < end and (p[0] == b'+' or p[0] == b'-'):
             p += 1
-        if p >= end or not _is_digit(p[0]):
-            pp[0] = p
-            return JSON_ERR_EOF if p >= end else JSON_ERR_NUMBER
-        while p < end and _is_digit(p[0]):
-            p += 1
+        rc = _digits(&p, end)
     pp[0] = p
-    return JSON_OK
+    return rc
 
 
 cdef inline int _scan_literal(const char** pp, const char* end, const char* lit, Py_ssize_t n) noexcept nogil:
@@ -326,29 +335,26 @@ cdef inline int _scan_literal(const char** pp, const char* end, const char* lit,
     return JSON_OK
 
 
+cdef inline int _expect_byte(const char* p, const char* end, char c) noexcept nogil:
+    """JSON_OK if p holds c, JSON_ERR_EOF at the end, else JSON_ERR_SYNTAX."""
+    if p >= end:
+        return JSON_ERR_EOF
+    return JSON_OK if p[0] == c else JSON_ERR_SYNTAX
+
+
 cdef inline int _scan_key_colon(const char** pp, const char* end, JsonSpan* key) noexcept nogil:
-    """Object member head: string key, ':' ; *pp left at the value (whitespace skipped)."""
+    """Object member head: string key, ':' ; *pp left at the value (whitespace skipped), or at the error."""
     cdef const char* p = pp[0]
-    cdef int rc
-    if p >= end:
-        pp[0] = p
-        return JSON_ERR_EOF
-    if p[0] != b'"':
-        pp[0] = p
-        return JSON_ERR_SYNTAX
-    rc = _scan_string(&p, end, key)
-    if rc != JSON_OK:
-        pp[0] = p
-        return rc
-    p = _skip_ws(p, end)
-    if p >= end:
-        pp[0] = p
-        return JSON_ERR_EOF
-    if p[0] != b':':
-        pp[0] = p
-        return JSON_ERR_SYNTAX
-    pp[0] = _skip_ws(p + 1, end)
-    return JSON_OK
+    cdef int rc = _expect_byte(p, end, b'"')
+    if rc == JSON_OK:
+        rc = _scan_string(&p, end, key)
+    if rc == JSON_OK:
+        p = _skip_ws(p, end)
+        rc = _expect_byte(p, end, b':')
+    if rc == JSON_OK:
+        p = _skip_ws(p + 1, end)
+    pp[0] = p
+    return rc
 
 
 cdef inline int _scan_scalar(const char** pp, const char* end, JsonSpan* out) noexcept nogil:
@@ -480,18 +486,19 @@ cdef int _scan_value_lim(const char** pp, const char* end, JsonSpan* out, int ma
 # Public kernel (declared in json_scan.pxd)
 
 cdef int json_validate(const char* p, const char* end) noexcept nogil:
-    cdef const char* err
-    return _validate_at(p, end, &err)
-
-
-cdef int _validate_at(const char* p, const char* end, const char** errp) noexcept nogil:
     cdef JsonSpan tmp
-    cdef int rc = _scan_value(&p, end, &tmp)
+    return _document_value(&p, end, &tmp)
+
+
+cdef int _document_value(const char** pp, const char* end, JsonSpan* out) noexcept nogil:
+    """The one JSON value of the document [*pp, end) (whitespace around it allowed); *pp at the error."""
+    cdef const char* p = pp[0]
+    cdef int rc = _scan_value(&p, end, out)
     if rc == JSON_OK:
         p = _skip_ws(p, end)
         if p != end:
             rc = JSON_ERR_TRAILING
-    errp[0] = p
+    pp[0] = p
     return rc
 
 
@@ -544,6 +551,13 @@ cdef inline int _resolve_pending(JsonIter* it) noexcept nogil:
 
 cdef inline bint _is_pending(int state) noexcept nogil:
     return state == _ST_OBJ_PENDING or state == _ST_ARR_PENDING
+
+
+cdef inline int _pending_state(const JsonIter* it) noexcept nogil:
+    """JSON_OK if the iterator holds a pending container value, else its sticky error or JSON_ERR_STATE."""
+    if it.state < 0:
+        return it.state
+    return JSON_OK if _is_pending(it.state) else JSON_ERR_STATE
 
 
 cdef inline int _container_head(JsonIter* it, const char** pp, char close_char, int first_state,
@@ -610,6 +624,16 @@ cdef inline int _lazy_value(JsonIter* it, const char* p, JsonSpan* value, int pe
     return 1
 
 
+cdef inline int _strict_value(JsonIter* it, const char* p, JsonSpan* value, int next_state) noexcept nogil:
+    """The value at p fully validated (containers within the depth left to this iterator): 1, or the error."""
+    cdef int rc = _scan_value_lim(&p, it.end, value, JSON_MAX_DEPTH - it.depth)
+    if rc != JSON_OK:
+        return _iter_fail(it, p, rc)
+    it.p = p
+    it.state = next_state
+    return 1
+
+
 cdef int json_object_next_lazy(JsonIter* it, JsonSpan* key, JsonSpan* value) noexcept nogil:
     cdef const char* p = NULL
     cdef int rc = _object_head(it, key, &p)
@@ -621,10 +645,9 @@ cdef int json_object_next_lazy(JsonIter* it, JsonSpan* key, JsonSpan* value) noe
 cdef int json_iter_take(JsonIter* it, JsonSpan* value) noexcept nogil:
     cdef const char* start = it.p
     cdef int rc
-    if it.state < 0:
-        return it.state
-    if not _is_pending(it.state):
-        return JSON_ERR_STATE
+    rc = _pending_state(it)
+    if rc != JSON_OK:
+        return rc
     rc = _resolve_pending(it)
     if rc != JSON_OK:
         return rc
@@ -640,10 +663,9 @@ cdef int json_iter_levels(JsonIter* it, double* prices, double* qtys,
     cdef const char* p = it.p
     cdef int rc
     count[0] = 0
-    if it.state < 0:
-        return it.state
-    if not _is_pending(it.state):
-        return JSON_ERR_STATE
+    rc = _pending_state(it)
+    if rc != JSON_OK:
+        return rc
     if p[0] != b'[':
         return JSON_ERR_TYPE      # still pending: the caller may take or skip it
     if it.depth + 2 > JSON_MAX_DEPTH:
@@ -660,10 +682,9 @@ cdef int json_iter_levels(JsonIter* it, double* prices, double* qtys,
 
 cdef int json_iter_child(JsonIter* it, JsonIter* child) noexcept nogil:
     cdef const char* p = it.p
-    if it.state < 0:
-        return it.state
-    if not _is_pending(it.state):
-        return JSON_ERR_STATE
+    cdef int rc = _pending_state(it)
+    if rc != JSON_OK:
+        return rc
     if it.depth + 1 > JSON_MAX_DEPTH:
         return _iter_fail(it, p, JSON_ERR_DEPTH)
     child.p = p + 1
@@ -694,12 +715,7 @@ cdef int json_object_next(JsonIter* it, JsonSpan* key, JsonSpan* value) noexcept
     cdef int rc = _object_head(it, key, &p)
     if rc != 1:
         return rc
-    rc = _scan_value_lim(&p, end, value, JSON_MAX_DEPTH - it.depth)
-    if rc != JSON_OK:
-        return _iter_fail(it, p, rc)
-    it.p = p
-    it.state = _ST_OBJ_NEXT
-    return 1
+    return _strict_value(it, p, value, _ST_OBJ_NEXT)
 
 
 cdef inline int _array_head(JsonIter* it, const char** pp) noexcept nogil:
@@ -721,12 +737,26 @@ cdef int json_array_next(JsonIter* it, JsonSpan* value) noexcept nogil:
     cdef int rc = _array_head(it, &p)
     if rc != 1:
         return rc
-    rc = _scan_value_lim(&p, end, value, JSON_MAX_DEPTH - it.depth)
-    if rc != JSON_OK:
-        return _iter_fail(it, p, rc)
-    it.p = p
-    it.state = _ST_ARR_NEXT
-    return 1
+    return _strict_value(it, p, value, _ST_ARR_NEXT)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline Py_ssize_t _digit_run(const char* p, Py_ssize_t i, Py_ssize_t n, uint64_t* m) noexcept nogil:
+    """Index of the first non-digit of p[i:n] (n if none); *m = *m * 10**k + the k digits passed.
+
+    Every p[i] read is guarded by i < n. *m wraps past 19 digits: callers refuse longer runs.
+    """
+    cdef uint64_t acc = m[0]
+    cdef unsigned int d
+    while i < n:
+        d = <unsigned char>p[i] - 48
+        if d >= 10:
+            break
+        acc = acc * 10 + d
+        i += 1
+    m[0] = acc
+    return i
 
 
 @cython.boundscheck(False)
@@ -740,7 +770,6 @@ cdef inline bint _fast_decimal(const char* p, Py_ssize_t n, double* out) noexcep
     cdef Py_ssize_t i = 0, nd, nf = 0, start
     cdef bint neg = False
     cdef uint64_t m = 0
-    cdef unsigned int d
     cdef double v
     if n <= 0 or n > 24:
         return False
@@ -748,22 +777,11 @@ cdef inline bint _fast_decimal(const char* p, Py_ssize_t n, double* out) noexcep
         neg = p[0] == b'-'
         i = 1
     start = i
-    while i < n:
-        d = <unsigned char>p[i] - 48
-        if d >= 10:
-            break
-        m = m * 10 + d
-        i += 1
+    i = _digit_run(p, i, n, &m)
     nd = i - start
     if i < n and p[i] == b'.':
-        i += 1
-        start = i
-        while i < n:
-            d = <unsigned char>p[i] - 48
-            if d >= 10:
-                break
-            m = m * 10 + d
-            i += 1
+        start = i + 1
+        i = _digit_run(p, start, n, &m)
         nf = i - start
     if i != n or nd + nf == 0 or nd + nf > 19 or nf > 22 or m > _TWO_POW_53:
         return False
@@ -797,8 +815,7 @@ cdef int json_span_to_int64(const JsonSpan* v, int64_t* out) noexcept nogil:
     cdef Py_ssize_t i, n = v.len
     cdef const char* p = v.ptr
     cdef int rc
-    cdef int64_t acc = 0
-    cdef unsigned int d
+    cdef uint64_t acc = 0
     cdef bint neg
     # Fast path: [+-]? and 1..18 digits, nothing else (ids, timestamps). 18 digits stay
     # below 10**18 < 2**63, so no overflow check; the value is what parse_int64 gives.
@@ -806,16 +823,9 @@ cdef int json_span_to_int64(const JsonSpan* v, int64_t* out) noexcept nogil:
     if (v.kind == JSON_NUMBER or (v.kind == JSON_STRING and not v.has_escapes)) and 0 < n <= 19:
         neg = p[0] == b'-'
         i = 1 if (neg or (p[0] == b'+' and v.kind == JSON_STRING)) else 0
-        if 0 < n - i <= 18:
-            while i < n:
-                d = <unsigned char>p[i] - 48
-                if d >= 10:
-                    break
-                acc = acc * 10 + d
-                i += 1
-            if i == n:
-                out[0] = -acc if neg else acc
-                return JSON_OK
+        if 0 < n - i <= 18 and _digit_run(p, i, n, &acc) == n:
+            out[0] = -<int64_t>acc if neg else <int64_t>acc   # acc < 10**18 < 2**63
+            return JSON_OK
     if v.kind == JSON_NUMBER:
         for i in range(v.len):
             if v.ptr[i] == b'.' or v.ptr[i] == b'e' or v.ptr[i] == b'E':
@@ -1019,6 +1029,113 @@ cdef inline bint _fast_level_num(const char** pp, const char* end, double* out, 
     return True
 
 
+cdef inline bint _fast_level(const char** pp, const char* end, double* px, double* qv, bint* wide) noexcept nogil:
+    """The compact level ``["p","q"]`` (no whitespace, both numbers on the fast path) at *pp ('[').
+
+    True with *pp one past its ']'; False with *pp unchanged for every other shape.
+    """
+    cdef const char* q = pp[0] + 1
+    if _fast_level_num(&q, end, px, wide) and q < end and q[0] == b',':
+        q += 1
+        if _fast_level_num(&q, end, qv, wide) and q < end and q[0] == b']':
+            pp[0] = q + 1
+            return True
+    return False
+
+
+cdef inline int _level_gap(const char** pp, const char* end) noexcept nogil:
+    """Whitespace in a level before its price or its first ',': *pp moved past it.
+
+    JSON_ERR_EOF at the end, JSON_ERR_LEVEL at a ']' (a level of fewer than 2 items), else JSON_OK.
+    """
+    cdef const char* p = _skip_ws(pp[0], end)
+    pp[0] = p
+    if p >= end:
+        return JSON_ERR_EOF
+    return JSON_ERR_LEVEL if p[0] == b']' else JSON_OK
+
+
+cdef inline int _level_number(const char** pp, const char* end, double* out, JsonSpan* text, bint* wide,
+                              int value_depth) noexcept nogil:
+    """A level's price or quantity at *pp: 1 when converted at once (_fast_level_num), JSON_OK when
+    scanned into *text for the conversion after the level's ']', else the error; *pp moved past it."""
+    if _fast_level_num(pp, end, out, wide):
+        return 1
+    return _scan_value_lim(pp, end, text, value_depth)
+
+
+cdef inline bint _not_number_text(int converted, const JsonSpan* text) noexcept nogil:
+    return not converted and text.kind != JSON_STRING and text.kind != JSON_NUMBER
+
+
+cdef int _general_level(const char** pp, const char* end, double* px, double* qv, bint* wide,
+                        int value_depth, bint full) noexcept:
+    """A level ``[price, qty, extra...]`` at *pp ('[') in any valid shape; *pp moved past what was read.
+
+    JSON_OK with *pp one past the ']' and *px, *qv set; else the error at *pp: the level's syntax first,
+    then JSON_TOO_MANY if ``full``, then the kinds of price and quantity, then their conversions (the
+    order the two-pass version reported them in).
+    """
+    cdef JsonSpan price, qty, extra
+    cdef int pconv, qconv
+    cdef int rc
+    pp[0] += 1
+    rc = _level_gap(pp, end)
+    if rc != JSON_OK:
+        return rc
+    pconv = _level_number(pp, end, px, &price, wide, value_depth)
+    if pconv < 0:
+        return pconv
+    rc = _level_gap(pp, end)
+    if rc != JSON_OK:
+        return rc
+    if pp[0][0] != b',':
+        return JSON_ERR_SYNTAX
+    pp[0] = _skip_ws(pp[0] + 1, end)
+    qconv = _level_number(pp, end, qv, &qty, wide, value_depth)
+    if qconv < 0:
+        return qconv
+    pp[0] = _skip_ws(pp[0], end)
+    while pp[0] < end and pp[0][0] == b',':
+        pp[0] += 1
+        rc = _scan_value_lim(pp, end, &extra, value_depth)
+        if rc != JSON_OK:
+            return rc
+        pp[0] = _skip_ws(pp[0], end)
+    if pp[0] >= end:
+        return JSON_ERR_EOF
+    if pp[0][0] != b']':
+        return JSON_ERR_SYNTAX
+    pp[0] += 1
+    if full:
+        return JSON_TOO_MANY
+    if _not_number_text(pconv, &price) or _not_number_text(qconv, &qty):
+        return JSON_ERR_TYPE
+    rc = JSON_OK if pconv else json_span_to_double(&price, px)
+    if rc == JSON_OK and not qconv:
+        rc = json_span_to_double(&qty, qv)
+    return rc
+
+
+cdef inline int _next_item(const char** pp, const char* end) noexcept nogil:
+    """After an array item: 1 with *pp at the next item (',' and whitespace passed), JSON_OK with *pp
+    one past the array's ']', else the error at *pp."""
+    cdef const char* p = _skip_ws(pp[0], end)
+    cdef int rc = JSON_ERR_EOF
+    if p < end:
+        if p[0] == b']':
+            p += 1
+            rc = JSON_OK
+        elif p[0] != b',':
+            rc = JSON_ERR_SYNTAX
+        else:
+            p = _skip_ws(p + 1, end)
+            if p < end:
+                rc = 1
+    pp[0] = p
+    return rc
+
+
 cdef int _levels_core(const char** pp, const char* end, double* prices, double* qtys,
                       Py_ssize_t capacity, Py_ssize_t* count, int value_depth) noexcept:
     """Levels array at *pp (its '[' checked by the caller); *pp left one past its ']'.
@@ -1029,140 +1146,44 @@ cdef int _levels_core(const char** pp, const char* end, double* prices, double* 
     scanned, then converted, in the original order, so every error is the
     one the two-pass version gave.
     """
-    cdef const char* p = pp[0]
+    cdef const char* p = _skip_ws(pp[0] + 1, end)
     cdef const char* q
     cdef Py_ssize_t n = 0
-    cdef JsonSpan price, qty, extra
     cdef double px, qv
-    cdef bint pfast, qfast
     cdef bint wide = True
-    cdef int rc
+    cdef int rc = JSON_ERR_EOF
     count[0] = 0
-    p = _skip_ws(p + 1, end)
-    if p >= end:
-        pp[0] = p
-        return JSON_ERR_EOF
-    if p[0] == b']':
+    if p < end and p[0] == b']':
         p += 1
-    else:
+        rc = JSON_OK
+    elif p < end:
         while True:
-            # One level: '[' price ',' qty (',' extra)* ']'
             if p[0] != b'[':
-                pp[0] = p
-                return JSON_ERR_TYPE
-            # The compact shape ["p","q"] (no whitespace, both numbers on the fast
-            # path) is taken in one go; anything else is re-read from p below.
-            q = p + 1
-            if _fast_level_num(&q, end, &px, &wide) and q < end and q[0] == b',':
-                q += 1
-                if _fast_level_num(&q, end, &qv, &wide) and q < end and q[0] == b']':
-                    p = q + 1
-                    if n >= capacity:
-                        pp[0] = p
-                        return JSON_TOO_MANY
-                    prices[n] = px
-                    qtys[n] = qv
-                    n += 1
-                    if p < end and p[0] == b',' and end - p > 1 and p[1] == b'[':
-                        p += 1        # compact separator: the next level starts at p
-                        continue
-                    p = _skip_ws(p, end)
-                    if p >= end:
-                        pp[0] = p
-                        return JSON_ERR_EOF
-                    if p[0] == b']':
-                        p += 1
-                        break
-                    if p[0] != b',':
-                        pp[0] = p
-                        return JSON_ERR_SYNTAX
-                    p = _skip_ws(p + 1, end)
-                    if p >= end:
-                        pp[0] = p
-                        return JSON_ERR_EOF
-                    continue
-            p = _skip_ws(p + 1, end)
-            if p >= end:
-                pp[0] = p
-                return JSON_ERR_EOF
-            if p[0] == b']':
-                pp[0] = p
-                return JSON_ERR_LEVEL
-            pfast = _fast_level_num(&p, end, &px, &wide)
-            if not pfast:
-                rc = _scan_value_lim(&p, end, &price, value_depth)
+                rc = JSON_ERR_TYPE
+                break
+            if _fast_level(&p, end, &px, &qv, &wide):
+                if n >= capacity:
+                    rc = JSON_TOO_MANY
+                    break
+            else:
+                q = p                 # p's address stays private to this loop (kept in a register)
+                rc = _general_level(&q, end, &px, &qv, &wide, value_depth, n >= capacity)
+                p = q
                 if rc != JSON_OK:
-                    pp[0] = p
-                    return rc
-            p = _skip_ws(p, end)
-            if p >= end:
-                pp[0] = p
-                return JSON_ERR_EOF
-            if p[0] == b']':
-                pp[0] = p
-                return JSON_ERR_LEVEL
-            if p[0] != b',':
-                pp[0] = p
-                return JSON_ERR_SYNTAX
-            p = _skip_ws(p + 1, end)
-            qfast = _fast_level_num(&p, end, &qv, &wide)
-            if not qfast:
-                rc = _scan_value_lim(&p, end, &qty, value_depth)
-                if rc != JSON_OK:
-                    pp[0] = p
-                    return rc
-            p = _skip_ws(p, end)
-            while p < end and p[0] == b',':
-                p += 1
-                rc = _scan_value_lim(&p, end, &extra, value_depth)
-                if rc != JSON_OK:
-                    pp[0] = p
-                    return rc
-                p = _skip_ws(p, end)
-            if p >= end:
-                pp[0] = p
-                return JSON_ERR_EOF
-            if p[0] != b']':
-                pp[0] = p
-                return JSON_ERR_SYNTAX
-            p += 1
-            if n >= capacity:
-                pp[0] = p
-                return JSON_TOO_MANY
-            if (not pfast and price.kind != JSON_STRING and price.kind != JSON_NUMBER) or \
-                    (not qfast and qty.kind != JSON_STRING and qty.kind != JSON_NUMBER):
-                pp[0] = p
-                return JSON_ERR_TYPE
-            if not pfast:
-                rc = json_span_to_double(&price, &px)
-                if rc != JSON_OK:
-                    pp[0] = p
-                    return rc
-            if not qfast:
-                rc = json_span_to_double(&qty, &qv)
-                if rc != JSON_OK:
-                    pp[0] = p
-                    return rc
+                    break
             prices[n] = px
             qtys[n] = qv
             n += 1
-            p = _skip_ws(p, end)
-            if p >= end:
-                pp[0] = p
-                return JSON_ERR_EOF
-            if p[0] == b']':
-                p += 1
+            if p < end and p[0] == b',' and end - p > 1 and p[1] == b'[':
+                p += 1                # compact separator: the next level starts at p
+                continue
+            rc = _next_item(&p, end)
+            if rc != 1:
                 break
-            if p[0] != b',':
-                pp[0] = p
-                return JSON_ERR_SYNTAX
-            p = _skip_ws(p + 1, end)
-            if p >= end:
-                pp[0] = p
-                return JSON_ERR_EOF
     pp[0] = p
-    count[0] = n
-    return JSON_OK
+    if rc == JSON_OK:
+        count[0] = n
+    return rc
 
 
 # ---------------------------------------------------------------------------
@@ -1242,11 +1263,8 @@ def validate(bytes data not None):
     JsonScanError
         With the error code and byte offset when the document is invalid.
     """
-    cdef const char* base = data
-    cdef const char* err = base
-    cdef int rc = _validate_at(base, base + len(data), &err)
-    if rc != JSON_OK:
-        raise JsonScanError(rc, err - base)
+    cdef JsonSpan tmp
+    _single_value(data, &tmp)
 
 
 def object_items(bytes data not None):
@@ -1269,62 +1287,48 @@ def object_items(bytes data not None):
     JsonScanError
         If the document is not a valid JSON object (trailing data included).
     """
+    return _items(data, True)
+
+
+def array_items(bytes data not None):
+    """List the items of a JSON array document ``data``, each validated: ``(kind, raw)`` per item.
+
+    ``raw`` is as in ``object_items``; JsonScanError if ``data`` is not a valid JSON array (trailing data
+    included).
+    """
+    return _items(data, False)
+
+
+cdef int _check_walked(const JsonIter* it, int rc, const char* base) except -1:
+    """Raise JsonScanError unless a top-level walk ended well (rc JSON_OK) with nothing after the value."""
+    cdef const char* end = it.end
+    if rc != JSON_OK:
+        raise JsonScanError(rc, it.p - base)
+    rc = json_expect_end(it.p, end)
+    if rc != JSON_OK:
+        raise JsonScanError(rc, _skip_ws(it.p, end) - base)
+    return 0
+
+
+cdef list _items(bytes data, bint is_object):
+    """object_items (is_object) or array_items of ``data``."""
     cdef const char* base = data
     cdef const char* end = base + len(data)
     cdef JsonIter it
     cdef JsonSpan key, value
-    cdef int rc = json_object_begin(&it, base, end)
+    cdef int rc = json_object_begin(&it, base, end) if is_object else json_array_begin(&it, base, end)
     out = []
     while rc == JSON_OK:
-        rc = json_object_next(&it, &key, &value)
+        rc = json_object_next(&it, &key, &value) if is_object else json_array_next(&it, &value)
         if rc != 1:
             break
-        out.append((_span_bytes(&key), _kind(value.kind), _span_bytes(&value)))
+        if is_object:
+            out.append((_span_bytes(&key), _kind(value.kind), _span_bytes(&value)))
+        else:
+            out.append((_kind(value.kind), _span_bytes(&value)))
         rc = JSON_OK
-    if rc == JSON_OK:
-        rc = json_expect_end(it.p, end)
-        if rc != JSON_OK:
-            raise JsonScanError(rc, _skip_ws(it.p, end) - base)
-        return out
-    raise JsonScanError(rc, it.p - base)
-
-
-def array_items(bytes data not None):
-    """List the items of a JSON array document, each validated.
-
-    Parameters
-    ----------
-    data : bytes
-        A JSON document whose top-level value is an array.
-
-    Returns
-    -------
-    list of (JsonKind, bytes)
-        ``(kind, raw)`` per item, ``raw`` as in ``object_items``.
-
-    Raises
-    ------
-    JsonScanError
-        If the document is not a valid JSON array (trailing data included).
-    """
-    cdef const char* base = data
-    cdef const char* end = base + len(data)
-    cdef JsonIter it
-    cdef JsonSpan value
-    cdef int rc = json_array_begin(&it, base, end)
-    out = []
-    while rc == JSON_OK:
-        rc = json_array_next(&it, &value)
-        if rc != 1:
-            break
-        out.append((_kind(value.kind), _span_bytes(&value)))
-        rc = JSON_OK
-    if rc == JSON_OK:
-        rc = json_expect_end(it.p, end)
-        if rc != JSON_OK:
-            raise JsonScanError(rc, _skip_ws(it.p, end) - base)
-        return out
-    raise JsonScanError(rc, it.p - base)
+    _check_walked(&it, rc, base)
+    return out
 
 
 cdef double _scratch_prices[_SCRATCH_LEVELS]
@@ -1407,11 +1411,7 @@ def scan_levels(bytes data not None, bytes key not None, Py_ssize_t capacity=-1)
             found = v
             have = True
         rc = JSON_OK
-    if rc != JSON_OK:
-        raise JsonScanError(rc, it.p - base)
-    rc = json_expect_end(it.p, end)
-    if rc != JSON_OK:
-        raise JsonScanError(rc, _skip_ws(it.p, end) - base)
+    _check_walked(&it, rc, base)
     if not have:
         raise KeyError(key)
     # A level takes at least 6 bytes ("[0,0]," ), so this bounds the count.
@@ -1433,17 +1433,20 @@ def scan_levels(bytes data not None, bytes key not None, Py_ssize_t capacity=-1)
     return prices[:count], qtys[:count]
 
 
-cdef int _single_value(bytes data, JsonSpan* v, Py_ssize_t* errpos):
+cdef int _single_value(bytes data, JsonSpan* v) except -1:
+    """*v = the one JSON value ``data`` holds (whitespace around it allowed); JsonScanError if not."""
     cdef const char* base = data
-    cdef const char* end = base + len(data)
     cdef const char* p = base
-    cdef int rc = _scan_value(&p, end, v)
-    if rc == JSON_OK:
-        p = _skip_ws(p, end)
-        if p != end:
-            rc = JSON_ERR_TRAILING
-    errpos[0] = p - base
-    return rc
+    cdef int rc = _document_value(&p, base + len(data), v)
+    if rc != JSON_OK:
+        raise JsonScanError(rc, p - base)
+    return 0
+
+
+cdef inline int _check_converted(int rc) except -1:
+    if rc != JSON_OK:
+        raise JsonScanError(rc, 0)
+    return 0
 
 
 def value_to_float(bytes data not None):
@@ -1465,42 +1468,20 @@ def value_to_float(bytes data not None):
         Invalid JSON, wrong kind, or a string that is not a number.
     """
     cdef JsonSpan v
-    cdef Py_ssize_t pos = 0
     cdef double out
-    cdef int rc = _single_value(data, &v, &pos)
-    if rc != JSON_OK:
-        raise JsonScanError(rc, pos)
-    rc = json_span_to_double(&v, &out)
-    if rc != JSON_OK:
-        raise JsonScanError(rc, 0)
+    _single_value(data, &v)
+    _check_converted(json_span_to_double(&v, &out))
     return out
 
 
 def value_to_int(bytes data not None):
-    """Convert one JSON integer or int-in-string document to an int64.
+    """Convert one JSON integer or int-in-string document (``b'1633998512068'``, ``b'"499869750"'``) to an int.
 
-    Parameters
-    ----------
-    data : bytes
-        E.g. ``b'1633998512068'`` or ``b'"499869750"'``.
-
-    Returns
-    -------
-    int
-        The integer, within the int64 range.
-
-    Raises
-    ------
-    JsonScanError
-        Invalid JSON, wrong kind, non-integer text, or out of int64 range.
+    The value is within the int64 range; JsonScanError for invalid JSON, the wrong kind, non-integer text
+    or a value out of the int64 range.
     """
     cdef JsonSpan v
-    cdef Py_ssize_t pos = 0
     cdef int64_t out
-    cdef int rc = _single_value(data, &v, &pos)
-    if rc != JSON_OK:
-        raise JsonScanError(rc, pos)
-    rc = json_span_to_int64(&v, &out)
-    if rc != JSON_OK:
-        raise JsonScanError(rc, 0)
+    _single_value(data, &v)
+    _check_converted(json_span_to_int64(&v, &out))
     return out
