@@ -265,8 +265,12 @@ cdef int _parse_double_general(const char* s, Py_ssize_t n, double* out) noexcep
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef inline int _parse_magnitude(const char* s, Py_ssize_t n, bint* neg, uint64_t* mag) noexcept nogil:
-    """``[+-]? digits`` into a uint64 magnitude; NUM_OVERFLOW beyond 2**64-1."""
+cdef inline int _parse_magnitude(const char* s, Py_ssize_t n, bint* neg, uint64_t* mag,
+                                 uint64_t pos_max, uint64_t neg_max) noexcept nogil:
+    """``[+-]? digits`` into a uint64 magnitude and its sign.
+
+    NUM_OVERFLOW beyond 2**64-1, or beyond ``pos_max`` (a positive value) / ``neg_max`` (a negative one).
+    """
     # Every s[i] read is guarded by i < n.
     cdef Py_ssize_t i = 0
     cdef Py_ssize_t start
@@ -290,7 +294,7 @@ cdef inline int _parse_magnitude(const char* s, Py_ssize_t n, bint* neg, uint64_
         i += 1
     if i == start or i != n:
         return NUM_SYNTAX
-    if overflow:
+    if overflow or v > (neg_max if neg[0] else pos_max):
         return NUM_OVERFLOW
     mag[0] = v
     return NUM_OK
@@ -299,31 +303,21 @@ cdef inline int _parse_magnitude(const char* s, Py_ssize_t n, bint* neg, uint64_
 cdef int parse_int64(const char* s, Py_ssize_t n, int64_t* out) noexcept nogil:
     cdef bint neg
     cdef uint64_t mag
-    cdef int rc = _parse_magnitude(s, n, &neg, &mag)
-    if rc != NUM_OK:
-        return rc
-    if neg:
-        if mag > (<uint64_t>INT64_MAX) + 1:
-            return NUM_OVERFLOW
+    cdef int rc = _parse_magnitude(s, n, &neg, &mag, <uint64_t>INT64_MAX, (<uint64_t>INT64_MAX) + 1)
+    if rc == NUM_OK:
         # -(2**63) has no positive int64 twin: negate in unsigned arithmetic.
-        out[0] = <int64_t>(0 - mag)
-    else:
-        if mag > <uint64_t>INT64_MAX:
-            return NUM_OVERFLOW
-        out[0] = <int64_t>mag
-    return NUM_OK
+        out[0] = <int64_t>(0 - mag) if neg else <int64_t>mag
+    return rc
 
 
 cdef int parse_uint64(const char* s, Py_ssize_t n, uint64_t* out) noexcept nogil:
     cdef bint neg
     cdef uint64_t mag
-    cdef int rc = _parse_magnitude(s, n, &neg, &mag)
-    if rc != NUM_OK:
-        return rc
-    if neg and mag != 0:
-        return NUM_OVERFLOW          # below zero is out of range, like a too-large value
-    out[0] = mag
-    return NUM_OK
+    # below zero is out of range, like a too-large value ("-0" is 0)
+    cdef int rc = _parse_magnitude(s, n, &neg, &mag, UINT64_MAX, 0)
+    if rc == NUM_OK:
+        out[0] = mag
+    return rc
 
 
 cdef inline int _fixed_digits(const char* s, Py_ssize_t n, int64_t* out) noexcept nogil:
