@@ -23,21 +23,17 @@ from typing import Any, TextIO
 
 from ..core import ChannelType, ConfigurationError, WebSocketManager, WebSocketManagerConfig, WebSocketStrategyFactory
 from ..migration.parallel import EventComparator, ParallelParser, compare_recording
-from .feed import demo_symbols, parse_channels
+from .feed import add_source_arguments, open_source, parse_channels
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", nargs="?", help="a recording made by `feedhandler record` (offline comparison)")
     parser.add_argument("--live", action="store_true", help="compare on a live feed instead of a recording")
-    parser.add_argument("--sim", action="store_true", help="with --live: use the built-in simulator")
     parser.add_argument("--exchange", help="with --live: the exchange (a recording names its own)")
     parser.add_argument("--symbols", help="with --live: comma-separated symbols")
     parser.add_argument("--channels", default="orderbook,trades,book_ticker", help="with --live: channel types")
     parser.add_argument("--duration", type=float, default=5.0, help="with --live: seconds (default 5)")
-    parser.add_argument("--url", help="with --live: WebSocket URL override")
-    parser.add_argument("--rest-url", help="with --live: REST base URL override")
-    parser.add_argument("--rate", type=float, default=50.0, help="with --sim: updates per second per symbol")
-    parser.add_argument("--seed", type=int, default=1, help="with --sim: market seed")
+    add_source_arguments(parser, when="with --live: ")
     parser.add_argument("--shadow", choices=("legacy", "new"), default="legacy",
                         help="what to compare the new parser with (default: the legacy client)")
     parser.add_argument("--depth", type=int, default=10, help="book levels per side to compare (0 = whole book)")
@@ -101,17 +97,8 @@ async def _run_live(args: argparse.Namespace) -> EventComparator:
     if not args.exchange:
         raise ConfigurationError("--live needs --exchange")
     channels = parse_channels(args.channels)
-    symbols = [s.strip() for s in (args.symbols or "").split(",") if s.strip()]
     async with contextlib.AsyncExitStack() as stack:
-        ws_url, rest_url = args.url, args.rest_url
-        if args.sim:
-            from ..sim import SimExchange
-
-            symbols = symbols or demo_symbols(args.exchange)
-            sim = await stack.enter_async_context(SimExchange(args.exchange, symbols, seed=args.seed, rate=args.rate))
-            ws_url, rest_url = sim.ws_url, sim.rest_url
-        if not symbols:
-            raise ConfigurationError("--symbols is required (unless --sim)")
+        symbols, ws_url, rest_url = await open_source(stack, args)
         config = WebSocketManagerConfig(args.exchange, channel_types=channels, initialize_timeout=15.0)
         conn, sub, primary, shadow = build_pair(args.exchange, args.shadow, config, ws_url=ws_url,
                                                 rest_url=rest_url, speed=args.speed)

@@ -1,6 +1,8 @@
 """What the ``demo``, ``run``, ``record`` and ``profile`` commands share: building a feed and watching it."""
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -31,6 +33,42 @@ def parse_channels(text: str | Sequence[str]) -> list[ChannelType]:
         return [ChannelType.parse(n.strip()) for n in names if n.strip()]
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from None
+
+
+def parse_symbols(text: str | None) -> list[str]:
+    """``"BTCUSDT, ETHUSDT"`` -> ``["BTCUSDT", "ETHUSDT"]`` (empty entries dropped; None -> [])."""
+    return [s.strip() for s in (text or "").split(",") if s.strip()]
+
+
+def add_source_arguments(parser: argparse.ArgumentParser, *, when: str = "") -> None:
+    """``--url``, ``--rest-url``, ``--sim``, ``--rate`` and ``--seed``: where the feed comes from (see
+    :func:`open_source`); ``when`` prefixes the URL helps (``"with --live: "``)."""
+    parser.add_argument("--url", help=f"{when}WebSocket URL to use instead of the exchange's")
+    parser.add_argument("--rest-url", help=f"{when}REST base URL to use instead of the exchange's")
+    parser.add_argument("--sim", action="store_true", help=f"{when}use the built-in simulator")
+    parser.add_argument("--rate", type=float, default=50.0, help="with --sim: updates per second per symbol")
+    parser.add_argument("--seed", type=int, default=1, help="with --sim: market seed")
+
+
+async def open_source(
+    stack: contextlib.AsyncExitStack, args: argparse.Namespace
+) -> tuple[list[str], str | None, str | None]:
+    """``(symbols, ws_url, rest_url)`` of the arguments of :func:`add_source_arguments` and ``--symbols``.
+
+    With ``--sim`` a simulator of ``args.exchange`` is started on ``stack`` (the exchange's demo symbols
+    unless ``--symbols``); otherwise ``--symbols`` is required (ConfigurationError).
+    """
+    symbols = parse_symbols(args.symbols)
+    ws_url, rest_url = args.url, args.rest_url
+    if args.sim:
+        from ..sim import SimExchange
+
+        symbols = symbols or demo_symbols(args.exchange)
+        sim = await stack.enter_async_context(SimExchange(args.exchange, symbols, seed=args.seed, rate=args.rate))
+        ws_url, rest_url = sim.ws_url, sim.rest_url
+    if not symbols:
+        raise ConfigurationError("--symbols is required (unless --sim)")
+    return symbols, ws_url, rest_url
 
 
 def build_manager(

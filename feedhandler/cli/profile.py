@@ -20,7 +20,7 @@ from ..core import ChannelType
 from ..profiling import LatencyHistogram
 from ..recording import KIND_SENT, KIND_SNAPSHOT, Record, load_recorded_snapshot, open_recording
 from ..sim import SimExchange
-from .feed import demo_symbols, FeedWatch, build_manager, parse_channels
+from .feed import demo_symbols, FeedWatch, build_manager, parse_channels, parse_symbols
 
 QUANTILES = (50.0, 90.0, 99.0, 99.9)
 
@@ -107,7 +107,7 @@ async def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 async def _profile_feed(args: argparse.Namespace, watch: FeedWatch, out: TextIO) -> str:
     channels = parse_channels(args.channels)
-    symbols = [s for s in (args.symbols or "").split(",") if s] or demo_symbols(args.exchange)
+    symbols = parse_symbols(args.symbols) or demo_symbols(args.exchange)
     async with contextlib.AsyncExitStack() as stack:
         ws_url = rest_url = None
         source = f"live {args.url or args.exchange}"

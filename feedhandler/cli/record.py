@@ -17,9 +17,8 @@ import time
 from typing import Any, TextIO
 
 from ..recording import RecordingTransport, RecordingWriter, RotatingRecordingWriter
-from ..sim import SimExchange
 from ..transport import create_transport
-from .feed import demo_symbols, FeedWatch, build_manager, parse_channels
+from .feed import FeedWatch, add_source_arguments, build_manager, open_source, parse_channels
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,26 +33,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rotate-minutes", type=float, default=60.0, help="compressed: new segment after this long")
     parser.add_argument("--flush-interval", type=float, default=1.0,
                         help="compressed: longest time a frame stays in memory (seconds, default 1)")
-    parser.add_argument("--url", help="WebSocket URL to use instead of the exchange's")
-    parser.add_argument("--rest-url", help="REST base URL to use instead of the exchange's")
-    parser.add_argument("--sim", action="store_true", help="record from the built-in simulator")
-    parser.add_argument("--rate", type=float, default=50.0, help="with --sim: updates per second per symbol")
-    parser.add_argument("--seed", type=int, default=1, help="with --sim: market seed")
+    add_source_arguments(parser)
     parser.add_argument("--books-out", help="write the live books at the end (JSON), to compare with a replay")
 
 
 async def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stderr
     channels = parse_channels(args.channels)
-    symbols = [s.strip() for s in (args.symbols or "").split(",") if s.strip()]
     async with contextlib.AsyncExitStack() as stack:
-        ws_url, rest_url = args.url, args.rest_url
-        if args.sim:
-            symbols = symbols or demo_symbols(args.exchange)
-            sim = await stack.enter_async_context(SimExchange(args.exchange, symbols, seed=args.seed, rate=args.rate))
-            ws_url, rest_url = sim.ws_url, sim.rest_url
-        if not symbols:
-            raise ValueError("--symbols is required (unless --sim)")
+        symbols, ws_url, rest_url = await open_source(stack, args)
         header = {"exchange": args.exchange, "symbols": symbols, "channels": [c.value for c in channels],
                   "started_unix_ns": time.time_ns(), "source": "sim" if args.sim else (ws_url or "exchange")}
         writer = stack.enter_context(_open_writer(args, header))

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from ..core import ConfigurationError, SubscriptionError
 from ..events import BookStatus, BookUpdate
-from .feed import FeedWatch, build_manager, parse_channels, top_of_book
+from .feed import FeedWatch, build_manager, parse_channels, parse_symbols, top_of_book
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,7 +71,7 @@ def run_config(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 async def run_single(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
+    symbols = parse_symbols(args.symbols)
     if not symbols:
         raise ConfigurationError("--symbols is empty")
     channels = parse_channels(args.channels)

@@ -6,28 +6,10 @@ Use :class:`SimExchange` (``async with SimExchange("simjson", ["BTCUSDT"], seed=
 """
 
 from feedhandler.sim.faults import FaultConfig, FrameKind
-from feedhandler.sim.market import (
-    BookSides,
-    BookSnapshot,
-    BookTicker,
-    Delta,
-    HistoryError,
-    Instrument,
-    MarketModel,
-    Trade,
-)
+from feedhandler.sim.market import BookSides, BookSnapshot, BookTicker, Delta, HistoryError, Instrument, MarketModel, Trade
 from feedhandler.sim.protocol import (
-    Channel,
-    ConnectionStats,
-    ExchangeContext,
-    Frame,
-    Reply,
-    SimConnection,
-    SimProtocol,
-    Subscription,
-    create_protocol,
-    protocol_names,
-    register_protocol,
+    Channel, ConnectionStats, ExchangeContext, Frame, Reply, SimConnection, SimProtocol, Subscription, create_protocol,
+    protocol_names, register_protocol,
 )
 from feedhandler.sim.server import ExchangeStats, SimExchange
 

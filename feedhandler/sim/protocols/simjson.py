@@ -139,69 +139,24 @@ class SimJsonProtocol(SimProtocol):
     # -- encoding -------------------------------------------------------------------------------
 
     def encode_delta(self, delta: Delta, sub: Subscription) -> Frame | None:
-        return _dumps(
-            {
-                "ch": "depth",
-                "s": delta.symbol,
-                "U": delta.first_id,
-                "u": delta.last_id,
-                "b": delta.bids,
-                "a": delta.asks,
-                "ts": delta.ts_ms,
-            }
-        )
+        return _dumps({"ch": "depth", "s": delta.symbol, "U": delta.first_id, "u": delta.last_id, "b": delta.bids,
+                       "a": delta.asks, "ts": delta.ts_ms})
 
     def encode_trade(self, trade: Trade, sub: Subscription) -> Frame | None:
-        return _dumps(
-            {
-                "ch": "trade",
-                "s": trade.symbol,
-                "p": trade.price,
-                "q": trade.qty,
-                "side": trade.side,
-                "id": trade.trade_id,
-                "ts": trade.ts_ms,
-            }
-        )
+        return _dumps({"ch": "trade", "s": trade.symbol, "p": trade.price, "q": trade.qty, "side": trade.side,
+                       "id": trade.trade_id, "ts": trade.ts_ms})
 
     def encode_book_ticker(self, ticker: BookTicker, sub: Subscription) -> Frame | None:
-        return _dumps(
-            {
-                "ch": "bbo",
-                "s": ticker.symbol,
-                "u": ticker.update_id,
-                "b": ticker.bid_price,
-                "B": ticker.bid_qty,
-                "a": ticker.ask_price,
-                "A": ticker.ask_qty,
-                "ts": ticker.ts_ms,
-            }
-        )
+        return _dumps({"ch": "bbo", "s": ticker.symbol, "u": ticker.update_id, "b": ticker.bid_price,
+                       "B": ticker.bid_qty, "a": ticker.ask_price, "A": ticker.ask_qty, "ts": ticker.ts_ms})
 
     def encode_snapshot(self, symbol: str, snapshot: BookSnapshot, ts_ms: int, sub: Subscription) -> Frame | None:
         if sub.channel is Channel.PARTIAL_DEPTH:
             depth = sub.params[0]
-            return _dumps(
-                {
-                    "ch": sub.name.partition(":")[0],
-                    "s": symbol,
-                    "u": snapshot.last_update_id,
-                    "b": snapshot.bids[:depth],
-                    "a": snapshot.asks[:depth],
-                    "ts": ts_ms,
-                }
-            )
-        return _dumps(
-            {
-                "ch": "depth",
-                "s": symbol,
-                "full": True,
-                "u": snapshot.last_update_id,
-                "b": snapshot.bids,
-                "a": snapshot.asks,
-                "ts": ts_ms,
-            }
-        )
+            return _dumps({"ch": sub.name.partition(":")[0], "s": symbol, "u": snapshot.last_update_id,
+                           "b": snapshot.bids[:depth], "a": snapshot.asks[:depth], "ts": ts_ms})
+        return _dumps({"ch": "depth", "s": symbol, "full": True, "u": snapshot.last_update_id, "b": snapshot.bids,
+                       "a": snapshot.asks, "ts": ts_ms})
 
     # -- REST -----------------------------------------------------------------------------------
 
