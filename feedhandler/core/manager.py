@@ -114,22 +114,6 @@ class _Connection:
             self.manager.message_parser.on_frame_rejected(self.symbols, time.monotonic_ns())
         self.manager._report(error)
 
-    @property
-    def frames(self) -> int:
-        return self.sink.frames
-
-    @property
-    def bytes(self) -> int:
-        return self.sink.bytes
-
-    @property
-    def parse_errors(self) -> int:
-        return self.sink.parse_errors
-
-    @property
-    def last_frame_ns(self) -> int:
-        return self.sink.last_frame_ns
-
     def send_nowait(self, message: str | bytes) -> None:
         """Queue a message for the writer (dropped with an error if the queue is full)."""
         queue = self.send_queue
@@ -145,11 +129,11 @@ class _Connection:
             connection_id=self.id,
             state=self.state.value,
             symbols=list(self.symbols),
-            frames=self.frames,
-            bytes=self.bytes,
-            parse_errors=self.parse_errors,
+            frames=self.sink.frames,   # the counters live in the compiled sink
+            bytes=self.sink.bytes,
+            parse_errors=self.sink.parse_errors,
             reconnects=self.reconnects,
-            last_frame_ns=self.last_frame_ns,
+            last_frame_ns=self.sink.last_frame_ns,
             subscriptions={k: v.value for k, v in self.subscriptions.items()},
             last_error=self.last_error,
         )
@@ -695,7 +679,7 @@ class WebSocketManager:
         period = min(x for x in (self.config.stale_timeout / 4, ctx.max_lifetime or 1e9, 1.0) if x > 0)
         while True:
             await asyncio.sleep(period)
-            if stale_ns and time.monotonic_ns() - conn.last_frame_ns > stale_ns:
+            if stale_ns and time.monotonic_ns() - conn.sink.last_frame_ns > stale_ns:
                 conn.end_error = StaleConnectionError(
                     f"connection {conn.id}: no frame for {self.config.stale_timeout:g}s, reconnecting")
                 await ws.close()

@@ -285,15 +285,13 @@ class MarketModel:
         symbol_list = list(dict.fromkeys(symbols))
         if not symbol_list:
             raise ValueError("MarketModel needs at least one symbol")
-        if levels < 2:
-            raise ValueError(f"levels must be >= 2, got {levels}")
-        if history_ids < 1:
-            raise ValueError(f"history_ids must be >= 1, got {history_ids}")
+        for name, value, least in (("levels", levels, 2), ("history_ids", history_ids, 1),
+                                   ("max_ids_per_step", max_ids_per_step, 1)):
+            if value < least:
+                raise ValueError(f"{name} must be >= {least}, got {value}")
         self.seed = seed
         self.levels = levels
         self.history_ids = history_ids
-        if max_ids_per_step < 1:
-            raise ValueError(f"max_ids_per_step must be >= 1, got {max_ids_per_step}")
         self.max_ids_per_step = max_ids_per_step
         self._rng = random.Random(seed)
         self._clock_ms = clock_ms

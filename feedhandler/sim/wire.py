@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Generic, Hashable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Hashable, TypeVar
 
 import msgspec
 from aiohttp import web
 
-__all__ = ["Candle", "Candles", "json_decoder", "json_response", "json_text",
-           "query_limit"]
+if TYPE_CHECKING:
+    from feedhandler.sim.protocol import ExchangeContext, SimConnection
+
+__all__ = ["Candle", "Candles", "depth_reply", "json_decoder", "json_response", "json_text",
+           "query_limit", "url_listen_key"]
 
 _encoder = msgspec.json.Encoder()
 json_decoder = msgspec.json.Decoder()
@@ -46,6 +49,39 @@ def query_limit(request: web.Request, default: int, maximum: int) -> tuple[int |
     except ValueError:
         return None, raw
     return (limit if 1 <= limit <= maximum else None), raw
+
+
+async def depth_reply(ctx: ExchangeContext, request: web.Request, default: int, maximum: int, *,
+                      unknown_symbol: Callable[[str], dict[str, Any]], bad_limit: Callable[[str], dict[str, Any]],
+                      extra: Callable[[], dict[str, Any]] | None = None) -> web.Response:
+    """The usual REST depth endpoint: ``?symbol=S&limit=N`` -> ``{"lastUpdateId", "bids", "asks"}``.
+
+    ``unknown_symbol(symbol)`` and ``bad_limit(raw limit text)`` give the exchange's error bodies (sent with
+    status 400); ``extra()`` adds members to the reply (a server timestamp).
+    """
+    symbol = request.query.get("symbol", "")
+    if symbol not in ctx.model.symbols:
+        return web.json_response(unknown_symbol(symbol), status=400)
+    limit, raw = query_limit(request, default, maximum)
+    if limit is None:
+        return web.json_response(bad_limit(raw), status=400)
+    snapshot = await ctx.depth_snapshot(symbol, limit)
+    body = {"lastUpdateId": snapshot.last_update_id, "bids": snapshot.bids, "asks": snapshot.asks}
+    if extra is not None:
+        body.update(extra())
+    return json_response(body)
+
+
+def url_listen_key(ctx: ExchangeContext, conn: SimConnection, issued: set[str]) -> bool | None:
+    """Check the ``listenKey`` of a WebSocket URL: None if the URL has none; True if it is one of ``issued``
+    and the exchange's auth check passes (``conn`` is then authenticated); else False."""
+    key = conn.query.get("listenKey")
+    if key is None:
+        return None
+    if ctx.check_auth(key in issued):
+        conn.authenticated = True
+        return True
+    return False
 
 
 @dataclass(slots=True)

@@ -40,7 +40,7 @@ from aiohttp import web
 
 from feedhandler.sim.market import BookSnapshot, BookTicker, Delta, Trade
 from feedhandler.sim.protocol import Channel, Frame, Reply, SimConnection, SimProtocol, Subscription, register_protocol
-from feedhandler.sim.wire import json_decoder, json_response, query_limit
+from feedhandler.sim.wire import depth_reply, json_decoder
 from feedhandler.sim.wire import json_text as _dumps
 
 __all__ = ["BinanceSimProtocol"]
@@ -309,13 +309,8 @@ class BinanceSimProtocol(SimProtocol):
         app.router.add_get("/api/v3/depth", self._depth)
 
     async def _depth(self, request: web.Request) -> web.Response:
-        symbol = request.query.get("symbol", "")
-        if symbol not in self.ctx.model.symbols:
-            return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
-        limit, _ = query_limit(request, DEFAULT_DEPTH_LIMIT, MAX_DEPTH_LIMIT)
-        if limit is None:
-            return web.json_response({"code": -1100, "msg": f"Illegal characters found in parameter 'limit'; "
-                                      f"legal range is 1..{MAX_DEPTH_LIMIT}."}, status=400)
-        snapshot = await self.ctx.depth_snapshot(symbol, limit)
-        body = {"lastUpdateId": snapshot.last_update_id, "bids": snapshot.bids, "asks": snapshot.asks}
-        return json_response(body)
+        return await depth_reply(
+            self.ctx, request, DEFAULT_DEPTH_LIMIT, MAX_DEPTH_LIMIT,
+            unknown_symbol=lambda symbol: {"code": -1121, "msg": "Invalid symbol."},
+            bad_limit=lambda raw: {"code": -1100, "msg": f"Illegal characters found in parameter 'limit'; "
+                                   f"legal range is 1..{MAX_DEPTH_LIMIT}."})

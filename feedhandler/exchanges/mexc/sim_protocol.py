@@ -44,7 +44,7 @@ from aiohttp import web
 
 from feedhandler.sim.market import BookSnapshot, BookTicker, Delta, Trade
 from feedhandler.sim.protocol import Channel, Frame, Reply, SimConnection, SimProtocol, Subscription, register_protocol
-from feedhandler.sim.wire import Candles, json_decoder, json_response, json_text, query_limit
+from feedhandler.sim.wire import Candles, depth_reply, json_decoder, json_text, url_listen_key
 
 __all__ = ["KLINE_SECONDS", "MexcSimProtocol", "encode_message", "encode_wrapper", "mini_ticker_rate"]
 
@@ -143,14 +143,12 @@ class MexcSimProtocol(SimProtocol):
     # -- connection and messages ----------------------------------------------------------------
 
     def on_connect(self, conn: SimConnection) -> Reply:
-        key = conn.query.get("listenKey")
-        if key is None:
-            return Reply()
-        if self.ctx.check_auth(key in self.listen_keys):
-            conn.authenticated = True
-            conn.state["listen_key"] = key
-            return Reply()
-        return Reply(["Invalid listen key"], close=(1008, "invalid listen key"))
+        accepted = url_listen_key(self.ctx, conn, self.listen_keys)
+        if accepted is False:
+            return Reply(["Invalid listen key"], close=(1008, "invalid listen key"))
+        if accepted:
+            conn.state["listen_key"] = conn.query["listenKey"]
+        return Reply()
 
     def handle_message(self, conn: SimConnection, message: str | bytes) -> Reply:
         try:
@@ -305,16 +303,11 @@ class MexcSimProtocol(SimProtocol):
             app.router.add_route(method, "/api/v3/userDataStream", self._user_data_stream)
 
     async def _depth(self, request: web.Request) -> web.Response:
-        symbol = request.query.get("symbol", "")
-        if symbol not in self.ctx.model.symbols:
-            return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
-        limit, _ = query_limit(request, DEFAULT_DEPTH_LIMIT, MAX_DEPTH_LIMIT)
-        if limit is None:
-            return web.json_response({"code": 700002, "msg": f"limit must be in 1..{MAX_DEPTH_LIMIT}"}, status=400)
-        snapshot = await self.ctx.depth_snapshot(symbol, limit)
-        body = {"lastUpdateId": snapshot.last_update_id, "bids": snapshot.bids, "asks": snapshot.asks,
-                "timestamp": int(time.time() * 1000)}
-        return json_response(body)
+        return await depth_reply(
+            self.ctx, request, DEFAULT_DEPTH_LIMIT, MAX_DEPTH_LIMIT,
+            unknown_symbol=lambda symbol: {"code": -1121, "msg": "Invalid symbol."},
+            bad_limit=lambda raw: {"code": 700002, "msg": f"limit must be in 1..{MAX_DEPTH_LIMIT}"},
+            extra=lambda: {"timestamp": int(time.time() * 1000)})
 
     async def _user_data_stream(self, request: web.Request) -> web.Response:
         method = request.method

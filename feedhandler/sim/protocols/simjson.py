@@ -33,7 +33,7 @@ from aiohttp import web
 
 from feedhandler.sim.market import BookSnapshot, BookTicker, Delta, Trade
 from feedhandler.sim.protocol import Channel, Frame, Reply, SimConnection, SimProtocol, Subscription, register_protocol
-from feedhandler.sim.wire import json_decoder, json_response, query_limit
+from feedhandler.sim.wire import depth_reply, json_decoder, url_listen_key
 from feedhandler.sim.wire import json_text as _dumps
 
 __all__ = ["SimJsonProtocol", "DEFAULT_DEPTH_LIMIT", "MAX_DEPTH_LIMIT", "MAX_SUBSCRIPTIONS"]
@@ -69,13 +69,9 @@ class SimJsonProtocol(SimProtocol):
     # -- connection and messages ----------------------------------------------------------------
 
     def on_connect(self, conn: SimConnection) -> Reply:
-        key = conn.query.get("listenKey")
-        if key is None:
-            return Reply()
-        if self.ctx.check_auth(key in self._listen_keys):
-            conn.authenticated = True
-            return Reply()
-        return Reply([_dumps({"op": "error", "msg": "invalid listen key"})], close=(4001, "invalid listen key"))
+        if url_listen_key(self.ctx, conn, self._listen_keys) is False:
+            return Reply([_dumps({"op": "error", "msg": "invalid listen key"})], close=(4001, "invalid listen key"))
+        return Reply()
 
     def handle_message(self, conn: SimConnection, message: str | bytes) -> Reply:
         if isinstance(message, bytes):
@@ -165,18 +161,11 @@ class SimJsonProtocol(SimProtocol):
         app.router.add_post("/listenKey", self._listen_key)
 
     async def _depth(self, request: web.Request) -> web.Response:
-        symbol = request.query.get("symbol", "")
-        if symbol not in self.ctx.model.symbols:
-            return web.json_response({"code": 400, "msg": f"unknown symbol {symbol!r}"}, status=400)
-        limit, raw_limit = query_limit(request, DEFAULT_DEPTH_LIMIT, MAX_DEPTH_LIMIT)
-        if limit is None:
-            return web.json_response(
-                {"code": 400, "msg": f"limit must be an integer in 1..{MAX_DEPTH_LIMIT}, got {raw_limit!r}"},
-                status=400,
-            )
-        snapshot = await self.ctx.depth_snapshot(symbol, limit)
-        body = {"lastUpdateId": snapshot.last_update_id, "bids": snapshot.bids, "asks": snapshot.asks}
-        return json_response(body)
+        return await depth_reply(
+            self.ctx, request, DEFAULT_DEPTH_LIMIT, MAX_DEPTH_LIMIT,
+            unknown_symbol=lambda symbol: {"code": 400, "msg": f"unknown symbol {symbol!r}"},
+            bad_limit=lambda raw: {"code": 400,
+                                   "msg": f"limit must be an integer in 1..{MAX_DEPTH_LIMIT}, got {raw!r}"})
 
     async def _listen_key(self, request: web.Request) -> web.Response:
         key = request.headers.get("X-SIM-APIKEY", "")
