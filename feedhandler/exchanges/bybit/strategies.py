@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from feedhandler.core.credentials import Credentials
 from feedhandler.core.errors import ConfigurationError
 from feedhandler.core.strategies import Frame, SendFunc, SubscriptionAck, SubscriptionStrategy, UrlConnectionStrategy
-from feedhandler.core.types import ChannelType, ConnectionContext
+from feedhandler.core.types import ChannelType, ConnectionContext, MessageType
 
 from . import constants as C
 
@@ -169,6 +169,18 @@ class BybitPublicSubscriptionStrategy(SubscriptionStrategy):
     def create_subscription_messages(self, symbols: Sequence[str], channels: Sequence[ChannelType],
                                      is_subscribe: bool) -> list[str | bytes]:
         return self.topic_messages(self.subscription_keys(symbols, channels), is_subscribe)
+
+    def ack_from_control(self, message_type: int, control_id: int, control_code: int,
+                         control_text: str | None) -> SubscriptionAck | None | Any:
+        """The decoder's ``req_id``, ``success`` and ``ret_msg`` (``BybitDecoder.control_*``): the answer of
+        :meth:`parse_ack` without parsing the frame again (a ``req_id`` that is not a number goes there)."""
+        if control_id < 0:
+            return NotImplemented
+        ok = message_type == MessageType.SUBSCRIPTION_ACK and control_code == 0
+        with self._lock:
+            keys = self._pending.pop(str(control_id), None) or []
+        return SubscriptionAck(confirmed=keys if ok else [], failed=[] if ok else keys,
+                               reason=None if ok else str(control_text)[:200])
 
     def parse_ack(self, frame: Frame) -> SubscriptionAck | None:
         """``{"success":..,"ret_msg":..,"req_id":..,"op":"subscribe"}`` -> the topics of that request."""

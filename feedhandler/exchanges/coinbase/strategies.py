@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 from feedhandler.core.credentials import Credentials
 from feedhandler.core.errors import ConfigurationError
 from feedhandler.core.strategies import Frame, SendFunc, SubscriptionAck, SubscriptionStrategy, UrlConnectionStrategy
-from feedhandler.core.types import ChannelType, ConnectionContext
+from feedhandler.core.types import ChannelType, ConnectionContext, MessageType
 
 from . import constants as C
 
@@ -105,6 +105,14 @@ class CoinbasePublicSubscriptionStrategy(SubscriptionStrategy):
         if is_subscribe:
             names.append(C.CH_HEARTBEATS)   # never unsubscribed: other products share it
         return [self._message("subscribe" if is_subscribe else "unsubscribe", n, symbols) for n in names]
+
+    def ack_from_control(self, message_type: int, control_id: int, control_code: int,
+                         control_text: str | None) -> SubscriptionAck | None | Any:
+        """An ``error`` frame from the decoder's ``control_text`` (its ``message``), not parsed again; the
+        ``subscriptions`` answer, a nested channel -> products object, is read by :meth:`parse_ack`."""
+        if message_type == MessageType.ERROR and control_text is not None:
+            return SubscriptionAck(reason=control_text[:200])
+        return NotImplemented
 
     def parse_ack(self, frame: Frame) -> SubscriptionAck | None:
         """``subscriptions`` frames confirm every ``channel:product`` they list; errors carry no request id."""

@@ -62,8 +62,8 @@ DEF CACHE_SLOTS = 1024
 # channel kinds; kernel slots: the envelope's, then the records' (S_TK..S_TK+5: last, open24h, high24h,
 # low24h, vol24h, volCcy24h); level arrays
 cdef enum: CH_OTHER, CH_BOOKS, CH_BBO, CH_TRADES, CH_TICKERS, CH_CANDLE, CH_ORDERS, CH_ACCOUNT
-cdef enum: S_CHANNEL, S_INST, S_ACTION, S_EVENT, S_CODE, S_DATA, S_ARG
-cdef enum: S_TS = S_ARG + 1, S_CHECKSUM, S_PREV, S_SEQ, S_TID, S_PX, S_SZ, S_SIDE, S_TK
+cdef enum: S_CHANNEL, S_INST, S_ACTION, S_EVENT, S_CODE, S_DATA, S_ARG, S_ITYPE
+cdef enum: S_TS = S_ITYPE + 1, S_CHECKSUM, S_PREV, S_SEQ, S_TID, S_PX, S_SZ, S_SIDE, S_TK
 cdef enum: L_BIDS, L_ASKS
 
 _R = KF_REQUIRED
@@ -74,7 +74,7 @@ TRADE = FieldTable("okx.trades", [("tradeId", KT_SPAN, S_TID, _R), ("px", KT_PRI
                                   ("sz", KT_SIZE, S_SZ, _R), ("side", KT_STR, S_SIDE, _R), ("ts", KT_INT64_MS, S_TS, _R)])
 TICKER = FieldTable("okx.tickers", [("ts", KT_INT64_MS, S_TS, _R)] + [(k, KT_DOUBLE, S_TK + i, _R) for i, k in enumerate(
     ("last", "open24h", "high24h", "low24h", "vol24h", "volCcy24h"))])
-ARG = FieldTable("okx.arg", [("channel", KT_STR, S_CHANNEL), ("instId", KT_STR, S_INST)])
+ARG = FieldTable("okx.arg", [("channel", KT_STR, S_CHANNEL), ("instId", KT_STR, S_INST), ("instType", KT_STR, S_ITYPE)])
 FRAME = FieldTable("okx", [("arg", KT_OBJECT, S_ARG, 0, ARG), ("action", KT_STR, S_ACTION),
                            ("event", KT_STR, S_EVENT), ("code", KT_SPAN, S_CODE), ("data", KT_SELECT, S_DATA)])
 cdef FieldTable _FRAME = FRAME, _BOOK = BOOK
@@ -338,6 +338,18 @@ cdef class OkxDecoder(FrameDecoder):
             return self._control_type()
         return MessageType.DATA if kt_seen(&self.out, S_DATA) else MessageType.UNKNOWN
 
+    cdef object _arg_key(self):
+        """An event's ``arg`` as the subscription strategy keys it (``channel:instId``, ``channel:instType`` or
+        ``channel``); None without ``arg.channel`` and for an ``unsubscribe`` answer (it confirms nothing)."""
+        cdef KtOut* o = &self.out
+        cdef int slot
+        if not kt_seen(o, S_CHANNEL) or json_span_eq(&o.span[S_EVENT], b"unsubscribe", 11):
+            return None
+        for slot in (S_INST, S_ITYPE):
+            if kt_seen(o, slot) and o.span[slot].len:
+                return f"{kt_text(&o.span[S_CHANNEL])}:{kt_text(&o.span[slot])}"
+        return kt_text(&o.span[S_CHANNEL])
+
     cdef int _control_type(self) noexcept:
         cdef const JsonSpan* e = &self.out.span[S_EVENT]
         if json_span_eq(e, b"subscribe", 9) or json_span_eq(e, b"unsubscribe", 11):
@@ -359,7 +371,7 @@ cdef class OkxDecoder(FrameDecoder):
             if kt_seen(o, S_CODE) and json_span_to_int64(&o.span[S_CODE], &code) != 0:
                 code = -1
             self.control_code, self.control_id = code, -1
-            self.control_text = kt_text(&o.span[S_CHANNEL]) if kt_seen(o, S_CHANNEL) else None
+            self.control_text = self._arg_key()
             return self._control_type()
         if not (kt_seen(o, S_CHANNEL) and kt_seen(o, S_DATA)):
             return self.fail("arg", -1, "frame has neither 'event' nor 'arg.channel' + 'data'")

@@ -173,6 +173,16 @@ class OkxPublicSubscriptionStrategy(SubscriptionStrategy):
         op = "subscribe" if is_subscribe else "unsubscribe"
         return [json.dumps({"op": op, "args": args}, separators=(",", ":"))] if args else []
 
+    def ack_from_control(self, message_type: int, control_id: int, control_code: int,
+                         control_text: str | None) -> SubscriptionAck | None | Any:
+        """The decoder's ``event`` and ``arg`` key (``OkxDecoder.control_text``): the frame is not parsed again;
+        an ``error`` naming an ``arg`` goes to :meth:`parse_ack` for its ``msg`` (rare)."""
+        if message_type == MessageType.ERROR:
+            return None if control_text is None else NotImplemented
+        if message_type != MessageType.SUBSCRIPTION_ACK:
+            return None
+        return SubscriptionAck(confirmed=[control_text]) if control_text else SubscriptionAck()
+
     def parse_ack(self, frame: Frame) -> SubscriptionAck | None:
         try:
             msg = json.loads(frame)

@@ -119,7 +119,7 @@ def test_control_frames_and_errors_name_the_field_and_offset():
     dec, _ = _decoder()
     assert dec.feed(b"pong", 0) == 3
     assert dec.feed(b'{"event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"a"}', 0) == 2
-    assert dec.control_text == "books"
+    assert dec.control_text == "books:BTC-USDT"   # the key of OkxPublicSubscriptionStrategy
     assert dec.feed(b'{"event":"error","code":"60012","msg":"Invalid request","connId":"a"}', 0) == 4
     assert dec.control_code == 60012
     assert dec.feed(b'{"event":"login","code":"0","msg":"","connId":"a"}', 0) == 6
