@@ -2,7 +2,8 @@
 """The recording's per-frame path, compiled: append a record to a preallocated buffer, then parse.
 
 ``RecordBuffer`` holds the pending records of a writer (the fhrec record layout, ``<qIBI`` header + payload,
-little endian) in one preallocated ``bytearray``; appending a frame is two ``memcpy``s. ``FrameTap`` is the
+little endian) in one preallocated ``bytearray``; appending a frame is two ``memcpy``s into a 4 KiB stage
+inside the object, and whole stages go to the array with non-temporal stores. ``FrameTap`` is the
 transport callback of a recorded connection: it asks the writer to flush/rotate first when the buffer is full
 or its deadline has passed (so a record never straddles a flush or a rotation), appends the frame, then hands
 it to the parser. ``SinkTap`` is the same record step as a
@@ -14,7 +15,7 @@ import sys
 cimport cython
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-from libc.stdint cimport int64_t, uint8_t, uint32_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
@@ -25,6 +26,43 @@ if sys.byteorder != "little":  # the record header is written as the host's inte
 
 cdef enum:
     HEADER = 17  # i64 recv_ns | u32 connection | u8 kind | u32 length
+    STAGE = 4096  # bytes of records gathered in the buffer object itself before they go to the array
+    STAGE_WORDS = 512  # STAGE / 8
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    #if defined(__SSE2__) || defined(_M_X64)
+    #include <emmintrin.h>
+    /* n bytes (a multiple of 64) to dst (16-byte aligned) with non-temporal stores: the array's lines go to
+       memory without being read first or kept in the feed core's caches (the compressing thread reads them
+       on the other core); the loads come from the stage, which is in L1. */
+    static inline void fh_stream_copy(char* dst, const char* src, Py_ssize_t n) {
+        for (Py_ssize_t i = 0; i < n; i += 64) {
+            __m128i a = _mm_loadu_si128((const __m128i*)(src + i));
+            __m128i b = _mm_loadu_si128((const __m128i*)(src + i + 16));
+            __m128i c = _mm_loadu_si128((const __m128i*)(src + i + 32));
+            __m128i d = _mm_loadu_si128((const __m128i*)(src + i + 48));
+            _mm_stream_si128((__m128i*)(dst + i), a);
+            _mm_stream_si128((__m128i*)(dst + i + 16), b);
+            _mm_stream_si128((__m128i*)(dst + i + 32), c);
+            _mm_stream_si128((__m128i*)(dst + i + 48), d);
+        }
+    }
+    /* the streamed stores are weakly ordered: fence them before another thread may read the array */
+    static inline void fh_stream_fence(void) { _mm_sfence(); }
+    #define FH_HAVE_STREAM 1
+    #else
+    static inline void fh_stream_copy(char* dst, const char* src, Py_ssize_t n) { memcpy(dst, src, n); }
+    static inline void fh_stream_fence(void) {}
+    #define FH_HAVE_STREAM 0
+    #endif
+    static inline int fh_aligned16(const void* p) { return ((uintptr_t)p & 15) == 0; }
+    """
+    void fh_stream_copy(char* dst, const char* src, Py_ssize_t n) noexcept nogil
+    void fh_stream_fence() noexcept nogil
+    bint fh_aligned16(const void* p) noexcept nogil
 
 
 cdef inline int64_t _now_ns() noexcept nogil:
@@ -58,6 +96,10 @@ cdef class RecordBuffer:
     cdef public int64_t deadline_ns    # monotonic ns: flush (or rotate) at or after this
     cdef public bint recording         # False: FrameTap passes frames on without recording them
     cdef readonly int64_t frames, payload_bytes
+    # The newest records gather in _stage (L1-resident) and go to the array a whole stage at a time with
+    # non-temporal stores: size == _flushed + _staged; the array holds bytes [0, _flushed).
+    cdef Py_ssize_t _flushed, _staged
+    cdef uint64_t _stage[STAGE_WORDS]
 
     def __init__(self, Py_ssize_t capacity=4 << 20):
         if capacity < 64:
@@ -65,30 +107,69 @@ cdef class RecordBuffer:
         self._array = touched_buffer(capacity)
         self._data = PyByteArray_AS_STRING(self._array)
         self.capacity = capacity
-        self.size = 0
+        self.size = self._flushed = self._staged = 0
         self.deadline_ns = 1 << 62
         self.recording = True
 
     cdef inline bint c_due(self, Py_ssize_t n, int64_t now_ns) noexcept:
         return self.size + HEADER + n > self.capacity or now_ns >= self.deadline_ns
 
+    cdef inline void _put(self, const char* src, Py_ssize_t n) noexcept:
+        """Append n bytes to the stage, a full stage going to the array. Bound: only called for bytes within
+        ``size <= capacity`` (c_append checked it), so _flushed + STAGE <= capacity whenever the stage is full."""
+        cdef char* stage = <char*>self._stage
+        cdef Py_ssize_t k
+        cdef char* dst
+        while n > 0:
+            k = STAGE - self._staged
+            if k > n:
+                k = n
+            memcpy(stage + self._staged, src, k)
+            self._staged += k
+            src += k
+            n -= k
+            if self._staged == STAGE:
+                dst = self._data + self._flushed
+                if fh_aligned16(dst):
+                    fh_stream_copy(dst, stage, STAGE)
+                else:
+                    memcpy(dst, stage, STAGE)
+                self._flushed += STAGE
+                self._staged = 0
+
+    cdef void _drain(self) noexcept:
+        """The staged bytes to the array (plain copy), the streamed stores fenced: the array holds every record."""
+        if self._staged:
+            memcpy(self._data + self._flushed, <char*>self._stage, self._staged)
+            self._flushed += self._staged
+            self._staged = 0
+        fh_stream_fence()
+
     cdef int c_append(self, int64_t recv_ns, uint32_t connection_id, uint8_t kind, const char* data,
                       Py_ssize_t n) except -1:
         cdef Py_ssize_t need = self.size + HEADER + n
-        cdef char* p
+        cdef char head[HEADER]
+        cdef char* q = head
         cdef uint32_t length = <uint32_t>n
+        cdef bint whole = self._staged + HEADER + n <= STAGE   # the usual case: the record fits in the stage
         if need > self.capacity:  # only a record bigger than the whole buffer gets here (due() flushed first)
+            self._drain()
             PyByteArray_Resize(self._array, need)
             self._data = PyByteArray_AS_STRING(self._array)
             self.capacity = need
-        # need <= capacity == len(_array): both copies below stay inside the array
-        p = self._data + self.size
-        memcpy(p, &recv_ns, 8)
-        memcpy(p + 8, &connection_id, 4)
-        p[12] = <char>kind
-        memcpy(p + 13, &length, 4)
-        if n:
-            memcpy(p + HEADER, data, n)
+        # need <= capacity == len(_array): the record fits; _put keeps every byte below need
+        if whole:
+            q = <char*>self._stage + self._staged   # _staged + HEADER + n <= STAGE: inside the stage
+        memcpy(q, &recv_ns, 8)
+        memcpy(q + 8, &connection_id, 4)
+        q[12] = <char>kind
+        memcpy(q + 13, &length, 4)
+        if whole:
+            memcpy(q + HEADER, data, n)
+            self._staged += HEADER + n
+        else:
+            self._put(head, HEADER)
+            self._put(data, n)
         self.size = need
         self.frames += 1
         self.payload_bytes += n
@@ -126,17 +207,19 @@ cdef class RecordBuffer:
         """
         if len(spare) < 64:
             raise ValueError("a spare buffer must hold >= 64 bytes")
+        self._drain()
         out = (self._array, self.size)
         self._array = spare
         self._data = PyByteArray_AS_STRING(spare)
         self.capacity = len(spare)
-        self.size = 0
+        self.size = self._flushed = 0
         return out
 
     def take(self):
         """The pending records as ``bytes``; the buffer is empty afterwards."""
+        self._drain()
         out = bytes(memoryview(self._array)[:self.size])
-        self.size = 0
+        self.size = self._flushed = 0
         return out
 
 
@@ -162,13 +245,13 @@ cdef class SinkTap(FrameRecorder):
         self._buf, self._on_due, self._cid = buffer, on_due, connection_id
 
     cdef int c_record(self, const char* data, Py_ssize_t n, int64_t recv_ns) except -1:
-        cdef RecordBuffer buf = self._buf
-        if not buf.recording:
+        if not self._buf.recording:
             return 0
-        if buf.c_due(n, recv_ns if recv_ns > 0 else _now_ns()):
+        if self._buf.c_due(n, recv_ns if recv_ns > 0 else _now_ns()):
             self._on_due()
         # text if it starts like JSON (the rule of RecordBuffer.append)
-        return buf.c_append(recv_ns, self._cid, 0 if n and (data[0] == b"{" or data[0] == b"[") else 1, data, n)
+        return self._buf.c_append(recv_ns, self._cid, 0 if n and (data[0] == b"{" or data[0] == b"[") else 1,
+                                  data, n)
 
 
 cdef class FrameTap(SinkTap):
