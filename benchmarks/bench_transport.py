@@ -326,9 +326,13 @@ async def paced(server: ServerProcess, transport: str, rate: int = 10_000, ms: i
         lat.append(now() - int(raw[5:24]))
         return _DATA
 
+    consumer = frame_consumer(transport, _PacedParser(on_frame))
+    if transport == "picows-python-listener":   # the frame path before the compiled listener
+        await (await _python_listener_receive(server.url(f"paced/{rate}/{ms}"), consumer))
+        return lat
     conn = await transport_for(transport).connect(server.url(f"paced/{rate}/{ms}"))
     await conn.send("go")
-    await conn.run(frame_consumer(transport, _PacedParser(on_frame)))
+    await conn.run(consumer)
     await conn.close()
     return lat
 
@@ -406,7 +410,7 @@ def test_flood_binance_parser_recording(benchmark, server, loop, tmp_path):
 
 
 @pytest.mark.benchmark(group="transport-paced-latency")
-@pytest.mark.parametrize("transport", TRANSPORTS[:3])
+@pytest.mark.parametrize("transport", TRANSPORTS[:3] + ["picows-python-listener"])
 def test_paced_latency(benchmark, server, loop, transport):
     lats: list[int] = []
 
