@@ -58,7 +58,7 @@ class BookFollower(NatsConnection):
                  error_handler: Callable[[BaseException], Any] | None = None) -> None:
         from ..sinks.encoder import subject_token
 
-        self.servers = [servers] if isinstance(servers, str) else list(servers)
+        super().__init__(servers, prefix, jetstream, stream_name, stream_max_age)
         self.channels = tuple(channels)
         for ch in self.channels:
             if ch not in CHANNELS:
@@ -68,18 +68,12 @@ class BookFollower(NatsConnection):
         self.subjects = [f"{prefix}.{ex}.{s}.{ch}" for s in syms for ch in self.channels]
         if len(self.channels) == len(CHANNELS):
             self.subjects = [f"{prefix}.{ex}.{s}.*" for s in syms]
-        self.jetstream = jetstream
-        self.stream_name = stream_name
         self.replay_seconds = replay_seconds
-        self.stream_max_age = stream_max_age
-        self.prefix = prefix
         self.error_handler = error_handler
         self.decoder = BusDecoder(handler, error_handler, depth)
         self.messages = 0
         self.disconnects = 0
-        self._nc: Any = None
         self._subs: list[Any] = []
-        self._closing = False
 
     # ------------------------------------------------------------------ queries
 
@@ -113,9 +107,7 @@ class BookFollower(NatsConnection):
             return
         from nats.js.api import ConsumerConfig, DeliverPolicy
 
-        from .jetstream import ensure_stream
-
-        await ensure_stream(self._nc, self.stream_name, self.prefix, self.stream_max_age)
+        await self._ensure_stream()
         js = self._nc.jetstream()
         start = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(seconds=self.replay_seconds)
         for subject in self.subjects:

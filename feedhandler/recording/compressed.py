@@ -19,7 +19,6 @@ recording (``open_recording(folder)``). ``on_rotate(writer)`` runs first thing i
 from __future__ import annotations
 
 import io
-import json
 import os
 import queue
 import threading
@@ -27,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
-from .format import _U32, KIND_SNAPSHOT, MAGIC, RecordingError, snapshot_payload
+from .format import BufferedRecordWriter, RecordingError, file_start
 
 __all__ = ["RotatingRecordingWriter", "zstd_reader", "segment_paths"]
 
@@ -142,7 +141,7 @@ class _Compressor(threading.Thread):
         self.queue.task_done()
 
 
-class RotatingRecordingWriter:
+class RotatingRecordingWriter(BufferedRecordWriter):
     """Writes zstd-compressed fhrec segments with rotation by size and time (same methods as ``RecordingWriter``).
 
     Parameters
@@ -212,15 +211,6 @@ class RotatingRecordingWriter:
         self._open_segment()
 
     @property
-    def frames(self) -> int:
-        return self.buffer.frames
-
-    @property
-    def bytes(self) -> int:
-        """Payload bytes of the frames recorded."""
-        return self.buffer.payload_bytes
-
-    @property
     def _pending(self) -> int:
         return self.buffer.size
 
@@ -255,8 +245,7 @@ class RotatingRecordingWriter:
         self.segments.append(path)
         self._compressed = 0
         self._opened_at = self._clock()
-        head = json.dumps({**self.header, "segment": seq, "started_unix_ns": started}).encode()
-        start = MAGIC + _U32.pack(len(head)) + head
+        start = file_start({**self.header, "segment": seq, "started_unix_ns": started})
         self._emit(start, len(start))  # on disk at once: a valid (empty) recording from the start
         self._flushed_at = self._opened_at
         self._set_deadline()
@@ -297,18 +286,6 @@ class RotatingRecordingWriter:
         self._due(self._clock())
 
     # -- records ------------------------------------------------------------------------------------------------
-    def tap(self, on_frame: Callable[[Any, int], Any], connection_id: int) -> Any:
-        """The compiled transport callback recording each frame of one connection, then calling ``on_frame``."""
-        from .tap import FrameTap
-
-        return FrameTap(self.buffer, self.on_due, on_frame, connection_id)
-
-    def sink_tap(self, connection_id: int) -> Any:
-        """The compiled record step for a ``FrameSink.recorder`` (no Python call per frame)."""
-        from .tap import SinkTap
-
-        return SinkTap(self.buffer, self.on_due, connection_id)
-
     def frame(self, payload: bytes | str, recv_ns: int, connection_id: int) -> None:
         now = self._clock()
         self._due(now)  # rotate *before* writing: this record goes whole into the new segment
@@ -319,13 +296,11 @@ class RotatingRecordingWriter:
         if self.buffer.size >= self.flush_bytes:
             self.flush()
 
-    def snapshot(self, symbol: str, last_update_id: int, bids: Any, asks: Any, recv_ns: int) -> None:
-        data = snapshot_payload(symbol, last_update_id, bids, asks)
+    def _make_room(self, n: int) -> None:
+        # a snapshot: rotate first (it goes whole into the new segment), flush a full buffer
         self._due(self._clock())
-        if self.buffer.due(len(data), 0):
+        if self.buffer.due(n, 0):
             self.flush()
-        self.buffer.append(data, recv_ns, 0, KIND_SNAPSHOT)
-        self.snapshots += 1
 
     def tick(self) -> None:
         """Flush if records have waited ``flush_interval``; rotate if the segment is due. Call periodically."""
@@ -383,9 +358,3 @@ class RotatingRecordingWriter:
             error, self._thread = self._thread.error, None
             if error is not None:
                 raise RecordingError(f"{self.path}: writing failed: {error}")
-
-    def __enter__(self) -> "RotatingRecordingWriter":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -18,7 +18,7 @@ import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator, Self
 
 MAGIC = b"FHREC1\n"
 _RECORD = struct.Struct("<qIBI")
@@ -53,7 +53,73 @@ def snapshot_payload(symbol: str, last_update_id: int, bids: Any, asks: Any) -> 
                        "bids": levels(bids), "asks": levels(asks)}).encode()
 
 
-class RecordingWriter:
+def file_start(header: dict[str, Any]) -> bytes:
+    """The bytes a recording starts with: the magic and the length-prefixed JSON ``header``."""
+    head = json.dumps(header).encode()
+    return MAGIC + _U32.pack(len(head)) + head
+
+
+class BufferedRecordWriter:
+    """What every recording writer shares: records collect in ``self.buffer`` (a
+    :class:`~feedhandler.recording.tap.RecordBuffer`), the compiled taps append to it, ``on_due`` writes it out.
+
+    Subclasses set ``buffer``, and define :meth:`flush`, :meth:`close` and :meth:`_make_room` (what to do
+    before a record of ``n`` bytes is appended from Python: flush a full buffer, rotate a segment).
+    """
+
+    buffer: Any
+    snapshots: int = 0
+
+    @property
+    def frames(self) -> int:
+        """Frames recorded."""
+        return self.buffer.frames
+
+    @property
+    def bytes(self) -> int:
+        """Payload bytes of the frames recorded."""
+        return self.buffer.payload_bytes
+
+    def flush(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _make_room(self, n: int) -> None:
+        raise NotImplementedError
+
+    def on_due(self) -> None:
+        """The compiled tap's call before a record that finds the buffer full or its deadline passed."""
+        self.flush()
+
+    def tap(self, on_frame: Callable[[Any, int], Any], connection_id: int) -> Any:
+        """The compiled transport callback recording each frame of one connection, then calling ``on_frame``."""
+        from .tap import FrameTap
+
+        return FrameTap(self.buffer, self.on_due, on_frame, connection_id)
+
+    def sink_tap(self, connection_id: int) -> Any:
+        """The compiled record step for a ``FrameSink.recorder`` (no Python call per frame)."""
+        from .tap import SinkTap
+
+        return SinkTap(self.buffer, self.on_due, connection_id)
+
+    def snapshot(self, symbol: str, last_update_id: int, bids: Any, asks: Any, recv_ns: int) -> None:
+        """Record a REST snapshot the feed used (a ``KIND_SNAPSHOT`` record)."""
+        data = snapshot_payload(symbol, last_update_id, bids, asks)
+        self._make_room(len(data))
+        self.buffer.append(data, recv_ns, 0, KIND_SNAPSHOT)
+        self.snapshots += 1
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RecordingWriter(BufferedRecordWriter):
     """Appends records to a file; use as a context manager.
 
     Records collect in a preallocated buffer (:class:`~feedhandler.recording.tap.RecordBuffer`) written out when it
@@ -67,25 +133,19 @@ class RecordingWriter:
 
         self.path = Path(path)
         self._f: BinaryIO = open(self.path, "wb")
-        head = json.dumps(header).encode()
-        self._f.write(MAGIC + _U32.pack(len(head)) + head)
+        self._f.write(file_start(header))
         self._f.flush()
         self.flush_interval = float(flush_interval)
         self.buffer = RecordBuffer(buffer_bytes)
         self.snapshots = 0
         self._set_deadline()
 
-    @property
-    def frames(self) -> int:
-        return self.buffer.frames
-
-    @property
-    def bytes(self) -> int:
-        """Payload bytes of the frames recorded."""
-        return self.buffer.payload_bytes
-
     def _set_deadline(self) -> None:
         self.buffer.deadline_ns = time.monotonic_ns() + int(self.flush_interval * 1e9)
+
+    def _make_room(self, n: int) -> None:
+        if self.buffer.due(n, time.monotonic_ns()):
+            self.flush()
 
     def flush(self) -> None:
         """Write the buffered records to the file and hand them to the OS."""
@@ -94,41 +154,15 @@ class RecordingWriter:
             self._f.flush()
         self._set_deadline()
 
-    def tap(self, on_frame: Callable[[Any, int], Any], connection_id: int) -> Any:
-        """The compiled transport callback recording each frame of one connection, then calling ``on_frame``."""
-        from .tap import FrameTap
-
-        return FrameTap(self.buffer, self.flush, on_frame, connection_id)
-
-    def sink_tap(self, connection_id: int) -> Any:
-        """The compiled record step for a ``FrameSink.recorder`` (no Python call per frame)."""
-        from .tap import SinkTap
-
-        return SinkTap(self.buffer, self.flush, connection_id)
-
     def frame(self, payload: bytes | str, recv_ns: int, connection_id: int) -> None:
         # the transport hands text frames over as bytes too: JSON text starts with { or [ (the buffer's rule)
-        if self.buffer.due(len(payload), time.monotonic_ns()):
-            self.flush()
+        self._make_room(len(payload))
         self.buffer.append(payload, recv_ns, connection_id)
-
-    def snapshot(self, symbol: str, last_update_id: int, bids: Any, asks: Any, recv_ns: int) -> None:
-        data = snapshot_payload(symbol, last_update_id, bids, asks)
-        if self.buffer.due(len(data), time.monotonic_ns()):
-            self.flush()
-        self.buffer.append(data, recv_ns, 0, KIND_SNAPSHOT)
-        self.snapshots += 1
 
     def close(self) -> None:
         if not self._f.closed:
             self.flush()
             self._f.close()
-
-    def __enter__(self) -> "RecordingWriter":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def read_recording(path: str | Path, opener: Callable[[Path], BinaryIO] | None = None

@@ -64,13 +64,9 @@ class NatsSink(NatsConnection):
                  max_pending_batches: int = 1024, stream_name: str = "FH_MD", stream_max_age: float = 10.0,
                  pending_size: int = 8 << 20, linger: float = 0.0, min_write_interval: float = 0.001,
                  name: str | None = None) -> None:
-        self.servers = [servers] if isinstance(servers, str) else list(servers)
-        self.jetstream = jetstream
-        self.prefix = prefix
+        super().__init__(servers, prefix, jetstream, stream_name, stream_max_age)
         self.encoder_options = dict(prefix=prefix, depth=depth, snapshot_interval=snapshot_interval,
                                     batch_bytes=batch_bytes, max_pending_batches=max_pending_batches)
-        self.stream_name = stream_name
-        self.stream_max_age = stream_max_age
         self.pending_size = pending_size
         self.linger = linger
         self.min_write_interval = min_write_interval
@@ -79,12 +75,10 @@ class NatsSink(NatsConnection):
         self.published = 0
         self.publish_errors = 0
         self.reconnects = 0
-        self._nc: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._round: asyncio.Handle | None = None      # the scheduled publish of this round
         self._last_write = float("-inf")               # loop time of the last publish round
         self._queued: set[asyncio.Task[None]] = set()  # publishes through nats-py (not connected)
-        self._closing = False
 
     # ------------------------------------------------------------------ wiring into the feed
 
@@ -224,11 +218,6 @@ class NatsSink(NatsConnection):
     def _lost(self, enc: BusEncoder, batches: list[tuple[str, bytes]]) -> None:
         self.publish_errors += len(batches)
         enc.lose(len(batches), sum(int.from_bytes(p[4:6], "little") for _, p in batches))
-
-    async def _ensure_stream(self) -> None:
-        from ..bus.jetstream import ensure_stream
-
-        await ensure_stream(self._nc, self.stream_name, self.prefix, self.stream_max_age)
 
     async def _on_disconnected(self) -> None:
         log.info("nats sink: disconnected")

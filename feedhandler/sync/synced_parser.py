@@ -14,9 +14,17 @@ from typing import Any, Callable, Iterable
 
 from ..book import OrderBook
 from ..core.strategies import ErrorHandler, EventHandler, Frame, MessageParser
-from ..core.types import MessageType
+from ..core.types import ChannelType, MessageType
 from .book_sync import BookSync, BookSyncGroup
 from .service import SnapshotFetcher, SnapshotService
+
+
+def ticker_mask(channel_types: Iterable[Any]) -> int:
+    """What one exchange channel carrying both best bid/offer and 24 h tickers (Bybit ``tickers``, Coinbase
+    ``ticker``) delivers: 1 ``BookTicker``, 2 ``Ticker``, 3 both (also when ``channel_types`` asks for neither)."""
+    channels = {ChannelType.parse(c) for c in channel_types}
+    mask = (1 if ChannelType.BOOK_TICKER in channels else 0) | (2 if ChannelType.TICKER in channels else 0)
+    return mask or 3
 
 
 class SyncedMessageParser(MessageParser):
@@ -90,7 +98,8 @@ class SyncedMessageParser(MessageParser):
         return groups + [g for i, g in enumerate(extra) if g not in groups and g not in extra[:i]]
 
     def configure(self, config: Any) -> None:
-        """Apply ``config.book_depth`` to books not created yet, and the discard bounds to every book."""
+        """Apply ``config.book_depth`` to books not created yet, the discard bounds to every book, and
+        :func:`ticker_mask` of ``config.channel_types`` to a decoder that has a ``ticker_mask``."""
         depth = getattr(config, "book_depth", None)
         if depth and self.books is not None:
             self.books.set_depth(int(depth))
@@ -98,6 +107,8 @@ class SyncedMessageParser(MessageParser):
         if limit is not None:
             for group in self._groups():
                 group.set_discard_bounds(int(limit), float(getattr(config, "book_discard_timeout", 0.0)))
+        if hasattr(self._decoder, "ticker_mask"):
+            self._decoder.ticker_mask = ticker_mask(getattr(config, "channel_types", ()))
 
     def book(self, symbol: str) -> OrderBook | None:
         """The live book of ``symbol`` (None if not seen yet). Valid only while its sync state is LIVE."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from feedhandler.core.dispatch import EventDispatcher
-from feedhandler.core.types import ChannelType
 from feedhandler.sync.book_sync import BookSyncGroup
 from feedhandler.sync.synced_parser import SyncedMessageParser
 
@@ -31,13 +30,6 @@ class BybitPublicMessageParser(SyncedMessageParser):
         dispatcher = EventDispatcher()
         books = BookSyncGroup(EXCHANGE, BYBIT_BOOK_RULE, dispatcher, int(book_depth))
         super().__init__(BybitDecoder(dispatcher, books, False), None, inband_books=[books])
-
-    def configure(self, config: Any) -> None:
-        """Book depth, and which of BookTicker / Ticker the ``tickers`` topic delivers."""
-        super().configure(config)
-        channels = {ChannelType.parse(c) for c in getattr(config, "channel_types", ())}
-        mask = (1 if ChannelType.BOOK_TICKER in channels else 0) | (2 if ChannelType.TICKER in channels else 0)
-        self._decoder.ticker_mask = mask or 3
 
 
 class BybitPrivateMessageParser(SyncedMessageParser):

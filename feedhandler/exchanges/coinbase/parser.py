@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from feedhandler.core.dispatch import EventDispatcher
-from feedhandler.core.types import ChannelType
 from feedhandler.sync.book_sync import BookSyncGroup
 from feedhandler.sync.synced_parser import SyncedMessageParser
 
@@ -30,13 +29,6 @@ class CoinbasePublicMessageParser(SyncedMessageParser):
         dispatcher = EventDispatcher()
         books = BookSyncGroup(EXCHANGE, COINBASE_BOOK_RULE, dispatcher, int(book_depth))
         super().__init__(CoinbaseDecoder(dispatcher, books, False), None, inband_books=[books])
-
-    def configure(self, config: Any) -> None:
-        """Book depth, and which of BookTicker / Ticker the ``ticker`` channel delivers."""
-        super().configure(config)
-        channels = {ChannelType.parse(c) for c in getattr(config, "channel_types", ())}
-        mask = (1 if ChannelType.BOOK_TICKER in channels else 0) | (2 if ChannelType.TICKER in channels else 0)
-        self._decoder.ticker_mask = mask or 3
 
     def on_connection_lost(self, symbols: Iterable[str]) -> None:
         super().on_connection_lost(symbols)
