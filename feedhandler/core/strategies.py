@@ -69,11 +69,23 @@ class UrlConnectionStrategy(ConnectionStrategy):
     side that also sets ``_credentials`` (a :class:`~feedhandler.core.credentials.Credentials`), handed to
     :meth:`authenticate` in ``context.auth_params["credentials"]`` (overridden by the call's keys) and shown
     by the repr only as the credentials' own redacted repr.
+
+    Parameters
+    ----------
+    url:
+        The WebSocket URL: an exchange's strategy passes its ``ws_url`` argument (the simulator's URL) or
+        its default.
+    ping_interval:
+        Seconds between application pings (0: none).
     """
 
     url: str = ""
     ping_interval: float = 0.0
     _credentials: Any = None
+
+    def __init__(self, url: str, ping_interval: float = 0.0) -> None:
+        self.url = url
+        self.ping_interval = float(ping_interval)
 
     async def create_connection_context(self, is_private: bool = False, api_key: str | None = None,
                                         secret_key: str | None = None) -> ConnectionContext:

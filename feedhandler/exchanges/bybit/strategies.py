@@ -61,7 +61,7 @@ class BybitPublicConnectionStrategy(UrlConnectionStrategy):
     Parameters
     ----------
     ws_url:
-        Override the URL (the simulator passes its own).
+        Override of ``wss://stream.bybit.com/v5/public/{market}`` (the simulator passes its own).
     market:
         ``"spot"``, ``"linear"`` (default) or ``"inverse"``.
     ping_interval:
@@ -72,9 +72,8 @@ class BybitPublicConnectionStrategy(UrlConnectionStrategy):
                  ping_interval: float = C.PING_INTERVAL, **kwargs: Any):
         if market not in C.MARKETS:
             raise ConfigurationError(f"bybit market must be one of {C.MARKETS}, not {market!r}")
+        super().__init__(ws_url or C.WS_PUBLIC_URL.format(market=market), ping_interval)
         self.market = market
-        self.url = ws_url or C.WS_PUBLIC_URL.format(market=market)
-        self.ping_interval = float(ping_interval)
         self._ping_ids = itertools.count(1)
 
     def create_ping_message(self) -> str:

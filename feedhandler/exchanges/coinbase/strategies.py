@@ -53,7 +53,7 @@ class CoinbasePublicConnectionStrategy(UrlConnectionStrategy):
     """``wss://advanced-trade-ws.coinbase.com``; no application ping (the ``heartbeats`` channel keeps it busy)."""
 
     def __init__(self, ws_url: str | None = None, **kwargs: Any):
-        self.url = ws_url or C.WS_URL
+        super().__init__(ws_url or C.WS_URL)
 
 
 class CoinbasePrivateConnectionStrategy(CoinbasePublicConnectionStrategy):

@@ -67,7 +67,7 @@ class GateioPublicConnectionStrategy(UrlConnectionStrategy):
     Parameters
     ----------
     ws_url:
-        Override the URL (the simulator passes its own).
+        Override of the market's URL (the simulator passes its own).
     ping_interval:
         Seconds between ``spot.ping`` messages (default 10 s, as the doc's demo).
     market:
@@ -77,9 +77,8 @@ class GateioPublicConnectionStrategy(UrlConnectionStrategy):
     def __init__(self, ws_url: str | None = None, ping_interval: float = C.PING_INTERVAL,
                  clock: Callable[[], float] = time.time, market: str = "spot", **kwargs: Any):
         futures = _check_market(market)
+        super().__init__(ws_url or (C.FUTURES_WS_URL if futures else C.WS_URL), ping_interval)
         self.market = market
-        self.url = ws_url or (C.FUTURES_WS_URL if futures else C.WS_URL)
-        self.ping_interval = float(ping_interval)
         self._ping_channel = C.FUT_CH_PING if futures else C.CH_PING
         self._clock = clock
 

@@ -59,8 +59,7 @@ class OkxPublicConnectionStrategy(UrlConnectionStrategy):
     default_url = C.WS_PUBLIC_URL
 
     def __init__(self, ws_url: str | None = None, ping_interval: float = C.PING_INTERVAL, **kwargs: Any):
-        self.url = ws_url or self.default_url
-        self.ping_interval = float(ping_interval)
+        super().__init__(ws_url or self.default_url, ping_interval)
 
     def endpoint_url(self, url: str, endpoint: str) -> str:
         """``business`` (candles): the same host, path ``/ws/v5/business``."""
