@@ -65,10 +65,11 @@ class ConnectionStrategy(ABC):
 class UrlConnectionStrategy(ConnectionStrategy):
     """A connection to ``self.url`` with an application ping every ``self.ping_interval`` seconds (0: none).
 
-    The shape of most exchanges: a public side that sets ``url`` (and ``ping_interval``), and a private
-    side that also sets ``_credentials`` (a :class:`~feedhandler.core.credentials.Credentials`), handed to
-    :meth:`authenticate` in ``context.auth_params["credentials"]`` (overridden by the call's keys) and shown
-    by the repr only as the credentials' own redacted repr.
+    The shape of most exchanges: a public side that passes ``url`` (and ``ping_interval``) to this
+    ``__init__``, and a private side that also sets ``_credentials`` (a
+    :class:`~feedhandler.core.credentials.Credentials`), handed to :meth:`authenticate` in
+    ``context.auth_params["credentials"]`` (overridden by the call's keys) and shown by the repr only as the
+    credentials' own redacted repr.
 
     Parameters
     ----------
