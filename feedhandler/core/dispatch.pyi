@@ -1,16 +1,13 @@
-from typing import Any, Callable
+from typing import Any, Callable, Final
 
 from feedhandler.core.consumer import Consumer
 
 class EventDispatcher:
     handler: Callable[[Any], Any] | None  # a compiled Consumer is called from C
     error_handler: Callable[[BaseException], Any] | None
-    @property
-    def consumer(self) -> Consumer | None: ...
-    @property
-    def events(self) -> int: ...
-    @property
-    def handler_errors(self) -> int: ...
+    consumer: Final[Consumer | None]
+    events: Final[int]
+    handler_errors: Final[int]
     def __init__(
         self, handler: Callable[[Any], Any] | None = ..., error_handler: Callable[[BaseException], Any] | None = ...
     ) -> None: ...

@@ -1,5 +1,5 @@
 """Stub of the compiled per-frame recording path (see tap.pyx)."""
-from typing import Any, Callable
+from typing import Any, Callable, Final
 
 from feedhandler.core.sink import FrameRecorder
 
@@ -10,14 +10,10 @@ class RecordBuffer:
 
     deadline_ns: int
     recording: bool
-    @property
-    def size(self) -> int: ...
-    @property
-    def capacity(self) -> int: ...
-    @property
-    def frames(self) -> int: ...
-    @property
-    def payload_bytes(self) -> int: ...
+    size: Final[int]
+    capacity: Final[int]
+    frames: Final[int]
+    payload_bytes: Final[int]
     def __init__(self, capacity: int = 4 << 20) -> None: ...
     def append(self, payload: bytes | str | memoryview, recv_ns: int, connection_id: int, kind: int = -1) -> None: ...
     def due(self, n: int, now_ns: int) -> bool: ...

@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, Final
 
 from feedhandler.core.dispatch import EventDispatcher
 from feedhandler.sync.book_sync import BookSyncGroup
@@ -19,12 +19,9 @@ class BinanceDecoder:
     books: BookSyncGroup | None
     partial_books: BookSyncGroup | None
     raw_stream: str
-    @property
-    def exchange(self) -> str: ...
-    @property
-    def ts_scale(self) -> int: ...
-    @property
-    def max_levels(self) -> int: ...
+    exchange: Final[str]
+    ts_scale: Final[int]
+    max_levels: Final[int]
     frames: int
     depth_updates: int
     partial_depths: int

@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, Final
 
 from feedhandler.core.dispatch import EventDispatcher
 
@@ -19,12 +19,9 @@ class BinancePrivateDecoder:
     books: None
     want_mask: int
     reconnect_on_reject: bool
-    @property
-    def exchange(self) -> str: ...
-    @property
-    def subscription_id(self) -> int: ...
-    @property
-    def last_reject(self) -> str: ...
+    exchange: Final[str]
+    subscription_id: Final[int]
+    last_reject: Final[str]
     frames: int
     execution_reports: int
     order_updates: int
