@@ -9,8 +9,7 @@ record, then ``BookStatus(valid=True)``. A malformed message raises ``ParseError
 its byte offset, before any book is touched (the message is checked whole first).
 """
 cimport cython
-from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.string cimport memcpy
+from libc.stdint cimport int64_t, uint64_t
 
 import sys
 
@@ -18,10 +17,12 @@ import numpy as np
 
 from feedhandler.book.orderbook cimport OrderBook
 from feedhandler.core.dispatch cimport EventDispatcher
-from feedhandler.events.events cimport BookStatus, BookTicker, BookUpdate, Event, EventPool, Kline, Ticker, Trade
+from feedhandler.events.events cimport (BookStatus, BookTicker, BookUpdate, Event, EventPool, Kline, Ticker, Trade,
+                                        acquire_event)
 from feedhandler.sinks.wire cimport (FLAG_EXCHANGE_SNAPSHOT, FLAG_VALID, LEVEL_BYTES, MSG_HEADER, REC_BOOK_DELTA,
                                      REC_BOOK_SNAPSHOT, REC_BOOK_TICKER, REC_HEADER, REC_KLINE, REC_STATUS,
-                                     REC_TICKER, REC_TRADE, WIRE_MAGIC, pad8)
+                                     REC_TICKER, REC_TRADE, WIRE_MAGIC, BookTickerBody, KlineBody, TickerBody,
+                                     TradeBody, get_f64, get_i64, get_u16, get_u32, pad8)
 
 from feedhandler.book.orderbook import OrderBook as _OrderBook
 from feedhandler.core.dispatch import EventDispatcher as _EventDispatcher
@@ -34,27 +35,6 @@ if sys.byteorder != "little":
     raise ImportError("feedhandler.bus needs a little-endian host")
 
 DEF SCRATCH_LEVELS = 65535
-
-
-cdef inline uint16_t get_u16(const unsigned char* p) noexcept:
-    cdef uint16_t v
-    memcpy(&v, p, 2)
-    return v
-
-cdef inline uint32_t get_u32(const unsigned char* p) noexcept:
-    cdef uint32_t v
-    memcpy(&v, p, 4)
-    return v
-
-cdef inline int64_t get_i64(const unsigned char* p) noexcept:
-    cdef int64_t v
-    memcpy(&v, p, 8)
-    return v
-
-cdef inline double get_f64(const unsigned char* p) noexcept:
-    cdef double v
-    memcpy(&v, p, 8)
-    return v
 
 
 cdef inline int channel_of(int kind) noexcept:
@@ -77,24 +57,24 @@ cdef Py_ssize_t body_size(int kind, const unsigned char* r) noexcept:
     if kind == REC_STATUS:
         return pad8(text)
     if kind == REC_TRADE:
-        return 32 + pad8(text)
+        return sizeof(TradeBody) + pad8(text)
     if kind == REC_BOOK_TICKER:
-        return 32
+        return sizeof(BookTickerBody)
     if kind == REC_TICKER:
-        return 48
+        return sizeof(TickerBody)
     if kind == REC_KLINE:
-        return 72 + pad8(text)
+        return sizeof(KlineBody) + pad8(text)
     return -1
+
+
+cdef inline str _text(const unsigned char* r, Py_ssize_t body):
+    # The record's text (its length at header offset 6), after its fixed body: UTF-8, bad bytes replaced.
+    return (<const char*>(r + REC_HEADER + body))[:get_u16(r + 6)].decode("utf-8", "replace")
 
 
 cdef inline Event _stamped(EventPool pool, FollowedStream st, int64_t ts, int64_t recv):
     # The next pooled event of ``pool`` with the fields every event carries set from the stream.
-    cdef Event ev = <Event>pool.acquire()
-    ev.exchange = st.exchange
-    ev.symbol = st.symbol
-    ev.exchange_ts_ns = ts
-    ev.recv_ns = recv
-    return ev
+    return acquire_event(pool, st.exchange, st.symbol, ts, recv)
 
 
 @cython.final
@@ -196,6 +176,10 @@ cdef class BusDecoder:
         cdef BookTicker tk
         cdef Ticker t24
         cdef Kline kl
+        cdef const TradeBody* trb
+        cdef const BookTickerBody* btb
+        cdef const TickerBody* tkb
+        cdef const KlineBody* klb
         cdef bytes key
         cdef double* s = self._scratch
         self.messages += 1
@@ -323,44 +307,31 @@ cdef class BusDecoder:
                 self.dispatcher.emit(up)
             elif kind == REC_STATUS:
                 if not (flags & FLAG_VALID):
-                    self._invalidate(st, "publisher: " + (<const char*>(r + REC_HEADER))[:get_u16(r + 6)].decode("utf-8", "replace"),
-                                     last_id, ts, recv)
+                    self._invalidate(st, "publisher: " + _text(r, 0), last_id, ts, recv)
             elif kind == REC_TRADE:
+                trb = <const TradeBody*>(r + REC_HEADER)
                 tr = <Trade>_stamped(self._trades, st, ts, recv)
-                tr.price = get_f64(r + REC_HEADER)
-                tr.qty = get_f64(r + REC_HEADER + 8)
-                tr.side = <int>get_i64(r + REC_HEADER + 16)
-                tr.trade_id = get_i64(r + REC_HEADER + 24)
-                tr.trade_id_str = (<const char*>(r + REC_HEADER + 32))[:get_u16(r + 6)].decode("utf-8", "replace") if get_u16(r + 6) else ""
+                tr.price, tr.qty, tr.side, tr.trade_id = trb.price, trb.qty, <int>trb.side, trb.trade_id
+                tr.trade_id_str = _text(r, sizeof(TradeBody)) if get_u16(r + 6) else ""
                 self.dispatcher.emit(tr)
             elif kind == REC_BOOK_TICKER:
+                btb = <const BookTickerBody*>(r + REC_HEADER)
                 tk = <BookTicker>_stamped(self._tickers, st, ts, recv)
-                tk.bid_price = get_f64(r + REC_HEADER)
-                tk.bid_qty = get_f64(r + REC_HEADER + 8)
-                tk.ask_price = get_f64(r + REC_HEADER + 16)
-                tk.ask_qty = get_f64(r + REC_HEADER + 24)
+                tk.bid_price, tk.bid_qty, tk.ask_price, tk.ask_qty = btb.bid_price, btb.bid_qty, btb.ask_price, btb.ask_qty
                 tk.update_id = last_id
                 self.dispatcher.emit(tk)
             elif kind == REC_TICKER:
+                tkb = <const TickerBody*>(r + REC_HEADER)
                 t24 = <Ticker>_stamped(self._tickers24, st, ts, recv)
-                t24.last = get_f64(r + REC_HEADER)
-                t24.high = get_f64(r + REC_HEADER + 8)
-                t24.low = get_f64(r + REC_HEADER + 16)
-                t24.volume = get_f64(r + REC_HEADER + 24)
-                t24.quote_volume = get_f64(r + REC_HEADER + 32)
-                t24.change_pct = get_f64(r + REC_HEADER + 40)
+                t24.last, t24.high, t24.low, t24.volume = tkb.last, tkb.high, tkb.low, tkb.volume
+                t24.quote_volume, t24.change_pct = tkb.quote_volume, tkb.change_pct
                 self.dispatcher.emit(t24)
             elif kind == REC_KLINE:
+                klb = <const KlineBody*>(r + REC_HEADER)
                 kl = <Kline>_stamped(self._klines, st, ts, recv)
-                kl.interval = (<const char*>(r + REC_HEADER + 72))[:get_u16(r + 6)].decode("utf-8", "replace")
-                kl.open_time_ns = get_i64(r + REC_HEADER)
-                kl.close_time_ns = get_i64(r + REC_HEADER + 8)
-                kl.open = get_f64(r + REC_HEADER + 16)
-                kl.high = get_f64(r + REC_HEADER + 24)
-                kl.low = get_f64(r + REC_HEADER + 32)
-                kl.close = get_f64(r + REC_HEADER + 40)
-                kl.volume = get_f64(r + REC_HEADER + 48)
-                kl.quote_volume = get_f64(r + REC_HEADER + 56)
-                kl.closed = get_i64(r + REC_HEADER + 64) != 0
+                kl.interval = _text(r, sizeof(KlineBody))
+                kl.open_time_ns, kl.close_time_ns, kl.closed = klb.open_time_ns, klb.close_time_ns, klb.closed != 0
+                kl.open, kl.high, kl.low, kl.close = klb.open, klb.high, klb.low, klb.close
+                kl.volume, kl.quote_volume = klb.volume, klb.quote_volume
                 self.dispatcher.emit(kl)
         return 0

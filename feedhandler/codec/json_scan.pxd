@@ -6,14 +6,11 @@ out of frame bytes without building Python objects::
 
     cdef JsonIter it
     cdef JsonSpan key, val
-    cdef int rc = json_object_begin(&it, p, end)
-    while rc == 0:
-        rc = json_object_next(&it, &key, &val)
-        if rc != 1:
-            break                      # 0: end of object, < 0: error code
-        if json_span_eq(&key, b"u", 1):
-            rc = json_span_to_int64(&val, &last_id)
-        ...
+    json_object_begin(&it, p, end)
+    while json_object_next(&it, &key, &val) == 1:   # 0: end of object, < 0: error code
+        if json_span_eq(&key, b"u", 1) and json_span_to_int64(&val, &last_id) != 0:
+            ...
+    rc = json_iter_error(&it)                # the walk's error (its begin's included), or 0
     if rc == 0:
         rc = json_expect_end(it.p, it.end)   # whole frame consumed?
 
@@ -48,12 +45,12 @@ Contract
 from libc.stdint cimport int64_t
 
 cpdef enum JsonKind:
-    JSON_ERROR = 0
-    JSON_STRING = 1
-    JSON_NUMBER = 2
-    JSON_OBJECT = 3
-    JSON_ARRAY = 4
-    JSON_TRUE = 5
+    JSON_ERROR = 0       # no value (what a span holds after an error)
+    JSON_STRING = 1      # span: the content between the quotes
+    JSON_NUMBER = 2      # span: the number's text
+    JSON_OBJECT = 3      # span: '{' .. '}' (len 0 while a lazy walk leaves it pending)
+    JSON_ARRAY = 4       # span: '[' .. ']' (the same)
+    JSON_TRUE = 5        # true, false, null: the literal's text
     JSON_FALSE = 6
     JSON_NULL = 7
 
@@ -93,6 +90,11 @@ cdef int json_object_begin(JsonIter* it, const char* p, const char* end) noexcep
 cdef int json_object_next(JsonIter* it, JsonSpan* key, JsonSpan* value) noexcept nogil
 cdef int json_array_begin(JsonIter* it, const char* p, const char* end) noexcept nogil
 cdef int json_array_next(JsonIter* it, JsonSpan* value) noexcept nogil
+
+# After a walk (``while json_object_next(&it, &k, &v) == 1: ...``): the iterator's sticky error code
+# (the one _begin or _next returned), 0 if it ended cleanly or the loop left it early.
+cdef inline int json_iter_error(const JsonIter* it) noexcept nogil:
+    return it.state if it.state < 0 else 0
 
 # Single-pass (lazy) object iteration, for decoders that walk an envelope and
 # its nested objects once. json_object_next_lazy is json_object_next except for

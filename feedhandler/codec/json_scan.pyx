@@ -384,6 +384,12 @@ cdef inline int _scan_scalar(const char** pp, const char* end, JsonSpan* out) no
     return rc
 
 
+cdef inline int _stop(const char** pp, const char* p, int rc) noexcept nogil:
+    """Leave the walk: the position reached goes back to the caller, with ``rc``."""
+    pp[0] = p
+    return rc
+
+
 cdef int _skip_container(const char** pp, const char* end, int maxdepth) noexcept nogil:
     """Validate the array/object at *pp ('[' or '{') without recursion; at most maxdepth levels."""
     cdef const char* p = pp[0]
@@ -396,13 +402,11 @@ cdef int _skip_container(const char** pp, const char* end, int maxdepth) noexcep
     while True:
         # p is at the start of a value (whitespace skipped).
         if p >= end:
-            pp[0] = p
-            return JSON_ERR_EOF
+            return _stop(pp, p, JSON_ERR_EOF)
         c = p[0]
         if c == b'{' or c == b'[':
             if depth >= maxdepth:
-                pp[0] = p
-                return JSON_ERR_DEPTH
+                return _stop(pp, p, JSON_ERR_DEPTH)
             in_obj = c == b'{'
             if in_obj:
                 stack |= (<uint64_t>1) << depth
@@ -411,8 +415,7 @@ cdef int _skip_container(const char** pp, const char* end, int maxdepth) noexcep
             depth += 1
             p = _skip_ws(p + 1, end)
             if p >= end:
-                pp[0] = p
-                return JSON_ERR_EOF
+                return _stop(pp, p, JSON_ERR_EOF)
             if p[0] == (0x7D if in_obj else 0x5D):  # '}' / ']'
                 p += 1
                 depth -= 1
@@ -420,25 +423,21 @@ cdef int _skip_container(const char** pp, const char* end, int maxdepth) noexcep
             elif in_obj:
                 rc = _scan_key_colon(&p, end, &tmp)
                 if rc != JSON_OK:
-                    pp[0] = p
-                    return rc
+                    return _stop(pp, p, rc)
                 continue
             else:
                 continue
         else:
             rc = _scan_scalar(&p, end, &tmp)
             if rc != JSON_OK:
-                pp[0] = p
-                return rc
+                return _stop(pp, p, rc)
         # After a complete value: close containers or move to the next item.
         while True:
             if depth == 0:
-                pp[0] = p
-                return JSON_OK
+                return _stop(pp, p, JSON_OK)
             p = _skip_ws(p, end)
             if p >= end:
-                pp[0] = p
-                return JSON_ERR_EOF
+                return _stop(pp, p, JSON_ERR_EOF)
             in_obj = (stack >> (depth - 1)) & 1
             c = p[0]
             if c == b',':
@@ -446,15 +445,13 @@ cdef int _skip_container(const char** pp, const char* end, int maxdepth) noexcep
                 if in_obj:
                     rc = _scan_key_colon(&p, end, &tmp)
                     if rc != JSON_OK:
-                        pp[0] = p
-                        return rc
+                        return _stop(pp, p, rc)
                 break
             if c == (0x7D if in_obj else 0x5D):  # '}' / ']'
                 p += 1
                 depth -= 1
                 continue
-            pp[0] = p
-            return JSON_ERR_SYNTAX
+            return _stop(pp, p, JSON_ERR_SYNTAX)
 
 
 cdef inline int _scan_value(const char** pp, const char* end, JsonSpan* out) noexcept nogil:

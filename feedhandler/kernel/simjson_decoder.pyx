@@ -15,7 +15,7 @@ from libc.stdint cimport int64_t, uint64_t
 
 from feedhandler.codec.json_scan cimport JsonSpan, json_span_eq
 from feedhandler.core.dispatch cimport EventDispatcher
-from feedhandler.events.events cimport SIDE_BUY, SIDE_SELL, BookTicker, Event, EventPool, Trade
+from feedhandler.events.events cimport SIDE_BUY, SIDE_SELL, BookTicker, Event, EventPool, Trade, acquire_event
 from feedhandler.kernel.decoder cimport FrameDecoder
 from feedhandler.kernel.extract cimport (
     KF_NULLABLE, KT_BOOL, KT_INT64, KT_INT64_MS, KT_LEVELS, KT_PRICE, KT_SIZE, KT_SPAN, KT_STR, FieldTable,
@@ -148,12 +148,9 @@ cdef class SimJsonKernelDecoder(FrameDecoder):
                                     o.levels[L_ASKS].px, o.levels[L_ASKS].qty, o.levels[L_ASKS].count, ts, recv_ns)
         return MessageType.DATA
 
-    cdef int _event_head(self, Event ev, KtOut* o, int64_t recv_ns) except -1:
-        ev.exchange = self.exchange
-        ev.symbol = self.symbols.c_intern(o.span[S_SYM].ptr, o.span[S_SYM].len)
-        ev.exchange_ts_ns = o.i64[S_TS] if kt_seen(o, S_TS) else 0
-        ev.recv_ns = recv_ns
-        return 0
+    cdef Event _event(self, EventPool pool, KtOut* o, int64_t recv_ns):
+        return acquire_event(pool, self.exchange, self.symbols.c_intern(o.span[S_SYM].ptr, o.span[S_SYM].len),
+                             o.i64[S_TS] if kt_seen(o, S_TS) else 0, recv_ns)
 
     cdef int _trade(self, KtOut* o, const char* data, int64_t recv_ns) except -1:
         cdef Trade ev
@@ -164,8 +161,7 @@ cdef class SimJsonKernelDecoder(FrameDecoder):
             SIDE_SELL if json_span_eq(&o.span[S_SIDE], b"sell", 4) else -1)
         if side < 0:
             return self.fail("side", o.span[S_SIDE].ptr - data, "side must be buy or sell")
-        ev = <Trade>self._trades.acquire()
-        self._event_head(ev, o, recv_ns)
+        ev = <Trade>self._event(self._trades, o, recv_ns)
         ev.price = o.f64[S_PRICE]
         ev.qty = o.f64[S_QTY]
         ev.side = side
@@ -178,8 +174,7 @@ cdef class SimJsonKernelDecoder(FrameDecoder):
         cdef BookTicker ev
         if kt_require(&self._frame.table, o, NEED_BBO, NULL) < 0:
             return self.scan_fail(data, "bbo")
-        ev = <BookTicker>self._tickers.acquire()
-        self._event_head(ev, o, recv_ns)
+        ev = <BookTicker>self._event(self._tickers, o, recv_ns)
         ev.bid_price = o.f64[S_BID_PX]
         ev.bid_qty = o.f64[S_BID_QTY]
         ev.ask_price = o.f64[S_ASK_PX]

@@ -31,9 +31,32 @@ import numpy as np
 
 from feedhandler.book.orderbook cimport ASK, BID, OrderBook
 from feedhandler.core.consumer cimport Consumer
-from feedhandler.events.events cimport BookStatus, BookTicker, BookUpdate, Trade
+from feedhandler.events.events cimport BookStatus, BookTicker, BookUpdate, Event, Trade
 
 TABLES = ("book_updates", "book_snapshots", "trades", "bbo", "book_status")
+
+cdef enum:
+    # the tables, in TABLES order
+    T_UPDATES = 0
+    T_SNAPSHOTS = 1
+    T_TRADES = 2
+    T_BBO = 3
+    T_STATUS = 4
+    N_TABLES = 5
+
+
+cdef inline void* _data(object column) except NULL:
+    """The first element of a C-contiguous column (``self._arrays`` keeps it alive; never reallocated)."""
+    return <void*><Py_ssize_t>column.ctypes.data
+
+
+cdef inline void _top_levels(OrderBook book, int side, Py_ssize_t depth, double* px, double* qty) noexcept:
+    """The ``depth`` best levels of one side into ``px[0:depth]``/``qty[0:depth]``, NaN past the side's end."""
+    cdef const double* pairs
+    cdef Py_ssize_t k, n = book.c_top_pairs(side, depth, &pairs)   # n <= depth (price, qty) pairs
+    for k in range(depth):
+        px[k] = pairs[2 * k] if k < n else NAN
+        qty[k] = pairs[2 * k + 1] if k < n else NAN
 
 
 cdef class EventColumns(Consumer):
@@ -65,31 +88,34 @@ cdef class EventColumns(Consumer):
     cdef object _last_symbol
     cdef int32_t _last_code
     cdef int64_t[::1] _snap_due      # per symbol code: next snapshot time
-    cdef Py_ssize_t n_upd, n_snap, n_trade, n_bbo, n_status
+    cdef tuple _arrays               # every column array: what the pointers below point into
+    # Rows are written through plain pointers: ``row`` is ``_n[table]``, and a table is handed over (its
+    # count back to 0) as soon as it reaches ``capacity``, before the next write, so 0 <= row < capacity.
+    cdef Py_ssize_t _n[N_TABLES]     # rows buffered per table (T_*)
+    cdef int64_t* _recv[N_TABLES]    # each table's recv_ns, exchange_ts_ns and symbol columns
+    cdef int64_t* _ts[N_TABLES]
+    cdef int32_t* _sym[N_TABLES]
     # book_updates
-    cdef int64_t[::1] u_recv, u_ts, u_first, u_last
-    cdef int32_t[::1] u_sym
-    cdef int8_t[::1] u_snap
-    cdef double[::1] u_bp, u_bq, u_ap, u_aq
+    cdef int64_t *u_first, *u_last
+    cdef int8_t* u_snap
+    cdef double *u_bp, *u_bq, *u_ap, *u_aq
     # book_snapshots
-    cdef int64_t[::1] s_recv, s_ts, s_last
-    cdef int32_t[::1] s_sym
-    cdef double[:, ::1] s_bp, s_bq, s_ap, s_aq
+    cdef int64_t* s_last
+    cdef double *s_bp, *s_bq, *s_ap, *s_aq   # (capacity, depth), C order: row r at r * depth
     # trades
-    cdef int64_t[::1] t_recv, t_ts, t_id
-    cdef int32_t[::1] t_sym
-    cdef double[::1] t_px, t_qty
-    cdef int8_t[::1] t_side
+    cdef int64_t* t_id
+    cdef double *t_px, *t_qty
+    cdef int8_t* t_side
     # bbo
-    cdef int64_t[::1] b_recv, b_ts, b_uid
-    cdef int32_t[::1] b_sym
-    cdef double[::1] b_bp, b_bq, b_ap, b_aq
+    cdef int64_t* b_uid
+    cdef double *b_bp, *b_bq, *b_ap, *b_aq
     # book_status
-    cdef int64_t[::1] st_recv, st_ts, st_uid
-    cdef int32_t[::1] st_sym, st_reason
-    cdef int8_t[::1] st_valid
+    cdef int32_t* st_reason
+    cdef int8_t* st_valid
+    cdef int64_t* st_uid
 
     def __init__(self, sink, Py_ssize_t capacity=65536, Py_ssize_t depth=10, int64_t snapshot_interval_ns=1_000_000_000):
+        cdef int t
         if capacity < 1 or depth < 1:
             raise ValueError("capacity and depth must be >= 1")
         self.sink = sink
@@ -115,23 +141,31 @@ cdef class EventColumns(Consumer):
             "bbo": cols(**base, bid_price=f8, bid_qty=f8, ask_price=f8, ask_qty=f8, update_id=i64),
             "book_status": cols(**base, valid=i8, update_id=i64, reason=i32),
         }
+        self._arrays = tuple(column for table in self.columns.values() for column in table.values())
+        for t in range(N_TABLES):
+            c = self.columns[TABLES[t]]
+            self._recv[t], self._ts[t] = <int64_t*>_data(c["recv_ns"]), <int64_t*>_data(c["exchange_ts_ns"])
+            self._sym[t] = <int32_t*>_data(c["symbol"])
+            self._n[t] = 0
         c = self.columns["book_updates"]
-        self.u_recv, self.u_ts, self.u_sym = c["recv_ns"], c["exchange_ts_ns"], c["symbol"]
-        self.u_first, self.u_last, self.u_snap = c["first_update_id"], c["last_update_id"], c["is_snapshot"]
-        self.u_bp, self.u_bq, self.u_ap, self.u_aq = c["bid_price"], c["bid_qty"], c["ask_price"], c["ask_qty"]
+        self.u_first, self.u_last = <int64_t*>_data(c["first_update_id"]), <int64_t*>_data(c["last_update_id"])
+        self.u_snap = <int8_t*>_data(c["is_snapshot"])
+        self.u_bp, self.u_bq = <double*>_data(c["bid_price"]), <double*>_data(c["bid_qty"])
+        self.u_ap, self.u_aq = <double*>_data(c["ask_price"]), <double*>_data(c["ask_qty"])
         c = self.columns["book_snapshots"]
-        self.s_recv, self.s_ts, self.s_sym, self.s_last = c["recv_ns"], c["exchange_ts_ns"], c["symbol"], c["last_update_id"]
-        self.s_bp, self.s_bq, self.s_ap, self.s_aq = c["bid_price"], c["bid_qty"], c["ask_price"], c["ask_qty"]
+        self.s_last = <int64_t*>_data(c["last_update_id"])
+        self.s_bp, self.s_bq = <double*>_data(c["bid_price"]), <double*>_data(c["bid_qty"])
+        self.s_ap, self.s_aq = <double*>_data(c["ask_price"]), <double*>_data(c["ask_qty"])
         c = self.columns["trades"]
-        self.t_recv, self.t_ts, self.t_sym = c["recv_ns"], c["exchange_ts_ns"], c["symbol"]
-        self.t_px, self.t_qty, self.t_side, self.t_id = c["price"], c["qty"], c["side"], c["trade_id"]
+        self.t_px, self.t_qty = <double*>_data(c["price"]), <double*>_data(c["qty"])
+        self.t_side, self.t_id = <int8_t*>_data(c["side"]), <int64_t*>_data(c["trade_id"])
         c = self.columns["bbo"]
-        self.b_recv, self.b_ts, self.b_sym = c["recv_ns"], c["exchange_ts_ns"], c["symbol"]
-        self.b_bp, self.b_bq, self.b_ap, self.b_aq, self.b_uid = (c["bid_price"], c["bid_qty"], c["ask_price"],
-                                                                   c["ask_qty"], c["update_id"])
+        self.b_bp, self.b_bq = <double*>_data(c["bid_price"]), <double*>_data(c["bid_qty"])
+        self.b_ap, self.b_aq = <double*>_data(c["ask_price"]), <double*>_data(c["ask_qty"])
+        self.b_uid = <int64_t*>_data(c["update_id"])
         c = self.columns["book_status"]
-        self.st_recv, self.st_ts, self.st_sym = c["recv_ns"], c["exchange_ts_ns"], c["symbol"]
-        self.st_valid, self.st_uid, self.st_reason = c["valid"], c["update_id"], c["reason"]
+        self.st_valid, self.st_uid = <int8_t*>_data(c["valid"]), <int64_t*>_data(c["update_id"])
+        self.st_reason = <int32_t*>_data(c["reason"])
 
     cdef int32_t _code(self, str symbol) except -1:
         if symbol is self._last_symbol:
@@ -157,33 +191,35 @@ cdef class EventColumns(Consumer):
             self.reasons.append(reason)
         return <int32_t>code
 
-    cdef inline int _next_row(self, str table, Py_ssize_t* n) except -1:
-        """The row ``n[0]`` is written: count it; a full table goes to the sink (and ``n[0]`` back to 0)."""
-        n[0] += 1
-        if n[0] == self.capacity:
-            self._full(table, n)
+    cdef inline Py_ssize_t _row(self, int table, Event e, int32_t code) noexcept:
+        """The row of ``table`` to write (see ``_n``), with the fields every event carries written."""
+        cdef Py_ssize_t row = self._n[table]
+        self._recv[table][row] = e.recv_ns
+        self._ts[table][row] = e.exchange_ts_ns
+        self._sym[table][row] = code
+        return row
+
+    cdef inline int _next_row(self, int table) except -1:
+        """The row ``_n[table]`` is written: count it; a full table goes to the sink (and its count back to 0)."""
+        self._n[table] += 1
+        if self._n[table] == self.capacity:
+            self._full(table)
         return 0
 
-    cdef int _full(self, str table, Py_ssize_t* n) except -1:
-        self.sink(table, self.columns[table], n[0])
-        n[0] = 0
+    cdef int _full(self, int table) except -1:
+        name = TABLES[table]
+        self.sink(name, self.columns[name], self._n[table])
+        self._n[table] = 0
         return 0
 
-    # Each ``row`` below indexes columns of length ``capacity``: a table is handed over (and its count reset)
-    # as soon as it reaches ``capacity``, before the next write, so 0 <= row < capacity.
+    # _snap_due: see the comment at its use
     @cython.boundscheck(False)
     @cython.wraparound(False)
     cdef int on_book_update(self, BookUpdate u) except -1:
-        cdef Py_ssize_t row, k, nb, na
-        cdef int32_t code
+        cdef Py_ssize_t row, k
+        cdef int32_t code = self._code(u.symbol)
         cdef OrderBook book
-        cdef const double* bpairs
-        cdef const double* apairs
-        code = self._code(u.symbol)
-        row = self.n_upd
-        self.u_recv[row] = u.recv_ns
-        self.u_ts[row] = u.exchange_ts_ns
-        self.u_sym[row] = code
+        row = self._row(T_UPDATES, u, code)
         self.u_first[row] = u.first_update_id
         self.u_last[row] = u.last_update_id
         self.u_snap[row] = u.is_snapshot
@@ -195,76 +231,37 @@ cdef class EventColumns(Consumer):
         self.u_bq[row] = book.c_best_bid_qty()
         self.u_ap[row] = book.c_best_ask_price()
         self.u_aq[row] = book.c_best_ask_qty()
-        self._next_row("book_updates", &self.n_upd)
+        self._next_row(T_UPDATES)
         # code < _snap_due.shape[0]: _code grows the array before handing out a new code
         if self.snapshot_interval_ns > 0 and u.recv_ns >= self._snap_due[code]:
             self._snap_due[code] = u.recv_ns + self.snapshot_interval_ns
-            row = self.n_snap
-            self.s_recv[row] = u.recv_ns
-            self.s_ts[row] = u.exchange_ts_ns
-            self.s_sym[row] = code
+            row = self._row(T_SNAPSHOTS, u, code)
             self.s_last[row] = u.last_update_id
-            # the top `depth` levels, best first, as (price, qty) pairs (the book's public C API:
-            # its layout is a tick ladder); k < depth and k < nb (na) are both checked
-            nb = book.c_top_pairs(BID, self.depth, &bpairs)
-            na = book.c_top_pairs(ASK, self.depth, &apairs)
-            for k in range(self.depth):
-                if k < nb:
-                    self.s_bp[row, k] = bpairs[2 * k]
-                    self.s_bq[row, k] = bpairs[2 * k + 1]
-                else:
-                    self.s_bp[row, k] = NAN
-                    self.s_bq[row, k] = NAN
-                if k < na:
-                    self.s_ap[row, k] = apairs[2 * k]
-                    self.s_aq[row, k] = apairs[2 * k + 1]
-                else:
-                    self.s_ap[row, k] = NAN
-                    self.s_aq[row, k] = NAN
-            self._next_row("book_snapshots", &self.n_snap)
+            # the top `depth` levels of each side, best first (the book's public C API: its layout is a
+            # tick ladder), into the row's `depth` cells
+            k = row * self.depth
+            _top_levels(book, BID, self.depth, self.s_bp + k, self.s_bq + k)
+            _top_levels(book, ASK, self.depth, self.s_ap + k, self.s_aq + k)
+            self._next_row(T_SNAPSHOTS)
         return 0
 
-    @cython.boundscheck(False)
-    @cython.wraparound(False)
     cdef int on_book_ticker(self, BookTicker b) except -1:
-        cdef Py_ssize_t row = self.n_bbo
-        self.b_recv[row] = b.recv_ns
-        self.b_ts[row] = b.exchange_ts_ns
-        self.b_sym[row] = self._code(b.symbol)
-        self.b_bp[row] = b.bid_price
-        self.b_bq[row] = b.bid_qty
-        self.b_ap[row] = b.ask_price
-        self.b_aq[row] = b.ask_qty
+        cdef Py_ssize_t row = self._row(T_BBO, b, self._code(b.symbol))
+        self.b_bp[row], self.b_bq[row], self.b_ap[row], self.b_aq[row] = b.bid_price, b.bid_qty, b.ask_price, b.ask_qty
         self.b_uid[row] = b.update_id
-        self._next_row("bbo", &self.n_bbo)
-        return 0
+        return self._next_row(T_BBO)
 
-    @cython.boundscheck(False)
-    @cython.wraparound(False)
     cdef int on_trade(self, Trade t) except -1:
-        cdef Py_ssize_t row = self.n_trade
-        self.t_recv[row] = t.recv_ns
-        self.t_ts[row] = t.exchange_ts_ns
-        self.t_sym[row] = self._code(t.symbol)
-        self.t_px[row] = t.price
-        self.t_qty[row] = t.qty
-        self.t_side[row] = <int8_t>t.side
-        self.t_id[row] = t.trade_id
-        self._next_row("trades", &self.n_trade)
-        return 0
+        cdef Py_ssize_t row = self._row(T_TRADES, t, self._code(t.symbol))
+        self.t_px[row], self.t_qty[row] = t.price, t.qty
+        self.t_side[row], self.t_id[row] = <int8_t>t.side, t.trade_id
+        return self._next_row(T_TRADES)
 
-    @cython.boundscheck(False)
-    @cython.wraparound(False)
     cdef int on_book_status(self, BookStatus st) except -1:
-        cdef Py_ssize_t row = self.n_status
-        self.st_recv[row] = st.recv_ns
-        self.st_ts[row] = st.exchange_ts_ns
-        self.st_sym[row] = self._code(st.symbol)
-        self.st_valid[row] = st.valid
-        self.st_uid[row] = st.update_id
+        cdef Py_ssize_t row = self._row(T_STATUS, st, self._code(st.symbol))
+        self.st_valid[row], self.st_uid[row] = st.valid, st.update_id
         self.st_reason[row] = self._reason(st.reason or "")
-        self._next_row("book_status", &self.n_status)
-        return 0
+        return self._next_row(T_STATUS)
 
     cdef int on_other_event(self, object event) except -1:
         self.others += 1
@@ -272,18 +269,15 @@ cdef class EventColumns(Consumer):
 
     def counts(self):
         """Rows buffered now, per table."""
-        return {"book_updates": self.n_upd, "book_snapshots": self.n_snap, "trades": self.n_trade,
-                "bbo": self.n_bbo, "book_status": self.n_status}
+        cdef int t
+        out = {}
+        for t in range(N_TABLES):
+            out[TABLES[t]] = self._n[t]
+        return out
 
     def flush(self):
         """Hand every non-empty table to the sink."""
-        if self.n_upd:
-            self._full("book_updates", &self.n_upd)
-        if self.n_snap:
-            self._full("book_snapshots", &self.n_snap)
-        if self.n_trade:
-            self._full("trades", &self.n_trade)
-        if self.n_bbo:
-            self._full("bbo", &self.n_bbo)
-        if self.n_status:
-            self._full("book_status", &self.n_status)
+        cdef int t
+        for t in range(N_TABLES):
+            if self._n[t]:
+                self._full(t)

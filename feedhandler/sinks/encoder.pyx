@@ -36,7 +36,8 @@ from feedhandler.core.consumer cimport Consumer
 from feedhandler.events.events cimport BookStatus, BookTicker, BookUpdate, Event, Kline, Ticker, Trade
 from feedhandler.sinks.wire cimport (FLAG_EXCHANGE_SNAPSHOT, FLAG_VALID, LEVEL_BYTES, MAX_TEXT, MSG_HEADER,
                                      REC_BOOK_DELTA, REC_BOOK_SNAPSHOT, REC_BOOK_TICKER, REC_HEADER, REC_KLINE,
-                                     REC_STATUS, REC_TICKER, REC_TRADE, WIRE_MAGIC, pad8)
+                                     REC_STATUS, REC_TICKER, REC_TRADE, WIRE_MAGIC, BookTickerBody, KlineBody,
+                                     TickerBody, TradeBody, pad8, put_i64, put_u16, put_u32)
 
 if sys.byteorder != "little":  # the layout is written with native stores
     raise ImportError("feedhandler.sinks needs a little-endian host")
@@ -57,19 +58,6 @@ _SUBJECT_UNSAFE = str.maketrans({".": "_", "*": "_", ">": "_", " ": "_", "\t": "
 def subject_token(str name):
     """``name`` as one NATS subject token (``.``, ``*``, ``>`` and blanks become ``_``)."""
     return name.translate(_SUBJECT_UNSAFE)
-
-
-cdef inline void put_u16(char* p, uint16_t v) noexcept:
-    memcpy(p, &v, 2)
-
-cdef inline void put_u32(char* p, uint32_t v) noexcept:
-    memcpy(p, &v, 4)
-
-cdef inline void put_i64(char* p, int64_t v) noexcept:
-    memcpy(p, &v, 8)
-
-cdef inline void put_f64(char* p, double v) noexcept:
-    memcpy(p, &v, 8)
 
 
 cdef class EventSink(Consumer):
@@ -429,50 +417,37 @@ cdef class BusEncoder(EventSink):
         return 0
 
     cdef int on_trade(self, Trade t) except -1:
-        cdef char* r = self._put(self._stream(t.symbol, CH_TRADES), REC_TRADE, 0, t, t.trade_id, t.trade_id, 32,
-                                 t.trade_id_str)
-        put_f64(r + REC_HEADER, t.price)
-        put_f64(r + REC_HEADER + 8, t.qty)
-        put_i64(r + REC_HEADER + 16, t.side)
-        put_i64(r + REC_HEADER + 24, t.trade_id)
+        cdef TradeBody* b = <TradeBody*>(self._put(self._stream(t.symbol, CH_TRADES), REC_TRADE, 0, t, t.trade_id,
+                                                   t.trade_id, sizeof(TradeBody), t.trade_id_str) + REC_HEADER)
+        b.price, b.qty, b.side, b.trade_id = t.price, t.qty, t.side, t.trade_id
         return 0
 
     cdef int on_book_ticker(self, BookTicker t) except -1:
-        cdef char* r = self._put(self._stream(t.symbol, CH_BOOK_TICKER), REC_BOOK_TICKER, FLAG_VALID, t,
-                                 t.update_id, t.update_id, 32, None)
-        put_f64(r + REC_HEADER, t.bid_price)
-        put_f64(r + REC_HEADER + 8, t.bid_qty)
-        put_f64(r + REC_HEADER + 16, t.ask_price)
-        put_f64(r + REC_HEADER + 24, t.ask_qty)
+        cdef BookTickerBody* b = <BookTickerBody*>(self._put(self._stream(t.symbol, CH_BOOK_TICKER), REC_BOOK_TICKER,
+                                                             FLAG_VALID, t, t.update_id, t.update_id,
+                                                             sizeof(BookTickerBody), None) + REC_HEADER)
+        b.bid_price, b.bid_qty, b.ask_price, b.ask_qty = t.bid_price, t.bid_qty, t.ask_price, t.ask_qty
         return 0
 
     cdef int on_other_event(self, object event) except -1:
         # Ticker and Kline; private events (orders, fills, balances) are not published.
-        cdef char* r
+        cdef TickerBody* tb
+        cdef KlineBody* kb
         cdef Ticker t
         cdef Kline k
         if type(event) is Ticker:
             t = <Ticker>event
-            r = self._put(self._stream(t.symbol, CH_TICKER), REC_TICKER, 0, t, 0, 0, 48, None)
-            put_f64(r + REC_HEADER, t.last)
-            put_f64(r + REC_HEADER + 8, t.high)
-            put_f64(r + REC_HEADER + 16, t.low)
-            put_f64(r + REC_HEADER + 24, t.volume)
-            put_f64(r + REC_HEADER + 32, t.quote_volume)
-            put_f64(r + REC_HEADER + 40, t.change_pct)
+            tb = <TickerBody*>(self._put(self._stream(t.symbol, CH_TICKER), REC_TICKER, 0, t, 0, 0, sizeof(TickerBody),
+                                         None) + REC_HEADER)
+            tb.last, tb.high, tb.low, tb.volume = t.last, t.high, t.low, t.volume
+            tb.quote_volume, tb.change_pct = t.quote_volume, t.change_pct
         elif type(event) is Kline:
             k = <Kline>event
-            r = self._put(self._stream(k.symbol, CH_KLINE), REC_KLINE, 0, k, k.open_time_ns, k.close_time_ns, 72,
-                          k.interval)
-            put_i64(r + REC_HEADER, k.open_time_ns)
-            put_i64(r + REC_HEADER + 8, k.close_time_ns)
-            put_f64(r + REC_HEADER + 16, k.open)
-            put_f64(r + REC_HEADER + 24, k.high)
-            put_f64(r + REC_HEADER + 32, k.low)
-            put_f64(r + REC_HEADER + 40, k.close)
-            put_f64(r + REC_HEADER + 48, k.volume)
-            put_f64(r + REC_HEADER + 56, k.quote_volume)
-            put_i64(r + REC_HEADER + 64, 1 if k.closed else 0)
+            kb = <KlineBody*>(self._put(self._stream(k.symbol, CH_KLINE), REC_KLINE, 0, k, k.open_time_ns, k.close_time_ns,
+                                        sizeof(KlineBody), k.interval) + REC_HEADER)
+            kb.open_time_ns, kb.close_time_ns, kb.closed = k.open_time_ns, k.close_time_ns, 1 if k.closed else 0
+            kb.open, kb.high, kb.low, kb.close = k.open, k.high, k.low, k.close
+            kb.volume, kb.quote_volume = k.volume, k.quote_volume
         else:
             self.unsupported += 1
         return 0

@@ -53,5 +53,61 @@ cdef enum:
     MAX_TEXT = 65535
 
 
+# The fixed bodies after a record header (packed: read and written in place at any offset).
+cdef packed struct TradeBody:            # 32 bytes
+    double price
+    double qty
+    int64_t side
+    int64_t trade_id
+
+cdef packed struct BookTickerBody:       # 32 bytes
+    double bid_price
+    double bid_qty
+    double ask_price
+    double ask_qty
+
+cdef packed struct TickerBody:           # 48 bytes
+    double last
+    double high
+    double low
+    double volume
+    double quote_volume
+    double change_pct
+
+cdef packed struct KlineBody:            # 72 bytes
+    int64_t open_time_ns
+    int64_t close_time_ns
+    double open
+    double high
+    double low
+    double close
+    double volume
+    double quote_volume
+    int64_t closed
+
+
 cdef inline Py_ssize_t pad8(Py_ssize_t n) noexcept nogil:
     return (n + 7) & ~(<Py_ssize_t>7)
+
+
+# Native (little-endian) loads and stores of the layout's scalars at any byte offset: memcpy, so an
+# unaligned field is never read through a misaligned pointer (each compiles to one load or store).
+cdef extern from *:
+    """
+    #include <string.h>
+    #define FH_WIRE_SCALAR(T, name) \\
+        static inline T fh_get_##name(const unsigned char* p) { T v; memcpy(&v, p, sizeof v); return v; } \\
+        static inline void fh_put_##name(char* p, T v) { memcpy(p, &v, sizeof v); }
+    FH_WIRE_SCALAR(uint16_t, u16)
+    FH_WIRE_SCALAR(uint32_t, u32)
+    FH_WIRE_SCALAR(int64_t, i64)
+    FH_WIRE_SCALAR(double, f64)
+    """
+    uint16_t get_u16 "fh_get_u16"(const unsigned char* p) noexcept nogil
+    uint32_t get_u32 "fh_get_u32"(const unsigned char* p) noexcept nogil
+    int64_t get_i64 "fh_get_i64"(const unsigned char* p) noexcept nogil
+    double get_f64 "fh_get_f64"(const unsigned char* p) noexcept nogil
+    void put_u16 "fh_put_u16"(char* p, uint16_t v) noexcept nogil
+    void put_u32 "fh_put_u32"(char* p, uint32_t v) noexcept nogil
+    void put_i64 "fh_put_i64"(char* p, int64_t v) noexcept nogil
+    void put_f64 "fh_put_f64"(char* p, double v) noexcept nogil

@@ -103,10 +103,6 @@ cdef class BookSync:
                                 const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
                                 const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
                                 int64_t exchange_ts_ns, int64_t recv_ns) except -1
-    cdef int _on_valid_delta(self, int64_t first, int64_t last, int64_t prev,
-                             const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
-                             const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
-                             int64_t exchange_ts_ns, int64_t recv_ns) except -1
     cdef int on_full_snapshot(self, int64_t update_id,
                               const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
                               const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
@@ -128,7 +124,8 @@ cdef class BookSync:
                                const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
                                const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
                                int64_t exchange_ts_ns, int64_t recv_ns, bint armed) except -1
-    cdef int _discard(self, int64_t now_ns, str why) except -1
+    cdef int64_t _skip(self, int64_t now_ns) except -1
+    cdef int64_t _bounded_run(self, int64_t* count, int64_t* start_ns, int64_t now_ns) noexcept
     cdef void _stamp(self, int64_t recv_ns) noexcept
 
     cdef int _apply(self, int64_t last,

@@ -30,7 +30,7 @@ import numpy as np
 from feedhandler.book.orderbook cimport OrderBook
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.kernel.symbols cimport SymbolTable, fnv1a
-from feedhandler.events.events cimport BookStatus, BookUpdate, EventPool
+from feedhandler.events.events cimport BookStatus, BookUpdate, EventPool, acquire_event
 
 from feedhandler.events.events import BookStatus as _BookStatus, BookUpdate as _BookUpdate
 
@@ -179,14 +179,10 @@ cdef class BookSync:
                  EventPool updates=None, EventPool statuses=None):
         if buffer_levels < 1 or buffer_deltas < 1:
             raise ValueError("buffer_levels and buffer_deltas must be positive")
-        self.exchange = exchange
-        self.symbol = symbol
-        self.book = book
-        self.rule = rule
+        self.exchange, self.symbol, self.book, self.rule = exchange, symbol, book, rule
         self.state = WAITING
         self.invalid_reason = "not synced yet"
-        self._dispatcher = dispatcher
-        self._request_snapshot = request_snapshot
+        self._dispatcher, self._request_snapshot = dispatcher, request_snapshot
         self._updates = updates if updates is not None else EventPool(_BookUpdate, 64)
         self._statuses = statuses if statuses is not None else EventPool(_BookStatus, 16)
         self.buffer_levels = buffer_levels
@@ -224,21 +220,14 @@ cdef class BookSync:
                                 const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
                                 int64_t exchange_ts_ns, int64_t recv_ns) except -1:
         """``on_delta`` for a decoder that has already checked every level and ``last >= first``."""
+        cdef int verdict
+        cdef int64_t n
+        cdef bint armed = self._check_armed   # the integrity value belongs to this update only
         if self.state == CLOSED:
             self.ignored += 1
             return 0
         if self.profiling:
             self._parsed_ns = _monotonic_ns()
-        return self._on_valid_delta(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks,
-                                    exchange_ts_ns, recv_ns)
-
-    cdef int _on_valid_delta(self, int64_t first, int64_t last, int64_t prev,
-                             const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
-                             const double* ask_px, const double* ask_qty, Py_ssize_t n_asks,
-                             int64_t exchange_ts_ns, int64_t recv_ns) except -1:
-        cdef int verdict
-        cdef int64_t n
-        cdef bint armed = self._check_armed   # the integrity value belongs to this update only
         self._check_armed = False
         if self.state == WAITING:
             self._buffer(first, last, prev, bid_px, bid_qty, n_bids, ask_px, ask_qty, n_asks)
@@ -253,12 +242,10 @@ cdef class BookSync:
         else:
             verdict = self.rule.next_delta(self.book.last_update_id, first, last, prev)
         if verdict == DELTA_SKIP:
-            self.skipped += 1
-            if self._discard(recv_ns, "discarded") == 0:
+            n = self._skip(recv_ns)
+            if n == 0:
                 return 0
             # every update is older than the book (ids restarted?): the book cannot be proven current
-            n = self._discarded
-            self._discarded = 0
             self.discard_resyncs += 1
             self.c_invalidate(f"updates discarded: {n} in a row at or below the book's update "
                               f"{self.book.last_update_id} (newest {first}..{last}; ids restarted?)", False)
@@ -279,12 +266,10 @@ cdef class BookSync:
         cdef int64_t snapshot_id = self.book.last_update_id, n
         cdef int verdict = self.rule.first_after_snapshot(snapshot_id, first, last, prev)
         if verdict == DELTA_SKIP:
-            self.skipped += 1
-            if self._discard(recv_ns, "ahead") == 0:
+            n = self._skip(recv_ns)
+            if n == 0:
                 return 0
             # the exchange's stream has not reached this snapshot for too long: give up on it
-            n = self._discarded
-            self._discarded = 0
             self.snapshots_ahead += 1
             self.state = WAITING
             self.invalid_reason = (f"snapshot {snapshot_id} ahead of the stream: {n} updates older than it "
@@ -328,18 +313,26 @@ cdef class BookSync:
         self._stamp(recv_ns)
         return 1
 
-    cdef int _discard(self, int64_t now_ns, str why) except -1:
-        """Count one discarded update; 1 when the run has reached its bound (frames or time)."""
+    cdef int64_t _skip(self, int64_t now_ns) except -1:
+        """Count one skipped (discarded) update; once the run of them reached its bound, end the run and
+        return its length, else 0."""
+        cdef int64_t n = self._bounded_run(&self._discarded, &self._discard_start_ns, now_ns)
+        self.skipped += 1
+        if n:
+            self._discarded = 0
+        return n
+
+    cdef int64_t _bounded_run(self, int64_t* count, int64_t* start_ns, int64_t now_ns) noexcept:
+        """One more in a run (``count`` of them since ``start_ns``): its length once it reached the bound
+        (``max_discarded`` of them, or ``max_discard_ns`` since its first), else 0."""
         if now_ns <= 0:
             now_ns = _monotonic_ns()
-        if self._discarded == 0:
-            self._discard_start_ns = now_ns
-        self._discarded += 1
-        if self._discarded >= self.max_discarded:
-            return 1
-        if self.max_discard_ns > 0 and now_ns - self._discard_start_ns >= self.max_discard_ns:
-            return 1
-        return 0
+        if count[0] == 0:
+            start_ns[0] = now_ns
+        count[0] += 1
+        if count[0] < self.max_discarded and (self.max_discard_ns <= 0 or now_ns - start_ns[0] < self.max_discard_ns):
+            return 0
+        return count[0]
 
     cdef void _stamp(self, int64_t recv_ns) noexcept:
         # the transport's recv_ns is time.monotonic_ns(); pure-Python callers pass 0
@@ -503,16 +496,14 @@ cdef class BookSync:
                 if self._first_pending:
                     # the snapshot is older than the buffered stream: fetch a newer one
                     self.stale_snapshots += 1
-                    self._drop_buffer_before(i)
-                    self.state = WAITING
-                    self.invalid_reason = f"snapshot {snapshot_id} older than buffered update {row[0]}"
-                    self._request()
-                    return 1
-                # updates were lost while buffering: keep what follows the gap, resync from there
-                self.gaps += 1
+                    reason = f"snapshot {snapshot_id} older than buffered update {row[0]}"
+                else:
+                    # updates were lost while buffering: keep what follows the gap, resync from there
+                    self.gaps += 1
+                    reason = f"gap in buffered updates at {row[0]}"
                 self._drop_buffer_before(i)
                 self.state = WAITING
-                self.invalid_reason = f"gap in buffered updates at {row[0]}"
+                self.invalid_reason = reason
                 self._request()
                 return 1
             nb = row[3]
@@ -575,15 +566,9 @@ cdef class BookSync:
         cdef int64_t n
         if self.state != LIVE:
             return 0
-        if now_ns <= 0:
-            now_ns = _monotonic_ns()
-        if self._rejected == 0:
-            self._reject_start_ns = now_ns
-        self._rejected += 1
-        if self._rejected < self.max_discarded and (
-                self.max_discard_ns <= 0 or now_ns - self._reject_start_ns < self.max_discard_ns):
+        n = self._bounded_run(&self._rejected, &self._reject_start_ns, now_ns)
+        if n == 0:
             return 0
-        n = self._rejected
         self.rejected_resyncs += 1
         # a rejected frame may have been one of this book's updates: it can no longer be proven current.
         # No snapshot yet: while frames are rejected there is nothing to sync it with; the next accepted
@@ -608,15 +593,8 @@ cdef class BookSync:
         cdef BookUpdate ev
         if self._dispatcher is None:
             return 0
-        ev = <BookUpdate>self._updates.acquire()
-        ev.exchange = self.exchange
-        ev.symbol = self.symbol
-        ev.book = self.book
-        ev.first_update_id = first
-        ev.last_update_id = last
-        ev.is_snapshot = is_snapshot
-        ev.exchange_ts_ns = exchange_ts_ns
-        ev.recv_ns = recv_ns
+        ev = <BookUpdate>acquire_event(self._updates, self.exchange, self.symbol, exchange_ts_ns, recv_ns)
+        ev.book, ev.first_update_id, ev.last_update_id, ev.is_snapshot = self.book, first, last, is_snapshot
         if self.profiling and not is_snapshot:  # a snapshot's load is not a delta's parse -> apply
             ev.parsed_ns = self._parsed_ns
             ev.applied_ns = _monotonic_ns()
@@ -629,14 +607,8 @@ cdef class BookSync:
         cdef BookStatus ev
         if self._dispatcher is None:
             return 0
-        ev = <BookStatus>self._statuses.acquire()
-        ev.exchange = self.exchange
-        ev.symbol = self.symbol
-        ev.valid = valid
-        ev.reason = reason
-        ev.update_id = self.book.last_update_id
-        ev.exchange_ts_ns = 0
-        ev.recv_ns = recv_ns
+        ev = <BookStatus>acquire_event(self._statuses, self.exchange, self.symbol, 0, recv_ns)
+        ev.valid, ev.reason, ev.update_id = valid, reason, self.book.last_update_id
         return self._dispatcher.emit(ev)
 
     # ---- Python API -------------------------------------------------------------------

@@ -41,8 +41,8 @@ import numpy as np
 
 from feedhandler.codec.json_scan cimport (
     JSON_ARRAY, JSON_ERR_LEVEL, JSON_ERR_TYPE, JSON_OBJECT, JSON_OK, JSON_TOO_MANY, JsonIter, JsonSpan,
-    json_array_begin, json_array_next, json_expect_end, json_iter_child, json_iter_child_end, json_iter_levels,
-    json_object_begin, json_object_next, json_object_next_lazy, json_span_eq, json_span_to_double,
+    json_array_begin, json_array_next, json_expect_end, json_iter_child, json_iter_child_end, json_iter_error,
+    json_iter_levels, json_object_begin, json_object_next, json_object_next_lazy, json_span_eq, json_span_to_double,
     json_span_to_int64)
 
 from feedhandler.codec.json_scan import json_error_message
@@ -198,37 +198,28 @@ cdef class DepthSnapshotDecoder:
         cdef bint have = False
         cdef bytes key
         cdef Py_ssize_t index = 0, want
-        cdef int rc
         if isinstance(step, str):
             key = (<str>step).encode()
-            rc = json_object_begin(&it, span.ptr, span.ptr + span.len)
-            while rc == 0:
-                rc = json_object_next(&it, &k, &v)
-                if rc != 1:
-                    break
+            json_object_begin(&it, span.ptr, span.ptr + span.len)
+            while json_object_next(&it, &k, &v) == 1:
                 if json_span_eq(&k, key, len(key)):
                     found = v
                     have = True
-                rc = 0
-            self._fail_if(rc, &it, base, f"object holding {step!r}")
+            self._fail_if(json_iter_error(&it), &it, base, f"object holding {step!r}")
             if not have:
                 raise RestError(f"{self.exchange}: depth snapshot has no {step!r} member")
         else:
             want = step
-            rc = json_array_begin(&it, span.ptr, span.ptr + span.len)
-            while rc == 0:
-                rc = json_array_next(&it, &v)
-                if rc != 1:
-                    break
+            json_array_begin(&it, span.ptr, span.ptr + span.len)
+            while json_array_next(&it, &v) == 1:
                 if index == want:
                     found = v
                     have = True
                 index += 1
-                rc = 0
-            self._fail_if(rc, &it, base, f"array holding item {step}")
+            self._fail_if(json_iter_error(&it), &it, base, f"array holding item {step}")
             if not have:
                 raise RestError(f"{self.exchange}: depth snapshot array has no item {step} ({index} items)")
-        if rc == 0 and json_expect_end(it.p, span.ptr + span.len) != 0:
+        if json_expect_end(it.p, span.ptr + span.len) != 0:     # the walk ended cleanly (_fail_if)
             raise RestError(f"{self.exchange}: invalid depth snapshot: trailing data after the JSON value at byte "
                             f"{_skip_ws(it.p, span.ptr + span.len) - base}")
         span[0] = found
@@ -254,11 +245,7 @@ cdef class DepthSnapshotDecoder:
         rc = json_object_begin(&it, span.ptr, end)
         if rc == JSON_ERR_TYPE:
             raise RestError(f"{self.exchange}: depth snapshot is not a JSON object (at byte {span.ptr - base})")
-        while rc == 0:
-            rc = json_object_next_lazy(&it, &k, &v)
-            if rc != 1:
-                break
-            rc = 0
+        while json_object_next_lazy(&it, &k, &v) == 1:
             for s in range(3):
                 key = <bytes>self._keys[s]
                 if json_span_eq(&k, key, len(key)):
@@ -283,7 +270,7 @@ cdef class DepthSnapshotDecoder:
                                     f"{json_error_message(rc)} at byte {it.p - base}")
             else:
                 self._levels_truncating(&it, s, &counts[s], &drops[s], base)
-        self._fail_if(rc, &it, base, "snapshot object")
+        self._fail_if(json_iter_error(&it), &it, base, "snapshot object")
         rc = json_expect_end(it.p, end)
         if rc != 0:
             raise RestError(f"{self.exchange}: invalid depth snapshot: {json_error_message(rc)} at byte "
@@ -300,11 +287,7 @@ cdef class DepthSnapshotDecoder:
         cdef JsonSpan item, a, b
         cdef Py_ssize_t n = 0, extra = 0
         cdef int rc = json_iter_child(it, &child)
-        while rc == 0:
-            rc = json_array_next(&child, &item)
-            if rc != 1:
-                break
-            rc = 0
+        while rc == 0 and json_array_next(&child, &item) == 1:
             if n < self.max_levels:
                 if item.kind != JSON_ARRAY or json_array_begin(&lv, item.ptr, item.ptr + item.len) != 0 \
                         or json_array_next(&lv, &a) != 1 or json_array_next(&lv, &b) != 1:
@@ -316,6 +299,8 @@ cdef class DepthSnapshotDecoder:
                 n += 1
             else:
                 extra += 1
+        if rc == 0:
+            rc = json_iter_error(&child)
         if rc < 0:
             raise RestError(f"{self.exchange}: invalid depth snapshot {self._keys[s].decode()!r}: "
                             f"{json_error_message(rc)} at byte {child.p - base}")

@@ -31,7 +31,7 @@ from feedhandler.codec.json_scan cimport (
     JSON_ERR_TRAILING, JSON_OBJECT, JSON_OK, JsonSpan, json_span_eq, json_span_to_double, json_span_to_int64,
 )
 from feedhandler.core.dispatch cimport EventDispatcher
-from feedhandler.events.events cimport SIDE_BUY, SIDE_SELL, BookTicker, EventPool, Kline, Trade
+from feedhandler.events.events cimport SIDE_BUY, SIDE_SELL, BookTicker, EventPool, Kline, Trade, acquire_event
 from feedhandler.kernel.decoder cimport FrameDecoder
 from feedhandler.kernel.exact cimport fx_bool, fx_dec, fx_levels, fx_lit, fx_str_cached, fx_uint
 from feedhandler.kernel.extract cimport (
@@ -59,6 +59,16 @@ cdef enum:  # level arrays: depthUpdate b/a, partial depth bids/asks
     L_A = 1
     L_BIDS = 2
     L_ASKS = 3
+
+# The "e" of each event kind, indexed by BinanceFrameKind ("": no event name of its own).
+cdef extern from *:
+    """
+    static const char* const BN_EVENT_NAMES[] = {"", "depthUpdate", "", "trade", "aggTrade", "bookTicker", "kline",
+        "serverShutdown"};
+    static const Py_ssize_t BN_EVENT_LENS[] = {0, 11, 0, 5, 8, 10, 5, 14};
+    """
+    const char* BN_EVENT_NAMES[8]
+    const Py_ssize_t BN_EVENT_LENS[8]
 
 cdef int R = KF_REQUIRED
 cdef FieldTable _KLINE = FieldTable("binance.kline", [
@@ -200,12 +210,10 @@ cdef class BinanceDecoder:
         self.frames += 1
         self._decode(p, n)
         self._apply(recv_ns)
-        if self._kind == BK_ACK or self._kind == BK_ERROR:
-            self._control()
         return self._message_type()
 
     cdef int _control(self) except -1:
-        """control_id/code/text of an ack or error (decoded once, here)."""
+        """An ack or error: counted, and its control_id/code/text (decoded once, here)."""
         cdef KtOut* o = &self.out
         cdef int64_t v
         self.control_id = -1
@@ -214,7 +222,9 @@ cdef class BinanceDecoder:
         if kt_seen(o, S_ID) and json_span_to_int64(&o.span[S_ID], &v) == JSON_OK:
             self.control_id = v
         if self._kind != BK_ERROR:
+            self.acks += 1
             return 0
+        self.exchange_errors += 1
         if kt_seen(o, S_ERROR):
             # {"error":{"code":-1121,"msg":"Invalid symbol."},"id":1}
             if o.span[S_ERROR].kind == JSON_OBJECT and kt_scan_span(&_ERROR_FIELDS.table, &o.span[S_ERROR], o) == 0:
@@ -394,7 +404,7 @@ cdef class BinanceDecoder:
         the frame kind and the checks of that kind."""
         cdef KtOut* o = &self.out
         cdef JsonSpan* e
-        cdef int kind = BK_UNKNOWN
+        cdef int i, kind = BK_UNKNOWN
         self._kind = BK_UNKNOWN
         if kt_scan(&_FRAME.table, p, n, o) < 0:
             return self._scan_error(p, n)
@@ -407,18 +417,10 @@ cdef class BinanceDecoder:
             return 0          # half an envelope ("data" without "stream"): not a known event
         if kt_seen(o, S_E):
             e = &o.span[S_E]
-            if json_span_eq(e, b"depthUpdate", 11):
-                kind = BK_DEPTH_UPDATE
-            elif json_span_eq(e, b"trade", 5):
-                kind = BK_TRADE
-            elif json_span_eq(e, b"aggTrade", 8):
-                kind = BK_AGG_TRADE
-            elif json_span_eq(e, b"bookTicker", 10):
-                kind = BK_BOOK_TICKER
-            elif json_span_eq(e, b"kline", 5):
-                kind = BK_KLINE
-            elif json_span_eq(e, b"serverShutdown", 14):
-                kind = BK_SHUTDOWN
+            for i in range(BK_DEPTH_UPDATE, BK_ACK):      # the event kinds, by their "e"
+                if BN_EVENT_LENS[i] and json_span_eq(e, BN_EVENT_NAMES[i], BN_EVENT_LENS[i]):
+                    kind = i
+                    break
         elif kt_seen(o, S_LUID):
             kind = BK_PARTIAL_DEPTH
         elif (o.seen & IS_TICKER) == IS_TICKER:
@@ -542,37 +544,23 @@ cdef class BinanceDecoder:
                     sync.c_load_snapshot(self._last, b.px, b.qty, b.count, a.px, a.qty, a.count, recv_ns)
         elif kind == BK_TRADE or kind == BK_AGG_TRADE:
             self.trades += 1
-            tr = <Trade>self._trades.acquire()
-            tr.exchange = self.exchange
-            tr.symbol = self._symbols.c_intern(self._sym.ptr, self._sym.len)
-            tr.price = self._price
-            tr.qty = self._qty
+            tr = <Trade>acquire_event(self._trades, self.exchange, self._symbols.c_intern(self._sym.ptr, self._sym.len),
+                                      self._trade_ts, recv_ns)
+            tr.price, tr.qty, tr.trade_id, tr.trade_id_str = self._price, self._qty, self._trade_id, ""
             tr.side = SIDE_SELL if self._maker else SIDE_BUY   # buyer is maker => the taker sold
-            tr.trade_id = self._trade_id
-            tr.trade_id_str = ""
-            tr.exchange_ts_ns = self._trade_ts
-            tr.recv_ns = recv_ns
             self.dispatcher.emit(tr)
         elif kind == BK_BOOK_TICKER:
             self.book_tickers += 1
-            bt = <BookTicker>self._tickers.acquire()
-            bt.exchange = self.exchange
-            bt.symbol = self._symbols.c_intern(self._sym.ptr, self._sym.len)
-            bt.bid_price = self._bid_p
-            bt.bid_qty = self._bid_q
-            bt.ask_price = self._ask_p
-            bt.ask_qty = self._ask_q
+            bt = <BookTicker>acquire_event(self._tickers, self.exchange,
+                                           self._symbols.c_intern(self._sym.ptr, self._sym.len), self._event_ts, recv_ns)
+            bt.bid_price, bt.bid_qty, bt.ask_price, bt.ask_qty = self._bid_p, self._bid_q, self._ask_p, self._ask_q
             bt.update_id = self._last
-            bt.exchange_ts_ns = self._event_ts
-            bt.recv_ns = recv_ns
             self.dispatcher.emit(bt)
         elif kind == BK_KLINE:
             self.klines += 1
             self._emit_kline(recv_ns)
-        elif kind == BK_ACK:
-            self.acks += 1
-        elif kind == BK_ERROR:
-            self.exchange_errors += 1
+        elif kind == BK_ACK or kind == BK_ERROR:
+            self._control()
         elif kind == BK_SHUTDOWN:
             self.shutdowns += 1
         else:
@@ -581,21 +569,13 @@ cdef class BinanceDecoder:
 
     cdef int _emit_kline(self, int64_t recv_ns) except -1:
         cdef KtOut* o = &self.out
-        cdef Kline k = <Kline>self._klines.acquire()
-        k.exchange = self.exchange
-        k.symbol = self._symbols.c_intern(o.span[K_SYM].ptr, o.span[K_SYM].len)
+        cdef Kline k = <Kline>acquire_event(self._klines, self.exchange,
+                                            self._symbols.c_intern(o.span[K_SYM].ptr, o.span[K_SYM].len),
+                                            self._event_ts, recv_ns)
         k.interval = self._symbols.c_intern(o.span[K_INT].ptr, o.span[K_INT].len)
-        k.open_time_ns = o.i64[K_OPEN] * self.ts_scale
-        k.close_time_ns = o.i64[K_CLOSE] * self.ts_scale
-        k.open = o.f64[K_O]
-        k.high = o.f64[K_H]
-        k.low = o.f64[K_L]
-        k.close = o.f64[K_C]
-        k.volume = o.f64[K_V]
-        k.quote_volume = o.f64[K_QV]
-        k.closed = o.i64[K_X] != 0
-        k.exchange_ts_ns = self._event_ts
-        k.recv_ns = recv_ns
+        k.open_time_ns, k.close_time_ns = o.i64[K_OPEN] * self.ts_scale, o.i64[K_CLOSE] * self.ts_scale
+        k.open, k.high, k.low, k.close = o.f64[K_O], o.f64[K_H], o.f64[K_L], o.f64[K_C]
+        k.volume, k.quote_volume, k.closed = o.f64[K_V], o.f64[K_QV], o.i64[K_X] != 0
         return self.dispatcher.emit(k)
 
     # ---- Python helpers ---------------------------------------------------------------

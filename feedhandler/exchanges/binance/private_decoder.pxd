@@ -39,6 +39,7 @@ cpdef enum BinancePrivateKind:
 
 cdef enum:
     NP_SLOTS = 26             # single-letter event keys the decoder knows (see private_decoder.pyx PK_*)
+    N_MEMBERS = 5             # response/envelope members it reads (E_*)
     MAX_BALANCES = 1024       # assets in one outboundAccountPosition
 
 cdef class BinancePrivateDecoder(FrameDecoder):
@@ -58,8 +59,8 @@ cdef class BinancePrivateDecoder(FrameDecoder):
     # scratch: spans of the current event, indexed by slot id
     cdef JsonSpan _slot[NP_SLOTS]
     cdef uint32_t _present
-    cdef JsonSpan _id, _result, _error, _event
-    cdef bint _has_id, _has_result, _has_error, _has_event, _has_status
+    cdef JsonSpan _member[N_MEMBERS]           # event, id, status, result, error (E_* in the .pyx)
+    cdef unsigned int _seen                    # bit (1 << E_*): the frame has that member
     cdef int64_t _status
     cdef int _kind
     # decoded scalars
@@ -80,11 +81,13 @@ cdef class BinancePrivateDecoder(FrameDecoder):
     cdef int c_classify(self, const char* p, Py_ssize_t n) except -1
     cdef int _decode(self, const char* p, const char* end) except -1
     cdef int _scan_event(self, const char* p, const char* end) except -1
+    cdef bint _slot_member(self, const JsonSpan* key, const JsonSpan* val) noexcept
     cdef int _decode_event(self) except -1
     cdef int _decode_execution(self) except -1
     cdef int _decode_positions(self) except -1
     cdef int _decode_response(self) except -1
     cdef int _apply(self, int64_t recv_ns) except -1
+    cdef bint _has(self, int member) noexcept
     cdef int _message_type(self) noexcept
     cdef int _fail(self, int64_t* counter, str what) except -1
     cdef int _num(self, int slot, double* out) except -1

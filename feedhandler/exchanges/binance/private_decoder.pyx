@@ -26,11 +26,11 @@ from libc.string cimport memcmp
 
 from feedhandler.codec.json_scan cimport (
     JSON_ARRAY, JSON_FALSE, JSON_NULL, JSON_OBJECT, JSON_OK, JSON_STRING, JSON_TRUE, JsonIter, JsonSpan,
-    json_array_begin, json_array_next, json_expect_end, json_object_begin, json_object_next, json_span_eq,
-    json_span_to_double, json_span_to_int64,
+    json_array_begin, json_array_next, json_expect_end, json_iter_error, json_object_begin, json_object_next,
+    json_span_eq, json_span_to_double, json_span_to_int64,
 )
 from feedhandler.core.dispatch cimport EventDispatcher
-from feedhandler.events.events cimport SIDE_BUY, SIDE_SELL, BalanceUpdate, EventPool, Fill, OrderUpdate
+from feedhandler.events.events cimport SIDE_BUY, SIDE_SELL, BalanceUpdate, EventPool, Fill, OrderUpdate, acquire_event
 from feedhandler.kernel.decoder cimport FrameDecoder
 from feedhandler.kernel.message_type cimport MessageType
 
@@ -84,6 +84,22 @@ cdef enum:
     PK_d = 24
     PK_u = 25
 
+# The members of a response or event envelope the decoder reads: index in _member, bit (1 << E_*) in _seen.
+cdef enum:
+    E_EVENT = 0
+    E_ID = 1
+    E_STATUS = 2
+    E_RESULT = 3
+    E_ERROR = 4
+
+cdef extern from *:
+    """
+    static const char* const BP_MEMBERS[] = {"event", "id", "status", "result", "error"};
+    static const Py_ssize_t BP_MEMBER_LEN[] = {5, 2, 6, 6, 5};
+    """
+    const char* BP_MEMBERS[5]
+    const Py_ssize_t BP_MEMBER_LEN[5]
+
 cdef bytes _LETTERS = b"eEscSoqpxXilzLnNTtmZCBafdu"   # index = slot id
 cdef signed char _LETTER_SLOT[128]
 
@@ -131,6 +147,15 @@ cdef inline bint _is_plain(const JsonSpan* v) noexcept:
 
 cdef inline bint _has_prefix(const JsonSpan* v, const char* prefix, Py_ssize_t n) noexcept:
     return v.kind == JSON_STRING and not v.has_escapes and v.len >= n and memcmp(v.ptr, prefix, n) == 0
+
+
+cdef inline int _member_of(const JsonSpan* k) noexcept:
+    """E_* of a response (or envelope) member the decoder reads, -1 for the others."""
+    cdef int i
+    for i in range(N_MEMBERS):
+        if json_span_eq(k, BP_MEMBERS[i], BP_MEMBER_LEN[i]):
+            return i
+    return -1
 
 
 cdef str _json_err(int rc):
@@ -209,8 +234,12 @@ cdef class BinancePrivateDecoder(FrameDecoder):
             if kind != BP_ACK and self._has_err_msg:
                 self.control_text = self._span_str(&self._err_msg)
             else:
-                self.control_text = self._span_str(&self._id) if self._has_id else None
+                self.control_text = self._span_str(&self._member[E_ID]) if self._has(E_ID) else None
         return self._message_type()
+
+    cdef bint _has(self, int member) noexcept:
+        """The frame has the response/envelope member E_* (``_member[member]`` holds it)."""
+        return (self._seen >> member) & 1
 
     cdef int _message_type(self) noexcept:
         cdef int k = self._kind
@@ -238,50 +267,30 @@ cdef class BinancePrivateDecoder(FrameDecoder):
         cdef JsonSpan key, val
         cdef int rc, sid
         self._present = 0
-        self._has_id = False
-        self._has_result = False
-        self._has_error = False
-        self._has_event = False
-        self._has_status = False
+        self._seen = 0
         self._kind = BP_UNKNOWN
-        rc = json_object_begin(&it, p, end)
-        if rc < 0:
-            return self._fail(&self.err_json, f"invalid JSON at byte {it.p - p}: {_json_err(rc)}")
-        while True:
-            rc = json_object_next(&it, &key, &val)
-            if rc != 1:
-                break
-            sid = _slot_of(&key)
+        json_object_begin(&it, p, end)      # an error: the loop does not run, json_iter_error has it
+        while json_object_next(&it, &key, &val) == 1:
+            if self._slot_member(&key, &val):
+                continue
+            sid = _member_of(&key)
+            if sid == E_STATUS and json_span_to_int64(&val, &self._status) != JSON_OK:
+                return self._fail(&self.err_field, "field 'status' is not an integer")
             if sid >= 0:
-                self._slot[sid] = val
-                self._present |= (<uint32_t>1) << sid
-            elif json_span_eq(&key, b"event", 5):
-                self._event = val
-                self._has_event = True
-            elif json_span_eq(&key, b"id", 2):
-                self._id = val
-                self._has_id = True
-            elif json_span_eq(&key, b"status", 6):
-                if json_span_to_int64(&val, &self._status) != JSON_OK:
-                    return self._fail(&self.err_field, "field 'status' is not an integer")
-                self._has_status = True
-            elif json_span_eq(&key, b"result", 6):
-                self._result = val
-                self._has_result = True
-            elif json_span_eq(&key, b"error", 5):
-                self._error = val
-                self._has_error = True
-        if rc < 0:
-            return self._fail(&self.err_json, f"invalid JSON at byte {it.p - p}: {_json_err(rc)}")
-        rc = json_expect_end(it.p, end)
+                self._member[sid] = val
+                self._seen |= 1 << sid
+        rc = json_iter_error(&it)
+        if rc == JSON_OK:
+            rc = json_expect_end(it.p, end)
         if rc != JSON_OK:
             return self._fail(&self.err_json, f"invalid JSON at byte {it.p - p}: {_json_err(rc)}")
-        if self._has_event:
-            if self._event.kind != JSON_OBJECT:
+        if self._has(E_EVENT):
+            val = self._member[E_EVENT]
+            if val.kind != JSON_OBJECT:
                 return self._fail(&self.err_field, "field 'event' must be an object")
-            self._scan_event(self._event.ptr, self._event.ptr + self._event.len)
+            self._scan_event(val.ptr, val.ptr + val.len)
             return self._decode_event()
-        if self._has_status or (self._has_id and (self._has_result or self._has_error)):
+        if self._has(E_STATUS) or (self._has(E_ID) and (self._has(E_RESULT) or self._has(E_ERROR))):
             return self._decode_response()
         if self._present & (1u << PK_e):
             return self._decode_event()     # a bare event (listenKey-style stream)
@@ -291,21 +300,24 @@ cdef class BinancePrivateDecoder(FrameDecoder):
         """Fill the slots from the event object (already validated as a whole by the outer scan)."""
         cdef JsonIter it
         cdef JsonSpan key, val
-        cdef int rc, sid
+        cdef int rc
         self._present = 0
-        rc = json_object_begin(&it, p, end)
-        while rc == 0:
-            rc = json_object_next(&it, &key, &val)
-            if rc != 1:
-                break
-            rc = 0
-            sid = _slot_of(&key)
-            if sid >= 0:
-                self._slot[sid] = val
-                self._present |= (<uint32_t>1) << sid
+        json_object_begin(&it, p, end)
+        while json_object_next(&it, &key, &val) == 1:
+            self._slot_member(&key, &val)
+        rc = json_iter_error(&it)
         if rc < 0:
             return self._fail(&self.err_json, f"invalid event object: {_json_err(rc)}")
         return 0
+
+    cdef bint _slot_member(self, const JsonSpan* key, const JsonSpan* val) noexcept:
+        """Keep a single-letter event member in its slot (True); False for any other key."""
+        cdef int sid = _slot_of(key)
+        if sid < 0:
+            return False
+        self._slot[sid] = val[0]
+        self._present |= (<uint32_t>1) << sid
+        return True
 
     cdef int _num(self, int slot, double* out) except -1:
         if not (self._present & ((<uint32_t>1) << slot)):
@@ -439,30 +451,22 @@ cdef class BinancePrivateDecoder(FrameDecoder):
         cdef JsonIter arr, obj
         cdef JsonSpan item, key, val
         cdef JsonSpan* b
-        cdef int rc, rc2, seen
+        cdef int rc, seen
         cdef Py_ssize_t k
         if not (self._present & (1u << PK_B)) or self._slot[PK_B].kind != JSON_ARRAY:
             return self._fail(&self.err_field, "outboundAccountPosition needs an array 'B'")
         b = &self._slot[PK_B]
         self._nbal = 0
-        rc = json_array_begin(&arr, b.ptr, b.ptr + b.len)
-        while rc == 0:
-            rc = json_array_next(&arr, &item)
-            if rc != 1:
-                break
-            rc = 0
+        json_array_begin(&arr, b.ptr, b.ptr + b.len)
+        while json_array_next(&arr, &item) == 1:
             k = self._nbal
             if k >= MAX_BALANCES:
                 return self._fail(&self.err_field, f"more than {MAX_BALANCES} balances in 'B'")
             if item.kind != JSON_OBJECT:
                 return self._fail(&self.err_field, "'B' entries must be objects")
             seen = 0
-            rc2 = json_object_begin(&obj, item.ptr, item.ptr + item.len)
-            while rc2 == 0:
-                rc2 = json_object_next(&obj, &key, &val)
-                if rc2 != 1:
-                    break
-                rc2 = 0
+            json_object_begin(&obj, item.ptr, item.ptr + item.len)
+            while json_object_next(&obj, &key, &val) == 1:
                 if json_span_eq(&key, b"a", 1):
                     if not _is_plain(&val):
                         return self._fail(&self.err_field, "balance 'a' must be a plain string")
@@ -476,11 +480,13 @@ cdef class BinancePrivateDecoder(FrameDecoder):
                     if json_span_to_double(&val, &self._bal_locked[k]) != JSON_OK or not isfinite(self._bal_locked[k]):
                         return self._fail(&self.err_field, "balance 'l' is not a finite number")
                     seen |= 4
-            if rc2 < 0:
-                return self._fail(&self.err_json, f"invalid balance object: {_json_err(rc2)}")
+            rc = json_iter_error(&obj)
+            if rc < 0:
+                return self._fail(&self.err_json, f"invalid balance object: {_json_err(rc)}")
             if seen != 7:
                 return self._fail(&self.err_field, "balance entry lacks one of 'a', 'f', 'l'")
             self._nbal = k + 1
+        rc = json_iter_error(&arr)
         if rc < 0:
             return self._fail(&self.err_json, f"invalid 'B' array: {_json_err(rc)}")
         return 0
@@ -488,54 +494,51 @@ cdef class BinancePrivateDecoder(FrameDecoder):
     cdef int _decode_response(self) except -1:
         cdef JsonIter it
         cdef JsonSpan key, val
+        cdef const JsonSpan* obj
         cdef int rc
         cdef bint ok, is_sub
         cdef char digit
-        if self._has_status:
-            ok = 200 <= self._status < 300 and not self._has_error
+        if self._has(E_STATUS):
+            ok = 200 <= self._status < 300 and not self._has(E_ERROR)
         else:
-            ok = self._has_result and not self._has_error
-        is_sub = self._has_id and _has_prefix(&self._id, b"uds-", 4)
+            ok = self._has(E_RESULT) and not self._has(E_ERROR)
+        is_sub = self._has(E_ID) and _has_prefix(&self._member[E_ID], b"uds-", 4)
         if ok:
-            if self._has_id and _has_prefix(&self._id, b"ping-", 5):
+            if self._has(E_ID) and _has_prefix(&self._member[E_ID], b"ping-", 5):
                 self._kind = BP_PONG
                 return 0
             self._kind = BP_ACK
             self._ack_sub_id = -1
             self._ack_mask = -1
             if is_sub:
-                if self._id.len >= 6 and self._id.ptr[5] == b'-':
-                    digit = self._id.ptr[4]
+                if self._member[E_ID].len >= 6 and self._member[E_ID].ptr[5] == b'-':
+                    digit = self._member[E_ID].ptr[4]
                     if b'0' <= digit <= b'7':
                         self._ack_mask = digit - 48   # ASCII '0'
-                if self._has_result and self._result.kind == JSON_OBJECT:
-                    rc = json_object_begin(&it, self._result.ptr, self._result.ptr + self._result.len)
-                    while rc == 0:
-                        rc = json_object_next(&it, &key, &val)
-                        if rc != 1:
-                            break
-                        rc = 0
+                obj = &self._member[E_RESULT]
+                if self._has(E_RESULT) and obj.kind == JSON_OBJECT:
+                    json_object_begin(&it, obj.ptr, obj.ptr + obj.len)
+                    while json_object_next(&it, &key, &val) == 1:
                         if json_span_eq(&key, b"subscriptionId", 14):
                             if json_span_to_int64(&val, &self._ack_sub_id) != JSON_OK or self._ack_sub_id < 0:
                                 return self._fail(&self.err_field, "'subscriptionId' is not a non-negative int64")
+                    rc = json_iter_error(&it)
                     if rc < 0:
                         return self._fail(&self.err_json, f"invalid result object: {_json_err(rc)}")
             return 0
         # an error response: keep code and message for the report
         self._has_err_code = False
         self._has_err_msg = False
-        if self._has_error and self._error.kind == JSON_OBJECT:
-            rc = json_object_begin(&it, self._error.ptr, self._error.ptr + self._error.len)
-            while rc == 0:
-                rc = json_object_next(&it, &key, &val)
-                if rc != 1:
-                    break
-                rc = 0
+        obj = &self._member[E_ERROR]
+        if self._has(E_ERROR) and obj.kind == JSON_OBJECT:
+            json_object_begin(&it, obj.ptr, obj.ptr + obj.len)
+            while json_object_next(&it, &key, &val) == 1:
                 if json_span_eq(&key, b"code", 4):
                     self._has_err_code = json_span_to_int64(&val, &self._err_code) == JSON_OK
                 elif json_span_eq(&key, b"msg", 3) and val.kind == JSON_STRING:
                     self._err_msg = val
                     self._has_err_msg = True
+            rc = json_iter_error(&it)
             if rc < 0:
                 return self._fail(&self.err_json, f"invalid error object: {_json_err(rc)}")
         if is_sub and self.subscription_id < 0 and self.reconnect_on_reject:
@@ -551,18 +554,14 @@ cdef class BinancePrivateDecoder(FrameDecoder):
         cdef Fill fl
         cdef BalanceUpdate bu
         cdef Py_ssize_t k
-        cdef str symbol, order_id, text
+        cdef str symbol, order_id, text, asset
         if kind == BP_EXECUTION_REPORT:
             self.execution_reports += 1
             symbol = self._cached_str(self._slot[PK_s].ptr, self._slot[PK_s].len)
             order_id = str(self._order_id)
             if self.want_mask & WANT_ORDERS:
                 self.order_updates += 1
-                ou = <OrderUpdate>self._orders.acquire()
-                ou.exchange = self.exchange
-                ou.symbol = symbol
-                ou.exchange_ts_ns = self._ts
-                ou.recv_ns = recv_ns
+                ou = <OrderUpdate>acquire_event(self._orders, self.exchange, symbol, self._ts, recv_ns)
                 ou.order_id = order_id
                 ou.client_order_id = self._span_str(&self._client_id)
                 ou.side = self._side
@@ -578,11 +577,7 @@ cdef class BinancePrivateDecoder(FrameDecoder):
             if self._is_trade:
                 if self.want_mask & WANT_FILLS:
                     self.fills += 1
-                    fl = <Fill>self._fills.acquire()
-                    fl.exchange = self.exchange
-                    fl.symbol = symbol
-                    fl.exchange_ts_ns = self._ts
-                    fl.recv_ns = recv_ns
+                    fl = <Fill>acquire_event(self._fills, self.exchange, symbol, self._ts, recv_ns)
                     fl.order_id = order_id
                     fl.trade_id = str(self._trade_id)
                     fl.side = self._side
@@ -602,12 +597,9 @@ cdef class BinancePrivateDecoder(FrameDecoder):
                 return 0
             for k in range(self._nbal):
                 self.balance_updates += 1
-                bu = <BalanceUpdate>self._balances.acquire()
-                bu.exchange = self.exchange
-                bu.asset = self._cached_str(self._bal_asset[k].ptr, self._bal_asset[k].len)
-                bu.symbol = bu.asset
-                bu.exchange_ts_ns = self._ts
-                bu.recv_ns = recv_ns
+                asset = self._cached_str(self._bal_asset[k].ptr, self._bal_asset[k].len)
+                bu = <BalanceUpdate>acquire_event(self._balances, self.exchange, asset, self._ts, recv_ns)
+                bu.asset = asset
                 bu.free = self._bal_free[k]
                 bu.locked = self._bal_locked[k]
                 self.dispatcher.emit(bu)
@@ -632,7 +624,7 @@ cdef class BinancePrivateDecoder(FrameDecoder):
             self.rejects += 1
             text = self._span_str(&self._err_msg)[:200] if self._has_err_msg else "no message"
             code = self._err_code if self._has_err_code else None
-            status = self._status if self._has_status else None
+            status = self._status if self._has(E_STATUS) else None
             self.last_reject = (f"binance user data subscription rejected (status {status}, code {code}): {text}; "
                                 "closing the connection, retrying with backoff")
             if self._has_err_code and self._err_code in (-1002, -1022, -2014, -2015):

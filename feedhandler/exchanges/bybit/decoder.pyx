@@ -26,21 +26,17 @@ from feedhandler.codec.json_scan cimport (
 from feedhandler.codec.numbers cimport NUM_OK, parse_int64
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport (
-    SIDE_BUY, SIDE_SELL, BalanceUpdate, BookTicker, Event, EventPool, Fill, Kline, OrderUpdate, Ticker, Trade,
+    SIDE_BUY, SIDE_SELL, BalanceUpdate, BookTicker, Fill, Kline, OrderUpdate, Ticker, Trade, acquire_event,
 )
 from feedhandler.kernel.extract cimport (
     KF_EMPTY_NULL, KF_REQUIRED, KT_BOOL, KT_DOUBLE, KT_EACH, KT_INT64, KT_INT64_MS, KT_LEVELS, KT_PRICE, KT_SELECT,
     KT_SIZE, KT_SPAN, KT_STR, FieldTable, KtOut, KtTable, kt_scan, kt_scan_span, kt_seen, kt_text,
 )
+from feedhandler.kernel.event_decoder cimport EventDecoder
 from feedhandler.kernel.message_type cimport MessageType
-from feedhandler.kernel.symbols cimport SymbolTable
 from feedhandler.sync.book_sync cimport WAITING, BookSync, BookSyncGroup
 
 from feedhandler.core.errors import AuthenticationError
-from feedhandler.events.events import (
-    BalanceUpdate as _BalanceUpdate, BookTicker as _BookTicker, Fill as _Fill, Kline as _Kline,
-    OrderUpdate as _OrderUpdate, Ticker as _Ticker, Trade as _Trade,
-)
 
 cdef enum:
     # topic kinds
@@ -194,58 +190,21 @@ cdef class _TickerState:
     cdef double v[10]
 
 
-cdef class BybitDecoder(FrameDecoder):
+cdef class BybitDecoder(EventDecoder):
     """Compiled Bybit v5 decoder (public or private side).
 
-    Parameters
-    ----------
-    dispatcher:
-        Where events go (the parser binds the user's handler to it).
-    books:
-        ``BookSyncGroup`` for the ``orderbook`` topics (rule ``bybit``), keyed by the topic's symbol;
-        None on the private side.
-    private:
-        Decode the private topics (``order``, ``execution``, ``wallet``).
-    capacity:
-        Most levels per side one frame may carry (bigger frames are refused with ``ParseError``).
+    The parameters are :class:`~feedhandler.kernel.event_decoder.EventDecoder`'s: ``books`` holds the
+    ``orderbook`` topics (rule ``bybit``), keyed by the topic's symbol; ``private`` decodes the ``order``,
+    ``execution`` and ``wallet`` topics.
     """
 
     def __init__(self, EventDispatcher dispatcher=None, BookSyncGroup books=None, bint private=False,
                  Py_ssize_t capacity=5000, str exchange="bybit"):
-        FrameDecoder.__init__(self, exchange)
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
-        self.private = private
-        self.dispatcher = dispatcher if dispatcher is not None else EventDispatcher()
-        self.books = books
-        self.symbols = books.symbol_table if books is not None else SymbolTable()
-        self.ticker_mask = 3
-        self.capacity = capacity
-        self._apply = True
+        EventDecoder.__init__(self, dispatcher, books, private, capacity, exchange)
         self._ticker_state = {}
-        self._trades = EventPool(_Trade, 256)
-        self._book_tickers = EventPool(_BookTicker, 64)
-        self._klines = EventPool(_Kline, 64)
-        self._tickers = EventPool(_Ticker, 64)
-        self._orders = EventPool(_OrderUpdate, 64)
-        self._fills = EventPool(_Fill, 64)
-        self._balances = EventPool(_BalanceUpdate, 64)
-        self.use_levels(capacity, False, 2)
+        self.use_levels(self.capacity, False, 2)
         self.out.select = _select
         self.out.ctx = <void*>self
-
-    cpdef int classify(self, object raw) except -1:
-        """The frame's ``MessageType`` (fully validated) without applying or emitting anything."""
-        self._apply = False
-        try:
-            return self.feed(raw, 0)
-        finally:
-            self._apply = True
-
-    def stats(self):
-        return {"frames": self.frames, "data_frames": self.data_frames, "acks": self.acks, "pongs": self.pongs,
-                "error_frames": self.error_frames, "unknown_frames": self.unknown_frames,
-                "parse_errors": self.parse_errors}
 
     cdef int _bad(self, str field, const char* at, str reason) except -1:
         return self.fail(field, at - self._base, f"{self._where()}{reason}")
@@ -344,10 +303,6 @@ cdef class BybitDecoder(FrameDecoder):
                                     o.levels[L_ASKS].count, ts, recv_ns)
         return MessageType.DATA
 
-    cdef int _head(self, Event ev, str symbol, int64_t ts, int64_t recv_ns) except -1:
-        ev.exchange, ev.symbol, ev.exchange_ts_ns, ev.recv_ns = self.exchange, symbol, ts, recv_ns
-        return 0
-
     cdef int _ticker(self, KtOut* o, int64_t recv_ns) except -1:
         """``tickers``: a snapshot replaces the symbol's fields, a delta updates the ones it carries."""
         cdef int i, present = 0
@@ -370,14 +325,12 @@ cdef class BybitDecoder(FrameDecoder):
                 present |= 1 << i
                 st.v[i] = o.f64[S_TK + i]
         if (self.ticker_mask & 1) and (present & 0xF) and isfinite(st.v[0]) and isfinite(st.v[2]):
-            bt = <BookTicker>self._book_tickers.acquire()
-            self._head(bt, symbol, ts, recv_ns)
+            bt = <BookTicker>acquire_event(self._book_tickers, self.exchange, symbol, ts, recv_ns)
             bt.bid_price, bt.bid_qty, bt.ask_price, bt.ask_qty = st.v[0], st.v[1], st.v[2], st.v[3]
             bt.update_id = 0
             self.dispatcher.emit(bt)
         if (self.ticker_mask & 2) and (present & 0x3F0) and isfinite(st.v[4]):
-            tk = <Ticker>self._tickers.acquire()
-            self._head(tk, symbol, ts, recv_ns)
+            tk = <Ticker>acquire_event(self._tickers, self.exchange, symbol, ts, recv_ns)
             tk.last, tk.high, tk.low, tk.volume, tk.quote_volume = st.v[4], st.v[5], st.v[6], st.v[7], st.v[8]
             tk.change_pct = st.v[9] * 100.0   # Bybit sends a fraction ("0.001624"); events carry percent
             self.dispatcher.emit(tk)
@@ -420,14 +373,13 @@ cdef class BybitDecoder(FrameDecoder):
             if kt_seen(o, S_ID) and parse_int64(o.span[S_ID].ptr, o.span[S_ID].len, &tid) != NUM_OK:
                 tid = -1
             if emit:
-                tr = <Trade>self._trades.acquire()
-                self._head(tr, symbol, ts, recv_ns)
+                tr = <Trade>acquire_event(self._trades, self.exchange, symbol, ts, recv_ns)
                 tr.price, tr.qty, tr.side, tr.trade_id = o.f64[S_PX], o.f64[S_QTY], side, tid
                 tr.trade_id_str = "" if tid >= 0 or not kt_seen(o, S_ID) else kt_text(&o.span[S_ID])
                 self.dispatcher.emit(tr)
         elif self._kind == T_KLINE and emit:
-            kl = <Kline>self._klines.acquire()
-            self._head(kl, symbol, o.i64[S_KTS] if kt_seen(o, S_KTS) else 0, recv_ns)
+            kl = <Kline>acquire_event(self._klines, self.exchange, symbol, o.i64[S_KTS] if kt_seen(o, S_KTS) else 0,
+                                      recv_ns)
             kl.interval = self.symbols.c_intern(o.span[S_INTERVAL].ptr, o.span[S_INTERVAL].len)
             kl.open_time_ns = o.i64[S_START] if kt_seen(o, S_START) else 0
             kl.close_time_ns = o.i64[S_END] if kt_seen(o, S_END) else 0
@@ -436,15 +388,13 @@ cdef class BybitDecoder(FrameDecoder):
             kl.closed = o.i64[S_CONFIRM] != 0
             self.dispatcher.emit(kl)
         elif self._kind == T_ORDER and emit:
-            ou = <OrderUpdate>self._orders.acquire()
-            self._head(ou, self.symbols.c_intern(o.span[S_SYMBOL].ptr, o.span[S_SYMBOL].len), ts, recv_ns)
+            ou = <OrderUpdate>acquire_event(self._orders, self.exchange, self._symbol(o), ts, recv_ns)
             ou.order_id, ou.client_order_id = kt_text(&o.span[S_ORDER_ID]), self._opt_text(o, S_LINK_ID)
             ou.side, ou.order_type, ou.status = max(side, 0), self._opt_text(o, S_OTYPE), self._opt_text(o, S_STATUS)
             ou.price, ou.qty, ou.filled_qty, ou.avg_price = o.f64[S_PX], o.f64[S_QTY], _or_nan(o, S_CUM), _or_nan(o, S_AVG)
             self.dispatcher.emit(ou)
         elif self._kind == T_EXEC and emit:
-            fl = <Fill>self._fills.acquire()
-            self._head(fl, self.symbols.c_intern(o.span[S_SYMBOL].ptr, o.span[S_SYMBOL].len), ts, recv_ns)
+            fl = <Fill>acquire_event(self._fills, self.exchange, self._symbol(o), ts, recv_ns)
             fl.order_id, fl.trade_id, fl.side = self._opt_text(o, S_ORDER_ID), kt_text(&o.span[S_EXEC_ID]), max(side, 0)
             fl.price, fl.qty, fl.fee, fl.fee_asset = o.f64[S_PX], o.f64[S_QTY], _or_nan(o, S_FEE), self._opt_text(o, S_FEE_CCY)
             fl.is_maker = kt_seen(o, S_MAKER) and o.i64[S_MAKER] != 0
@@ -454,9 +404,10 @@ cdef class BybitDecoder(FrameDecoder):
             # scan above checked them all; each is read again to emit it)
             json_array_begin(&it, o.span[S_COINS].ptr, o.span[S_COINS].ptr + o.span[S_COINS].len)
             while json_array_next(&it, &coin) == 1 and kt_scan_span(&COIN_TABLE.table, &coin, o) == 0:
-                bu = <BalanceUpdate>self._balances.acquire()
-                bu.asset = self.symbols.c_intern(o.span[S_COIN].ptr, o.span[S_COIN].len)
-                self._head(bu, bu.asset, o.i64[S_TS] if kt_seen(o, S_TS) else 0, recv_ns)
+                asset = self.symbols.c_intern(o.span[S_COIN].ptr, o.span[S_COIN].len)
+                bu = <BalanceUpdate>acquire_event(self._balances, self.exchange, asset,
+                                                  o.i64[S_TS] if kt_seen(o, S_TS) else 0, recv_ns)
+                bu.asset = asset
                 # walletBalance includes what orders hold: free is the rest
                 bu.locked = o.f64[S_LOCKED] if kt_seen(o, S_LOCKED) and isfinite(o.f64[S_LOCKED]) else 0.0
                 bu.free = o.f64[S_WALLET_BAL] - bu.locked
@@ -465,3 +416,6 @@ cdef class BybitDecoder(FrameDecoder):
 
     cdef str _opt_text(self, KtOut* o, int slot):
         return kt_text(&o.span[slot]) if kt_seen(o, slot) else ""
+
+    cdef str _symbol(self, KtOut* o):
+        return self.symbols.c_intern(o.span[S_SYMBOL].ptr, o.span[S_SYMBOL].len)

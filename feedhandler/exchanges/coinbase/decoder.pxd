@@ -1,18 +1,14 @@
 # cython: language_level=3
 """C-level header of the Coinbase Advanced Trade frame decoder (``cimport feedhandler.exchanges.coinbase.decoder``).
 
-:class:`CoinbaseDecoder` extends the kernel's ``FrameDecoder``. It owns the connection's ``sequence_num``
+:class:`CoinbaseDecoder` extends the kernel's ``EventDecoder``. It owns the connection's ``sequence_num``
 check: one gap invalidates every book of the connection (each is then recovered in-band).
 """
 from libc.stdint cimport int64_t
 
 from feedhandler.codec.json_scan cimport JsonSpan
-from feedhandler.core.dispatch cimport EventDispatcher
-from feedhandler.events.events cimport EventPool
-from feedhandler.kernel.decoder cimport FrameDecoder
+from feedhandler.kernel.event_decoder cimport EventDecoder
 from feedhandler.kernel.extract cimport KtOut
-from feedhandler.kernel.symbols cimport SymbolTable
-from feedhandler.sync.book_sync cimport BookSyncGroup
 
 cdef enum:
     _MAX_BOOK_EVENTS = 32
@@ -23,24 +19,16 @@ ctypedef struct _BookEvent:
     Py_ssize_t b0, nb, a0, na     # its levels in the scratch arrays
 
 
-cdef class CoinbaseDecoder(FrameDecoder):
-    cdef readonly bint private
-    cdef public EventDispatcher dispatcher
-    cdef public BookSyncGroup books
-    cdef public int ticker_mask            # 1: BookTicker events from ``ticker``, 2: Ticker events
-    cdef readonly Py_ssize_t capacity
-    cdef readonly int64_t data_frames, acks, error_frames, unknown_frames, sequence_gaps, stale_frames
+cdef class CoinbaseDecoder(EventDecoder):
+    cdef readonly int64_t sequence_gaps, stale_frames
     cdef readonly int64_t expected_sequence   # -1: the connection's first frame is not known yet
-    cdef bint _apply
     cdef const char* _base
-    cdef EventPool _trades, _book_tickers, _klines, _tickers, _orders
     cdef object _scratch
     cdef double* _bid_px
     cdef double* _bid_qty
     cdef double* _ask_px
     cdef double* _ask_qty
     cdef _BookEvent _events[_MAX_BOOK_EVENTS]
-    cdef readonly SymbolTable symbols      # product ids (shared with the books)
     # the l2_data frame being read: events so far, levels per side, where the current event's levels start
     cdef Py_ssize_t _nev, _nb, _na, _b0, _a0
     cdef bint _l2_read                     # its events were read with the l2 table (channel came first)

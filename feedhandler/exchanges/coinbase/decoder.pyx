@@ -24,32 +24,25 @@ import numpy as np
 
 from feedhandler.codec.json_scan cimport (
     JSON_ARRAY, JSON_ERR_TYPE, JSON_OBJECT, JSON_STRING, JSON_TOO_MANY, JsonIter, JsonSpan,
-    json_array_begin, json_array_next, json_object_begin, json_object_next, json_span_eq, json_span_to_double,
-    json_span_to_int64, json_validate,
+    json_array_begin, json_array_next, json_iter_error, json_object_begin, json_object_next, json_span_eq,
+    json_span_to_double, json_span_to_int64, json_validate,
 )
 from feedhandler.codec.numbers cimport NUM_OK, parse_int64, parse_iso8601_ns
 from feedhandler.core.dispatch cimport EventDispatcher
-from feedhandler.events.events cimport SIDE_BUY, SIDE_SELL, BookTicker, EventPool, Kline, OrderUpdate, Ticker, Trade
+from feedhandler.events.events cimport SIDE_BUY, SIDE_SELL, BookTicker, Kline, OrderUpdate, Ticker, Trade, acquire_event
+from feedhandler.kernel.event_decoder cimport EventDecoder
 from feedhandler.kernel.exact cimport fx_dec, fx_lit, fx_str, fx_uint
 from feedhandler.kernel.extract cimport (
     KF_REQUIRED, KT_EACH, KT_ERR_ITEM, KT_INT64, KT_PRICE, KT_SELECT, KT_SIZE, KT_SPAN, KT_STR, FieldTable, KtOut,
     KtTable, kt_error_text, kt_price_ok, kt_scan, kt_seen, kt_size_ok, kt_text,
 )
-from feedhandler.kernel.symbols cimport SymbolTable
+from feedhandler.kernel.message_type cimport MessageType
 from feedhandler.sync.book_sync cimport WAITING, BookSync, BookSyncGroup
 
 from feedhandler.codec.json_scan import json_error_message
 from feedhandler.core.errors import ParseError
-from feedhandler.events.events import (
-    BookTicker as _BookTicker, Kline as _Kline, OrderUpdate as _OrderUpdate, Ticker as _Ticker, Trade as _Trade,
-)
 
 cdef enum:
-    # MessageType values (feedhandler.core.types)
-    MT_UNKNOWN = 0
-    MT_DATA = 1
-    MT_SUBSCRIPTION_ACK = 2
-    MT_ERROR = 4
     # channel kinds; the item kinds index CB_EVENT below
     C_OTHER = 0
     C_TRADES = 1
@@ -122,24 +115,19 @@ cdef int _fields(const JsonSpan* obj, const cb_key* keys, Py_ssize_t nkeys, Json
     cdef JsonIter it
     cdef JsonSpan k, v
     cdef Py_ssize_t i
-    cdef int rc
     memset(out, 0, nkeys * sizeof(JsonSpan))
     for i in range(nkeys):
         out[i].ptr = obj.ptr
     if obj.kind != JSON_OBJECT:
         return JSON_ERR_TYPE
-    rc = json_object_begin(&it, obj.ptr, obj.ptr + obj.len)
-    while rc == 0:
-        rc = json_object_next(&it, &k, &v)
-        if rc != 1:
-            break
-        rc = 0
+    json_object_begin(&it, obj.ptr, obj.ptr + obj.len)
+    while json_object_next(&it, &k, &v) == 1:
         if not k.has_escapes:
             for i in range(nkeys):
                 if k.len == keys[i].len and memcmp(k.ptr, keys[i].name, k.len) == 0:
                     out[i] = v   # a repeated key: the last one wins, as with json.loads
                     break
-    return rc
+    return json_iter_error(&it)
 
 cdef inline bint _is(const JsonSpan* s, const char* lit, Py_ssize_t n) noexcept nogil:
     return json_span_eq(s, lit, n)
@@ -181,65 +169,34 @@ cdef inline int _iso_ns(const JsonSpan* v, int64_t* out) noexcept nogil:
     return 0 if v.kind == JSON_STRING and parse_iso8601_ns(v.ptr, v.len, out) == NUM_OK else -1
 
 
-cdef class CoinbaseDecoder(FrameDecoder):
+cdef class CoinbaseDecoder(EventDecoder):
     """Compiled Coinbase Advanced Trade decoder (public or private side).
 
-    Parameters
-    ----------
-    dispatcher:
-        Where events go (the parser binds the user's handler to it).
-    books:
-        ``BookSyncGroup`` of the ``level2`` books (rule ``coinbase``), keyed by ``product_id``; None on the
-        private side.
-    private:
-        Decode the ``user`` channel (orders).
-    capacity:
-        Most levels per side one frame may carry (bigger frames are refused with ``ParseError``).
+    The parameters are :class:`~feedhandler.kernel.event_decoder.EventDecoder`'s: ``books`` holds the
+    ``level2`` books (rule ``coinbase``), keyed by ``product_id``; ``private`` decodes the ``user`` channel
+    (orders). ``classify`` also leaves the connection's sequence where it is.
     """
 
     def __init__(self, EventDispatcher dispatcher=None, BookSyncGroup books=None, bint private=False,
                  Py_ssize_t capacity=100_000, str exchange="coinbase"):
-        FrameDecoder.__init__(self, exchange)
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
-        self.private = private
-        self.dispatcher = dispatcher if dispatcher is not None else EventDispatcher()
-        self.books = books
-        self.ticker_mask = 3
-        self.capacity = capacity
+        EventDecoder.__init__(self, dispatcher, books, private, capacity, exchange)
         self.expected_sequence = -1
-        self._apply = True
-        self._trades = EventPool(_Trade, 256)
-        self._book_tickers = EventPool(_BookTicker, 64)
-        self._klines = EventPool(_Kline, 64)
-        self._tickers = EventPool(_Ticker, 64)
-        self._orders = EventPool(_OrderUpdate, 64)
-        self._scratch = np.zeros(4 * capacity, dtype=np.float64)
+        cdef Py_ssize_t n = self.capacity
+        self._scratch = np.zeros(4 * n, dtype=np.float64)
         cdef double[::1] s = self._scratch
-        self._bid_px, self._bid_qty = &s[0], &s[capacity]
-        self._ask_px, self._ask_qty = &s[2 * capacity], &s[3 * capacity]
-        self.symbols = books.symbol_table if books is not None else SymbolTable()
+        self._bid_px, self._bid_qty = &s[0], &s[n]
+        self._ask_px, self._ask_qty = &s[2 * n], &s[3 * n]
         self.out.select = _select
         self.out.on_item = _on_item
         self.out.ctx = <void*>self
-
-    cpdef int classify(self, object raw) except -1:
-        """The frame's ``MessageType`` (fully validated) without applying, emitting or moving the sequence."""
-        self._apply = False
-        try:
-            return self.feed(raw, 0)
-        finally:
-            self._apply = True
 
     def reset_sequence(self):
         """A new connection: its ``sequence_num`` starts again (the manager's ``on_connection_lost``)."""
         self.expected_sequence = -1
 
     def stats(self):
-        return {"frames": self.frames, "data_frames": self.data_frames, "acks": self.acks,
-                "error_frames": self.error_frames, "unknown_frames": self.unknown_frames,
-                "sequence_gaps": self.sequence_gaps, "stale_frames": self.stale_frames,
-                "parse_errors": self.parse_errors}
+        """EventDecoder's counters and the connection's sequence: holes and older frames dropped."""
+        return {**EventDecoder.stats(self), "sequence_gaps": self.sequence_gaps, "stale_frames": self.stale_frames}
 
     cdef int _fail(self, str channel, const char* field, const char* at, int rc) except -1:
         self.parse_errors += 1
@@ -281,7 +238,7 @@ cdef class CoinbaseDecoder(FrameDecoder):
         if not self.private and self._exact_l2(p, p + n, &seq):
             # Coinbase's own l2_data layout, read token by token (kernel/exact.pxd): what the scan below gives
             if self._apply and self._sequence(seq):
-                return MT_DATA
+                return MessageType.DATA
             return self._apply_books(seq, recv_ns)
         if kt_scan(&_FRAME.table, p, n, o) < 0:     # one pass: an l2_data frame's levels are read as met
             return self._scan_failed(p, n)
@@ -295,17 +252,17 @@ cdef class CoinbaseDecoder(FrameDecoder):
             self.error_frames += 1
             self.control_code = 1
             self.control_text = kt_text(&o.span[S_MSG]) if kt_seen(o, S_MSG) else ""
-            return MT_ERROR
+            return MessageType.ERROR
         if self._apply and seq >= 0 and self._sequence(seq):
-            return MT_DATA
+            return MessageType.DATA
         if kind == C_SUBSCRIPTIONS:
             self.acks += 1
-            return MT_SUBSCRIPTION_ACK
+            return MessageType.SUBSCRIPTION_ACK
         if kind == C_HEARTBEATS:
-            return MT_DATA
+            return MessageType.DATA
         if kind == C_OTHER or (kind == C_USER) != self.private:
             self.unknown_frames += 1
-            return MT_UNKNOWN
+            return MessageType.UNKNOWN
         if not kt_seen(o, S_EVENTS) or o.span[S_EVENTS].kind != JSON_ARRAY or (kind == C_L2 and not self._l2_read):
             if kind == C_L2 and self._apply:
                 self._gap("malformed l2_data frame")
@@ -426,7 +383,7 @@ cdef class CoinbaseDecoder(FrameDecoder):
         cdef _BookEvent* e
         cdef BookSync sync
         if not self._apply:
-            return MT_DATA
+            return MessageType.DATA
         self.data_frames += 1
         for i in range(self._nev):
             e = &self._events[i]
@@ -441,7 +398,7 @@ cdef class CoinbaseDecoder(FrameDecoder):
                 sync.on_delta_validated(sync.book.last_update_id + 1, seq, 0, self._bid_px + e.b0,
                                         self._bid_qty + e.b0, e.nb, self._ask_px + e.a0, self._ask_qty + e.a0,
                                         e.na, 0, recv_ns)
-        return MT_DATA
+        return MessageType.DATA
 
     cdef int _items(self, int kind, const JsonSpan* events, int64_t recv_ns) except -1:
         """Trades, tickers, candles, orders: ``events[].<array>[]``; checked whole, then emitted.
@@ -452,28 +409,20 @@ cdef class CoinbaseDecoder(FrameDecoder):
         cdef JsonIter it, ai
         cdef JsonSpan ev, item
         cdef JsonSpan f[7]
-        cdef int rc, emit
+        cdef int emit
         for emit in range(2 if self._apply else 1):
-            rc = json_array_begin(&it, events.ptr, events.ptr + events.len)
-            while rc == 0:
-                rc = json_array_next(&it, &ev)
-                if rc != 1:
-                    break
-                rc = 0
+            json_array_begin(&it, events.ptr, events.ptr + events.len)   # validated by the frame's scan
+            while json_array_next(&it, &ev) == 1:
                 if _fields(&ev, CB_EVENT, 7, f) != 0 or f[2 + kind].kind != JSON_ARRAY:
                     return self._fail("events", CB_EVENT[2 + kind].name, f[2 + kind].ptr,
                                       _MISSING if f[2 + kind].kind == 0 else JSON_ERR_TYPE)
-                rc = json_array_begin(&ai, f[2 + kind].ptr, f[2 + kind].ptr + f[2 + kind].len)
-                while rc == 0:
-                    rc = json_array_next(&ai, &item)
-                    if rc != 1:
-                        break
-                    rc = 0
+                json_array_begin(&ai, f[2 + kind].ptr, f[2 + kind].ptr + f[2 + kind].len)
+                while json_array_next(&ai, &item) == 1:
                     self._item(kind, &item, emit and not ((kind == C_TRADES or kind == C_CANDLES)
                                                           and _is(&f[0], b"snapshot", 8)), recv_ns)
         if self._apply:
             self.data_frames += 1
-        return MT_DATA
+        return MessageType.DATA
 
     cdef int _item(self, int kind, const JsonSpan* obj, bint emit, int64_t recv_ns) except -1:
         cdef JsonSpan f[_MAX_KEYS]
@@ -524,33 +473,29 @@ cdef class CoinbaseDecoder(FrameDecoder):
             return 0
         symbol = self.symbols.c_intern(f[0].ptr, f[0].len)
         if kind == C_TRADES:
-            tr = <Trade>self._trades.acquire()
-            tr.exchange, tr.symbol, tr.exchange_ts_ns, tr.recv_ns = self.exchange, symbol, t, recv_ns
+            tr = <Trade>acquire_event(self._trades, self.exchange, symbol, t, recv_ns)
             tr.price, tr.qty, tr.side, tr.trade_id = d[0], d[1], side, tid
             tr.trade_id_str = "" if tid >= 0 else PyUnicode_DecodeUTF8(f[1].ptr, f[1].len, "replace")
             self.dispatcher.emit(tr)
         elif kind == C_TICKER:
             if (self.ticker_mask & 1) and isfinite(d[0]) and isfinite(d[2]):
-                bt = <BookTicker>self._book_tickers.acquire()
-                bt.exchange, bt.symbol, bt.exchange_ts_ns, bt.recv_ns = self.exchange, symbol, 0, recv_ns
+                bt = <BookTicker>acquire_event(self._book_tickers, self.exchange, symbol, 0, recv_ns)
                 bt.bid_price, bt.bid_qty, bt.ask_price, bt.ask_qty, bt.update_id = d[0], d[1], d[2], d[3], 0
                 self.dispatcher.emit(bt)
             if (self.ticker_mask & 2) and isfinite(d[4]):
-                tk = <Ticker>self._tickers.acquire()
-                tk.exchange, tk.symbol, tk.exchange_ts_ns, tk.recv_ns = self.exchange, symbol, 0, recv_ns
+                tk = <Ticker>acquire_event(self._tickers, self.exchange, symbol, 0, recv_ns)
                 tk.last, tk.high, tk.low, tk.volume, tk.quote_volume, tk.change_pct = d[4], d[5], d[6], d[7], NAN, d[8]
                 self.dispatcher.emit(tk)
         elif kind == C_CANDLES:
-            kl = <Kline>self._klines.acquire()
-            kl.exchange, kl.symbol, kl.exchange_ts_ns, kl.recv_ns, kl.interval = self.exchange, symbol, 0, recv_ns, "5m"
+            kl = <Kline>acquire_event(self._klines, self.exchange, symbol, 0, recv_ns)
+            kl.interval = "5m"
             kl.open_time_ns, kl.close_time_ns = t * 1000000000, (t + 300) * 1000000000
             kl.open, kl.high, kl.low, kl.close, kl.volume, kl.quote_volume = d[1], d[2], d[3], d[4], d[5], NAN
             kl.closed = False
             self.dispatcher.emit(kl)
         else:
-            ou = <OrderUpdate>self._orders.acquire()
-            ou.exchange, ou.symbol, ou.recv_ns = self.exchange, symbol, recv_ns
-            ou.exchange_ts_ns = t if _iso_ns(&f[10], &t) == 0 else 0
+            ou = <OrderUpdate>acquire_event(self._orders, self.exchange, symbol, t if _iso_ns(&f[10], &t) == 0 else 0,
+                                            recv_ns)
             ou.order_id = PyUnicode_DecodeUTF8(f[1].ptr, f[1].len, "replace")
             ou.client_order_id = PyUnicode_DecodeUTF8(f[2].ptr, f[2].len, "replace")
             ou.side = SIDE_BUY if _is(&f[3], b"BUY", 3) else SIDE_SELL if _is(&f[3], b"SELL", 4) else 0

@@ -2,7 +2,7 @@
 """C-level header of the Gate.io spot v4 and USDT futures decoder (``cimport feedhandler.exchanges.gateio.decoder``).
 
 One :class:`GateioDecoder` turns Gate.io JSON text frames into events and book
-updates. It is built on the decoder kernel: one ``FieldTable`` per frame shape,
+updates. It is built on the decoder kernel (an ``EventDecoder``): one ``FieldTable`` per frame shape,
 one ``kt_scan`` pass per frame (numbers bit-for-bit ``float()``, levels into the
 kernel's preallocated arrays, validated once), and only then the book sync
 engine or the handler: a malformed frame raises ``ParseError`` and changes nothing.
@@ -16,34 +16,24 @@ for a malformed frame).
 """
 from libc.stdint cimport int64_t
 
-from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport Event, EventPool
-from feedhandler.kernel.decoder cimport FrameDecoder
-from feedhandler.kernel.symbols cimport SymbolTable
+from feedhandler.kernel.event_decoder cimport EventDecoder
 from feedhandler.sync.book_sync cimport BookSyncGroup
 
 
-cdef class GateioDecoder(FrameDecoder):
-    cdef readonly bint private
+cdef class GateioDecoder(EventDecoder):
+    # (books: spot.order_book_update, REST-synced)
     cdef readonly int market                 # 0 spot, 1 USDT futures (the channel names and result tables)
-    cdef public EventDispatcher dispatcher
-    cdef public BookSyncGroup books          # spot.order_book_update (REST-synced)
     cdef public BookSyncGroup obu_books      # spot.obu (full snapshot first, resubscribe on a gap)
     cdef public BookSyncGroup partial_books  # spot.order_book (every push is a whole top-N book)
-    cdef readonly SymbolTable symbols        # the books' table (event symbols interned once)
     cdef public object on_obu_gap            # callable(pair: str, stream: str) or None
     cdef readonly set obu_resubscribe        # pairs whose obu stream must be resubscribed
-    cdef readonly Py_ssize_t capacity        # levels per side a frame may carry
-    # counters
-    cdef readonly int64_t data_frames, acks, pongs, error_frames, unknown_frames
     cdef dict _errors_by_kind
     cdef dict _obu_level                     # pair -> "50"/"400" (from the last obu snapshot)
     # rows: the checked trades, candles or private items of the frame being decoded, emitted once it passed
     cdef list _rows
     cdef int64_t _serial, _rows_serial      # the frame being decoded / the frame _rows belong to
     cdef object _item_error
-    # events
-    cdef EventPool _trades, _book_tickers, _klines, _tickers, _orders, _fills, _balances
 
     cdef int c_feed(self, const char* p, Py_ssize_t n, int64_t recv_ns) except -1
     cdef int c_classify(self, const char* p, Py_ssize_t n) except -1

@@ -33,18 +33,17 @@ from feedhandler.codec.numbers cimport NUM_OK, parse_int64
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport (
     SIDE_BUY, SIDE_SELL, BalanceUpdate, BookTicker, Event, EventPool, Fill, Kline, OrderUpdate, Ticker, Trade,
+    acquire_event,
 )
-from feedhandler.kernel.decoder cimport FrameDecoder
+from feedhandler.kernel.event_decoder cimport EventDecoder
 from feedhandler.kernel.extract cimport (
     KF_EMPTY_NULL, KF_NULLABLE, KT_ERR_ITEM, KT_BOOL, KT_DOUBLE, KT_INT64, KT_INT64_MS, KT_INT64_S, KT_LEVELS, KT_PRICE,
     KT_SELECT, KT_SIZE, KT_SPAN, KT_STR, FieldTable, KtOut, KtTable, kt_error_text, kt_require, kt_scan,
     kt_scan_each, kt_scan_span, kt_seen, kt_text,
 )
 from feedhandler.kernel.message_type cimport MessageType
-from feedhandler.kernel.symbols cimport SymbolTable
 from feedhandler.sync.book_sync cimport BookSync, BookSyncGroup
 
-import feedhandler.events.events as _events
 from feedhandler.core.errors import ParseError
 
 # Channel kinds (internal): indexes of _CH_STR[market] (0 spot, 1 USDT futures; "": no such channel).
@@ -262,26 +261,17 @@ cdef int _on_item(void* ctx, int slot, KtOut* o, Py_ssize_t index) noexcept:
     return 0
 
 
-cdef class GateioDecoder(FrameDecoder):
+cdef class GateioDecoder(EventDecoder):
     """Compiled Gate.io decoder (spot public or private side, or USDT futures).
 
-    Parameters
-    ----------
-    dispatcher:
-        Where events go (the parser binds the user's handler to it).
-    books:
-        ``BookSyncGroup`` for ``*.order_book_update`` (rule ``gateio-spot``; its symbol table is the decoder's).
+    The parameters are :class:`~feedhandler.kernel.event_decoder.EventDecoder`'s (``books``: the
+    ``*.order_book_update`` books, rule ``gateio-spot``; ``private``: orders, user trades, balances), and:
+
     obu_books:
         ``BookSyncGroup`` for ``spot.obu`` (rule ``gateio-obu``); its ``request_snapshot`` is taken over: a
         gap records the pair in :attr:`obu_resubscribe` and calls :attr:`on_obu_gap`.
     partial_books:
         ``BookSyncGroup`` for ``spot.order_book`` snapshots (each push replaces that book), or None.
-    private:
-        Decode the private channels (orders, user trades, balances).
-    capacity:
-        Most levels per side one frame may carry (more: ``ParseError``); level arrays allocated once.
-    exchange:
-        Name carried by events.
     futures:
         Decode the USDT futures channels (``futures.*``) instead of the spot ones.
     """
@@ -289,33 +279,19 @@ cdef class GateioDecoder(FrameDecoder):
     def __init__(self, EventDispatcher dispatcher=None, BookSyncGroup books=None, BookSyncGroup obu_books=None,
                  BookSyncGroup partial_books=None, bint private=False, Py_ssize_t capacity=5000,
                  str exchange="gateio", bint futures=False):
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
         if futures and private:
             raise ValueError("the futures decoder has no private channels")
-        FrameDecoder.__init__(self, exchange)
-        self.private = private
+        EventDecoder.__init__(self, dispatcher, books, private, capacity, exchange)
         self.market = 1 if futures else 0
-        self.dispatcher = dispatcher if dispatcher is not None else EventDispatcher()
-        self.books = books
         self.obu_books = obu_books
         self.partial_books = partial_books
-        self.symbols = books.symbol_table if books is not None else SymbolTable()
         self.on_obu_gap = None
         self.obu_resubscribe = set()
         self._obu_level = {}
         if obu_books is not None:
             obu_books.request_snapshot = self._obu_needs_snapshot
-        self.capacity = capacity
         self._errors_by_kind = {}
         self._rows = []
-        self._trades = EventPool(_events.Trade, 256)
-        self._book_tickers = EventPool(_events.BookTicker, 256)
-        self._klines = EventPool(_events.Kline, 64)
-        self._tickers = EventPool(_events.Ticker, 64)
-        self._orders = EventPool(_events.OrderUpdate, 64)
-        self._fills = EventPool(_events.Fill, 64)
-        self._balances = EventPool(_events.BalanceUpdate, 64)
         self.use_levels(capacity, False, 2)          # levels[0] bids, levels[1] asks
         self.out.select = _select_result
         self.out.on_item = _on_item
@@ -437,12 +413,7 @@ cdef class GateioDecoder(FrameDecoder):
 
     cdef Event _new(self, EventPool pool, int slot, int64_t ts_ns, int64_t recv_ns):
         """An event from ``pool`` with exchange, symbol (from ``slot``) and times set."""
-        cdef Event ev = <Event>pool.acquire()
-        ev.exchange = self.exchange
-        ev.symbol = self._symbol(slot)
-        ev.exchange_ts_ns = ts_ns
-        ev.recv_ns = recv_ns
-        return ev
+        return acquire_event(pool, self.exchange, self._symbol(slot), ts_ns, recv_ns)
 
     # ---- books --------------------------------------------------------------------------
     cdef int _book(self, int kind, str ch, int64_t recv_ns, bint apply) except -1:
@@ -704,7 +675,4 @@ cdef class GateioDecoder(FrameDecoder):
         refused = self.parse_errors - sum(by_kind.values())    # refused by FrameDecoder.feed before decoding
         if refused > 0:
             by_kind["type"] = refused
-        return {"frames": self.frames, "data_frames": self.data_frames, "acks": self.acks, "pongs": self.pongs,
-                "error_frames": self.error_frames, "unknown_frames": self.unknown_frames,
-                "parse_errors": self.parse_errors, "errors_by_kind": by_kind,
-                "obu_resubscribe": sorted(self.obu_resubscribe)}
+        return {**EventDecoder.stats(self), "errors_by_kind": by_kind, "obu_resubscribe": sorted(self.obu_resubscribe)}

@@ -38,6 +38,7 @@ from feedhandler.codec.json_scan cimport (
 from feedhandler.core.dispatch cimport EventDispatcher
 from feedhandler.events.events cimport (
     SIDE_BUY, SIDE_SELL, BalanceUpdate, BookTicker, Event, EventPool, Fill, Kline, OrderUpdate, Ticker, Trade,
+    acquire_event,
 )
 from feedhandler.kernel.decoder cimport FrameDecoder
 from feedhandler.kernel.extract cimport (
@@ -323,10 +324,10 @@ cdef class OkxDecoder(FrameDecoder):
             return self._bad("data", self.out.err_at, "more than one record in a frame")
         return self.scan_fail(self._base, "")
 
-    cdef int _head(self, Event ev, int64_t ts, int64_t recv_ns) except -1:
-        ev.exchange, ev.exchange_ts_ns, ev.recv_ns = self.exchange, ts, recv_ns
-        ev.symbol = self._symbols.c_intern(self.out.span[S_INST].ptr, self.out.span[S_INST].len)
-        return 0
+    cdef Event _event(self, EventPool pool, int64_t ts, int64_t recv_ns):
+        """The next event of ``pool``, its symbol the record's ``instId``."""
+        return acquire_event(pool, self.exchange, self._symbols.c_intern(self.out.span[S_INST].ptr,
+                                                                         self.out.span[S_INST].len), ts, recv_ns)
 
     # ---- the frame ---------------------------------------------------------------------------
     cdef int c_classify(self, const char* p, Py_ssize_t n) except -1:
@@ -461,8 +462,7 @@ cdef class OkxDecoder(FrameDecoder):
         cdef BookTicker ev
         if a.count > 1 or b.count > 1:
             return self._bad("asks" if a.count > 1 else "bids", NULL, "more than one level on a side")
-        ev = <BookTicker>self._bbos.acquire()
-        self._head(ev, o.i64[S_TS], recv_ns)
+        ev = <BookTicker>self._event(self._bbos, o.i64[S_TS], recv_ns)
         ev.bid_price, ev.bid_qty, ev.ask_price, ev.ask_qty = NAN, NAN, NAN, NAN
         if b.count:
             ev.bid_price, ev.bid_qty = b.px[0], b.qty[0]
@@ -504,16 +504,14 @@ cdef class OkxDecoder(FrameDecoder):
             return 0
         if o.span[S_TID].kind != JSON_STRING or json_span_to_int64(&o.span[S_TID], &tid) != 0:
             tid = -1
-        ev = <Trade>self._trades.acquire()
-        self._head(ev, o.i64[S_TS], recv_ns)
+        ev = <Trade>self._event(self._trades, o.i64[S_TS], recv_ns)
         ev.price, ev.qty, ev.side, ev.trade_id = o.f64[S_PX], o.f64[S_SZ], side, tid
         ev.trade_id_str = "" if tid >= 0 else kt_text(&o.span[S_TID])
         return self.dispatcher.emit(ev)
 
     cdef int _ticker(self, int64_t recv_ns) except -1:
         cdef const double* v = &self.out.f64[S_TK]
-        cdef Ticker ev = <Ticker>self._tickers.acquire()
-        self._head(ev, self.out.i64[S_TS], recv_ns)
+        cdef Ticker ev = <Ticker>self._event(self._tickers, self.out.i64[S_TS], recv_ns)
         ev.last, ev.high, ev.low, ev.volume, ev.quote_volume = v[0], v[2], v[3], v[4], v[5]
         # OKX sends no change field: the change since the open 24 h ago, in percent
         ev.change_pct = (v[0] - v[1]) / v[1] * 100.0 if v[1] > 0.0 else 0.0
@@ -554,8 +552,7 @@ cdef class OkxDecoder(FrameDecoder):
                         return self._bad("data", v[i].ptr, "candle value not a number")
                 if not emit:
                     continue
-                ev = <Kline>self._klines.acquire()
-                self._head(ev, open_ms * 1000000, recv_ns)
+                ev = <Kline>self._event(self._klines, open_ms * 1000000, recv_ns)
                 ev.interval, ev.open_time_ns = interval, open_ms * 1000000
                 ev.close_time_ns = ev.open_time_ns + <int64_t>seconds * 1000000000
                 ev.open, ev.high, ev.low, ev.close, ev.volume, ev.quote_volume = (
