@@ -10,8 +10,8 @@ decimal numbers sent as strings (MEXC), nested messages, repeated nested
 messages (``out.on_item`` per item) and price levels (``out.levels``).
 
 Protobuf semantics, as the official runtime (upb) has them: absent fields
-read as their default (0, 0.0, empty span: every table's slots are reset
-before its message is walked); the last occurrence of a scalar wins (decimal
+read as their default (0, 0.0, empty span: written, once a message is
+walked, into the slots of the fields it did not send); the last occurrence of a scalar wins (decimal
 strings are converted once the message is complete, so only the value that
 wins is checked); occurrences of a nested message merge; repeated items
 accumulate; a declared field met with another wire type is an unknown field
@@ -71,8 +71,9 @@ cdef struct PbTab:
     uint32_t lo, hi          # the declared field numbers lie in lo..hi
     uint32_t dense           # index[number - lo] for number - lo < dense: position in fields, -1: not
     const short* index       # declared; numbers beyond lo + dense are searched (rare: tags over 1024 apart)
-    uint64_t reset_mask      # slots of this table's own fields (reset to their defaults before a walk)
-    uint64_t levels_mask     # its PK_LEVELS indices (counts cleared before a walk)
+    uint64_t reset_mask      # slots of its fields and of its PK_MESSAGE children's: unseen before a walk,
+                             # the defaults written after it into those the message did not send
+    uint64_t levels_mask     # its PK_LEVELS indices and its PK_MESSAGE children's (counts cleared before a walk)
     uint64_t dec_mask        # slots of its decimal-string fields (converted after the walk)
     bint has_message         # a PK_MESSAGE field (its child is finished too)
     short by_slot[64]        # position in fields of the field landing in a slot (-1: none)
