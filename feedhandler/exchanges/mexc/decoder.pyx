@@ -459,6 +459,8 @@ cdef class MexcDecoder(FrameDecoder):
             symbol = ""  # account pushes carry no pair
         if body == F_AGGRE_DEALS or body == F_DEALS:
             for i in range(count):
+                if body == F_DEALS:
+                    self._items[i].t.len = 0  # PublicDealsV3ApiItem has no tradeId: T0 holds another body's
                 self._trade(&self._items[i], symbol, recv_ns)
         elif body == F_AGGRE_BOOK_TICKER or body == F_BOOK_TICKER:
             self._ticker(&flat, o.i64[S_VERSION] if body == F_AGGRE_BOOK_TICKER else 0, symbol, recv_ns)
