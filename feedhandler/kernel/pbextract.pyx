@@ -180,10 +180,10 @@ cdef int _level_general(const PbField* f, const uint8_t* d, Py_ssize_t n, KtOut*
     return rc
 
 
-# The general item walk through a pointer: inlined into _levels (static, called once) it changes the
-# level loop's register allocation (measured: ~7 more instructions per level on the fast path).
+# _level_general's address is taken, so GCC keeps it out of line (called from _levels): inlined there
+# (static, called once) it costs the level loop's fast path ~8 instructions per level (registers).
 ctypedef int (*_level_general_fn)(const PbField*, const uint8_t*, Py_ssize_t, KtOut*, PbOut*) noexcept
-cdef _level_general_fn _level_general_run = _level_general
+cdef _level_general_fn _level_general_addr = _level_general
 
 
 @cython.boundscheck(False)
@@ -225,7 +225,7 @@ cdef const uint8_t* _levels(const PbTab* t, const PbField* f, const uint8_t* p, 
             qs = <const char*>d + 4 + l1
             qn = n - 4 - l1
         else:
-            rc = _level_general_run(f, d, n, out, st)
+            rc = _level_general(f, d, n, out, st)
             if rc != 0:
                 break
             ps = out.span[f.px_slot].ptr
@@ -268,7 +268,7 @@ cdef int _walk(const PbTab* t, const uint8_t* p, Py_ssize_t n, KtOut* out, PbOut
     """Walk one message (or one segment of it) with t; the caller reset t's slots first."""
     cdef PbReader r
     cdef uint32_t number, wt, v32
-    cdef uint64_t v
+    cdef uint64_t v = 0  # (read before rc is checked: a defined value)
     cdef const uint8_t* data
     cdef const uint8_t* at
     cdef Py_ssize_t dn
