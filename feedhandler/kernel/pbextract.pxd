@@ -9,17 +9,19 @@ the slots: varints, zigzag and fixed scalars, strings (zero-copy spans),
 decimal numbers sent as strings (MEXC), nested messages, repeated nested
 messages (``out.on_item`` per item) and price levels (``out.levels``).
 
-Protobuf semantics, as the official runtime (upb) has them: absent fields
-read as their default (0, 0.0, empty span: written, once a message is
-walked, into the slots of the fields it did not send); the last occurrence of a scalar wins (decimal
-strings are converted once the message is complete, so only the value that
-wins is checked); occurrences of a nested message merge; repeated items
-accumulate; a declared field met with another wire type is an unknown field
-and is skipped, as are undeclared fields; a oneof member replaces another
-(``PK_ONEOF``: its occurrences are kept as segments; once the message is
-walked, the member that won is walked with its table, into the same slots). Not supported (refused or
-skipped): groups (wire types 3/4 are ``PB_BAD_WIRE_TYPE``), packed repeated
-scalars (skipped like any undeclared field).
+Protobuf semantics, as the official runtime (upb) has them: absent fields read
+as their default (0, 0.0, empty span: written, once a message is walked, into
+the slots of the fields it did not send; of a field sent, only the arrays its
+kind writes are defined, e.g. not f64 of a PK_VARINT); the last occurrence of
+a scalar wins (decimal strings are converted once the message is complete, so
+only the value that wins is checked); occurrences of a nested message merge;
+repeated items accumulate; a declared field met with another wire type is an
+unknown field and is skipped, as are undeclared fields; a oneof member
+replaces another (``PK_ONEOF``: its occurrences are kept as segments; once the
+message is walked, the member that won is walked with its table, into the same
+slots). Not supported (refused or skipped): groups (wire types 3/4 are
+``PB_BAD_WIRE_TYPE``), packed repeated scalars (skipped like any undeclared
+field).
 """
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 

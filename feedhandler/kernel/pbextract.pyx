@@ -146,8 +146,10 @@ cdef int _finish(const PbTab* t, KtOut* out, PbOut* st) noexcept:
         todo &= todo - 1
         f = &t.fields[t.by_slot[s]]
         v = &out.span[s]
-        if v.len == 0:
-            continue  # the proto3 default "" reads as 0 (already reset)
+        if v.len == 0:  # the proto3 default "" reads as 0 (sent: the slot holds an earlier frame's number)
+            out.i64[s] = 0
+            out.f64[s] = 0.0
+            continue
         kind = f.kind
         if kind == PK_DEC_INT:
             rc = NUM_OK if _digits(v.ptr, v.len, &out.i64[s]) else parse_int64(v.ptr, v.len, &out.i64[s])

@@ -305,6 +305,19 @@ def test_differential_on_one_decoder_over_a_sequence(sequence):
         check_frame(dec, events, data)
 
 
+def test_numbers_sent_as_empty_strings_read_zero_after_a_frame_that_set_them():
+    # writers omit "", but the wire may carry it (a merged second occurrence here): it reads as 0 (upb's
+    # int/float of the default), never as the number an earlier frame left in the slot
+    w = pb.PushDataV3ApiWrapper(symbol="BTCUSDT")
+    t = w.publicAggreBookTicker
+    t.bidPrice, t.bidQuantity, t.askPrice, t.askQuantity, t.version = "1.5", "2.5", "3.5", "4.5", "7"
+    empty = tag(2, 2) + varint(0) + tag(5, 2) + varint(0)  # bidQuantity "", version ""
+    dec, events = new_decoder()
+    for frame in (w.SerializeToString(), w.SerializeToString() + tag(315, 2) + varint(len(empty)) + empty):
+        check_frame(dec, events, frame)
+    assert (events[0].bid_qty, events[0].update_id) == (0.0, 0)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200), st.data())
 def test_random_and_mutated_frames_never_crash_or_touch_books(junk, data):
