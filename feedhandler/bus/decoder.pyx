@@ -17,8 +17,7 @@ import numpy as np
 
 from feedhandler.book.orderbook cimport OrderBook
 from feedhandler.core.dispatch cimport EventDispatcher
-from feedhandler.events.events cimport (BookStatus, BookTicker, BookUpdate, Event, EventPool, Kline, Ticker, Trade,
-                                        acquire_event)
+from feedhandler.events.events cimport BookStatus, BookTicker, BookUpdate, Event, EventPool, Kline, Ticker, Trade
 from feedhandler.sinks.wire cimport (FLAG_EXCHANGE_SNAPSHOT, FLAG_VALID, LEVEL_BYTES, MSG_HEADER, REC_BOOK_DELTA,
                                      REC_BOOK_SNAPSHOT, REC_BOOK_TICKER, REC_HEADER, REC_KLINE, REC_STATUS,
                                      REC_TICKER, REC_TRADE, WIRE_MAGIC, BookTickerBody, KlineBody, TickerBody,
@@ -73,8 +72,14 @@ cdef inline str _text(const unsigned char* r, Py_ssize_t body):
 
 
 cdef inline Event _stamped(EventPool pool, FollowedStream st, int64_t ts, int64_t recv):
-    # The next pooled event of ``pool`` with the fields every event carries set from the stream.
-    return acquire_event(pool, st.exchange, st.symbol, ts, recv)
+    # The next pooled event of ``pool`` with the fields every event carries set from the stream (set here
+    # rather than by calling acquire_event: one reference count round trip less per record).
+    cdef Event ev = <Event>pool.acquire()
+    ev.exchange = st.exchange
+    ev.symbol = st.symbol
+    ev.exchange_ts_ns = ts
+    ev.recv_ns = recv
+    return ev
 
 
 @cython.final

@@ -544,17 +544,26 @@ cdef class BinanceDecoder:
                     sync.c_load_snapshot(self._last, b.px, b.qty, b.count, a.px, a.qty, a.count, recv_ns)
         elif kind == BK_TRADE or kind == BK_AGG_TRADE:
             self.trades += 1
-            tr = <Trade>acquire_event(self._trades, self.exchange, self._symbols.c_intern(self._sym.ptr, self._sym.len),
-                                      self._trade_ts, recv_ns)
-            tr.price, tr.qty, tr.trade_id, tr.trade_id_str = self._price, self._qty, self._trade_id, ""
+            # (fields set here rather than by acquire_event: its returned reference costs ~20 instructions
+            # per event on the replay's hottest path, callgrind)
+            tr = <Trade>self._trades.acquire()
+            tr.exchange = self.exchange
+            tr.symbol = self._symbols.c_intern(self._sym.ptr, self._sym.len)
+            tr.price, tr.qty, tr.trade_id = self._price, self._qty, self._trade_id
             tr.side = SIDE_SELL if self._maker else SIDE_BUY   # buyer is maker => the taker sold
+            tr.trade_id_str = ""
+            tr.exchange_ts_ns = self._trade_ts
+            tr.recv_ns = recv_ns
             self.dispatcher.emit(tr)
         elif kind == BK_BOOK_TICKER:
             self.book_tickers += 1
-            bt = <BookTicker>acquire_event(self._tickers, self.exchange,
-                                           self._symbols.c_intern(self._sym.ptr, self._sym.len), self._event_ts, recv_ns)
+            bt = <BookTicker>self._tickers.acquire()
+            bt.exchange = self.exchange
+            bt.symbol = self._symbols.c_intern(self._sym.ptr, self._sym.len)
             bt.bid_price, bt.bid_qty, bt.ask_price, bt.ask_qty = self._bid_p, self._bid_q, self._ask_p, self._ask_q
             bt.update_id = self._last
+            bt.exchange_ts_ns = self._event_ts
+            bt.recv_ns = recv_ns
             self.dispatcher.emit(bt)
         elif kind == BK_KLINE:
             self.klines += 1
