@@ -140,7 +140,6 @@ cdef class BookSync:
                           int64_t exchange_ts_ns, int64_t recv_ns) except -1
     cdef int _emit_status(self, bint valid, str reason, int64_t recv_ns) except -1
     cdef int _request(self) except -1
-    # (appended last: the vtable slots before them stay where cimporters expect them)
     cdef int _rebuffer(self, int64_t first, int64_t last, int64_t prev,
                        const double* bid_px, const double* bid_qty, Py_ssize_t n_bids,
                        const double* ask_px, const double* ask_qty, Py_ssize_t n_asks) except -1
