@@ -5,9 +5,10 @@ sequence of zstd *frames*. The writer ends a zstd frame at least every ``flush_i
 (and whenever ``flush_bytes`` of records are pending), always between two records, and hands it to
 the OS, so a crash loses at most the last ``flush_interval`` of frames, and a reader of the file while
 it is being written sees only complete zstd frames and therefore only complete records
-(:func:`zstd_reader` holds back a frame until it is complete). Memory is bounded: the records pending
-and those waiting for the compressing thread sit in at most ``4 + 2`` preallocated buffers of ``flush_bytes``
-(reused, so a flush allocates nothing on the feed's thread), plus zstd's own state.
+(:func:`zstd_reader` holds back a frame until it is complete). The feed's thread only copies each frame
+into a preallocated chunk (:class:`~feedhandler.recording.ring.ChunkRing`); a C thread with no GIL compresses
+full chunks as they come and writes them. Memory is bounded: ``chunks * chunk_bytes`` (32 x 256 KiB) plus
+zstd's state, all allocated and touched when the writer opens; a feed faster than the disk waits for a chunk.
 
 Rotation (``max_bytes`` compressed bytes or ``max_seconds``) happens between two records: the
 current segment is flushed and closed, the next one opened, and the record that triggered it goes
@@ -20,17 +21,15 @@ from __future__ import annotations
 
 import io
 import os
-import queue
-import threading
 import time
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 from .format import BufferedRecordWriter, RecordingError, file_start
 
-__all__ = ["RotatingRecordingWriter", "zstd_reader", "segment_paths"]
+__all__ = ["RotatingRecordingWriter", "zstd_reader", "segment_paths", "zstd_functions"]
 
-_DEPTH = 4  # flushed chunks that may wait for the compressing thread
+RING_CHUNKS = 32  # chunks of the ring (the memory bound with chunk_bytes)
 
 
 def _zstandard() -> Any:
@@ -97,48 +96,33 @@ def segment_paths(folder: str | Path, stem: str | None = None) -> list[Path]:
     return sorted(Path(folder).glob(pattern))
 
 
-def _write_frame(cctx: Any, f: BinaryIO, data: bytes | bytearray, n: int) -> int:
-    """``data[:n]`` as one complete zstd frame (readable on its own) handed to the OS; returns its size.
+def zstd_functions() -> dict[str, int]:
+    """Addresses of libzstd's streaming functions for :class:`~feedhandler.recording.ring.ChunkRing`.
 
-    One C call compresses (the GIL released throughout) and one ``write`` stores it: the compressing thread
-    takes the GIL back only a few times per chunk, so the feed's thread hardly ever waits for it.
+    From the ``zstandard`` package's own libzstd (its cffi module; ``cffi`` comes with the ``parquet`` and
+    ``test`` extras), else from the system's ``libzstd.so.1``.
     """
-    with memoryview(data) as whole, whole[:n] as chunk:
-        out = cctx.compress(chunk)
-    f.write(out)
-    f.flush()
-    return len(out)
+    names = ("ZSTD_createCCtx", "ZSTD_freeCCtx", "ZSTD_CCtx_setParameter", "ZSTD_compressStream2",
+             "ZSTD_isError", "ZSTD_getErrorName")
+    try:
+        from zstandard import _cffi  # type: ignore[attr-defined]
 
+        ffi, lib = _cffi.ffi, _cffi.lib
+        return {name: int(ffi.cast("uintptr_t", ffi.addressof(lib, name))) for name in names}
+    except (ImportError, AttributeError):
+        pass
+    import ctypes
+    import ctypes.util
 
-class _Compressor(threading.Thread):
-    """Compresses and writes flushed chunks off the feed's thread (zstd releases the GIL while it works).
-
-    The queue is bounded (``depth`` chunks): a feed faster than the disk blocks on ``put`` rather than grow memory.
-    Items: ``(file, data, n, done)`` to write ``data[:n]`` as one zstd frame, then ``done(data)`` (the buffer goes
-    back to the writer's pool); ``(file, None, 0, None)`` to close a finished segment.
-    """
-
-    def __init__(self, cctx: Any, on_written: Callable[[BinaryIO, int], None], depth: int = 4):
-        super().__init__(name="feedhandler-recording-zstd", daemon=True)
-        self._cctx, self._on_written = cctx, on_written
-        self.queue: queue.Queue[tuple[BinaryIO, Any, int, Any] | None] = queue.Queue(depth)
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        while (item := self.queue.get()) is not None:
-            f, data, n, done = item
-            try:
-                if data is None:
-                    f.close()
-                else:
-                    self._on_written(f, _write_frame(self._cctx, f, data, n))
-            except BaseException as exc:  # reported by the writer on its next call
-                self.error = exc
-            finally:
-                if done is not None:
-                    done(data)
-                self.queue.task_done()
-        self.queue.task_done()
+    for candidate in ("libzstd.so.1", ctypes.util.find_library("zstd")):
+        if not candidate:
+            continue
+        try:
+            lib = ctypes.CDLL(candidate)
+        except OSError:
+            continue
+        return {name: ctypes.cast(getattr(lib, name), ctypes.c_void_p).value or 0 for name in names}
+    raise RecordingError("compressed recordings need libzstd: pip install 'feedhandler[parquet]' (zstandard, cffi)")
 
 
 class RotatingRecordingWriter(BufferedRecordWriter):
@@ -157,23 +141,27 @@ class RotatingRecordingWriter(BufferedRecordWriter):
         Longest time a written record stays only in memory (default 1 s); checked on every record and by
         :meth:`tick`, which a caller with an event loop should run periodically (``feedhandler record`` does).
     flush_bytes:
-        Also end a zstd frame when this many uncompressed bytes are pending (the preallocated buffer's size).
+        Also end a zstd frame when this many uncompressed bytes are pending.
     level:
         zstd level (1, the default: on market-data JSON as small as level 3 (~10x) at twice the speed).
     on_rotate:
         ``callable(writer)`` run at the start of each segment after the first.
     background:
-        Compress and write on a worker thread (default), so the feed's thread only copies frames into the
-        buffer; False: in the caller's thread (each :meth:`flush` is on disk when it returns).
+        True (default): a flush returns once its bytes are handed to the compressing thread; False: once
+        they are on disk (the caller waits for the thread).
     clock:
         Monotonic seconds (tests pass a fake one; the compiled tap then uses the frames' ``recv_ns``).
+    chunk_bytes, chunks:
+        The ring's chunks (``chunk_bytes`` a multiple of 4096).
     """
 
     def __init__(self, out: str | Path, header: dict[str, Any], *, max_bytes: int | None = 256 << 20,
                  max_seconds: float | None = 3600.0, flush_interval: float = 1.0, flush_bytes: int = 4 << 20,
                  level: int = 1, on_rotate: Callable[["RotatingRecordingWriter"], None] | None = None,
-                 background: bool = True, clock: Callable[[], float] = time.monotonic):
-        from .tap import RecordBuffer, touched_buffer
+                 background: bool = True, clock: Callable[[], float] = time.monotonic,
+                 chunk_bytes: int = 256 << 10, chunks: int = RING_CHUNKS):
+        from .ring import ChunkRing
+        from .tap import RecordBuffer
 
         out = Path(out)
         if out.is_dir() or str(out).endswith(os.sep):
@@ -186,54 +174,26 @@ class RotatingRecordingWriter(BufferedRecordWriter):
         self.flush_interval, self.flush_bytes = float(flush_interval), int(flush_bytes)
         self.on_rotate = on_rotate
         self._clock = clock
-        self._cctx = _zstandard().ZstdCompressor(level=level)
+        self._background = background
         self.snapshots = 0
         self.segments: list[Path] = []
-        self.buffer = RecordBuffer(max(self.flush_bytes, 64))
-        # Flushed buffers come back here once written; at most depth + 2 exist (one filling, one being
-        # compressed, `depth` queued), each preallocated once: no allocation per flush.
-        self._spares: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-        self._buffers = 1
-        self._file: BinaryIO | None = None
-        self._compressed = 0
+        # every byte of memory the writer uses is allocated and touched now: the ring's chunks (the records
+        # stream into them; its C thread compresses and writes each full one) and zstd's state
+        self._ring = ChunkRing(zstd_functions(), level, chunk_bytes, chunks)
+        self.buffer = RecordBuffer(max(self.flush_bytes, 64), self._ring)
+        self._open = False
         self._opened_at = self._flushed_at = 0.0
         self._rotating = False
-        self._thread: _Compressor | None = None
-        if background:
-            self._thread = _Compressor(self._cctx, self._count_written, _DEPTH)
-            self._thread.start()
-        # every buffer the writer may use is allocated and touched now (``_DEPTH + 1`` spares beside the filling
-        # one; 1 without the thread): a flush never allocates or page-faults on the feed's thread, and a slow
-        # compressing thread makes the feed wait for a buffer back instead (the memory bound)
-        for _ in range(_DEPTH + 1 if background else 1):
-            self._spares.put(touched_buffer(self.buffer.capacity))
-            self._buffers += 1
         self._open_segment()
 
     @property
     def _pending(self) -> int:
         return self.buffer.size
 
-    def _count_written(self, f: BinaryIO, n: int) -> None:
-        if f is self._file:  # a late report of a closed segment does not count for the next one
-            self._compressed += n
-
-    def _spare(self) -> bytearray:
-        """An empty buffer for the next records: a written one back from the pool, else a new one while fewer
-        than ``_DEPTH + 2`` exist, else wait for the compressing thread to give one back."""
-        try:
-            return self._spares.get_nowait()
-        except queue.Empty:
-            if self._thread is None or self._buffers < _DEPTH + 2:
-                self._buffers += 1
-                return touched_buffer(self.buffer.capacity)
-            return self._spares.get()
-
-    def _give_back(self, data: bytearray) -> None:
-        if len(data) == self.flush_bytes:  # a buffer grown for one huge record is not kept
-            self._spares.put(data)
-        else:
-            self._buffers -= 1
+    @property
+    def _compressed(self) -> int:
+        """Compressed bytes of the current segment on disk."""
+        return self._ring.segment_bytes(len(self.segments) - 1)
 
     # -- segments -----------------------------------------------------------------------------------------------
     def _open_segment(self) -> None:
@@ -241,12 +201,13 @@ class RotatingRecordingWriter(BufferedRecordWriter):
         started = time.time_ns()
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started / 1e9))
         path = self.folder / f"{self.stem}.{stamp}.{seq:06d}.fhrec.zst"
-        self._file = open(path, "wb")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
+        self._ring.set_file(fd, seq)  # the ring's thread writes it and closes it after the segment's last frame
+        self._open = True
         self.segments.append(path)
-        self._compressed = 0
         self._opened_at = self._clock()
-        start = file_start({**self.header, "segment": seq, "started_unix_ns": started})
-        self._emit(start, len(start))  # on disk at once: a valid (empty) recording from the start
+        self.buffer.raw(file_start({**self.header, "segment": seq, "started_unix_ns": started}))
+        self._end_frame()  # on disk at once: a valid (empty) recording from the start
         self._flushed_at = self._opened_at
         self._set_deadline()
         if seq and self.on_rotate is not None:
@@ -255,6 +216,13 @@ class RotatingRecordingWriter(BufferedRecordWriter):
                 self.on_rotate(self)
             finally:
                 self._rotating = False
+
+    def _end_frame(self, close_fd: bool = False) -> None:
+        self.buffer.end_frame(close_fd)
+        if not self._background:
+            self._ring.wait_idle()
+        if (error := self._ring.error) is not None:
+            raise RecordingError(f"{self.path}: writing failed: {error}")
 
     def _set_deadline(self) -> None:
         """The compiled tap's deadline (monotonic ns): the next flush or time rotation."""
@@ -269,8 +237,8 @@ class RotatingRecordingWriter(BufferedRecordWriter):
     def rotate(self) -> None:
         """Close the current segment and start the next one."""
         self.flush()
-        assert self._file is not None
-        self._close_file(self._file)
+        self._end_frame(close_fd=True)
+        self._open = False
         self._open_segment()
 
     def _due(self, now: float) -> None:
@@ -310,37 +278,16 @@ class RotatingRecordingWriter(BufferedRecordWriter):
         self._due(now)
 
     def flush(self) -> None:
-        """End a zstd frame with every pending record and hand it to the OS (or to the compressing thread)."""
+        """End a zstd frame with every pending record and hand it to the compressing thread (on disk when this
+        returns with ``background=False``)."""
         self._flushed_at = self._clock()
-        if self.buffer.size and self._file is not None:
-            data, n = self.buffer.swap(self._spare())
-            self._emit(data, n, self._give_back)
+        if self.buffer.size and self._open:
+            self._end_frame()
         self._set_deadline()
 
-    def _emit(self, data: bytes | bytearray, n: int, done: Callable[[Any], None] | None = None) -> None:
-        """Write ``data[:n]`` as one complete zstd frame (readable on its own), then ``done(data)``."""
-        assert self._file is not None
-        if self._thread is not None:
-            if self._thread.error is not None:
-                raise RecordingError(f"{self.path}: writing failed: {self._thread.error}")
-            self._thread.queue.put((self._file, data, n, done))
-            return
-        try:
-            self._compressed += _write_frame(self._cctx, self._file, data, n)
-        finally:
-            if done is not None:
-                done(data)
-
-    def _close_file(self, f: BinaryIO) -> None:
-        if self._thread is not None:
-            self._thread.queue.put((f, None, 0, None))
-        else:
-            f.close()
-
     def drain(self) -> None:
-        """Wait until everything flushed so far is on disk (a no-op without the background thread)."""
-        if self._thread is not None:
-            self._thread.queue.join()
+        """Wait until everything flushed so far is on disk."""
+        self._ring.wait_idle()
 
     @property
     def path(self) -> Path:
@@ -348,13 +295,15 @@ class RotatingRecordingWriter(BufferedRecordWriter):
         return self.segments[-1]
 
     def close(self) -> None:
-        if self._file is not None:
-            self.flush()
-            self._close_file(self._file)
-            self._file = None
-        if self._thread is not None:
-            self._thread.queue.put(None)
-            self._thread.join()
-            error, self._thread = self._thread.error, None
-            if error is not None:
-                raise RecordingError(f"{self.path}: writing failed: {error}")
+        try:
+            if self._open:
+                self.flush()
+                self.buffer.recording = False  # a frame after close is passed on, not recorded
+                self._open = False
+                self._end_frame(close_fd=True)
+                self._ring.wait_idle()
+                if (error := self._ring.error) is not None:
+                    raise RecordingError(f"{self.path}: writing failed: {error}")
+        finally:
+            self.buffer.recording = False
+            self._ring.close()

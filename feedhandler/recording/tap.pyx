@@ -20,6 +20,7 @@ from libc.string cimport memcpy, memset
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from feedhandler.core.sink cimport FrameRecorder
+from feedhandler.recording.ring cimport CHUNK_CLOSE_FD, CHUNK_END_FRAME, ChunkRing
 
 if sys.byteorder != "little":  # the record header is written as the host's integers
     raise ImportError("feedhandler.recording.tap writes little-endian records: big-endian hosts are not supported")
@@ -88,62 +89,96 @@ cdef class RecordBuffer:
     ----------
     capacity:
         Bytes reserved up front; ``due`` turns true before a record would not fit (a bigger record grows it).
+    ring:
+        A :class:`~feedhandler.recording.ring.ChunkRing`: the records are written straight into its chunks
+        instead (each full chunk handed to its compressing thread at once, no copy), ``capacity`` is only the
+        size at which ``due`` asks for :meth:`end_frame`, and a record of any size fits.
     """
 
-    cdef bytearray _array
+    # Records are written at _sp + _staged, _sp holding _scap bytes. Array mode: _sp is _stage (4 KiB in the
+    # object, L1-resident), a full stage goes to the array with non-temporal stores, size == _flushed +
+    # _staged and the array holds bytes [0, _flushed). Ring mode: _sp is the ring's current chunk, a full
+    # chunk is published (the thread compresses it where it is) and the next one written.
+    cdef char* _sp
+    cdef Py_ssize_t _scap, _staged
+    # min(_scap - _staged, capacity - size): a record of HEADER + n <= _room fits where it is written and is
+    # not due (SinkTap's fast path); kept by every method that moves _staged, size or capacity
+    cdef Py_ssize_t _room
+    cdef bytearray _array              # array mode
     cdef char* _data                   # PyByteArray_AS_STRING(_array), kept while _array is not resized
+    cdef Py_ssize_t _flushed
+    cdef ChunkRing _ring               # ring mode (the buffer's reference keeps the chunks allocated)
     cdef readonly Py_ssize_t size, capacity
     cdef public int64_t deadline_ns    # monotonic ns: flush (or rotate) at or after this
     cdef public bint recording         # False: FrameTap passes frames on without recording them
     cdef readonly int64_t frames, payload_bytes
-    # The newest records gather in _stage (L1-resident) and go to the array a whole stage at a time with
-    # non-temporal stores: size == _flushed + _staged; the array holds bytes [0, _flushed).
-    cdef Py_ssize_t _flushed, _staged
     cdef uint64_t _stage[STAGE_WORDS]
 
-    def __init__(self, Py_ssize_t capacity=4 << 20):
+    def __init__(self, Py_ssize_t capacity=4 << 20, ChunkRing ring=None):
         if capacity < 64:
             raise ValueError("capacity must be >= 64 bytes")
-        self._array = touched_buffer(capacity)
-        self._data = PyByteArray_AS_STRING(self._array)
+        if ring is None:
+            self._array = touched_buffer(capacity)
+            self._data = PyByteArray_AS_STRING(self._array)
+            self._sp, self._scap = <char*>self._stage, STAGE
+        else:
+            self._ring = ring
+            self._sp, self._scap = ring.c_current(), ring.chunk_bytes
         self.capacity = capacity
         self.size = self._flushed = self._staged = 0
         self.deadline_ns = 1 << 62
         self.recording = True
+        self._set_room()
+
+    cdef inline void _set_room(self) noexcept:
+        cdef Py_ssize_t stage_room = self._scap - self._staged, due_room = self.capacity - self.size
+        self._room = stage_room if stage_room < due_room else due_room
 
     cdef inline bint c_due(self, Py_ssize_t n, int64_t now_ns) noexcept:
         return self.size + HEADER + n > self.capacity or now_ns >= self.deadline_ns
 
-    cdef inline void _put(self, const char* src, Py_ssize_t n) noexcept:
-        """Append n bytes to the stage, a full stage going to the array. Bound: only called for bytes within
-        ``size <= capacity`` (c_append checked it), so _flushed + STAGE <= capacity whenever the stage is full."""
-        cdef char* stage = <char*>self._stage
-        cdef Py_ssize_t k
+    cdef int _spill(self) except -1:
+        """The full stage (_staged == _scap) onward: array mode to the array, ring mode to the thread.
+
+        Array-mode bound: only called for bytes within ``size <= capacity`` (c_append checked it), so
+        _flushed + STAGE <= capacity."""
         cdef char* dst
+        if self._ring is not None:
+            self._sp = self._ring.c_publish(self._staged, 0)  # plain stores, ordered by the ring's mutex
+        else:
+            dst = self._data + self._flushed
+            if fh_aligned16(dst):
+                fh_stream_copy(dst, self._sp, STAGE)
+            else:
+                memcpy(dst, self._sp, STAGE)
+            self._flushed += STAGE
+        self._staged = 0
+        return 0
+
+    cdef inline int _put(self, const char* src, Py_ssize_t n) except -1:
+        """Append n bytes where records are written, each full stage (or chunk) going onward."""
+        cdef Py_ssize_t k
         while n > 0:
-            k = STAGE - self._staged
+            if self._staged == self._scap:
+                self._spill()
+            k = self._scap - self._staged
             if k > n:
                 k = n
-            memcpy(stage + self._staged, src, k)
+            memcpy(self._sp + self._staged, src, k)
             self._staged += k
             src += k
             n -= k
-            if self._staged == STAGE:
-                dst = self._data + self._flushed
-                if fh_aligned16(dst):
-                    fh_stream_copy(dst, stage, STAGE)
-                else:
-                    memcpy(dst, stage, STAGE)
-                self._flushed += STAGE
-                self._staged = 0
+        return 0
 
     cdef void _drain(self) noexcept:
-        """The staged bytes to the array (plain copy), the streamed stores fenced: the array holds every record."""
+        """Array mode: the staged bytes to the array (plain copy), the streamed stores fenced: the array holds
+        every record."""
         if self._staged:
-            memcpy(self._data + self._flushed, <char*>self._stage, self._staged)
+            memcpy(self._data + self._flushed, self._sp, self._staged)
             self._flushed += self._staged
             self._staged = 0
         fh_stream_fence()
+        self._set_room()
 
     cdef int c_append(self, int64_t recv_ns, uint32_t connection_id, uint8_t kind, const char* data,
                       Py_ssize_t n) except -1:
@@ -151,15 +186,15 @@ cdef class RecordBuffer:
         cdef char head[HEADER]
         cdef char* q = head
         cdef uint32_t length = <uint32_t>n
-        cdef bint whole = self._staged + HEADER + n <= STAGE   # the usual case: the record fits in the stage
-        if need > self.capacity:  # only a record bigger than the whole buffer gets here (due() flushed first)
+        cdef bint whole = self._staged + HEADER + n <= self._scap   # the record fits where it is written
+        if need > self.capacity and self._ring is None:  # only a record bigger than the whole buffer (due() flushed first)
             self._drain()
             PyByteArray_Resize(self._array, need)
             self._data = PyByteArray_AS_STRING(self._array)
             self.capacity = need
-        # need <= capacity == len(_array): the record fits; _put keeps every byte below need
+        # array mode: need <= capacity == len(_array), the record fits; _put keeps every byte below need
         if whole:
-            q = <char*>self._stage + self._staged   # _staged + HEADER + n <= STAGE: inside the stage
+            q = self._sp + self._staged   # _staged + HEADER + n <= _scap: inside
         memcpy(q, &recv_ns, 8)
         memcpy(q + 8, &connection_id, 4)
         q[12] = <char>kind
@@ -173,7 +208,35 @@ cdef class RecordBuffer:
         self.size = need
         self.frames += 1
         self.payload_bytes += n
+        self._set_room()
         return 0
+
+    def raw(self, bytes data):
+        """Append bytes that are not a record (a file's magic and header)."""
+        cdef Py_ssize_t n = len(data)
+        if self._ring is None and self.size + n > self.capacity:
+            raise ValueError("raw bytes do not fit the buffer")
+        self._put(data, n)
+        self.size += n
+        self._set_room()
+
+    def end_frame(self, bint close_fd=False):
+        """Ring mode: hand every pending byte to the ring's thread as the end of one zstd frame (a record
+        boundary), and with ``close_fd`` have it close the file after them; the buffer is empty afterwards."""
+        cdef int flags = 0
+        if self._ring is None:
+            raise TypeError("end_frame needs a buffer in ring mode")
+        if not self._ring._started:
+            raise ValueError("the recording is closed")
+        if self.size:
+            flags |= CHUNK_END_FRAME
+        if close_fd:
+            flags |= CHUNK_CLOSE_FD
+        if self._staged or flags:
+            self._sp = self._ring.c_publish(self._staged, flags)
+        self._staged = 0
+        self.size = 0
+        self._set_room()
 
     def append(self, payload, int64_t recv_ns, uint32_t connection_id, int kind=-1):
         """Append one record (``kind`` -1: text if the payload starts with ``{`` or ``[``, else binary)."""
@@ -199,27 +262,14 @@ cdef class RecordBuffer:
         """True if a record of ``n`` payload bytes should wait for a flush first."""
         return self.c_due(n, now_ns)
 
-    def swap(self, bytearray spare):
-        """Install ``spare`` (empty, its length the new capacity) and return ``(array, size)`` of the pending records.
-
-        The writer hands ``array`` to its compressing thread and reuses it once written: no allocation (and on
-        some kernels no page faults) per flush.
-        """
-        if len(spare) < 64:
-            raise ValueError("a spare buffer must hold >= 64 bytes")
-        self._drain()
-        out = (self._array, self.size)
-        self._array = spare
-        self._data = PyByteArray_AS_STRING(spare)
-        self.capacity = len(spare)
-        self.size = self._flushed = 0
-        return out
-
     def take(self):
-        """The pending records as ``bytes``; the buffer is empty afterwards."""
+        """The pending records as ``bytes``; the buffer is empty afterwards (array mode)."""
+        if self._ring is not None:
+            raise TypeError("a buffer in ring mode hands its records on with end_frame")
         self._drain()
         out = bytes(memoryview(self._array)[:self.size])
         self.size = self._flushed = 0
+        self._set_room()
         return out
 
 
@@ -245,12 +295,32 @@ cdef class SinkTap(FrameRecorder):
         self._buf, self._on_due, self._cid = buffer, on_due, connection_id
 
     cdef int c_record(self, const char* data, Py_ssize_t n, int64_t recv_ns) except -1:
-        if not self._buf.recording:
+        cdef RecordBuffer buf = self._buf
+        cdef Py_ssize_t need = HEADER + n
+        cdef char* q
+        cdef uint32_t length
+        if need <= buf._room and 0 < recv_ns < buf.deadline_ns and buf.recording:
+            # the usual frame: need <= _room <= _scap - _staged, so the record fits where it is written, and
+            # size + need <= capacity with the deadline ahead, so nothing is due: header and payload straight in
+            q = buf._sp + buf._staged
+            length = <uint32_t>n
+            memcpy(q, &recv_ns, 8)
+            memcpy(q + 8, &self._cid, 4)
+            q[12] = <char>(0 if n and (data[0] == b"{" or data[0] == b"[") else 1)
+            memcpy(q + 13, &length, 4)
+            memcpy(q + HEADER, data, n)
+            buf._staged += need
+            buf.size += need
+            buf._room -= need
+            buf.frames += 1
+            buf.payload_bytes += n
             return 0
-        if self._buf.c_due(n, recv_ns if recv_ns > 0 else _now_ns()):
+        if not buf.recording:
+            return 0
+        if buf.c_due(n, recv_ns if recv_ns > 0 else _now_ns()):
             self._on_due()
         # text if it starts like JSON (the rule of RecordBuffer.append)
-        return self._buf.c_append(recv_ns, self._cid, 0 if n and (data[0] == b"{" or data[0] == b"[") else 1,
+        return buf.c_append(recv_ns, self._cid, 0 if n and (data[0] == b"{" or data[0] == b"[") else 1,
                                   data, n)
 
 
