@@ -110,7 +110,7 @@ cdef class RecordBuffer:
     cdef ChunkRing _ring               # ring mode (the buffer's reference keeps the chunks allocated)
     cdef readonly Py_ssize_t size, capacity
     cdef public int64_t deadline_ns    # monotonic ns: flush (or rotate) at or after this
-    cdef public bint recording         # False: FrameTap passes frames on without recording them
+    cdef bint _recording
     cdef readonly int64_t frames, payload_bytes
     cdef uint64_t _stage[STAGE_WORDS]
 
@@ -127,12 +127,24 @@ cdef class RecordBuffer:
         self.capacity = capacity
         self.size = self._flushed = self._staged = 0
         self.deadline_ns = 1 << 62
-        self.recording = True
+        self._recording = True
+        self._set_room()
+
+    @property
+    def recording(self):
+        """False: the taps pass frames on without recording them."""
+        return self._recording
+
+    @recording.setter
+    def recording(self, bint value):
+        self._recording = value
         self._set_room()
 
     cdef inline void _set_room(self) noexcept:
         cdef Py_ssize_t stage_room = self._scap - self._staged, due_room = self.capacity - self.size
         self._room = stage_room if stage_room < due_room else due_room
+        if not self._recording:
+            self._room = -1  # no record fits: the taps take their slow path, which checks recording
 
     cdef inline bint c_due(self, Py_ssize_t n, int64_t now_ns) noexcept:
         return self.size + HEADER + n > self.capacity or now_ns >= self.deadline_ns
@@ -295,27 +307,30 @@ cdef class SinkTap(FrameRecorder):
         self._buf, self._on_due, self._cid = buffer, on_due, connection_id
 
     cdef int c_record(self, const char* data, Py_ssize_t n, int64_t recv_ns) except -1:
-        cdef RecordBuffer buf = self._buf
+        # the fast path reads the buffer through self._buf (borrowed: no reference counting per frame)
         cdef Py_ssize_t need = HEADER + n
         cdef char* q
         cdef uint32_t length
-        if need <= buf._room and 0 < recv_ns < buf.deadline_ns and buf.recording:
+        cdef RecordBuffer buf
+        if need <= self._buf._room and 0 < recv_ns < self._buf.deadline_ns:
             # the usual frame: need <= _room <= _scap - _staged, so the record fits where it is written, and
-            # size + need <= capacity with the deadline ahead, so nothing is due: header and payload straight in
-            q = buf._sp + buf._staged
+            # size + need <= capacity with the deadline ahead, so nothing is due (_room < 0 while not
+            # recording): header and payload straight in
+            q = self._buf._sp + self._buf._staged
             length = <uint32_t>n
             memcpy(q, &recv_ns, 8)
             memcpy(q + 8, &self._cid, 4)
             q[12] = <char>(0 if n and (data[0] == b"{" or data[0] == b"[") else 1)
             memcpy(q + 13, &length, 4)
             memcpy(q + HEADER, data, n)
-            buf._staged += need
-            buf.size += need
-            buf._room -= need
-            buf.frames += 1
-            buf.payload_bytes += n
+            self._buf._staged += need
+            self._buf.size += need
+            self._buf._room -= need
+            self._buf.frames += 1
+            self._buf.payload_bytes += n
             return 0
-        if not buf.recording:
+        buf = self._buf
+        if not buf._recording:
             return 0
         if buf.c_due(n, recv_ns if recv_ns > 0 else _now_ns()):
             self._on_due()
@@ -351,7 +366,7 @@ cdef class FrameTap(SinkTap):
         # recv_ns_obj is handed on to on_frame as it came (no new int object per frame)
         cdef RecordBuffer buf = self._buf
         cdef int64_t recv_ns
-        if buf.recording:
+        if buf._recording:
             recv_ns = recv_ns_obj
             if type(payload) is bytes:
                 self.c_record(PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload), recv_ns)
