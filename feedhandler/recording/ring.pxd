@@ -77,6 +77,7 @@ cdef class ChunkRing:
     cdef int _fd
     cdef int64_t _segment
     cdef bint _started
+    cdef int _pid
     cdef zstd_free_t _free
     cdef char* c_current(self) noexcept
     cdef char* c_publish(self, Py_ssize_t length, int flags) except NULL

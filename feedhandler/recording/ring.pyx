@@ -22,7 +22,7 @@ from libc.errno cimport EINTR, errno
 from libc.stdint cimport int64_t, uint64_t, uintptr_t
 from libc.stdlib cimport calloc, free
 from libc.string cimport memset, strncpy
-from posix.unistd cimport close, write
+from posix.unistd cimport close, getpid, write
 
 cdef extern from "<stdlib.h>" nogil:
     int posix_memalign(void** out, size_t alignment, size_t size)
@@ -193,6 +193,7 @@ cdef class ChunkRing:
         if rc:
             raise OSError(rc, "could not start the recording's compressing thread")
         self._started = True
+        self._pid = getpid()
 
     cdef char* c_current(self) noexcept:
         """The chunk the producer fills (``chunk_bytes`` bytes; owned by the producer until published)."""
@@ -207,6 +208,8 @@ cdef class ChunkRing:
         cdef Chunk* c
         if not self._started:
             raise ValueError("the recording ring is closed")
+        if getpid() != self._pid:  # a forked child has the memory but not the thread: it would wait forever
+            raise ValueError("the recording ring belongs to the process that made it (forked since)")
         if self._fd < 0 and (length or flags & CHUNK_END_FRAME):
             raise ValueError("the recording ring has no file to write to")
         if length < 0 or length > self.chunk_bytes:
@@ -284,6 +287,8 @@ cdef class ChunkRing:
         cdef RingState* st = self._st
         if st == NULL or not self._started:
             return
+        if getpid() != self._pid:
+            raise ValueError("the recording ring belongs to the process that made it (forked since)")
         with nogil:
             pthread_mutex_lock(&st.mu)
             while st.tail != st.head:
@@ -299,6 +304,8 @@ cdef class ChunkRing:
         cdef RingState* st = self._st
         if st == NULL:
             return
+        if self._started and getpid() != self._pid:  # a forked child: the thread is the parent's
+            self._started = False
         if self._started:
             with nogil:
                 pthread_mutex_lock(&st.mu)

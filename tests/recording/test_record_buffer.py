@@ -166,3 +166,35 @@ def test_ring_rejects_bad_parameters():
             buf.end_frame()
     finally:
         ring.close()
+
+
+def test_a_forked_child_gets_an_error_not_a_hang():
+    """The ring's thread is not carried into a forked child: publishing there must fail, not wait forever."""
+    import multiprocessing
+
+    ring = ChunkRing(zstd_functions(), 1, 4096, 2)
+    buf = RecordBuffer(1 << 16, ring)
+    ring.set_file(os.open(os.devnull, os.O_WRONLY), 0)
+    ctx = multiprocessing.get_context("fork")
+    result = ctx.Queue()
+
+    def child():
+        try:
+            for i in range(20):  # 20 KiB through 4 KiB chunks: publishes on the way
+                buf.append(b"x" * 1000, i, 1)
+            result.put("no error")
+        except ValueError as exc:
+            result.put(str(exc))
+        ring.close()  # must not join the parent's thread
+
+    p = ctx.Process(target=child)
+    p.start()
+    p.join(30)
+    try:
+        assert p.exitcode == 0
+        assert "forked" in result.get(timeout=5)
+    finally:
+        if p.is_alive():
+            p.kill()
+        buf.end_frame(close_fd=True)
+        ring.close()
