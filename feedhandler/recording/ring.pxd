@@ -53,6 +53,7 @@ cdef struct RingState:
     Chunk* chunks
     int n
     uint64_t head, tail
+    uint64_t wake_batch        # published chunks that wake the thread (a frame's end wakes it at once)
     pthread_mutex_t mu
     pthread_cond_t has_data, has_space
     bint stop

@@ -33,6 +33,7 @@ cdef enum:
     ZSTD_E_END = 2
     STAGE_BYTES = 4096               # a chunk holds whole stages of RecordBuffer (tap.pyx STAGE)
     OUT_BYTES = 1 << 17              # >= ZSTD_CStreamOutSize(): one block's worst case per call
+    WAKE_BATCH = 8                   # chunks published before the thread is woken (frame ends wake it at once)
 
 
 cdef int _write_all(int fd, const char* p, size_t n) noexcept nogil:
@@ -163,6 +164,7 @@ cdef class ChunkRing:
         pthread_cond_init(&st.has_data, NULL)
         pthread_cond_init(&st.has_space, NULL)
         st.n = chunks
+        st.wake_batch = max(1, min(WAKE_BATCH, chunks // 4))  # < chunks: a full ring has always woken it
         st.done_segment = -1
         self.chunk_bytes, self.chunks = chunk_bytes, chunks
         st.chunks = <Chunk*>calloc(chunks, sizeof(Chunk))
@@ -218,7 +220,9 @@ cdef class ChunkRing:
         c = &st.chunks[st.head % <uint64_t>st.n]
         c.length, c.flags, c.fd, c.segment = length, flags, self._fd, self._segment
         st.head += 1
-        pthread_cond_signal(&st.has_data)
+        # the thread is woken for a batch of chunks (fewer wake-ups, longer runs), at once for a frame's end
+        if flags or st.head - st.tail >= st.wake_batch:
+            pthread_cond_signal(&st.has_data)
         if st.head - st.tail >= <uint64_t>st.n:   # the slot to fill next is still being compressed
             with nogil:
                 while st.head - st.tail >= <uint64_t>st.n:
@@ -291,6 +295,7 @@ cdef class ChunkRing:
             raise ValueError("the recording ring belongs to the process that made it (forked since)")
         with nogil:
             pthread_mutex_lock(&st.mu)
+            pthread_cond_signal(&st.has_data)  # chunks short of a wake batch are written now too
             while st.tail != st.head:
                 pthread_cond_wait(&st.has_space, &st.mu)
             pthread_mutex_unlock(&st.mu)
