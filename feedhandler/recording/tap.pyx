@@ -90,23 +90,25 @@ cdef class RecordBuffer:
     capacity:
         Bytes reserved up front; ``due`` turns true before a record would not fit (a bigger record grows it).
     ring:
-        A :class:`~feedhandler.recording.ring.ChunkRing`: the records are written straight into its chunks
-        instead (each full chunk handed to its compressing thread at once, no copy), ``capacity`` is only the
-        size at which ``due`` asks for :meth:`end_frame`, and a record of any size fits.
+        A :class:`~feedhandler.recording.ring.ChunkRing`: the stages go into its chunks instead of an array
+        (each full chunk handed to its compressing thread at once), ``capacity`` is only the size at which
+        ``due`` asks for :meth:`end_frame`, and a record of any size fits.
     """
 
-    # Records are written at _sp + _staged, _sp holding _scap bytes. Array mode: _sp is _stage (4 KiB in the
-    # object, L1-resident), a full stage goes to the array with non-temporal stores, size == _flushed +
-    # _staged and the array holds bytes [0, _flushed). Ring mode: _sp is the ring's current chunk, a full
-    # chunk is published (the thread compresses it where it is) and the next one written.
+    # Records are written at _sp + _staged, _sp holding _scap bytes: _stage, 4 KiB in the object (L1-resident),
+    # and a full stage goes to _data (the array, or the ring's current chunk) with non-temporal stores, so the
+    # feed core neither reads those lines for ownership nor keeps them in its caches (perf on the flood: a
+    # record's memcpy straight into the chunk took ~20 ns, in cache misses, and evicted the event pool).
+    # Array mode: size == _flushed + _staged, the array holds bytes [0, _flushed). Ring mode: a chunk that
+    # fills is published (the thread compresses it where it is) and the next one filled.
     cdef char* _sp
     cdef Py_ssize_t _scap, _staged
     # min(_scap - _staged, capacity - size): a record of HEADER + n <= _room fits where it is written and is
     # not due (SinkTap's fast path); kept by every method that moves _staged, size or capacity
     cdef Py_ssize_t _room
     cdef bytearray _array              # array mode
-    cdef char* _data                   # PyByteArray_AS_STRING(_array), kept while _array is not resized
-    cdef Py_ssize_t _flushed
+    cdef char* _data                   # PyByteArray_AS_STRING(_array) (kept while not resized), or the chunk
+    cdef Py_ssize_t _flushed, _end     # bytes of _data written, and held
     cdef ChunkRing _ring               # ring mode (the buffer's reference keeps the chunks allocated)
     cdef readonly Py_ssize_t size, capacity
     cdef public int64_t deadline_ns    # monotonic ns: flush (or rotate) at or after this
@@ -120,10 +122,14 @@ cdef class RecordBuffer:
         if ring is None:
             self._array = touched_buffer(capacity)
             self._data = PyByteArray_AS_STRING(self._array)
-            self._sp, self._scap = <char*>self._stage, STAGE
+            self._end = capacity
         else:
+            if ring.chunk_bytes % STAGE:
+                raise ValueError("the ring's chunks must hold whole stages")
             self._ring = ring
-            self._sp, self._scap = ring.c_current(), ring.chunk_bytes
+            self._data = ring.c_current()
+            self._end = ring.chunk_bytes
+        self._sp, self._scap = <char*>self._stage, STAGE
         self.capacity = capacity
         self.size = self._flushed = self._staged = 0
         self.deadline_ns = 1 << 62
@@ -150,21 +156,24 @@ cdef class RecordBuffer:
         return self.size + HEADER + n > self.capacity or now_ns >= self.deadline_ns
 
     cdef int _spill(self) except -1:
-        """The full stage (_staged == _scap) onward: array mode to the array, ring mode to the thread.
+        """The full stage (_staged == STAGE) to _data; in ring mode a chunk that fills goes to the thread.
 
-        Array-mode bound: only called for bytes within ``size <= capacity`` (c_append checked it), so
-        _flushed + STAGE <= capacity."""
-        cdef char* dst
-        if self._ring is not None:
-            self._sp = self._ring.c_publish(self._staged, 0)  # plain stores, ordered by the ring's mutex
+        Bound: array mode, only called for bytes within ``size <= capacity`` (c_append checked it), so
+        _flushed + STAGE <= capacity; ring mode, _flushed is a multiple of STAGE below _end (a full chunk is
+        published at once, and only end_frame, which starts a new chunk, drains a partial stage)."""
+        cdef char* dst = self._data + self._flushed
+        if self._ring is not None and not self._ring._started:
+            raise ValueError("the recording is closed")
+        if fh_aligned16(dst):
+            fh_stream_copy(dst, self._sp, STAGE)
         else:
-            dst = self._data + self._flushed
-            if fh_aligned16(dst):
-                fh_stream_copy(dst, self._sp, STAGE)
-            else:
-                memcpy(dst, self._sp, STAGE)
-            self._flushed += STAGE
+            memcpy(dst, self._sp, STAGE)
+        self._flushed += STAGE
         self._staged = 0
+        if self._ring is not None and self._flushed == self._end:
+            fh_stream_fence()  # the chunk's streamed stores are visible before the thread reads it
+            self._data = self._ring.c_publish(self._flushed, 0)
+            self._flushed = 0
         return 0
 
     cdef inline int _put(self, const char* src, Py_ssize_t n) except -1:
@@ -183,8 +192,7 @@ cdef class RecordBuffer:
         return 0
 
     cdef void _drain(self) noexcept:
-        """Array mode: the staged bytes to the array (plain copy), the streamed stores fenced: the array holds
-        every record."""
+        """The staged bytes to _data (plain copy), the streamed stores fenced: _data holds every record."""
         if self._staged:
             memcpy(self._data + self._flushed, self._sp, self._staged)
             self._flushed += self._staged
@@ -203,7 +211,7 @@ cdef class RecordBuffer:
             self._drain()
             PyByteArray_Resize(self._array, need)
             self._data = PyByteArray_AS_STRING(self._array)
-            self.capacity = need
+            self.capacity = self._end = need
         # array mode: need <= capacity == len(_array), the record fits; _put keeps every byte below need
         if whole:
             q = self._sp + self._staged   # _staged + HEADER + n <= _scap: inside
@@ -240,13 +248,14 @@ cdef class RecordBuffer:
             raise TypeError("end_frame needs a buffer in ring mode")
         if not self._ring._started:
             raise ValueError("the recording is closed")
+        self._drain()  # _flushed + _staged <= _end (see _spill): the chunk holds the stage
         if self.size:
             flags |= CHUNK_END_FRAME
         if close_fd:
             flags |= CHUNK_CLOSE_FD
-        if self._staged or flags:
-            self._sp = self._ring.c_publish(self._staged, flags)
-        self._staged = 0
+        if self._flushed or flags:
+            self._data = self._ring.c_publish(self._flushed, flags)
+        self._flushed = 0
         self.size = 0
         self._set_room()
 
