@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("zstandard")
 
-from feedhandler.recording import (KIND_SNAPSHOT, KIND_TEXT, RotatingRecordingWriter, open_recording,
-                                   read_recording, segment_paths)
+from feedhandler.recording import (KIND_SNAPSHOT, KIND_TEXT, RecordingError, RotatingRecordingWriter,
+                                   open_recording, read_recording, segment_paths)
 
 
 class FakeClock:
@@ -123,3 +123,22 @@ def test_compiled_tap_records_then_parses_and_flushes_on_time(tmp_path):
     recs = [r for r in open_recording(w.segments).records()]
     assert [r.payload for r in recs] == frames and {r.connection_id for r in recs} == {3}
     assert [r.recv_ns for r in recs] == [ns for _, ns in seen]
+
+
+def test_a_full_disk_is_a_recording_error_at_the_next_flush_and_close_does_not_hang(tmp_path, monkeypatch):
+    """Every segment's writes fail (ENOSPC): the writer says so with a RecordingError, the frames keep coming."""
+    import os as os_module
+
+    from feedhandler.recording import compressed
+
+    real_open = os_module.open
+    monkeypatch.setattr(compressed.os, "open", lambda path, flags, mode=0o777: real_open("/dev/full", os_module.O_WRONLY))
+    w = RotatingRecordingWriter(tmp_path, {"exchange": "binance"}, flush_interval=1000.0, flush_bytes=64 << 10)
+    w.drain()  # the segment's header frame was written (and failed)
+    with pytest.raises(RecordingError, match="No space left"):
+        for i, f in enumerate(_frames(5000, seed=5)):  # more than the ring holds: nothing blocks
+            w.frame(f, i, 1)
+        w.flush()
+    with pytest.raises(RecordingError, match="No space left"):
+        w.close()
+    w.close()  # closed: nothing left to report
