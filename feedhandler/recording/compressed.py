@@ -187,10 +187,6 @@ class RotatingRecordingWriter(BufferedRecordWriter):
         self._open_segment()
 
     @property
-    def _pending(self) -> int:
-        return self.buffer.size
-
-    @property
     def _compressed(self) -> int:
         """Compressed bytes of the current segment on disk."""
         return self._ring.segment_bytes(len(self.segments) - 1)

@@ -18,6 +18,8 @@ disk waits (GIL released) for the oldest chunk to be written. A failed write or 
 :attr:`ChunkRing.error` and everything after it is dropped (files still closed), so the feed never blocks on a
 broken disk; the writer raises it at its next flush.
 """
+import os
+
 from libc.errno cimport EINTR, errno
 from libc.stdint cimport int64_t, uint64_t, uintptr_t
 from libc.stdlib cimport calloc, free
@@ -263,7 +265,6 @@ cdef class ChunkRing:
             return None
         if err == -1:
             return f"zstd: {text}"
-        import os
         return f"[Errno {err}] {os.strerror(err)}"
 
     @property

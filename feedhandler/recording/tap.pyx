@@ -2,8 +2,9 @@
 """The recording's per-frame path, compiled: append a record to a preallocated buffer, then parse.
 
 ``RecordBuffer`` holds the pending records of a writer (the fhrec record layout, ``<qIBI`` header + payload,
-little endian) in one preallocated ``bytearray``; appending a frame is two ``memcpy``s into a 4 KiB stage
-inside the object, and whole stages go to the array with non-temporal stores. ``FrameTap`` is the
+little endian): appending a frame is one ``memcpy`` into a 4 KiB stage inside the object, and whole stages go
+with non-temporal stores to a preallocated ``bytearray`` or, in ring mode, to the chunks of a
+:class:`~feedhandler.recording.ring.ChunkRing` that a C thread compresses. ``FrameTap`` is the
 transport callback of a recorded connection: it asks the writer to flush/rotate first when the buffer is full
 or its deadline has passed (so a record never straddles a flush or a rotation), appends the frame, then hands
 it to the parser. ``SinkTap`` is the same record step as a
@@ -66,6 +67,20 @@ cdef extern from *:
     bint fh_aligned16(const void* p) noexcept nogil
 
 
+cdef inline void _write_header(char* q, int64_t recv_ns, uint32_t connection_id, uint8_t kind,
+                               uint32_t length) noexcept nogil:
+    """The record header at q (HEADER bytes): i64 recv_ns | u32 connection | u8 kind | u32 length."""
+    memcpy(q, &recv_ns, 8)
+    memcpy(q + 8, &connection_id, 4)
+    q[12] = <char>kind
+    memcpy(q + 13, &length, 4)
+
+
+cdef inline uint8_t _kind_of(const char* data, Py_ssize_t n) noexcept nogil:
+    """Text (0) if the payload starts like JSON (``{`` or ``[``), else binary (1): RecordBuffer.append's rule."""
+    return 0 if n and (data[0] == b"{" or data[0] == b"[") else 1
+
+
 cdef inline int64_t _now_ns() noexcept nogil:
     cdef timespec ts
     clock_gettime(CLOCK_MONOTONIC, &ts)  # the clock of time.monotonic_ns()
@@ -95,15 +110,13 @@ cdef class RecordBuffer:
         ``due`` asks for :meth:`end_frame`, and a record of any size fits.
     """
 
-    # Records are written at _sp + _staged, _sp holding _scap bytes: _stage, 4 KiB in the object (L1-resident),
-    # and a full stage goes to _data (the array, or the ring's current chunk) with non-temporal stores, so the
+    # Records are written at _stage + _staged (4 KiB in the object, L1-resident), and a full stage goes to _data (the array, or the ring's current chunk) with non-temporal stores, so the
     # feed core neither reads those lines for ownership nor keeps them in its caches (perf on the flood: a
     # record's memcpy straight into the chunk took ~20 ns, in cache misses, and evicted the event pool).
     # Array mode: size == _flushed + _staged, the array holds bytes [0, _flushed). Ring mode: a chunk that
     # fills is published (the thread compresses it where it is) and the next one filled.
-    cdef char* _sp
-    cdef Py_ssize_t _scap, _staged
-    # min(_scap - _staged, capacity - size): a record of HEADER + n <= _room fits where it is written and is
+    cdef Py_ssize_t _staged
+    # min(STAGE - _staged, capacity - size): a record of HEADER + n <= _room fits where it is written and is
     # not due (SinkTap's fast path); kept by every method that moves _staged, size or capacity
     cdef Py_ssize_t _room
     cdef bytearray _array              # array mode
@@ -129,7 +142,6 @@ cdef class RecordBuffer:
             self._ring = ring
             self._data = ring.c_current()
             self._end = ring.chunk_bytes
-        self._sp, self._scap = <char*>self._stage, STAGE
         self.capacity = capacity
         self.size = self._flushed = self._staged = 0
         self.deadline_ns = 1 << 62
@@ -147,7 +159,7 @@ cdef class RecordBuffer:
         self._set_room()
 
     cdef inline void _set_room(self) noexcept:
-        cdef Py_ssize_t stage_room = self._scap - self._staged, due_room = self.capacity - self.size
+        cdef Py_ssize_t stage_room = STAGE - self._staged, due_room = self.capacity - self.size
         self._room = stage_room if stage_room < due_room else due_room
         if not self._recording:
             self._room = -1  # no record fits: the taps take their slow path, which checks recording
@@ -165,9 +177,9 @@ cdef class RecordBuffer:
         if self._ring is not None and not self._ring._started:
             raise ValueError("the recording is closed")
         if fh_aligned16(dst):
-            fh_stream_copy(dst, self._sp, STAGE)
+            fh_stream_copy(dst, <char*>self._stage, STAGE)
         else:
-            memcpy(dst, self._sp, STAGE)
+            memcpy(dst, <char*>self._stage, STAGE)
         self._flushed += STAGE
         self._staged = 0
         if self._ring is not None and self._flushed == self._end:
@@ -180,12 +192,12 @@ cdef class RecordBuffer:
         """Append n bytes where records are written, each full stage (or chunk) going onward."""
         cdef Py_ssize_t k
         while n > 0:
-            if self._staged == self._scap:
+            if self._staged == STAGE:
                 self._spill()
-            k = self._scap - self._staged
+            k = STAGE - self._staged
             if k > n:
                 k = n
-            memcpy(self._sp + self._staged, src, k)
+            memcpy(<char*>self._stage + self._staged, src, k)
             self._staged += k
             src += k
             n -= k
@@ -194,7 +206,7 @@ cdef class RecordBuffer:
     cdef void _drain(self) noexcept:
         """The staged bytes to _data (plain copy), the streamed stores fenced: _data holds every record."""
         if self._staged:
-            memcpy(self._data + self._flushed, self._sp, self._staged)
+            memcpy(self._data + self._flushed, <char*>self._stage, self._staged)
             self._flushed += self._staged
             self._staged = 0
         fh_stream_fence()
@@ -206,7 +218,7 @@ cdef class RecordBuffer:
         cdef char head[HEADER]
         cdef char* q = head
         cdef uint32_t length = <uint32_t>n
-        cdef bint whole = self._staged + HEADER + n <= self._scap   # the record fits where it is written
+        cdef bint whole = self._staged + HEADER + n <= STAGE   # the usual case: the record fits in the stage
         if need > self.capacity and self._ring is None:  # only a record bigger than the whole buffer (due() flushed first)
             self._drain()
             PyByteArray_Resize(self._array, need)
@@ -214,11 +226,8 @@ cdef class RecordBuffer:
             self.capacity = self._end = need
         # array mode: need <= capacity == len(_array), the record fits; _put keeps every byte below need
         if whole:
-            q = self._sp + self._staged   # _staged + HEADER + n <= _scap: inside
-        memcpy(q, &recv_ns, 8)
-        memcpy(q + 8, &connection_id, 4)
-        q[12] = <char>kind
-        memcpy(q + 13, &length, 4)
+            q = <char*>self._stage + self._staged   # _staged + HEADER + n <= STAGE: inside the stage
+        _write_header(q, recv_ns, connection_id, kind, length)
         if whole:
             memcpy(q + HEADER, data, n)
             self._staged += HEADER + n
@@ -263,21 +272,19 @@ cdef class RecordBuffer:
         """Append one record (``kind`` -1: text if the payload starts with ``{`` or ``[``, else binary)."""
         cdef const unsigned char[::1] view
         cdef const char* p = NULL
+        cdef Py_ssize_t n
         if isinstance(payload, str):
             payload = (<str>payload).encode()
             if kind < 0:
                 kind = 0
         if isinstance(payload, bytes):
-            if kind < 0:
-                kind = 0 if PyBytes_GET_SIZE(payload) and PyBytes_AS_STRING(payload)[0] in b"{[" else 1
-            self.c_append(recv_ns, connection_id, <uint8_t>kind, PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload))
+            p, n = PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload)
         else:
             view = memoryview(payload).cast("B")
-            if kind < 0:
-                kind = 0 if view.shape[0] and view[0] in b"{[" else 1
-            if view.shape[0]:
+            n = view.shape[0]
+            if n:
                 p = <const char*>&view[0]
-            self.c_append(recv_ns, connection_id, <uint8_t>kind, p, view.shape[0])
+        self.c_append(recv_ns, connection_id, _kind_of(p, n) if kind < 0 else <uint8_t>kind, p, n)
 
     def due(self, Py_ssize_t n, int64_t now_ns):
         """True if a record of ``n`` payload bytes should wait for a flush first."""
@@ -319,18 +326,13 @@ cdef class SinkTap(FrameRecorder):
         # the fast path reads the buffer through self._buf (borrowed: no reference counting per frame)
         cdef Py_ssize_t need = HEADER + n
         cdef char* q
-        cdef uint32_t length
         cdef RecordBuffer buf
         if need <= self._buf._room and 0 < recv_ns < self._buf.deadline_ns:
-            # the usual frame: need <= _room <= _scap - _staged, so the record fits where it is written, and
+            # the usual frame: need <= _room <= STAGE - _staged, so the record fits in the stage, and
             # size + need <= capacity with the deadline ahead, so nothing is due (_room < 0 while not
             # recording): header and payload straight in
-            q = self._buf._sp + self._buf._staged
-            length = <uint32_t>n
-            memcpy(q, &recv_ns, 8)
-            memcpy(q + 8, &self._cid, 4)
-            q[12] = <char>(0 if n and (data[0] == b"{" or data[0] == b"[") else 1)
-            memcpy(q + 13, &length, 4)
+            q = <char*>self._buf._stage + self._buf._staged
+            _write_header(q, recv_ns, self._cid, _kind_of(data, n), <uint32_t>n)
             memcpy(q + HEADER, data, n)
             self._buf._staged += need
             self._buf.size += need
@@ -343,9 +345,7 @@ cdef class SinkTap(FrameRecorder):
             return 0
         if buf.c_due(n, recv_ns if recv_ns > 0 else _now_ns()):
             self._on_due()
-        # text if it starts like JSON (the rule of RecordBuffer.append)
-        return buf.c_append(recv_ns, self._cid, 0 if n and (data[0] == b"{" or data[0] == b"[") else 1,
-                                  data, n)
+        return buf.c_append(recv_ns, self._cid, _kind_of(data, n), data, n)
 
 
 cdef class FrameTap(SinkTap):
