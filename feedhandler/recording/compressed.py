@@ -232,6 +232,7 @@ class RotatingRecordingWriter(BufferedRecordWriter):
 
     def rotate(self) -> None:
         """Close the current segment and start the next one."""
+        self._restart_reads()  # a segment starts with whole frames: the reads are recorded again from the next one
         self.flush()
         self._end_frame(close_fd=True)
         self._open = False
@@ -251,6 +252,7 @@ class RotatingRecordingWriter(BufferedRecordWriter):
 
     # -- records ------------------------------------------------------------------------------------------------
     def frame(self, payload: bytes | str, recv_ns: int, connection_id: int) -> None:
+        self._restart_reads(only_in_read=True)
         now = self._clock()
         self._due(now)  # rotate *before* writing: this record goes whole into the new segment
         n = len(payload)

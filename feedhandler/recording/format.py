@@ -9,6 +9,13 @@ Layout (little endian)::
 ``kind``: 0 text frame, 1 binary frame, 2 REST snapshot (payload: JSON
 ``{"symbol", "last_update_id", "bids", "asks"}``). Frames are stored verbatim,
 so a replay feeds the parser the very bytes the transport handed over.
+
+A picows connection is recorded by its socket reads instead (:class:`~feedhandler.recording.tap.WireTap`):
+4 ``KIND_WIRE_START`` (the connection's stream starts at a frame boundary with these bytes), 5 ``KIND_WIRE``
+(the bytes of one read, as the socket gave them), 6 ``KIND_WIRE_CUT`` (payload: i64 stream offset; the stream
+ends after the frame that ends there, written right after the read it cuts). Reading turns them back into
+text/binary frame records (:class:`~feedhandler.recording.wire.WireStream`), each with the receive time of the
+read that completed it, so every reader sees frames only.
 """
 from __future__ import annotations
 
@@ -24,6 +31,8 @@ MAGIC = b"FHREC1\n"
 _RECORD = struct.Struct("<qIBI")
 _U32 = struct.Struct("<I")
 KIND_TEXT, KIND_BINARY, KIND_SNAPSHOT = 0, 1, 2
+KIND_WIRE_START, KIND_WIRE, KIND_WIRE_CUT = 4, 5, 6
+_I64 = struct.Struct("<q")
 _MAX_HEADER = 1 << 20
 _MAX_PAYLOAD = 64 << 20
 
@@ -105,9 +114,31 @@ class BufferedRecordWriter:
 
         return SinkTap(self.buffer, self.on_due, connection_id)
 
+    def read_tap(self, protocol: Any, connection_id: int, sink: Any) -> Any:
+        """A :class:`~feedhandler.recording.tap.WireTap` recording the socket reads of one picows connection
+        (``protocol``: picows' own) whose frames go to ``sink``; :meth:`release_read_tap` when it ends."""
+        from .tap import WireTap
+
+        tap = WireTap(protocol, self.buffer, self.on_due, connection_id, sink, self.sink_tap(connection_id))
+        self.__dict__.setdefault("_read_taps", []).append(tap)
+        return tap
+
+    def release_read_tap(self, tap: Any) -> None:
+        taps = self.__dict__.get("_read_taps", [])
+        if tap in taps:
+            taps.remove(tap)
+
+    def _restart_reads(self, only_in_read: bool = False) -> None:
+        """Every read tap back to frame by frame until its next whole frame (a rotation), or only those in the
+        middle of a read (a record from Python comes next: that read is cut so the record stays in order)."""
+        for tap in self.__dict__.get("_read_taps", ()):
+            if tap.in_read or not only_in_read:
+                tap.restart()
+
     def snapshot(self, symbol: str, last_update_id: int, bids: Any, asks: Any, recv_ns: int) -> None:
         """Record a REST snapshot the feed used (a ``KIND_SNAPSHOT`` record)."""
         data = snapshot_payload(symbol, last_update_id, bids, asks)
+        self._restart_reads(only_in_read=True)
         self._make_room(len(data))
         self.buffer.append(data, recv_ns, 0, KIND_SNAPSHOT)
         self.snapshots += 1
@@ -156,6 +187,7 @@ class RecordingWriter(BufferedRecordWriter):
 
     def frame(self, payload: bytes | str, recv_ns: int, connection_id: int) -> None:
         # the transport hands text frames over as bytes too: JSON text starts with { or [ (the buffer's rule)
+        self._restart_reads(only_in_read=True)
         self._make_room(len(payload))
         self.buffer.append(payload, recv_ns, connection_id)
 
@@ -204,19 +236,57 @@ def _open_plain_or_zstd(path: Path) -> BinaryIO:
 
 
 def _records(f: io.BufferedReader | BinaryIO, path: str | Path, offset: int) -> Iterator[Record]:
-    """``offset``: where the records start in the (decompressed) stream, for the error messages."""
+    """``offset``: where the records start in the (decompressed) stream, for the error messages.
+
+    Recorded reads become frame records here. The frames of the latest read are held back until the next
+    record, since a ``KIND_WIRE_CUT`` right after it may drop some of them.
+    """
+    from .wire import WireStream
+
+    streams: dict[int, WireStream] = {}
+    held: list[tuple[Record, int]] = []
+    held_conn = -1
     with f:
         while True:
             raw = f.read(_RECORD.size)
             if not raw:
-                return
+                break
             if len(raw) < _RECORD.size:
                 raise RecordingError(f"{path}: truncated record header at byte {offset}")
             recv_ns, conn, kind, n = _RECORD.unpack(raw)
-            if kind not in (KIND_TEXT, KIND_BINARY, KIND_SNAPSHOT) or n > _MAX_PAYLOAD:
+            if kind not in _KINDS or n > _MAX_PAYLOAD:
                 raise RecordingError(f"{path}: corrupt record at byte {offset} (kind {kind}, length {n})")
             payload = f.read(n)
             if len(payload) < n:
                 raise RecordingError(f"{path}: truncated record at byte {offset}")
+            if kind == KIND_WIRE_CUT:
+                if n != _I64.size:
+                    raise RecordingError(f"{path}: corrupt cut record at byte {offset} (length {n})")
+                (end,) = _I64.unpack(payload)
+                if conn == held_conn:
+                    held = [h for h in held if h[1] <= end]
+                if (stream := streams.get(conn)) is not None:
+                    stream.end()
+            else:
+                for rec, _ in held:
+                    yield rec
+                held = []
+                if kind == KIND_WIRE_START or kind == KIND_WIRE:
+                    if kind == KIND_WIRE_START:
+                        stream = streams[conn] = WireStream(_MAX_PAYLOAD)
+                        messages = stream.start(payload)
+                    elif (stream := streams.get(conn)) is None:
+                        raise RecordingError(f"{path}: socket bytes of connection {conn} at byte {offset} "
+                                             f"without the record that starts them")
+                    else:
+                        messages = stream.feed(payload)
+                    held = [(Record(recv_ns, conn, k, p), e) for k, p, e in messages]
+                    held_conn = conn
+                else:
+                    yield Record(recv_ns, conn, kind, payload)
             offset += _RECORD.size + n
-            yield Record(recv_ns, conn, kind, payload)
+    for rec, _ in held:
+        yield rec
+
+
+_KINDS = frozenset((KIND_TEXT, KIND_BINARY, KIND_SNAPSHOT, KIND_WIRE_START, KIND_WIRE, KIND_WIRE_CUT))

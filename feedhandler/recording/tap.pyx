@@ -11,20 +11,29 @@ it to the parser. ``SinkTap`` is the same record step as a
 :class:`~feedhandler.core.sink.FrameRecorder`: set as a ``FrameSink``'s ``recorder``, it records on the compiled
 frame path (picows listener -> ``FrameSink.c_frame`` -> decoder ``c_feed``) with no Python call per frame. The writer (:mod:`.compressed`) does everything else in Python, at most once per flush.
 """
+import asyncio
 import sys
 
 cimport cython
+from cpython.memoryview cimport PyMemoryView_Check, PyMemoryView_GET_BUFFER
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
-from feedhandler.core.sink cimport FrameRecorder
+from feedhandler.core.sink cimport FrameRecorder, FrameSink
+from feedhandler.transport.read_tap cimport ReadTap
 from feedhandler.recording.ring cimport CHUNK_CLOSE_FD, CHUNK_END_FRAME, ChunkRing
 
 if sys.byteorder != "little":  # the record header is written as the host's integers
     raise ImportError("feedhandler.recording.tap writes little-endian records: big-endian hosts are not supported")
+
+cdef enum:
+    # record kinds of a connection's recorded socket reads (format.py: KIND_WIRE_START, KIND_WIRE, KIND_WIRE_CUT)
+    WIRE_START = 4
+    WIRE = 5
+    WIRE_CUT = 6
 
 cdef enum:
     HEADER = 17  # i64 recv_ns | u32 connection | u8 kind | u32 length
@@ -168,7 +177,14 @@ cdef class RecordBuffer:
         return self.size + HEADER + n > self.capacity or now_ns >= self.deadline_ns
 
     cdef int _spill(self) except -1:
-        """The full stage (_staged == STAGE) to _data; in ring mode a chunk that fills goes to the thread.
+        """The full stage (_staged == STAGE) to _data."""
+        self._spill_from(<char*>self._stage)
+        self._staged = 0
+        return 0
+
+    cdef int _spill_from(self, const char* src) except -1:
+        """STAGE bytes from src (the stage, or a big record's payload while the stage is empty) to _data; in
+        ring mode a chunk that fills goes to the thread.
 
         Bound: array mode, only called for bytes within ``size <= capacity`` (c_append checked it), so
         _flushed + STAGE <= capacity; ring mode, _flushed is a multiple of STAGE below _end (a full chunk is
@@ -177,11 +193,10 @@ cdef class RecordBuffer:
         if self._ring is not None and not self._ring._started:
             raise ValueError("the recording is closed")
         if fh_aligned16(dst):
-            fh_stream_copy(dst, <char*>self._stage, STAGE)
+            fh_stream_copy(dst, src, STAGE)
         else:
-            memcpy(dst, <char*>self._stage, STAGE)
+            memcpy(dst, src, STAGE)
         self._flushed += STAGE
-        self._staged = 0
         if self._ring is not None and self._flushed == self._end:
             fh_stream_fence()  # the chunk's streamed stores are visible before the thread reads it
             self._data = self._ring.c_publish(self._flushed, 0)
@@ -189,11 +204,19 @@ cdef class RecordBuffer:
         return 0
 
     cdef inline int _put(self, const char* src, Py_ssize_t n) except -1:
-        """Append n bytes where records are written, each full stage (or chunk) going onward."""
+        """Append n bytes where records are written, each full stage (or chunk) going onward; whole stages of a
+        big record (a socket read) go from src to _data directly, without passing through the stage."""
         cdef Py_ssize_t k
         while n > 0:
             if self._staged == STAGE:
                 self._spill()
+            if self._staged == 0:
+                while n >= STAGE:  # same bound as _spill: these bytes lie within size <= capacity / the chunk
+                    self._spill_from(src)
+                    src += STAGE
+                    n -= STAGE
+                if n == 0:
+                    break
             k = STAGE - self._staged
             if k > n:
                 k = n
@@ -235,8 +258,9 @@ cdef class RecordBuffer:
             self._put(head, HEADER)
             self._put(data, n)
         self.size = need
-        self.frames += 1
-        self.payload_bytes += n
+        if kind < WIRE_START:  # a read's bytes are not a frame: the listener counts its frames (WireTap)
+            self.frames += 1
+            self.payload_bytes += n
         self._set_room()
         return 0
 
@@ -384,3 +408,175 @@ cdef class FrameTap(SinkTap):
                     self._on_due()
                 buf.append(payload, recv_ns, self._cid)
         return self._on_frame(payload, recv_ns_obj)
+
+
+cdef class WireTap(ReadTap, asyncio.BufferedProtocol):
+    """Records a picows connection's socket reads, one record per read, instead of one per frame.
+
+    Set as the socket transport's protocol in front of picows' own (``transport.set_protocol``), it copies each
+    read's bytes into the recording (one ``memcpy`` per read, whatever the number of frames in it) before picows
+    parses them; the frames are cut out of the bytes again when the recording is read (format.py). The compiled
+    listener tells it where frames end (:class:`~feedhandler.transport.read_tap.ReadTap`): recording starts
+    after the last frame of a read (a ``KIND_WIRE_START`` record with the bytes that follow it, the start of
+    the next frame), and a stop or an interruption in the middle of a read writes a ``KIND_WIRE_CUT`` record
+    with the stream offset after the last frame that counts. Until it starts, and again after :meth:`restart`
+    (a rotation: every segment starts with whole frames), the sink's :class:`SinkTap` records frame by frame.
+
+    Parameters
+    ----------
+    inner:
+        picows' protocol (the reads go on to it).
+    buffer:
+        The writer's :class:`RecordBuffer`.
+    on_due:
+        The writer's flush/rotate step, run before a read whose record is due.
+    connection_id:
+        Written in each record.
+    sink:
+        The connection's :class:`~feedhandler.core.sink.FrameSink` (its ``recorder`` is ``sink_tap`` while the
+        reads are not recorded, None while they are).
+    sink_tap:
+        The frame-by-frame recorder of this connection.
+    """
+
+    cdef readonly object inner
+    cdef object _get_buffer, _buffer_updated
+    cdef RecordBuffer _buf
+    cdef object _on_due
+    cdef uint32_t _cid
+    cdef FrameSink _sink
+    cdef SinkTap _sink_tap
+    cdef object _view              # the memoryview picows' get_buffer returned for the read being made
+    cdef readonly int64_t reads, starts, cuts
+
+    def __init__(self, inner, RecordBuffer buffer, on_due, uint32_t connection_id, FrameSink sink,
+                 SinkTap sink_tap):
+        self.inner = inner
+        self._get_buffer, self._buffer_updated = inner.get_buffer, inner.buffer_updated
+        self._buf, self._on_due, self._cid = buffer, on_due, connection_id
+        self._sink, self._sink_tap = sink, sink_tap
+        self.want_start = True
+        sink.recorder = sink_tap
+
+    # -- the socket transport's calls ---------------------------------------------------------------------------
+    def get_buffer(self, Py_ssize_t size_hint):
+        view = self._get_buffer(size_hint)
+        self._view = view if PyMemoryView_Check(view) else memoryview(view)
+        return view
+
+    def buffer_updated(self, Py_ssize_t nbytes):
+        if self.wire:
+            self._record_read(nbytes)
+        self.in_read = True
+        try:
+            self._buffer_updated(nbytes)
+        finally:
+            self.in_read = False
+            if self.frames:  # the messages the listener delivered from recorded reads
+                self._buf.frames += self.frames
+                self._buf.payload_bytes += self.payload_bytes
+                self.frames = self.payload_bytes = 0
+
+    def connection_made(self, transport):
+        self.inner.connection_made(transport)
+
+    def connection_lost(self, exc):
+        self.inner.connection_lost(exc)
+
+    def eof_received(self):
+        return self.inner.eof_received()
+
+    def pause_writing(self):
+        self.inner.pause_writing()
+
+    def resume_writing(self):
+        self.inner.resume_writing()
+
+    # -- recording ------------------------------------------------------------------------------------------------
+    cdef int _record_read(self, Py_ssize_t n) except -1:
+        cdef RecordBuffer buf = self._buf
+        cdef Py_buffer* view
+        cdef int64_t now
+        try:
+            if not buf._recording:
+                self.wire = False
+                return 0
+            view = PyMemoryView_GET_BUFFER(self._view)
+            if n < 0 or n > view.len:
+                raise ValueError(f"the transport reported {n} bytes read into a buffer of {view.len}")
+            now = _now_ns()
+            if buf.c_due(n, now):
+                self._on_due()  # a rotation restarts the taps: this read is then recorded frame by frame
+                if not self.wire:
+                    return 0
+            # view.buf[0:n]: the bytes the socket just wrote into picows' buffer (n <= view.len, checked above)
+            buf.c_append(now, self._cid, WIRE, <const char*>view.buf, n)
+            self.stream_bytes += n
+            self.reads += 1
+        except Exception as exc:
+            self._failed(exc)
+        return 0
+
+    cdef int c_start(self, const char* tail, Py_ssize_t n) except -1:
+        cdef RecordBuffer buf = self._buf
+        cdef int64_t now
+        self.want_start = False
+        try:
+            if not buf._recording:
+                return 0
+            now = _now_ns()
+            if buf.c_due(n, now):
+                self._on_due()
+                self.want_start = False  # a rotation asked for a start: this is it
+            buf.c_append(now, self._cid, WIRE_START, tail, n)
+            self.stream_bytes = n
+            self.wire = True
+            self.starts += 1
+            self._sink.recorder = None  # the reads carry this connection's frames from now on
+        except Exception as exc:
+            self._failed(exc)
+        return 0
+
+    cdef int c_stop(self, bint keep_current) except -1:
+        cdef bint was_wire = self.wire
+        self.wire = False
+        self.want_start = False
+        self._sink.recorder = self._sink_tap
+        if was_wire and self.in_read:
+            self._cut(keep_current)
+        return 0
+
+    cdef int _cut(self, bint keep_current) except -1:
+        """A KIND_WIRE_CUT record: the stream ends after the frame the listener is at (or before it); never
+        preceded by a due check, so nothing comes between it and the read it cuts."""
+        cdef int64_t offset = self.stream_bytes - self.tail - (0 if keep_current else self.frame_bytes)
+        try:
+            self._buf.c_append(_now_ns(), self._cid, WIRE_CUT, <const char*>&offset, 8)
+            self.cuts += 1
+        except Exception as exc:
+            self._failed(exc)
+        return 0
+
+    cdef int _failed(self, object exc) except -1:
+        """A recording that fails is reported (like the sink's recorder) and goes back to frame by frame."""
+        self.wire = False
+        self.want_start = False
+        self._sink.recorder = self._sink_tap
+        self._sink._recorder_failed(exc)
+        return 0
+
+    def restart(self):
+        """Record frame by frame again until the next read ends at a known place: at a rotation (every segment
+        starts with whole frames), or when another record is written in the middle of a recorded read (the
+        read is cut after the frame being delivered, so that record stays in order)."""
+        if self.wire:
+            if self.in_read:
+                self._cut(True)
+            self.wire = False
+            self._sink.recorder = self._sink_tap
+        if self._buf._recording:
+            self.want_start = True
+
+    def stop(self):
+        """No more records from this connection's reads (the recording stopped)."""
+        self.c_stop(True)

@@ -1,9 +1,12 @@
 """A transport wrapper that writes every received frame to a recording (``RecordingWriter`` or
 ``RotatingRecordingWriter``) before the parser sees it.
 
-A connection run with a :class:`~feedhandler.core.sink.FrameSink` (the manager's, the benchmarks') records
-through the sink's compiled ``recorder`` hook (:class:`~feedhandler.recording.tap.SinkTap`); any other frame
-callable is wrapped in a :class:`~feedhandler.recording.tap.FrameTap`."""
+A picows connection run with a :class:`~feedhandler.core.sink.FrameSink` (the manager's, the benchmarks') records
+its socket reads (:class:`~feedhandler.recording.tap.WireTap`: one copy per read, not per frame), and frame by
+frame through the sink's compiled ``recorder`` hook (:class:`~feedhandler.recording.tap.SinkTap`) until the first
+read that ends at a known frame boundary, and after each rotation. Any other connection run with a
+``FrameSink`` records through that hook only; any other frame callable is wrapped in a
+:class:`~feedhandler.recording.tap.FrameTap`."""
 from __future__ import annotations
 
 import itertools
@@ -25,14 +28,25 @@ class _RecordingConnection(TransportConnection):
         owner = self._owner
         sink_tap = getattr(owner.writer, "sink_tap", None)
         if sink_tap is not None and isinstance(on_frame, FrameSink):
-            # the compiled frame path stays compiled: the sink records each frame (C) before its parser
+            # the compiled frame path stays compiled: the sink records each frame (C) before its parser, or
+            # the socket reads are recorded as they come
             tap = sink_tap(self._id)
             on_frame.recorder = tap
+            read_tap = None
+            install = getattr(self._inner, "install_read_tap", None)
+            make_read_tap = getattr(owner.writer, "read_tap", None)
+            if owner.record_reads and install is not None and make_read_tap is not None:
+                read_tap = install(lambda protocol: make_read_tap(protocol, self._id, on_frame))
+            if read_tap is not None:
+                owner._read_taps.append(read_tap)
             try:
                 await self._inner.run(on_frame)
             finally:
-                if on_frame.recorder is tap:
-                    on_frame.recorder = None
+                if read_tap is not None:
+                    self._inner.remove_read_tap(read_tap)
+                    owner.writer.release_read_tap(read_tap)
+                    owner._read_taps.remove(read_tap)
+                on_frame.recorder = None
             return
         tap = getattr(owner.writer, "tap", None)
         if tap is not None:  # the compiled path: record + parse in one C call per frame
@@ -57,13 +71,19 @@ class _RecordingConnection(TransportConnection):
 
 
 class RecordingTransport(Transport):
-    """Wraps another transport; each connection gets its own id in the recording."""
+    """Wraps another transport; each connection gets its own id in the recording.
+
+    ``record_reads``: record a picows connection's socket reads (the default) rather than its frames one by one;
+    the file reads back the same frames either way.
+    """
 
     name = "recording"
 
-    def __init__(self, inner: Transport, writer: RecordingWriter | Any):
+    def __init__(self, inner: Transport, writer: RecordingWriter | Any, record_reads: bool = True):
         self._inner, self.writer = inner, writer
         self._ids = itertools.count(1)
+        self.record_reads = record_reads
+        self._read_taps: list[Any] = []
         #: False after :meth:`stop`: frames still go to the parser, no longer to the file
         self.recording = True
 
@@ -73,6 +93,8 @@ class RecordingTransport(Transport):
         buffer = getattr(self.writer, "buffer", None)
         if buffer is not None:
             buffer.recording = False
+        for tap in self._read_taps:
+            tap.stop()  # a read being parsed is cut after the frame being delivered
 
     connect_errors = ()  # the inner transport's connect already raised ConnectionFailedError
 

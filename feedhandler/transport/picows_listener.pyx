@@ -25,6 +25,7 @@ from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 from picows.picows cimport WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
 from feedhandler.core.sink cimport FrameSink
+from feedhandler.transport.read_tap cimport ReadTap
 
 import asyncio
 
@@ -41,6 +42,15 @@ cdef inline int64_t _monotonic_ns() noexcept nogil:
     cdef timespec ts
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
+
+
+cdef inline Py_ssize_t _frame_bytes(Py_ssize_t payload) noexcept:
+    """Header + payload bytes of an unmasked frame (a server's) with ``payload`` bytes (RFC 6455 section 5.2)."""
+    if payload < 126:
+        return payload + 2
+    if payload < 65536:
+        return payload + 4
+    return payload + 10
 
 
 cpdef bint valid_close_code(int code) noexcept:
@@ -77,6 +87,8 @@ cdef class PicowsFrameListener(WSListener):
     #: Why this side ended the connection (protocol violation, oversized message, consumer error).
     cdef readonly object failure
     cdef readonly object disconnected
+    # the recording's tap on this connection's socket reads (None: not recorded that way)
+    cdef ReadTap _tap
 
     def __init__(self, Py_ssize_t max_message_size, bint as_memoryview):
         self.max_message_size = max_message_size
@@ -99,8 +111,13 @@ cdef class PicowsFrameListener(WSListener):
             self._on_frame = on_frame
         self._mode = DELIVER
 
+    def attach_read_tap(self, ReadTap tap):
+        """Tell ``tap`` (None: nobody) where the frames of the reads it records end (see read_tap.pxd)."""
+        self._tap = tap
+
     def discard(self):
         """Drop every later data message (the connection is closing)."""
+        self._stop_tap(True)
         self._mode = DISCARD
         self._sink = None
         self._on_frame = None
@@ -116,6 +133,7 @@ cdef class PicowsFrameListener(WSListener):
         """Record why and close: the close frame goes out now, the socket follows."""
         if self.failure is None:
             self.failure = exc
+        self._stop_tap(True)  # a consumer's failure: the frame it failed on was delivered (and stays recorded)
         self._fragments = None
         self.discard()
         cdef WSTransport transport = self.transport
@@ -131,6 +149,10 @@ cdef class PicowsFrameListener(WSListener):
     cpdef on_ws_frame(self, WSTransport transport, WSFrame frame):
         cdef int64_t recv_ns = _monotonic_ns()
         cdef WSMsgType msg_type = frame.msg_type
+        cdef ReadTap tap = self._tap
+        if tap is not None:  # where this frame ends in the bytes read so far, for a cut
+            tap.tail = frame.tail_size
+            tap.frame_bytes = _frame_bytes(frame.payload_size)
         if frame.rsv1 | frame.rsv2 | frame.rsv3:
             self._protocol_error("frame with a reserved bit set, and no extension was negotiated")
             return None
@@ -138,6 +160,9 @@ cdef class PicowsFrameListener(WSListener):
                 and self._fragments is None:
             if self._mode == DELIVER:
                 if self._sink is not None:
+                    if tap is not None and tap.wire:  # in the recorded read: counted as recorded
+                        tap.frames += 1
+                        tap.payload_bytes += frame.payload_size
                     try:
                         # payload_ptr/payload_size: picows' read buffer, valid during this call only.
                         self._sink.c_frame(frame.payload_ptr, frame.payload_size, recv_ns)
@@ -148,9 +173,25 @@ cdef class PicowsFrameListener(WSListener):
                                          else frame.get_payload_as_bytes(), recv_ns)
             elif self._mode == STASH:
                 self._keep(frame.get_payload_as_bytes(), recv_ns)
-            return None
-        self._on_other_frame(transport, frame, msg_type, recv_ns)
+        else:
+            self._on_other_frame(transport, frame, msg_type, recv_ns)
+        if tap is not None and tap.want_start and frame.last_in_buffer and self._fragments is None \
+                and self._mode == DELIVER:
+            # the bytes after the last frame of a read begin the next frame: the recorded stream starts there
+            try:
+                tap.c_start(frame.payload_ptr + frame.payload_size, frame.tail_size)
+            except BaseException:  # the tap reports its own failures; never the listener's concern
+                pass
         return None
+
+    cdef void _stop_tap(self, bint keep_current) noexcept:
+        """No later frame of this connection is recorded from its reads (they are not delivered either)."""
+        cdef ReadTap tap = self._tap
+        if tap is not None and (tap.wire or tap.want_start):
+            try:
+                tap.c_stop(keep_current)
+            except BaseException:  # the tap reports its own failures; never the listener's concern
+                pass
 
     cpdef on_ws_disconnected(self, WSTransport transport):
         if not self.disconnected.done():
@@ -203,6 +244,7 @@ cdef class PicowsFrameListener(WSListener):
                 return None
             self._fragments = bytearray(frame.get_payload_as_memoryview())
         if len(self._fragments) > self.max_message_size:
+            self._stop_tap(False)  # this fragment was never delivered: the recording ends before it
             self.fail(ConnectionFailedError(
                 f"fragmented message larger than max_frame_size ({self.max_message_size} bytes)"),
                 WSCloseCode.MESSAGE_TOO_BIG, "message too big")
@@ -219,11 +261,16 @@ cdef class PicowsFrameListener(WSListener):
         return None
 
     cdef _deliver_to_sink(self, bytes message, int64_t recv_ns):
+        cdef ReadTap tap = self._tap
+        if tap is not None and tap.wire:
+            tap.frames += 1
+            tap.payload_bytes += len(message)
         try:
             self._sink.c_frame(message, len(message), recv_ns)
         except BaseException as exc:
             self.fail(exc, WSCloseCode.INTERNAL_ERROR, "")
 
     cdef _protocol_error(self, str what):
+        self._stop_tap(False)  # the offending frame is not delivered: the recording ends before it
         self.fail(ConnectionFailedError(f"protocol error from the server: {what}"),
                   WSCloseCode.PROTOCOL_ERROR, "protocol error")

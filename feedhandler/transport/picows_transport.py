@@ -57,7 +57,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from typing import Literal
+from typing import Any, Callable, Literal
 
 from picows import WSCloseCode, WSError, WSMsgType, WSTransport, ws_connect
 
@@ -91,6 +91,24 @@ class PicowsConnection(TransportConnection):
     def ws_transport(self) -> WSTransport:
         """The underlying ``picows.WSTransport`` (for inspection: socket options, close handshake)."""
         return self._transport
+
+    def install_read_tap(self, make_tap: Callable[[Any], Any]) -> Any:
+        """Put ``make_tap(picows_protocol)`` (a :class:`~feedhandler.transport.read_tap.ReadTap` and an asyncio
+        ``BufferedProtocol``) between the socket transport and picows, and tell the listener about it; None
+        (nothing done) if the socket transport cannot change its protocol."""
+        underlying = self._transport.underlying_transport
+        if not hasattr(underlying, "set_protocol") or underlying.is_closing():
+            return None
+        tap = make_tap(underlying.get_protocol())
+        underlying.set_protocol(tap)
+        self._listener.attach_read_tap(tap)
+        return tap
+
+    def remove_read_tap(self, tap: Any) -> None:
+        self._listener.attach_read_tap(None)
+        underlying = self._transport.underlying_transport
+        if underlying.get_protocol() is tap:
+            underlying.set_protocol(tap.inner)
 
     async def send(self, data: str | bytes) -> None:
         transport = self._transport

@@ -1,5 +1,6 @@
 """Recording on the compiled frame path: a ``FrameSink``'s ``recorder`` (``SinkTap``) records every frame in C,
-before the parser, so a recorded picows connection still hands the payload pointer to the decoder's ``c_feed``.
+before the parser, so a recorded picows connection still hands the payload pointer to the decoder's ``c_feed``;
+a picows connection's socket reads are recorded instead (``WireTap``) once a read ends at a known frame boundary.
 
 The oracle is the list of frames the local server sent: the recording must hold exactly those, in order, with
 the recv_ns the parser saw, and the parser must have decoded each of them once.
@@ -46,15 +47,16 @@ def _binance_sink(events: list, errors: list) -> FrameSink:
 
     def on_event(e) -> None:  # events come from a pool (reused objects): keep what is checked now
         if type(e) is Trade:
-            # (trade id, recorded through the sink's own hook rather than a Python wrapper around it)
-            events.append((e.trade_id, isinstance(sink.recorder, SinkTap)))
+            # (trade id, recorded through the sink's own hook or the socket reads, not a Python wrapper)
+            events.append((e.trade_id, "frame" if isinstance(sink.recorder, SinkTap)
+                           else "reads" if sink.recorder is None else "other"))
 
     parser.bind(on_event, errors.append)
     return sink
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("transport", ["picows", "websockets"])
+@pytest.mark.parametrize("transport", ["picows", "picows-frames", "websockets"])
 @pytest.mark.parametrize("writer_kind", ["rotating", "plain"])
 async def test_recorded_connection_keeps_the_compiled_path_and_records_every_frame(tmp_path, transport, writer_kind):
     events: list = []
@@ -65,7 +67,8 @@ async def test_recorded_connection_keeps_the_compiled_path_and_records_every_fra
         writer = RotatingRecordingWriter(tmp_path / "t.fhrec.zst", {"exchange": "binance"})
     else:
         writer = RecordingWriter(tmp_path / "t.fhrec", {"exchange": "binance"})
-    recorder = RecordingTransport(create_transport(transport), writer)
+    recorder = RecordingTransport(create_transport(transport.removesuffix("-frames")), writer,
+                                  record_reads=transport == "picows")
     async with asyncio.timeout(20), RawWsServer(_script(FRAMES)) as server:
         conn = await recorder.connect(server.url)
         await conn.send("go")
@@ -74,7 +77,13 @@ async def test_recorded_connection_keeps_the_compiled_path_and_records_every_fra
     writer.close()
     assert server.errors == [] and errors == []
     assert sink.recorder is None  # the tap is the connection's: removed when it ends
-    assert events == [(i, True) for i in range(N)]
+    assert [trade_id for trade_id, _ in events] == list(range(N))
+    how = [path for _, path in events]
+    if transport == "picows":  # frame by frame until a read ends at a known frame boundary, then by reads
+        assert "reads" in how and set(how) <= {"frame", "reads"}
+        assert how == sorted(how)  # no rotation here: once by reads, always by reads
+    else:
+        assert set(how) == {"frame"}
     paths = writer.segments if writer_kind == "rotating" else [writer.path]
     recs = list(open_recording(paths).records())
     assert [r.payload for r in recs] == FRAMES
