@@ -73,6 +73,8 @@ cdef struct RingState:
 
 cdef class ChunkRing:
     cdef RingState* _st
+    cdef char* _map                    # the chunks and the output buffer: one private mapping
+    cdef size_t _mapped
     cdef readonly Py_ssize_t chunk_bytes
     cdef readonly int chunks
     cdef int _fd

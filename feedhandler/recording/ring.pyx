@@ -26,8 +26,11 @@ from libc.stdlib cimport calloc, free
 from libc.string cimport memset, strncpy
 from posix.unistd cimport close, getpid, write
 
-cdef extern from "<stdlib.h>" nogil:
-    int posix_memalign(void** out, size_t alignment, size_t size)
+cdef extern from "<sys/mman.h>" nogil:
+    void* mmap(void* addr, size_t length, int prot, int flags, int fd, long offset)
+    int munmap(void* addr, size_t length)
+    int PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS
+    void* MAP_FAILED
 
 cdef enum:
     ZSTD_C_COMPRESSION_LEVEL = 100   # ZSTD_c_compressionLevel
@@ -172,16 +175,19 @@ cdef class ChunkRing:
         st.chunks = <Chunk*>calloc(chunks, sizeof(Chunk))
         if st.chunks == NULL:
             raise MemoryError()
+        # one private mapping for the chunks and zstd's output, not malloc's: the ring's 8 MiB coming and going
+        # would move malloc's trim and mmap thresholds, and the feed's own buffers would fault pages afresh
+        self._mapped = <size_t>chunks * <size_t>chunk_bytes + OUT_BYTES
+        p = mmap(NULL, self._mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        if p == MAP_FAILED:
+            self._mapped = 0
+            raise MemoryError(f"could not map the recording ring ({chunks} x {chunk_bytes} bytes)")
+        self._map = <char*>p
+        memset(p, 0, self._mapped)  # every page faulted in now, not on the feed's first pass
         for i in range(chunks):
-            p = NULL
-            if posix_memalign(&p, 64, chunk_bytes) != 0:
-                raise MemoryError()
-            memset(p, 0, chunk_bytes)  # every page faulted in now, not on the feed's first pass
-            st.chunks[i].data = <char*>p
+            st.chunks[i].data = self._map + <size_t>i * <size_t>chunk_bytes  # page-aligned: chunk_bytes % 4096 == 0
             st.chunks[i].fd = -1
-        if posix_memalign(&p, 64, OUT_BYTES) != 0:
-            raise MemoryError()
-        st.out, st.out_size = <char*>p, OUT_BYTES
+        st.out, st.out_size = self._map + <size_t>chunks * <size_t>chunk_bytes, OUT_BYTES
         create = <zstd_create_t><uintptr_t>addresses[0]
         self._free = <zstd_free_t><uintptr_t>addresses[1]
         set_param = <zstd_set_t><uintptr_t>addresses[2]
@@ -323,9 +329,6 @@ cdef class ChunkRing:
         if self._fd >= 0:   # set but never handed to the thread
             close(self._fd)
             self._fd = -1
-        if st.cctx != NULL:
-            self._free(st.cctx)
-            st.cctx = NULL
 
     cdef void _release(self) noexcept:
         cdef RingState* st = self._st
@@ -336,11 +339,13 @@ cdef class ChunkRing:
         pthread_cond_destroy(&st.has_space)
         pthread_cond_destroy(&st.has_data)
         pthread_mutex_destroy(&st.mu)
-        if st.chunks != NULL:
-            for i in range(st.n):
-                free(st.chunks[i].data)
-            free(st.chunks)
-        free(st.out)
+        if st.cctx != NULL:  # freed with the ring, not at close: zstd's workspace unmapped off the feed's path
+            self._free(st.cctx)
+            st.cctx = NULL
+        free(st.chunks)
+        if self._map != NULL:
+            munmap(self._map, self._mapped)
+            self._map = NULL
         self._st = NULL
         free(st)
 
