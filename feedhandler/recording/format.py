@@ -114,24 +114,28 @@ class BufferedRecordWriter:
 
         return SinkTap(self.buffer, self.on_due, connection_id)
 
+    @property
+    def _read_taps(self) -> list[Any]:
+        """The read taps writing to this recording now (a subclass's ``__init__`` need not make the list)."""
+        return self.__dict__.setdefault("_read_tap_list", [])
+
     def read_tap(self, protocol: Any, connection_id: int, sink: Any) -> Any:
         """A :class:`~feedhandler.recording.tap.WireTap` recording the socket reads of one picows connection
         (``protocol``: picows' own) whose frames go to ``sink``; :meth:`release_read_tap` when it ends."""
         from .tap import WireTap
 
         tap = WireTap(protocol, self.buffer, self.on_due, connection_id, sink, self.sink_tap(connection_id))
-        self.__dict__.setdefault("_read_taps", []).append(tap)
+        self._read_taps.append(tap)
         return tap
 
     def release_read_tap(self, tap: Any) -> None:
-        taps = self.__dict__.get("_read_taps", [])
-        if tap in taps:
-            taps.remove(tap)
+        if tap in self._read_taps:
+            self._read_taps.remove(tap)
 
     def _restart_reads(self, only_in_read: bool = False) -> None:
         """Every read tap back to frame by frame until its next whole frame (a rotation), or only those in the
         middle of a read (a record from Python comes next: that read is cut so the record stays in order)."""
-        for tap in self.__dict__.get("_read_taps", ()):
+        for tap in self._read_taps:
             if tap.in_read or not only_in_read:
                 tap.restart()
 

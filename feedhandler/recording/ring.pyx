@@ -148,6 +148,9 @@ cdef class ChunkRing:
         cdef zstd_set_t set_param
         cdef void* p
         cdef int i, rc
+        cdef ZstdIn inp
+        cdef ZstdOut out
+        cdef size_t left
         if self._st != NULL:
             raise RuntimeError("ChunkRing.__init__ called twice")
         if chunk_bytes < STAGE_BYTES or chunk_bytes % STAGE_BYTES:
@@ -199,6 +202,16 @@ cdef class ChunkRing:
             raise MemoryError("ZSTD_createCCtx failed")
         if st.is_error(set_param(st.cctx, ZSTD_C_COMPRESSION_LEVEL, level)):
             raise ValueError(f"zstd refused compression level {level}")
+        # one whole chunk compressed now (the output dropped): zstd allocates and touches its workspace at its
+        # first call, which would otherwise fault pages on the first chunk of the feed
+        inp.src, inp.size, inp.pos = st.chunks[0].data, chunk_bytes, 0
+        out.dst, out.size, out.pos = st.out, st.out_size, 0
+        left = 1
+        while left:
+            left = st.stream(st.cctx, &out, &inp, ZSTD_E_END)
+            if st.is_error(left):
+                raise ValueError(f"zstd: {st.error_name(left).decode(errors='replace')}")
+            out.pos = 0
         rc = pthread_create(&st.thread, NULL, _consume, st)
         if rc:
             raise OSError(rc, "could not start the recording's compressing thread")

@@ -1,7 +1,9 @@
 """Stub of the compiled per-frame recording path (see tap.pyx)."""
+import asyncio
 from typing import Any, Callable, Final
 
-from feedhandler.core.sink import FrameRecorder
+from feedhandler.core.sink import FrameRecorder, FrameSink
+from feedhandler.transport.read_tap import ReadTap
 from feedhandler.recording.ring import ChunkRing
 
 def touched_buffer(n: int) -> bytearray: ...
@@ -33,3 +35,17 @@ class FrameTap(SinkTap):
     def __init__(self, buffer: RecordBuffer, on_due: Callable[[], Any], on_frame: Callable[[Any, int], Any],
                  connection_id: int) -> None: ...
     def __call__(self, payload: Any, recv_ns: int) -> Any: ...
+
+class WireTap(ReadTap, asyncio.BufferedProtocol):
+    """Records a picows connection's socket reads, one record per read, instead of one per frame."""
+
+    inner: Final[Any]
+    reads: Final[int]
+    starts: Final[int]
+    cuts: Final[int]
+    def __init__(self, inner: Any, buffer: RecordBuffer, on_due: Callable[[], Any], connection_id: int,
+                 sink: FrameSink, sink_tap: SinkTap) -> None: ...
+    def get_buffer(self, size_hint: int) -> memoryview: ...
+    def buffer_updated(self, nbytes: int) -> None: ...
+    def restart(self) -> None: ...
+    def stop(self) -> None: ...
