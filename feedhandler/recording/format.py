@@ -139,6 +139,12 @@ class BufferedRecordWriter:
             if tap.in_read or not only_in_read:
                 tap.restart()
 
+    def _stop_reads(self) -> None:
+        """No more records from the socket reads (the writer closes): a read being parsed is cut after the frame
+        being delivered."""
+        for tap in self._read_taps:
+            tap.stop()
+
     def snapshot(self, symbol: str, last_update_id: int, bids: Any, asks: Any, recv_ns: int) -> None:
         """Record a REST snapshot the feed used (a ``KIND_SNAPSHOT`` record)."""
         data = snapshot_payload(symbol, last_update_id, bids, asks)
@@ -197,6 +203,7 @@ class RecordingWriter(BufferedRecordWriter):
 
     def close(self) -> None:
         if not self._f.closed:
+            self._stop_reads()
             self.flush()
             self._f.close()
 

@@ -141,6 +141,18 @@ async def test_a_stop_in_the_middle_of_a_read_keeps_the_frames_up_to_the_one_bei
     assert _recorded(writer) == seen[:1501]
 
 
+async def test_closing_the_writer_in_the_middle_of_a_read_keeps_the_frames_delivered_before(tmp_path):
+    messages = _messages(2000, 13)
+
+    def close_at_1400(i, recorder, writer):
+        if i == 1400:
+            writer.close()
+
+    seen, writer, taps = await _run(tmp_path, _pieces_script(_wire(messages), 14), hook=close_at_1400)
+    assert seen == messages and taps[0].cuts == 1
+    assert _recorded(writer) == seen[:1401]
+
+
 async def test_a_snapshot_written_during_a_read_stays_between_the_frames_around_it(tmp_path):
     messages = _messages(2000, 7)
 
