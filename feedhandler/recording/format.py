@@ -270,9 +270,17 @@ def _records(f: io.BufferedReader | BinaryIO, path: str | Path, offset: int) -> 
             payload = f.read(n)
             if len(payload) < n:
                 raise RecordingError(f"{path}: truncated record at byte {offset}")
-            if kind == KIND_WIRE_CUT:
+            offset += _RECORD.size + n
+            if kind <= KIND_SNAPSHOT:  # a frame or a snapshot: the usual record, kept short
+                if held:
+                    for rec, _ in held:
+                        yield rec
+                    held = []
+                yield Record(recv_ns, conn, kind, payload)
+            elif kind == KIND_WIRE_CUT:
                 if n != _I64.size:
-                    raise RecordingError(f"{path}: corrupt cut record at byte {offset} (length {n})")
+                    raise RecordingError(f"{path}: corrupt cut record at byte {offset - n - _RECORD.size} "
+                                         f"(length {n})")
                 (end,) = _I64.unpack(payload)
                 if conn == held_conn:
                     held = [h for h in held if h[1] <= end]
@@ -281,21 +289,16 @@ def _records(f: io.BufferedReader | BinaryIO, path: str | Path, offset: int) -> 
             else:
                 for rec, _ in held:
                     yield rec
-                held = []
-                if kind == KIND_WIRE_START or kind == KIND_WIRE:
-                    if kind == KIND_WIRE_START:
-                        stream = streams[conn] = WireStream(_MAX_PAYLOAD)
-                        messages = stream.start(payload)
-                    elif (stream := streams.get(conn)) is None:
-                        raise RecordingError(f"{path}: socket bytes of connection {conn} at byte {offset} "
-                                             f"without the record that starts them")
-                    else:
-                        messages = stream.feed(payload)
-                    held = [(Record(recv_ns, conn, k, p), e) for k, p, e in messages]
-                    held_conn = conn
+                if kind == KIND_WIRE_START:
+                    stream = streams[conn] = WireStream(_MAX_PAYLOAD)
+                    messages = stream.start(payload)
+                elif (stream := streams.get(conn)) is None:
+                    raise RecordingError(f"{path}: socket bytes of connection {conn} at byte "
+                                         f"{offset - n - _RECORD.size} without the record that starts them")
                 else:
-                    yield Record(recv_ns, conn, kind, payload)
-            offset += _RECORD.size + n
+                    messages = stream.feed(payload)
+                held = [(Record(recv_ns, conn, k, p), e) for k, p, e in messages]
+                held_conn = conn
     for rec, _ in held:
         yield rec
 
