@@ -255,8 +255,8 @@ def _records(f: io.BufferedReader | BinaryIO, path: str | Path, offset: int) -> 
     from .wire import WireStream
 
     streams: dict[int, WireStream] = {}
-    held: list[tuple[Record, int]] = []
-    held_conn = -1
+    held: list[tuple[int, bytes, int]] = []  # (kind, payload, end offset) of the latest read's frames
+    held_conn = held_ns = -1
     with f:
         while True:
             raw = f.read(_RECORD.size)
@@ -273,8 +273,8 @@ def _records(f: io.BufferedReader | BinaryIO, path: str | Path, offset: int) -> 
             offset += _RECORD.size + n
             if kind <= KIND_SNAPSHOT:  # a frame or a snapshot: the usual record, kept short
                 if held:
-                    for rec, _ in held:
-                        yield rec
+                    for k, p, _ in held:
+                        yield Record(held_ns, held_conn, k, p)
                     held = []
                 yield Record(recv_ns, conn, kind, payload)
             elif kind == KIND_WIRE_CUT:
@@ -283,12 +283,12 @@ def _records(f: io.BufferedReader | BinaryIO, path: str | Path, offset: int) -> 
                                          f"(length {n})")
                 (end,) = _I64.unpack(payload)
                 if conn == held_conn:
-                    held = [h for h in held if h[1] <= end]
+                    held = [h for h in held if h[2] <= end]
                 if (stream := streams.get(conn)) is not None:
                     stream.end()
             else:
-                for rec, _ in held:
-                    yield rec
+                for k, p, _ in held:
+                    yield Record(held_ns, held_conn, k, p)
                 if kind == KIND_WIRE_START:
                     stream = streams[conn] = WireStream(_MAX_PAYLOAD)
                     messages = stream.start(payload)
@@ -297,10 +297,9 @@ def _records(f: io.BufferedReader | BinaryIO, path: str | Path, offset: int) -> 
                                          f"{offset - n - _RECORD.size} without the record that starts them")
                 else:
                     messages = stream.feed(payload)
-                held = [(Record(recv_ns, conn, k, p), e) for k, p, e in messages]
-                held_conn = conn
-    for rec, _ in held:
-        yield rec
+                held, held_conn, held_ns = messages, conn, recv_ns
+    for k, p, _ in held:
+        yield Record(held_ns, held_conn, k, p)
 
 
 _KINDS = frozenset((KIND_TEXT, KIND_BINARY, KIND_SNAPSHOT, KIND_WIRE_START, KIND_WIRE, KIND_WIRE_CUT))

@@ -9,6 +9,7 @@ close frame or at anything picows and the listener refuse (a reserved bit or opc
 fragmented or oversized control frame, a continuation with nothing to continue, a frame or message over
 ``max_message``); what came before it is kept, the reason is in :attr:`WireStream.error`.
 """
+from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdint cimport int64_t, uint64_t
 
 
@@ -160,8 +161,9 @@ cdef class WireStream:
         if self._fragments is not None:
             self._fail("new message started before the fragmented one ended")
             return
-        if fin:
-            out.append((0 if opcode == OP_TEXT else 1, bytes(b[at:at + n]), end))
+        if fin:  # at + n <= b.shape[0]: _parse checked the whole payload is there
+            out.append((0 if opcode == OP_TEXT else 1, PyBytes_FromStringAndSize(<const char*>&b[at] if n else NULL, n),
+                        end))
         else:
             self._fragments = bytearray(b[at:at + n])
             self._fragment_kind = 0 if opcode == OP_TEXT else 1
