@@ -3,7 +3,8 @@ before the parser, so a recorded picows connection still hands the payload point
 a picows connection's socket reads are recorded instead (``WireTap``) once a read ends at a known frame boundary.
 
 The oracle is the list of frames the local server sent: the recording must hold exactly those, in order, with
-the recv_ns the parser saw, and the parser must have decoded each of them once.
+increasing receive times (the parser's recv_ns frame by frame, the read's when recorded by reads), and the parser
+must have decoded each of them once.
 """
 from __future__ import annotations
 
