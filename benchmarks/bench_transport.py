@@ -444,6 +444,36 @@ def test_flood_binance_parser_recording_frames(benchmark, server, loop, tmp_path
     _bench_flood(benchmark, server, loop, "picows", "binance", record_to=tmp_path, record_reads=False)
 
 
+# ---- recording's cost, paired: each round floods without and with recording, back to back ----------------
+# (the machine is shared: the cases of the group above run one after the other, a few seconds apart, and drift
+# with the host's load; this ratio is taken within each round, the order alternating, then its median)
+
+@pytest.mark.benchmark(group="transport-flood-binance-paired")
+@pytest.mark.parametrize("record_reads", [True, False], ids=["reads", "frames"])
+def test_flood_binance_recording_paired(benchmark, server, loop, tmp_path, record_reads):
+    """picows + Binance parser, recording off then on (by socket reads, or frame by frame), in every round."""
+    pytest.importorskip("zstandard")
+    walls: list[float] = []
+    feeds: list[float] = []
+
+    def connect():
+        off = loop.run_until_complete(open_flood(server, "picows", N_FRAMES, "binance"))
+        on = loop.run_until_complete(open_flood(server, "picows", N_FRAMES, "binance", tmp_path, record_reads))
+        return (off, on), {}
+
+    def one_round(off, on):
+        first, second = (off, on) if len(walls) % 2 == 0 else (on, off)
+        timed = {id(f): loop.run_until_complete(run_flood(f)) for f in (first, second)}
+        (wall_off, _, feed_off), (wall_on, _, feed_on) = timed[id(off)], timed[id(on)]
+        walls.append(wall_on / wall_off)
+        feeds.append(feed_on / feed_off)
+
+    warmup = 2
+    benchmark.pedantic(one_round, setup=connect, rounds=15, warmup_rounds=warmup, iterations=1)
+    benchmark.extra_info["wall_ratio_median"] = round(statistics.median(walls[warmup:]), 3)
+    benchmark.extra_info["feed_thread_ratio_median"] = round(statistics.median(feeds[warmup:]), 3)
+
+
 @pytest.mark.benchmark(group="transport-paced-latency")
 @pytest.mark.parametrize("transport", TRANSPORTS[:3] + ["picows-python-listener"])
 def test_paced_latency(benchmark, server, loop, transport):
