@@ -295,7 +295,7 @@ class RotatingRecordingWriter(BufferedRecordWriter):
     def close(self) -> None:
         try:
             if self._open:
-                self._stop_reads()
+                self.stop_reads()
                 self.flush()
                 self.buffer.recording = False  # a frame after close is passed on, not recorded
                 self._open = False

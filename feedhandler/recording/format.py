@@ -139,9 +139,9 @@ class BufferedRecordWriter:
             if tap.in_read or not only_in_read:
                 tap.restart()
 
-    def _stop_reads(self) -> None:
-        """No more records from the socket reads (the writer closes): a read being parsed is cut after the frame
-        being delivered."""
+    def stop_reads(self) -> None:
+        """No more records from the socket reads (the recording stops or the writer closes): a read being parsed
+        is cut after the frame being delivered."""
         for tap in self._read_taps:
             tap.stop()
 
@@ -203,7 +203,7 @@ class RecordingWriter(BufferedRecordWriter):
 
     def close(self) -> None:
         if not self._f.closed:
-            self._stop_reads()
+            self.stop_reads()
             self.flush()
             self._f.close()
 

@@ -90,6 +90,15 @@ cdef inline uint8_t _kind_of(const char* data, Py_ssize_t n) noexcept nogil:
     return 0 if n and (data[0] == b"{" or data[0] == b"[") else 1
 
 
+cdef inline Py_ssize_t _frame_bytes(Py_ssize_t payload) noexcept nogil:
+    """Header + payload bytes of an unmasked frame (a server's) with ``payload`` bytes (RFC 6455 section 5.2)."""
+    if payload < 126:
+        return payload + 2
+    if payload < 65536:
+        return payload + 4
+    return payload + 10
+
+
 cdef inline int64_t _now_ns() noexcept nogil:
     cdef timespec ts
     clock_gettime(CLOCK_MONOTONIC, &ts)  # the clock of time.monotonic_ns()
@@ -448,9 +457,14 @@ cdef class WireTap(ReadTap, asyncio.BufferedProtocol):
     cdef SinkTap _sink_tap
     cdef object _view              # the memoryview picows' get_buffer returned for the read being made
     cdef readonly int64_t reads, starts, cuts
+    #: The largest read record: a bigger read is written as several (the reader's record limit is 64 MiB).
+    cdef readonly Py_ssize_t max_record
 
     def __init__(self, inner, RecordBuffer buffer, on_due, uint32_t connection_id, FrameSink sink,
-                 SinkTap sink_tap):
+                 SinkTap sink_tap, Py_ssize_t max_record=16 << 20):
+        if max_record < 1:
+            raise ValueError("max_record must be >= 1 byte")
+        self.max_record = max_record
         self.inner = inner
         self._get_buffer, self._buffer_updated = inner.get_buffer, inner.buffer_updated
         self._buf, self._on_due, self._cid = buffer, on_due, connection_id
@@ -497,10 +511,14 @@ cdef class WireTap(ReadTap, asyncio.BufferedProtocol):
         cdef RecordBuffer buf = self._buf
         cdef Py_buffer* view
         cdef int64_t now
+        cdef const char* p
+        cdef Py_ssize_t k
         try:
             if not buf._recording:
                 self.wire = False
                 return 0
+            if self._view is None:
+                raise ValueError("the transport reported a read without asking for a buffer")
             view = PyMemoryView_GET_BUFFER(self._view)
             if n < 0 or n > view.len:
                 raise ValueError(f"the transport reported {n} bytes read into a buffer of {view.len}")
@@ -509,8 +527,17 @@ cdef class WireTap(ReadTap, asyncio.BufferedProtocol):
                 self._on_due()  # a rotation restarts the taps: this read is then recorded frame by frame
                 if not self.wire:
                     return 0
-            # view.buf[0:n]: the bytes the socket just wrote into picows' buffer (n <= view.len, checked above)
-            buf.c_append(now, self._cid, WIRE, <const char*>view.buf, n)
+            # view.buf[0:n]: the bytes the socket just wrote into picows' buffer (n <= view.len, checked above);
+            # one record per max_record bytes (the reader joins them: they are one stream)
+            p = <const char*>view.buf
+            while True:
+                k = n - (p - <const char*>view.buf)
+                if k > self.max_record:
+                    k = self.max_record
+                buf.c_append(now, self._cid, WIRE, p, k)
+                p += k
+                if p - <const char*>view.buf >= n:
+                    break
             self.stream_bytes += n
             self.reads += 1
         except Exception as exc:
@@ -549,7 +576,8 @@ cdef class WireTap(ReadTap, asyncio.BufferedProtocol):
     cdef int _cut(self, bint keep_current) except -1:
         """A KIND_WIRE_CUT record: the stream ends after the frame the listener is at (or before it); never
         preceded by a due check, so nothing comes between it and the read it cuts."""
-        cdef int64_t offset = self.stream_bytes - self.tail - (0 if keep_current else self.frame_bytes)
+        cdef int64_t offset = self.stream_bytes - self.tail - (0 if keep_current else
+                                                               _frame_bytes(self.frame_payload))
         try:
             self._buf.c_append(_now_ns(), self._cid, WIRE_CUT, <const char*>&offset, 8)
             self.cuts += 1

@@ -37,15 +37,12 @@ class _RecordingConnection(TransportConnection):
             make_read_tap = getattr(owner.writer, "read_tap", None)
             if owner.record_reads and install is not None and make_read_tap is not None:
                 read_tap = install(lambda protocol: make_read_tap(protocol, self._id, on_frame))
-            if read_tap is not None:
-                owner._read_taps.append(read_tap)
             try:
                 await self._inner.run(on_frame)
             finally:
                 if read_tap is not None:
                     self._inner.remove_read_tap(read_tap)
                     owner.writer.release_read_tap(read_tap)
-                    owner._read_taps.remove(read_tap)
                 on_frame.recorder = None
             return
         tap = getattr(owner.writer, "tap", None)
@@ -83,7 +80,6 @@ class RecordingTransport(Transport):
         self._inner, self.writer = inner, writer
         self._ids = itertools.count(1)
         self.record_reads = record_reads
-        self._read_taps: list[Any] = []
         #: False after :meth:`stop`: frames still go to the parser, no longer to the file
         self.recording = True
 
@@ -93,8 +89,9 @@ class RecordingTransport(Transport):
         buffer = getattr(self.writer, "buffer", None)
         if buffer is not None:
             buffer.recording = False
-        for tap in self._read_taps:
-            tap.stop()  # a read being parsed is cut after the frame being delivered
+        stop_reads = getattr(self.writer, "stop_reads", None)
+        if stop_reads is not None:  # the buffer is the writer's: every read tap on it stops, a read being
+            stop_reads()            # parsed cut after the frame being delivered
 
     connect_errors = ()  # the inner transport's connect already raised ConnectionFailedError
 

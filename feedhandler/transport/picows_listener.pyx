@@ -44,15 +44,6 @@ cdef inline int64_t _monotonic_ns() noexcept nogil:
     return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
 
 
-cdef inline Py_ssize_t _frame_bytes(Py_ssize_t payload) noexcept:
-    """Header + payload bytes of an unmasked frame (a server's) with ``payload`` bytes (RFC 6455 section 5.2)."""
-    if payload < 126:
-        return payload + 2
-    if payload < 65536:
-        return payload + 4
-    return payload + 10
-
-
 cpdef bint valid_close_code(int code) noexcept:
     """True if ``code`` may appear in a close frame on the wire (RFC 6455 section 7.4, IANA registry).
 
@@ -152,7 +143,7 @@ cdef class PicowsFrameListener(WSListener):
         cdef ReadTap tap = self._tap
         if tap is not None:  # where this frame ends in the bytes read so far, for a cut
             tap.tail = frame.tail_size
-            tap.frame_bytes = _frame_bytes(frame.payload_size)
+            tap.frame_payload = frame.payload_size
         if frame.rsv1 | frame.rsv2 | frame.rsv3:
             self._protocol_error("frame with a reserved bit set, and no extension was negotiated")
             return None

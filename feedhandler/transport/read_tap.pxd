@@ -17,10 +17,10 @@ cdef class ReadTap:
     # inside the tapped read (picows parsing it, the frame callbacks running)
     cdef public bint in_read
     # stream bytes since the start record; the frame the listener is at ends ``tail`` bytes before the end
-    # of the bytes read so far (picows' WSFrame.tail_size) and is ``frame_bytes`` long (header + payload)
+    # of the bytes read so far (picows' WSFrame.tail_size) and carries ``frame_payload`` bytes
     cdef public int64_t stream_bytes
     cdef public Py_ssize_t tail
-    cdef public Py_ssize_t frame_bytes
+    cdef public Py_ssize_t frame_payload
     cdef public int64_t frames
     cdef public int64_t payload_bytes
 

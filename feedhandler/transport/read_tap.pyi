@@ -9,6 +9,6 @@ class ReadTap:
     in_read: bool
     stream_bytes: int
     tail: int
-    frame_bytes: int
+    frame_payload: int
     frames: int
     payload_bytes: int

@@ -128,28 +128,19 @@ async def test_rotations_leave_every_segment_with_whole_frames(tmp_path):
     assert alone == seen
 
 
-async def test_a_stop_in_the_middle_of_a_read_keeps_the_frames_up_to_the_one_being_delivered(tmp_path):
-    messages = _messages(2000, 5)
+@pytest.mark.parametrize("how", ["stop", "close"])
+async def test_a_stop_in_the_middle_of_a_read_keeps_the_frames_up_to_the_one_being_delivered(tmp_path, how):
+    """``RecordingTransport.stop()`` or ``writer.close()`` from the handler of frame 1400 (a read being parsed)."""
+    messages = _messages(2000, 5 if how == "stop" else 13)
 
-    def stop_at_1500(i, recorder, writer):
-        if i == 1500:
-            recorder.stop()
-
-    seen, writer, taps = await _run(tmp_path, _pieces_script(_wire(messages), 6), hook=stop_at_1500)
-    assert seen == messages
-    assert taps[0].cuts == 1  # frame 1500 came from a recorded read: that read was cut after it
-    assert _recorded(writer) == seen[:1501]
-
-
-async def test_closing_the_writer_in_the_middle_of_a_read_keeps_the_frames_delivered_before(tmp_path):
-    messages = _messages(2000, 13)
-
-    def close_at_1400(i, recorder, writer):
+    def stop_at_1400(i, recorder, writer):
         if i == 1400:
-            writer.close()
+            recorder.stop() if how == "stop" else writer.close()
 
-    seen, writer, taps = await _run(tmp_path, _pieces_script(_wire(messages), 14), hook=close_at_1400)
-    assert seen == messages and taps[0].cuts == 1
+    seen, writer, taps = await _run(tmp_path, _pieces_script(_wire(messages), 6 if how == "stop" else 14),
+                                    hook=stop_at_1400)
+    assert seen == messages
+    assert taps[0].cuts == 1  # frame 1400 came from a recorded read: that read was cut after it
     assert _recorded(writer) == seen[:1401]
 
 

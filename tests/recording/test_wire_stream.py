@@ -151,3 +151,62 @@ def test_bad_wire_records_are_clear_errors():
         _read(_record(KIND_WIRE, encode_frame(OP_TEXT, b"x")))
     with pytest.raises(RecordingError, match="corrupt cut record"):
         _read(_record(KIND_WIRE_START, b""), _record(KIND_WIRE_CUT, b"\x00"))
+
+
+# -- the writer: a read bigger than a record ----------------------------------------------------------------------
+
+class _Protocol:
+    """picows' side of a read, as the tap sees it: a buffer to read into, then the count."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray(1 << 16)
+        self.updated: list[int] = []
+
+    def get_buffer(self, size_hint: int) -> memoryview:
+        return memoryview(self.buffer)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.updated.append(nbytes)
+
+
+def _wire_tap(max_record: int):
+    from feedhandler.core.sink import FrameSink
+    from feedhandler.recording.tap import RecordBuffer, SinkTap, WireTap
+
+    errors: list = []
+    buf = RecordBuffer(1 << 20)
+    sink = FrameSink(lambda raw, ns: 1, lambda *a: None, errors.append)
+    inner = _Protocol()
+    tap = WireTap(inner, buf, lambda: None, 1, sink, SinkTap(buf, lambda: None, 1), max_record=max_record)
+    return tap, inner, buf, sink, errors
+
+
+def test_a_read_bigger_than_a_record_is_written_as_several_and_reads_back_whole():
+    frames = [encode_frame(OP_TEXT, b"m%04d" % i) for i in range(400)]
+    data = b"".join(frames)
+    tap, inner, buf, _, errors = _wire_tap(max_record=1000)
+    buf.append(b"", 1, 1, KIND_WIRE_START)  # what the listener's start would have written
+    tap.wire = True
+    view = tap.get_buffer(-1)
+    view[:len(data)] = data
+    tap.buffer_updated(len(data))
+    assert inner.updated == [len(data)] and errors == []
+    raw = buf.take()
+    sizes = []
+    pos = 0
+    while pos < len(raw):
+        _, _, kind, n = struct.unpack_from("<qIBI", raw, pos)
+        sizes.append((kind, n))
+        pos += 17 + n
+    assert sizes == [(KIND_WIRE_START, 0)] + [(KIND_WIRE, 1000)] * (len(data) // 1000) + [(KIND_WIRE, len(data) % 1000)]
+    assert [p for *_, p in _read(raw)] == [b"m%04d" % i for i in range(400)]
+
+
+def test_a_read_reported_without_a_buffer_is_an_error_and_the_read_still_goes_on():
+    tap, inner, buf, sink, errors = _wire_tap(max_record=1000)
+    tap.wire = True
+    tap.buffer_updated(10)  # no get_buffer before: nothing to copy from
+    assert inner.updated == [10] and not tap.wire and sink.recorder is not None
+    assert len(errors) == 1 and "without asking for a buffer" in str(errors[0]) and buf.size == 0
+    with pytest.raises(ValueError, match="max_record"):
+        _wire_tap(max_record=0)
